@@ -1,0 +1,53 @@
+"""Numpy golden kernels: the executable form of ``spec/integer-ops.md``.
+
+Every function takes integer arrays and returns int64 arrays; nothing at run
+time is float. This package imports with numpy alone.
+"""
+
+from .baselines import (
+    LOG_CODE_MASKED,
+    ibert_exp,
+    ibert_gelu,
+    ibert_layernorm,
+    ibert_softmax,
+    l1_layernorm,
+    log_attn_v,
+    log_int_softmax,
+)
+from .intmath import ROUNDING_MODES, bit_length, div_round_half_even, isqrt, round_shift
+from .layernorm import ilayernorm, isqrt_iter, row_mean
+from .linear import im2col_patches, int_matmul, linear, matmul, patch_embed
+from .requant import dyadic, requantize
+from .shiftgelu import gelu_coef_mul, shiftgelu
+from .shiftmax import log2e_mul, shift_exp, shiftmax
+
+__all__ = [
+    "LOG_CODE_MASKED",
+    "ROUNDING_MODES",
+    "bit_length",
+    "div_round_half_even",
+    "dyadic",
+    "gelu_coef_mul",
+    "ibert_exp",
+    "ibert_gelu",
+    "ibert_layernorm",
+    "ibert_softmax",
+    "ilayernorm",
+    "im2col_patches",
+    "int_matmul",
+    "isqrt",
+    "isqrt_iter",
+    "l1_layernorm",
+    "linear",
+    "log2e_mul",
+    "log_attn_v",
+    "log_int_softmax",
+    "matmul",
+    "patch_embed",
+    "requantize",
+    "round_shift",
+    "row_mean",
+    "shift_exp",
+    "shiftgelu",
+    "shiftmax",
+]

@@ -1,0 +1,145 @@
+"""Exact integer helpers shared by every kernel: rounding shifts, rational
+rounding, bit lengths, integer square roots and overflow-safe products.
+
+All functions take and return int64 numpy arrays (or Python ints where an
+int64 could overflow, see :func:`mul_round_shift`). Nothing here uses floats
+for a result; floats appear only as a fast first guess that is then corrected
+exactly (``isqrt``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ROUNDING_MODES = ("half_even", "half_up", "floor")
+INT32_MAX = 2**31 - 1
+
+
+def as_int64(x: np.ndarray | int, name: str = "input") -> np.ndarray:
+    """Return ``x`` as an int64 array; refuse floats and other non-integers."""
+    arr = np.asarray(x)
+    if arr.dtype == np.int64:
+        return arr
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    if arr.dtype == object:
+        return np.asarray([int(v) for v in arr.ravel()], dtype=np.int64).reshape(arr.shape)
+    raise TypeError(f"{name}: expected an integer array, got dtype {arr.dtype}")
+
+
+def check_rounding(rounding: str) -> None:
+    """Raise ValueError naming the mode unless it is one of :data:`ROUNDING_MODES`."""
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"unknown rounding mode {rounding!r}; expected one of {ROUNDING_MODES}")
+
+
+def round_shift(p: np.ndarray, s: np.ndarray | int, rounding: str = "half_even") -> np.ndarray:
+    """Round ``p / 2**s`` to an integer (spec section 0), elementwise.
+
+    ``s`` may be an array broadcastable against ``p`` (per-channel shifts);
+    every shift must be in [0, 62]. ``p`` is int64 or an object array of
+    Python ints (the wide path of :func:`mul_round_shift`).
+    """
+    check_rounding(rounding)
+    s_arr = np.asarray(s, dtype=np.int64)
+    if s_arr.size and (s_arr.min() < 0 or s_arr.max() > 62):
+        raise ValueError(f"shift must lie in [0, 62], got [{s_arr.min()}, {s_arr.max()}]")
+    if p.dtype == object:
+        return _round_shift_object(p, s_arr, rounding)
+    s_pos = np.maximum(s_arr, 1)
+    half = np.left_shift(np.int64(1), s_pos - 1)
+    if rounding == "floor":
+        out = np.right_shift(p, s_arr)
+    elif rounding == "half_up":
+        out = np.right_shift(p + half, s_pos)
+    else:
+        q = np.right_shift(p, s_pos)
+        rem = p - np.left_shift(q, s_pos)
+        bump = (rem > half) | ((rem == half) & ((q & 1) == 1))
+        out = q + bump.astype(np.int64)
+    return np.where(s_arr == 0, p, out).astype(np.int64)
+
+
+def _round_shift_object(p: np.ndarray, s: np.ndarray, rounding: str) -> np.ndarray:
+    """Python-int version of :func:`round_shift` for products wider than int64."""
+    p_b, s_b = np.broadcast_arrays(p, s)
+    flat = []
+    for val, sh in zip(p_b.ravel().tolist(), s_b.ravel().tolist()):
+        val, sh = int(val), int(sh)
+        if sh == 0:
+            flat.append(val)
+            continue
+        half = 1 << (sh - 1)
+        if rounding == "floor":
+            flat.append(val >> sh)
+        elif rounding == "half_up":
+            flat.append((val + half) >> sh)
+        else:
+            q = val >> sh
+            rem = val - (q << sh)
+            flat.append(q + (1 if rem > half or (rem == half and q & 1) else 0))
+    out = np.empty(p_b.shape, dtype=object)
+    out.ravel()[:] = flat if flat else []
+    return out
+
+
+def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rounding: str) -> np.ndarray:
+    """Exact ``round(a * m / 2**e)``; falls back to Python ints if ``a * m`` could leave int64.
+
+    The result is returned as int64 when it fits, otherwise as an object
+    array (the caller clamps it, so a wide intermediate never wraps).
+    """
+    a = as_int64(a)
+    m_arr = as_int64(m, "m")
+    a_max = int(np.abs(a).max()) if a.size else 0
+    m_max = int(np.abs(m_arr).max()) if m_arr.size else 0
+    if a_max * m_max < 2**62:
+        return round_shift(a * m_arr, e, rounding)
+    prod = a.astype(object) * m_arr.astype(object)
+    return round_shift(np.asarray(prod, dtype=object), e, rounding)
+
+
+def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:
+    """Clamp to the signed ``bits``-bit range and return int64."""
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if x.dtype == object:
+        x = np.clip(x, lo, hi)
+        return x.astype(np.int64)
+    return np.clip(x, lo, hi).astype(np.int64)
+
+
+def div_round_half_even(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+    """Exact ``round_half_even(num / den)`` for integers with ``den > 0``."""
+    num = as_int64(num, "numerator")
+    den = as_int64(den, "denominator")
+    q = np.floor_divide(num, den)
+    rem = num - q * den
+    twice = 2 * rem
+    bump = (twice > den) | ((twice == den) & ((q & 1) == 1))
+    return q + bump.astype(np.int64)
+
+
+def bit_length(v: np.ndarray) -> np.ndarray:
+    """Elementwise ``int.bit_length`` of non-negative int64 values (0 -> 0)."""
+    v = as_int64(v)
+    if v.size and v.min() < 0:
+        raise ValueError("bit_length expects non-negative values")
+    length = np.zeros(v.shape, dtype=np.int64)
+    rest = v.copy()
+    for step in (32, 16, 8, 4, 2, 1):
+        big = rest >= (np.int64(1) << step)
+        length += np.where(big, step, 0)
+        rest = np.where(big, rest >> step, rest)
+    return length + (rest > 0).astype(np.int64)
+
+
+def isqrt(v: np.ndarray) -> np.ndarray:
+    """Exact elementwise ``floor(sqrt(v))`` for 0 <= v < 2**62."""
+    v = as_int64(v)
+    if v.size and v.min() < 0:
+        raise ValueError("isqrt expects non-negative values")
+    k = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    for _ in range(2):  # the float guess is off by at most one either way
+        k = np.where(k * k > v, k - 1, k)
+        k = np.where((k + 1) * (k + 1) <= v, k + 1, k)
+    return k

@@ -1,0 +1,46 @@
+"""ShiftGELU: GELU(x) ~ x * sigmoid(1.702 x) with ShiftExp (spec section 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .intmath import INT32_MAX, as_int64
+from .shiftmax import shift_exp
+
+GELU_COEFS = ("scale", "shift")
+SIGMOID_SHIFT = 24  # g = (e*f) >> 24 keeps 7 bits: sigmoid in 0..127
+
+
+def gelu_coef_mul(x: np.ndarray) -> np.ndarray:
+    """``x + (x>>1) + (x>>3) + (x>>4)`` = 1.6875 x, the paper's shift form of 1.702 x."""
+    return x + (x >> 1) + (x >> 3) + (x >> 4)
+
+
+def shiftgelu(
+    x: np.ndarray,
+    x0: int,
+    n: int = 23,
+    coef: str = "scale",
+    trace: dict | None = None,
+) -> np.ndarray:
+    """Integer GELU over the last (hidden) axis; output scale ``S_in / 128``.
+
+    ``coef="scale"`` expects ``x0 = floor(-1/(1.702*S_in))`` and uses z = x;
+    ``coef="shift"`` expects ``x0 = floor(-1/S_in)`` and uses z = 1.6875 x.
+    The term ``em = shift_exp(-max)`` is saturated at 2^31 - 1, which the
+    spec allows because it only enters the clamped sum. ``trace`` receives
+    z, m, e, em, sum, f and g.
+    """
+    if coef not in GELU_COEFS:
+        raise ValueError(f"shiftgelu: coef must be one of {GELU_COEFS}, got {coef!r}")
+    x = as_int64(x, "x")
+    z = x if coef == "scale" else gelu_coef_mul(x)
+    m = z.max(axis=-1, keepdims=True)
+    e = shift_exp(z - m, x0, n)
+    em = shift_exp(-m, x0, n, saturate=INT32_MAX)
+    total = np.minimum(e + em, INT32_MAX)
+    f = INT32_MAX // total
+    g = (e * f) >> SIGMOID_SHIFT
+    if trace is not None:
+        trace.update(z=z, m=m, e=e, em=em, sum=total, f=f, g=g)
+    return x * g
