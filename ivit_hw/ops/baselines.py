@@ -34,6 +34,8 @@ def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace
     q = p // x0
     r = p - x0 * q
     z = (r + b_int) * r + c_int
+    if np.any(bit_length(np.maximum(z, 0)) + (n - q) > 62):
+        raise OverflowError("ibert_exp: z << (n - q) exceeds int64 (input scale too small)")
     e = np.maximum(np.left_shift(z, n - q), 0)
     if trace is not None:
         trace.update(d=d, q=q, r=r, z=z, e=e)

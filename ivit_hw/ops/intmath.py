@@ -21,10 +21,22 @@ def as_int64(x: np.ndarray | int, name: str = "input") -> np.ndarray:
     if arr.dtype == np.int64:
         return arr
     if arr.dtype.kind in "iub":
+        if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise OverflowError(f"{name}: uint64 value {int(arr.max())} does not fit int64")
         return arr.astype(np.int64)
     if arr.dtype == object:
-        return np.asarray([int(v) for v in arr.ravel()], dtype=np.int64).reshape(arr.shape)
+        flat = arr.ravel().tolist()
+        if not all(isinstance(v, (int, np.integer)) for v in flat):
+            raise TypeError(f"{name}: object array holds non-integer values")
+        return np.asarray(flat, dtype=np.int64).reshape(arr.shape)
     raise TypeError(f"{name}: expected an integer array, got dtype {arr.dtype}")
+
+
+def max_abs(x: np.ndarray) -> int:
+    """Largest ``|x|`` as a Python int (``np.abs`` would wrap at the int64 minimum)."""
+    if not x.size:
+        return 0
+    return max(-int(x.min()), int(x.max()))
 
 
 def check_rounding(rounding: str) -> None:
@@ -64,7 +76,7 @@ def _round_shift_object(p: np.ndarray, s: np.ndarray, rounding: str) -> np.ndarr
     """Python-int version of :func:`round_shift` for products wider than int64."""
     p_b, s_b = np.broadcast_arrays(p, s)
     flat = []
-    for val, sh in zip(p_b.ravel().tolist(), s_b.ravel().tolist()):
+    for val, sh in zip(p_b.ravel().tolist(), s_b.ravel().tolist(), strict=False):
         val, sh = int(val), int(sh)
         if sh == 0:
             flat.append(val)
@@ -91,8 +103,8 @@ def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rou
     """
     a = as_int64(a)
     m_arr = as_int64(m, "m")
-    a_max = int(np.abs(a).max()) if a.size else 0
-    m_max = int(np.abs(m_arr).max()) if m_arr.size else 0
+    a_max = max_abs(a)
+    m_max = max_abs(m_arr)
     if a_max * m_max < 2**62:
         return round_shift(a * m_arr, e, rounding)
     prod = a.astype(object) * m_arr.astype(object)

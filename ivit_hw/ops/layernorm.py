@@ -3,7 +3,7 @@ normalisation core used by the I-BERT and L1 LayerNorm baselines."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intmath import as_int64
+from .intmath import as_int64, max_abs
 
 FLOAT64_EXACT = 2**53
 
@@ -20,8 +20,8 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = as_int64(a, "a")
     b = as_int64(b, "b")
     k = a.shape[-1]
-    a_max = int(np.abs(a).max()) if a.size else 0
-    b_max = int(np.abs(b).max()) if b.size else 0
+    a_max = max_abs(a)
+    b_max = max_abs(b)
     bound = a_max * b_max * k
     if bound < FLOAT64_EXACT:
         return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)

@@ -29,18 +29,19 @@ def shiftgelu(
     ``coef="shift"`` expects ``x0 = floor(-1/S_in)`` and uses z = 1.6875 x.
     The term ``em = shift_exp(-max)`` is saturated at 2^31 - 1, which the
     spec allows because it only enters the clamped sum. ``trace`` receives
-    z, m, e, em, sum, f and g.
+    z, m, shift_exp's p, q, r, t, s (of z - m), e, em, sum, f, prod and g.
     """
     if coef not in GELU_COEFS:
         raise ValueError(f"shiftgelu: coef must be one of {GELU_COEFS}, got {coef!r}")
     x = as_int64(x, "x")
     z = x if coef == "scale" else gelu_coef_mul(x)
     m = z.max(axis=-1, keepdims=True)
-    e = shift_exp(z - m, x0, n)
+    e = shift_exp(z - m, x0, n, trace=trace)
     em = shift_exp(-m, x0, n, saturate=INT32_MAX)
     total = np.minimum(e + em, INT32_MAX)
     f = INT32_MAX // total
-    g = (e * f) >> SIGMOID_SHIFT
+    prod = e * f
+    g = prod >> SIGMOID_SHIFT
     if trace is not None:
-        trace.update(z=z, m=m, e=e, em=em, sum=total, f=f, g=g)
+        trace.update(z=z, m=m, e=e, em=em, sum=total, f=f, prod=prod, g=g)
     return x * g

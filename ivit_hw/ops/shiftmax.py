@@ -23,7 +23,7 @@ def shift_exp(
 ) -> np.ndarray:
     """Integer ``exp(x*S)`` scaled by ``2^n / S`` (spec section 4).
 
-    ``x0 = floor(-1/S) < 0``. For x <= 0 the result is below ``|x0| * 2^n``.
+    ``x0 = floor(-1/S) < 0``. For x <= 0 the result is at most ``|x0| * 2^n`` (equal at x = 0).
     Positive x (ShiftGELU's ``-max`` term) can need a shift far beyond 64
     bits: pass ``saturate`` to cap the result at that value (the spec allows
     it for that term only); without it such inputs raise OverflowError.
@@ -65,7 +65,7 @@ def shiftmax(
     ``mask`` (broadcastable bool, True = keep) removes positions: they take
     no part in the max, contribute e = 0 and output 0. A row with every
     position masked outputs zeros (its sum is taken as 1 to avoid /0).
-    ``trace`` receives d, e, sum, f and prod (= e * f).
+    ``trace`` receives d, shift_exp's p, q, r, t, s, and e, sum, f, prod (= e * f).
     """
     if not 1 <= out_bits <= 32:
         raise ValueError(f"shiftmax: out_bits must be in [1, 32], got {out_bits}")
@@ -80,7 +80,7 @@ def shiftmax(
     d = x - row_max
     if mask is not None:
         d = np.where(keep, d, 0)
-    e = shift_exp(d, x0, n)
+    e = shift_exp(d, x0, n, trace=trace)
     if mask is not None:
         e = np.where(keep, e, 0)
     total = np.minimum(e.sum(axis=-1, keepdims=True), INT32_MAX)

@@ -1,0 +1,341 @@
+"""The closed set of IR ops, one registry entry each.
+
+Kernel convention: data inputs arrive with a leading batch axis (size B, or
+1 for a constant used as data); ``param`` inputs arrive as stored. Axis
+attributes count per-sample axes (no batch axis), so shape kernels add one.
+Range rules live in :mod:`ivit_hw.ir.range_rules`, next to their reasoning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from . import range_rules as rr
+from .registry import Attr, OpDef, Role, register
+from .types import IRError
+
+ROUNDINGS = ops.ROUNDING_MODES
+
+
+def _same_shape(shapes, attrs):
+    return shapes["x"]
+
+
+def _linear_shape(shapes, attrs):
+    x, w = shapes["x"], shapes["weight"]
+    if len(w) != 2 or x[-1] != w[1]:
+        raise IRError(f"linear: input {x} does not match weight {w} (expects [N, K] with K = {x[-1]})")
+    if "bias" in shapes and shapes["bias"] != (w[0],):
+        raise IRError(f"linear: bias shape {shapes['bias']} should be ({w[0]},)")
+    return x[:-1] + (w[0],)
+
+
+def _matmul_shape(shapes, attrs):
+    a, b = shapes["a"], shapes["b"]
+    if attrs["transpose_b"]:
+        b = b[:-2] + (b[-1], b[-2])
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-2] or a[:-2] != b[:-2]:
+        raise IRError(f"matmul: shapes {shapes['a']} and {shapes['b']} do not multiply")
+    return a[:-1] + (b[-1],)
+
+
+def _patch_shape(shapes, attrs):
+    x, w, p = shapes["x"], shapes["weight"], attrs["patch"]
+    if len(x) != 3 or len(w) != 4 or w[1:] != (x[0], p, p) or x[1] % p or x[2] % p:
+        raise IRError(f"patch_embed: image {x} and weight {w} do not fit patch size {p}")
+    return ((x[1] // p) * (x[2] // p), w[0])
+
+
+def _broadcast_shape(shapes, attrs):
+    try:
+        return tuple(np.broadcast_shapes(shapes["a"], shapes["b"]))
+    except ValueError:
+        raise IRError(f"add: shapes {shapes['a']} and {shapes['b']} do not broadcast") from None
+
+
+def _reshape_shape(shapes, attrs):
+    new = tuple(attrs["shape"])
+    if int(np.prod(new)) != int(np.prod(shapes["x"])):
+        raise IRError(f"reshape: cannot reshape {shapes['x']} to {new}")
+    return new
+
+
+def _transpose_shape(shapes, attrs):
+    perm = attrs["perm"]
+    if sorted(perm) != list(range(len(shapes["x"]))):
+        raise IRError(f"transpose: perm {perm} does not fit rank {len(shapes['x'])}")
+    return tuple(shapes["x"][p] for p in perm)
+
+
+def _axis(attrs, rank, op):
+    ax = attrs["axis"]
+    if not -rank <= ax < rank:
+        raise IRError(f"{op}: axis {ax} out of range for rank {rank}")
+    return ax % rank
+
+
+def _concat_shape(shapes, attrs):
+    a, b = shapes["a"], shapes["b"]
+    ax = _axis(attrs, len(a), "concat")
+    if len(a) != len(b) or a[:ax] + a[ax + 1 :] != b[:ax] + b[ax + 1 :]:
+        raise IRError(f"concat: shapes {a} and {b} differ off axis {ax}")
+    return a[:ax] + (a[ax] + b[ax],) + a[ax + 1 :]
+
+
+def _slice_shape(shapes, attrs):
+    x = shapes["x"]
+    ax = _axis(attrs, len(x), "slice")
+    start, stop = attrs["start"], attrs["stop"]
+    if not 0 <= start < stop <= x[ax]:
+        raise IRError(f"slice: [{start}, {stop}) is not inside axis {ax} of size {x[ax]}")
+    return x[:ax] + (stop - start,) + x[ax + 1 :]
+
+
+def _gather_shape(shapes, attrs):
+    x = shapes["x"]
+    ax = _axis(attrs, len(x), "gather")
+    if not 0 <= attrs["index"] < x[ax]:
+        raise IRError(f"gather: index {attrs['index']} outside axis {ax} of size {x[ax]}")
+    return x[:ax] + x[ax + 1 :]
+
+
+def _reduce_shape(shapes, attrs):
+    x = shapes["x"]
+    ax = _axis(attrs, len(x), "reduce_sum")
+    return x[:ax] + x[ax + 1 :]
+
+
+def _log_attn_shape(shapes, attrs):
+    return _matmul_shape({"a": shapes["code"], "b": shapes["v"]}, {"transpose_b": False})
+
+
+def _batched_axis(attrs, x):
+    return _axis(attrs, x.ndim - 1, "axis") + 1
+
+
+def _opt(ins, name):
+    return ins[name] if name in ins else None
+
+
+X = Role("x")
+BIAS_INT = Role("bias_int", param=True)
+MASK = Role("mask", param=True, optional=True)
+SHIFT_EXP_INTERNALS = ("p", "q", "r", "t", "s", "e")
+IBERT_EXP_ATTRS = (Attr("x0", int), Attr("b_int", int), Attr("c_int", int), Attr("n", int, 30))
+NORM_INTERNALS = ("y", "k", "f", "z")
+
+OPS = [
+    OpDef(
+        "requantize",
+        (Role("acc"), Role("identity", optional=True), Role("m", param=True), Role("e", param=True),
+         Role("m_id", param=True, optional=True), Role("e_id", param=True, optional=True)),
+        (Attr("out_bits", int), Attr("rounding", str, "half_even", ROUNDINGS)),
+        lambda ins, a, tr: ops.requantize(ins["acc"], ins["m"], ins["e"], a["out_bits"], a["rounding"],
+                                          _opt(ins, "identity"), _opt(ins, "m_id"), _opt(ins, "e_id")),
+        lambda s, a: s["acc"],
+        rr.requantize,
+        doc="Dyadic requantize with optional residual (identity) term, spec section 2.",
+    ),
+    OpDef(
+        "linear",
+        (X, Role("weight", param=True), Role("bias", param=True, optional=True)),
+        (),
+        lambda ins, a, tr: ops.linear(ins["x"], ins["weight"], _opt(ins, "bias")),
+        _linear_shape,
+        rr.linear,
+        doc="int8 x int8 GEMM with 32-bit accumulator and optional int32 bias; weight [N, K].",
+    ),
+    OpDef(
+        "matmul",
+        (Role("a"), Role("b")),
+        (Attr("transpose_b", bool, False),),
+        lambda ins, a, tr: ops.matmul(ins["a"], ins["b"], a["transpose_b"]),
+        _matmul_shape,
+        rr.matmul,
+        doc="Batched activation x activation GEMM (q @ k^T, attn @ v).",
+    ),
+    OpDef(
+        "patch_embed",
+        (X, Role("weight", param=True), Role("bias", param=True, optional=True)),
+        (Attr("patch", int),),
+        lambda ins, a, tr: ops.patch_embed(ins["x"], ins["weight"], _opt(ins, "bias"), a["patch"]),
+        _patch_shape,
+        rr.patch_embed,
+        doc="Stride-p convolution as GEMM: [C, H, W] -> [N_patches, O].",
+    ),
+    OpDef(
+        "add",
+        (Role("a"), Role("b")),
+        (),
+        lambda ins, a, tr: ins["a"] + ins["b"],
+        _broadcast_shape,
+        rr.add,
+        doc="Elementwise integer add of two tensors on the same scale.",
+    ),
+    OpDef(
+        "shiftmax",
+        (X, MASK),
+        (Attr("x0", int), Attr("n", int, 15), Attr("out_bits", int, 16)),
+        lambda ins, a, tr: ops.shiftmax(ins["x"], a["x0"], a["n"], a["out_bits"], _opt(ins, "mask"), tr),
+        _same_shape,
+        rr.shiftmax,
+        internals=("d",) + SHIFT_EXP_INTERNALS + ("sum", "f", "prod"),
+        doc="I-ViT Shiftmax over the last axis, spec section 5.",
+    ),
+    OpDef(
+        "shiftgelu",
+        (X,),
+        (Attr("x0", int), Attr("n", int, 23), Attr("coef", str, "scale", ("scale", "shift"))),
+        lambda ins, a, tr: ops.shiftgelu(ins["x"], a["x0"], a["n"], a["coef"], tr),
+        _same_shape,
+        rr.shiftgelu,
+        internals=("z", "m") + SHIFT_EXP_INTERNALS + ("em", "sum", "f", "prod", "g"),
+        doc="I-ViT ShiftGELU over the hidden axis, spec section 6.",
+    ),
+    OpDef(
+        "ilayernorm",
+        (X, BIAS_INT),
+        (Attr("iters", int, 10), Attr("k0", int, 65536), Attr("sqrt", str, "iter", ("iter", "exact"))),
+        lambda ins, a, tr: ops.ilayernorm(ins["x"], ins["bias_int"], a["iters"], a["k0"], a["sqrt"], tr),
+        _same_shape,
+        rr.ilayernorm,
+        internals=("y", "v") + NORM_INTERNALS[1:],
+        doc="I-LayerNorm with the fixed 10-step integer Newton sqrt, spec section 7.",
+    ),
+    OpDef(
+        "ibert_softmax",
+        (X,),
+        IBERT_EXP_ATTRS + (Attr("h", int), Attr("out_bits", int, 16)),
+        lambda ins, a, tr: ops.ibert_softmax(ins["x"], a["x0"], a["b_int"], a["c_int"], a["h"], a["n"],
+                                             a["out_bits"], tr),
+        _same_shape,
+        rr.ibert_softmax,
+        internals=("d", "q", "r", "z", "e", "e16", "sum", "f", "prod"),
+        doc="I-BERT polynomial softmax baseline, spec section 9.",
+    ),
+    OpDef(
+        "ibert_gelu",
+        (X,),
+        (Attr("b_int", int), Attr("c_int", int), Attr("one", int)),
+        lambda ins, a, tr: ops.ibert_gelu(ins["x"], a["b_int"], a["c_int"], a["one"], tr),
+        _same_shape,
+        rr.ibert_gelu,
+        internals=("t", "u"),
+        doc="I-BERT i-GELU baseline, spec section 9.",
+    ),
+    OpDef(
+        "ibert_layernorm",
+        (X, BIAS_INT),
+        (),
+        lambda ins, a, tr: ops.ibert_layernorm(ins["x"], ins["bias_int"], tr),
+        _same_shape,
+        rr.ibert_layernorm,
+        internals=("y", "v") + NORM_INTERNALS[1:],
+        doc="I-BERT LayerNorm baseline (exact isqrt, 2^31 // k), spec section 9.",
+    ),
+    OpDef(
+        "l1_layernorm",
+        (X, BIAS_INT),
+        (),
+        lambda ins, a, tr: ops.l1_layernorm(ins["x"], ins["bias_int"], tr),
+        _same_shape,
+        rr.l1_layernorm,
+        internals=("y", "a") + NORM_INTERNALS[1:],
+        doc="L1 LayerNorm baseline (mean absolute deviation), spec section 9.",
+    ),
+    OpDef(
+        "log_int_softmax",
+        (X, MASK),
+        IBERT_EXP_ATTRS,
+        lambda ins, a, tr: ops.log_int_softmax(ins["x"], a["x0"], a["b_int"], a["c_int"], a["n"],
+                                               _opt(ins, "mask"), tr),
+        _same_shape,
+        rr.log_int_softmax,
+        internals=("d", "q", "r", "z", "e", "sum", "v", "kb"),
+        doc="FQ-ViT Log-Int-Softmax baseline: 4-bit log2 codes (16 = masked), spec section 9.",
+    ),
+    OpDef(
+        "log_attn_v",
+        (Role("code"), Role("v")),
+        (),
+        lambda ins, a, tr: ops.log_attn_v(ins["code"], ins["v"]),
+        _log_attn_shape,
+        rr.log_attn_v,
+        doc="Shift-add attn @ v for Log-Int-Softmax codes; scale S_v / 2^15.",
+    ),
+    OpDef(
+        "reshape",
+        (X,),
+        (Attr("shape", "ints"),),
+        lambda ins, a, tr: ins["x"].reshape((ins["x"].shape[0], *a["shape"])),
+        _reshape_shape,
+        rr.passthrough,
+        doc="Per-sample reshape (the batch axis is kept).",
+    ),
+    OpDef(
+        "transpose",
+        (X,),
+        (Attr("perm", "ints"),),
+        lambda ins, a, tr: ins["x"].transpose((0, *(p + 1 for p in a["perm"]))),
+        _transpose_shape,
+        rr.passthrough,
+        doc="Per-sample axis permutation.",
+    ),
+    OpDef(
+        "concat",
+        (Role("a"), Role("b")),
+        (Attr("axis", int),),
+        lambda ins, a, tr: _concat(ins["a"], ins["b"], a),
+        _concat_shape,
+        rr.concat,
+        doc="Concatenate two tensors (e.g. the class token and the patch tokens).",
+    ),
+    OpDef(
+        "slice",
+        (X,),
+        (Attr("axis", int), Attr("start", int), Attr("stop", int)),
+        lambda ins, a, tr: np.take(ins["x"], np.arange(a["start"], a["stop"]), axis=_batched_axis(a, ins["x"])),
+        _slice_shape,
+        rr.passthrough,
+        doc="Contiguous slice [start, stop) along one axis.",
+    ),
+    OpDef(
+        "gather",
+        (X,),
+        (Attr("axis", int), Attr("index", int)),
+        lambda ins, a, tr: np.take(ins["x"], a["index"], axis=_batched_axis(a, ins["x"])),
+        _gather_shape,
+        rr.passthrough,
+        doc="Pick one index along an axis, dropping it (the class token).",
+    ),
+    OpDef(
+        "reduce_sum",
+        (X,),
+        (Attr("axis", int),),
+        lambda ins, a, tr: ins["x"].sum(axis=_batched_axis(a, ins["x"])),
+        _reduce_shape,
+        rr.reduce_sum,
+        doc="Integer sum over one axis (average pooling; 1/N goes into the next scale).",
+    ),
+    OpDef(
+        "argmax",
+        (X,),
+        (),
+        lambda ins, a, tr: np.argmax(ins["x"], axis=-1).astype(np.int64),
+        lambda s, a: s["x"][:-1],
+        rr.argmax,
+        doc="Index of the largest value on the last axis (first one on ties).",
+    ),
+]
+
+
+def _concat(a: np.ndarray, b: np.ndarray, attrs) -> np.ndarray:
+    batch = max(a.shape[0], b.shape[0])
+    a = np.broadcast_to(a, (batch, *a.shape[1:]))
+    b = np.broadcast_to(b, (batch, *b.shape[1:]))
+    return np.concatenate([a, b], axis=_batched_axis(attrs, a))
+
+
+for _op in OPS:
+    register(_op)

@@ -1,0 +1,122 @@
+"""Integer types, value intervals and tensor specs: the immutable vocabulary
+of the fixed-point IR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+MAX_BITS = 64
+
+
+class IRError(ValueError):
+    """A problem with a graph, always naming the node, tensor or key at fault."""
+
+
+@dataclass(frozen=True)
+class IntType:
+    """A two's-complement (signed) or plain binary (unsigned) integer of ``bits`` bits."""
+
+    bits: int
+    signed: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bits, int) or isinstance(self.bits, bool):
+            raise IRError(f"IntType bits must be an int, got {self.bits!r}")
+        if not 1 <= self.bits <= MAX_BITS:
+            raise IRError(f"IntType bits must be in [1, {MAX_BITS}], got {self.bits}")
+        if not isinstance(self.signed, bool):
+            raise IRError(f"IntType signed must be a bool, got {self.signed!r}")
+
+    @property
+    def min(self) -> int:
+        """Smallest representable value."""
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        """Largest representable value."""
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    def holds(self, interval: Interval) -> bool:
+        """True when every value of ``interval`` is representable."""
+        return self.min <= interval.lo and interval.hi <= self.max
+
+    @staticmethod
+    def fitting(interval: Interval, signed: bool | None = None) -> IntType:
+        """The narrowest type holding ``interval`` (signed iff it has negatives, unless forced)."""
+        want_signed = interval.lo < 0 if signed is None else signed
+        if want_signed:
+            bits = max(max(interval.hi, 0).bit_length(), max(-interval.lo - 1, 0).bit_length()) + 1
+        else:
+            if interval.lo < 0:
+                raise IRError(f"no unsigned type holds {interval}")
+            bits = max(interval.hi.bit_length(), 1)
+        return IntType(bits, want_signed)
+
+    def __str__(self) -> str:
+        return f"{'i' if self.signed else 'u'}{self.bits}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed interval of integers ``[lo, hi]`` with unbounded Python ints."""
+
+    lo: int
+    hi: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lo", int(self.lo))
+        object.__setattr__(self, "hi", int(self.hi))
+        if self.lo > self.hi:
+            raise IRError(f"empty interval [{self.lo}, {self.hi}]")
+
+    @staticmethod
+    def of_type(t: IntType) -> Interval:
+        """The full range of an integer type."""
+        return Interval(t.min, t.max)
+
+    def union(self, other: Interval) -> Interval:
+        """Smallest interval holding both."""
+        return Interval(min(self.lo, other.lo), max(self.hi, other.hi))
+
+    def as_list(self) -> list[int]:
+        """``[lo, hi]`` for serialisation."""
+        return [self.lo, self.hi]
+
+    def __str__(self) -> str:
+        return f"[{self.lo}, {self.hi}]"
+
+
+Scale = float | tuple[float, ...] | None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named integer tensor: per-sample shape, declared type, compile-time scale, proven range.
+
+    ``shape`` excludes the batch axis (the executors add one). ``scale`` is the
+    real value of one LSB: a float, a tuple of floats (per channel, last
+    axis) or None for index-like tensors (argmax). ``range`` is the proven
+    interval after range analysis (declared, for graph inputs); ``const``
+    marks tensors whose values live in ``constants.npz``.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: IntType
+    scale: Scale = None
+    range: Interval | None = None
+    const: bool = False
+    doc: str = field(default="", compare=False)
+
+    def with_range(self, interval: Interval) -> TensorSpec:
+        """A copy carrying a (new) proven range."""
+        return replace(self, range=interval)
+
+
+@dataclass(frozen=True)
+class InternalSpec:
+    """An intermediate value inside a node (e.g. Shiftmax's row sum): declared type and proven range."""
+
+    dtype: IntType
+    range: Interval | None = None

@@ -1,0 +1,18 @@
+"""Shared pytest set-up: Hypothesis profiles.
+
+CI (any non-empty ``CI`` environment variable) runs a derandomised, modest
+profile so every run explores the same examples; local runs keep Hypothesis'
+random exploration; ``--hypothesis-profile=thorough`` runs many more
+examples on demand. None has a deadline: the first call of a numpy kernel
+can be slow and must not count as a flaky failure.
+"""
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60, print_blob=True)
+settings.register_profile("default", deadline=None)
+# opt-in deep run: pytest --hypothesis-profile=thorough
+settings.register_profile("thorough", deadline=None, max_examples=2000)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
