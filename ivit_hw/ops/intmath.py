@@ -107,8 +107,39 @@ def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rou
     m_max = max_abs(m_arr)
     if a_max * m_max < 2**62:
         return round_shift(a * m_arr, e, rounding)
+    e_arr = np.asarray(e, dtype=np.int64)
+    if a_max < 2**46 and m_max < 2**32 and e_arr.size and e_arr.min() >= SPLIT + 1:
+        return _mul_round_shift_split(a, m_arr, e_arr, rounding)
     prod = a.astype(object) * m_arr.astype(object)
     return round_shift(np.asarray(prod, dtype=object), e, rounding)
+
+
+SPLIT = 16
+
+
+def _mul_round_shift_split(a: np.ndarray, m: np.ndarray, e: np.ndarray, rounding: str) -> np.ndarray:
+    """``round(a*m/2^e)`` for products up to ~2^78 in int64, with e > 16, exactly.
+
+    Writes ``a*m = P*2^16 + r`` (0 <= r < 2^16) with ``m = mh*2^16 + ml``:
+    ``P = a*mh + ((a*ml) >> 16)``, ``r = (a*ml) & 0xFFFF``. Then
+    ``floor(a*m/2^e) = P >> (e-16)``, and the rounding decision compares the
+    dropped bits of P (and r) with the half 2^(e-17)*2^16.
+    """
+    mh, ml = m >> SPLIT, m & ((1 << SPLIT) - 1)
+    low = a * ml
+    big = a * mh + (low >> SPLIT)
+    r = low & ((1 << SPLIT) - 1)
+    s = e - SPLIT
+    q = big >> s
+    if rounding == "floor":
+        return q
+    dropped = big - (q << s)
+    half = np.left_shift(np.int64(1), s - 1)
+    above = (dropped > half) | ((dropped == half) & (r > 0))
+    if rounding == "half_up":
+        return q + (above | ((dropped == half) & (r == 0))).astype(np.int64)
+    tie = (dropped == half) & (r == 0)
+    return q + (above | (tie & ((q & 1) == 1))).astype(np.int64)
 
 
 def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:

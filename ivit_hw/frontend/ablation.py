@@ -1,0 +1,119 @@
+"""The ablation study: each I-ViT op swapped for its baselines, one at a time
+(plus all-I-BERT), over several seeds, with and without QAT, on digits.
+
+For each seed one float model is trained and shared by every variant, so the
+variants differ only in their integer ops.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from .data import load_digits_split
+from .pipeline import quantize_and_export, train_digits_float, write_json
+from .qconfig import QuantConfig
+
+#: (variant name, op choices). The first row is I-ViT itself.
+VARIANTS: list[tuple[str, dict[str, str]]] = [
+    ("I-ViT (shiftmax, shiftgelu, ilayernorm)", {}),
+    ("softmax: I-BERT", {"softmax": "ibert_softmax"}),
+    ("softmax: Log-Int-Softmax", {"softmax": "log_int_softmax"}),
+    ("GELU: I-BERT", {"gelu": "ibert_gelu"}),
+    ("LayerNorm: I-BERT", {"layernorm": "ibert_layernorm"}),
+    ("LayerNorm: L1", {"layernorm": "l1_layernorm"}),
+    ("all I-BERT", {"softmax": "ibert_softmax", "gelu": "ibert_gelu", "layernorm": "ibert_layernorm"}),
+]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "spread": (max(values) - min(values)) if values else 0.0,
+            "std": statistics.pstdev(values) if len(values) > 1 else 0.0}
+
+
+def run_ablation(out_dir: str | Path, seeds: tuple[int, ...] = (0, 1, 2), progress: bool = True,
+                 float_recipe: dict[str, Any] | None = None, qat_recipe: dict[str, Any] | None = None,
+                 variants: list[tuple[str, dict[str, str]]] | None = None) -> dict[str, Any]:
+    """Run every variant for every seed, with and without QAT; write ablation.json/.md/.png."""
+    t0 = time.perf_counter()
+    variants = variants or VARIANTS
+    split = load_digits_split()
+    test = (split.test_images, split.test_labels)
+    rows = {name: {"ops": QuantConfig(**ops).as_dict(), "ptq": [], "qat": [], "bit_exact": []}
+            for name, ops in variants}
+    float_acc = []
+    for seed in seeds:
+        print(f"[ablation] seed {seed}: training float vit_digits", flush=True)
+        model, fp_acc, _ = train_digits_float(split, seed, progress, float_recipe)
+        float_acc.append(fp_acc)
+        for k, (name, ops) in enumerate(variants):
+            print(f"[ablation] seed {seed} variant {k + 1}/{len(variants)}: {name}", flush=True)
+            run = quantize_and_export(model, QuantConfig(**ops), split.train_images, "ablation",
+                                      (split.train_images, split.train_labels), seed, qat_recipe, progress, test)
+            rows[name]["ptq"].append(run.ptq_int_accuracy)
+            rows[name]["qat"].append(run.int_accuracy)
+            rows[name]["bit_exact"].append(run.bit_exact)
+    table = []
+    for name, _ in variants:
+        r = rows[name]
+        table.append({"variant": name, "ops": r["ops"], "seeds": list(seeds),
+                      "ptq_accuracy": r["ptq"], "qat_accuracy": r["qat"],
+                      "ptq": _summary(r["ptq"]), "qat": _summary(r["qat"]),
+                      "bit_exact_vs_twin": all(r["bit_exact"])})
+    result = {"dataset": "sklearn digits (fixed split, 450 test images)", "model": "vit_digits",
+              "seeds": list(seeds), "float_accuracy": float_acc, "float": _summary(float_acc),
+              "rows": table, "seconds": time.perf_counter() - t0}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "ablation.json", result)
+    (out / "ablation.md").write_text(render_ablation_md(result))
+    plot_ablation(result, out / "ablation.png")
+    print(f"[ablation] done in {result['seconds']:.0f} s -> {out}", flush=True)
+    return result
+
+
+def render_ablation_md(res: dict[str, Any]) -> str:
+    """The ablation table in markdown (accuracies in %, mean and max-min spread over seeds)."""
+    f = res["float"]
+    lines = [
+        f"# Ablation on {res['dataset']}, model {res['model']}, seeds {res['seeds']}\n",
+        f"Float accuracy: {100 * f['mean']:.2f} % (spread {100 * f['spread']:.2f}).\n",
+        "| variant | PTQ mean | PTQ spread | QAT mean | QAT spread | per-seed QAT | bit-exact |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        seeds = ", ".join(f"{100 * a:.2f}" for a in r["qat_accuracy"])
+        lines.append(f"| {r['variant']} | {100 * r['ptq']['mean']:.2f} | {100 * r['ptq']['spread']:.2f} | "
+                     f"{100 * r['qat']['mean']:.2f} | {100 * r['qat']['spread']:.2f} | {seeds} | "
+                     f"{r['bit_exact_vs_twin']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_ablation(res: dict[str, Any], path: Path) -> None:
+    """Grouped bars (PTQ, QAT) per variant with the per-seed spread as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = res["rows"]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=120)
+    for off, key, color in ((-0.2, "ptq", "#dd8452"), (0.2, "qat", "#55a868")):
+        means = [100 * r[key]["mean"] for r in rows]
+        lo = [100 * (r[key]["mean"] - min(r[f"{key}_accuracy"])) for r in rows]
+        hi = [100 * (max(r[f"{key}_accuracy"]) - r[key]["mean"]) for r in rows]
+        ax.bar(x + off, means, 0.4, yerr=[lo, hi], capsize=3, color=color, label=key.upper())
+    ax.axhline(100 * res["float"]["mean"], color="#4c72b0", linestyle="--", label="float")
+    ax.set_xticks(x, [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("top-1 accuracy (%)")
+    all_vals = [100 * a for r in rows for a in r["ptq_accuracy"] + r["qat_accuracy"]]
+    ax.set_ylim(max(0, min(all_vals) - 5), 100.5)
+    ax.legend(fontsize=8)
+    ax.set_title("Integer-op ablation on digits (mean over seeds, bars = min..max)")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,123 @@
+"""Two ways to run one integer program: record it as an IR graph, or execute
+it at once on numpy arrays.
+
+The quantized twin writes its integer forward once, against :class:`Emitter`.
+:class:`GraphEmitter` turns it into a graph (the export); :class:`EagerEmitter`
+runs each op immediately through the registry's kernels (the twin's integer
+eval forward). Both see the same constants, attributes and op order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..ir.analysis import infer_ranges
+from ..ir.builder import GraphBuilder
+from ..ir.graph import Graph
+from ..ir.registry import get_op
+from ..ir.types import IntType, IRError
+
+AUTO = None  # dtype placeholder: the narrowest type holding the proven range
+_AUTO_PLACEHOLDER = IntType(64)
+
+
+class Emitter(Protocol):
+    """What an integer program may do: declare constants and apply ops."""
+
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> Any: ...
+
+    def op(
+        self,
+        op: str,
+        inputs: dict[str, Any],
+        out: str,
+        dtype: IntType | None,
+        scale: Any = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+
+class GraphEmitter:
+    """Records the program into a :class:`GraphBuilder`; handles are tensor names."""
+
+    def __init__(self, name: str) -> None:
+        self.builder = GraphBuilder(name)
+        self.auto: list[str] = []
+
+    def input(self, name: str, shape: tuple[int, ...], dtype: IntType, scale: Any = None, range=None) -> str:
+        """Declare a graph input."""
+        return self.builder.input(name, shape, dtype, scale, range)
+
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> str:
+        """Declare a constant tensor."""
+        return self.builder.const(name, values, dtype, scale)
+
+    def op(
+        self,
+        op: str,
+        inputs: dict[str, str],
+        out: str,
+        dtype: IntType | None,
+        scale: Any = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> str:
+        """Add a node; ``dtype=AUTO`` defers the width to range analysis."""
+        if dtype is AUTO:
+            self.auto.append(out)
+        return self.builder.node(op, inputs, out, dtype or _AUTO_PLACEHOLDER, scale, attrs)
+
+    def finish(self, outputs: list[str], meta: dict[str, Any] | None = None) -> Graph:
+        """The graph, with every AUTO tensor narrowed to the type its proven range needs."""
+        self.builder.meta.update(meta or {})
+        graph = self.builder.finish(outputs)
+        analysed = infer_ranges(graph)
+        tensors = dict(graph.tensors)
+        for name in self.auto:
+            tensors[name] = replace(tensors[name], dtype=IntType.fitting(analysed.tensors[name].range, True))
+        return replace(graph, tensors=tensors)
+
+
+class EagerEmitter:
+    """Runs each op at once on batched int64 arrays; handles are the arrays themselves."""
+
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> np.ndarray:
+        """Check the constant fits ``dtype`` and return it as int64."""
+        arr = np.asarray(values).astype(np.int64)
+        if arr.size and (arr.min() < dtype.min or arr.max() > dtype.max):
+            raise IRError(f"constant {name!r} values [{arr.min()}, {arr.max()}] do not fit {dtype}")
+        return _Const(arr)
+
+    def op(
+        self,
+        op: str,
+        inputs: dict[str, Any],
+        out: str,
+        dtype: IntType | None,
+        scale: Any = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> np.ndarray:
+        """Apply the op's kernel now (constants used as data get a batch axis of 1)."""
+        opdef = get_op(op)
+        checked = opdef.check_attrs(attrs or {}, f"node {out!r}")
+        args = {}
+        for role, value in inputs.items():
+            if isinstance(value, _Const):
+                args[role] = value.values if opdef.role(role).param else value.values[None]
+            else:
+                args[role] = value
+        result = np.asarray(opdef.kernel(args, checked, None), dtype=np.int64)
+        if dtype is not AUTO and result.size and (result.min() < dtype.min or result.max() > dtype.max):
+            raise IRError(f"tensor {out!r}: values [{result.min()}, {result.max()}] overflow {dtype}")
+        return result
+
+
+class _Const:
+    """A constant seen by the eager emitter (kept apart from activations)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values

@@ -1,0 +1,89 @@
+"""Quantization configuration: bit widths, observer and the op chosen for
+each non-linearity (I-ViT's or a baseline), loadable from a YAML file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SOFTMAX_CHOICES = ("shiftmax", "ibert_softmax", "log_int_softmax")
+GELU_CHOICES = ("shiftgelu", "ibert_gelu")
+LAYERNORM_CHOICES = ("ilayernorm", "ibert_layernorm", "l1_layernorm")
+OBSERVER_CHOICES = ("ema", "percentile")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """How a float ViT becomes an integer one.
+
+    ``act_bits`` is the width of the "16-bit" activations of spec section 8
+    (residual stream, Shiftmax output); 8 gives the "all 8-bit" option.
+    ``ema_momentum`` weighs the running min/max; ``percentile`` is used when
+    ``observer == "percentile"`` (of |x| per batch, then averaged).
+    """
+
+    softmax: str = "shiftmax"
+    gelu: str = "shiftgelu"
+    layernorm: str = "ilayernorm"
+    act_bits: int = 16
+    observer: str = "ema"
+    ema_momentum: float = 0.9
+    percentile: float = 99.99
+    rounding: str = "half_even"
+    gelu_coef: str = "scale"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "softmax": SOFTMAX_CHOICES,
+            "gelu": GELU_CHOICES,
+            "layernorm": LAYERNORM_CHOICES,
+            "observer": OBSERVER_CHOICES,
+            "rounding": ("half_even", "half_up", "floor"),
+            "gelu_coef": ("scale", "shift"),
+        }
+        for key, allowed in checks.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"quant config: {key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
+        if self.act_bits not in (8, 16):
+            raise ValueError(f"quant config: act_bits must be 8 or 16, got {self.act_bits!r}")
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError(f"quant config: ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
+        if not 50.0 < self.percentile <= 100.0:
+            raise ValueError(f"quant config: percentile must be in (50, 100], got {self.percentile!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> QuantConfig:
+        """Build from a mapping; unknown keys are an error naming them and ``source``."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a mapping of quantization options")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown quantization option(s) {unknown}; known: {sorted(known)}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> QuantConfig:
+        """Read a YAML file of options (missing keys keep their defaults)."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"quant config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"quant config {p}: invalid YAML: {exc}") from None
+        return cls.from_dict(data, str(p))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain mapping (for reports and graph metadata)."""
+        return asdict(self)
+
+    def label(self) -> str:
+        """Short name of the op choices, e.g. ``shiftmax+shiftgelu+ilayernorm``."""
+        return f"{self.softmax}+{self.gelu}+{self.layernorm}" + ("" if self.act_bits == 16 else "+all8")
