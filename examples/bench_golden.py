@@ -59,8 +59,8 @@ def main() -> None:
     with torch.no_grad():
         float_s = _time(lambda: model.forward_uint8(pixels), args.repeats)
     print(f"machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}")
-    print(f"| model | golden int (s/img) | torch fp32 eager (s/img) | ratio golden/fp32 |")
-    print(f"|---|---|---|---|")
+    print("| model | golden int (s/img) | torch fp32 eager (s/img) | ratio golden/fp32 |")
+    print("|---|---|---|---|")
     print(f"| {args.model} | {golden_s:.3f} | {float_s:.3f} | {golden_s / float_s:.2f}x |")
 
 

@@ -195,7 +195,7 @@ def _parse_inputs(graph: Graph, specs: list[str]) -> dict[str, np.ndarray]:
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    np.lib.format.write_array(buf, np.array(arr, order="C", copy=None), allow_pickle=False)
     return buf.getvalue()
 
 

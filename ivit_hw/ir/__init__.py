@@ -7,7 +7,9 @@ from .analysis import WidthViolation, check_widths, headroom_bits, infer_ranges,
 from .builder import GraphBuilder
 from .graph import Graph, Node
 from .registry import REGISTRY, OpDef, get_op
+from .serialize import load_graph, save_graph
 from .types import InternalSpec, Interval, IntType, IRError, TensorSpec
+from .verify import structural_problems, verify, verify_structure
 
 __all__ = [
     "REGISTRY",
@@ -25,5 +27,10 @@ __all__ = [
     "get_op",
     "headroom_bits",
     "infer_ranges",
+    "load_graph",
+    "save_graph",
+    "structural_problems",
+    "verify",
+    "verify_structure",
     "width_violations",
 ]

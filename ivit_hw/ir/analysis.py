@@ -44,6 +44,19 @@ def const_interval(values: np.ndarray) -> Interval:
     return Interval(int(arr.min()), int(arr.max()))
 
 
+def _check_representable(interval: Interval, where: str, declared: IntType | None) -> None:
+    """IRError naming ``where`` when no integer type (64 bits at most) holds ``interval``.
+
+    Without it, IntType.fitting (for an undeclared internal) or
+    WidthViolation.needed (signed when the declared type is) would fail
+    with a message naming nothing.
+    """
+    try:
+        IntType.fitting(interval, True if declared is not None and declared.signed else None)
+    except IRError:
+        raise IRError(f"{where}: proven range {interval} needs more than 64 bits") from None
+
+
 def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) -> Graph:
     """Return ``graph`` with the proven range of every tensor and intermediate filled in.
 
@@ -82,10 +95,13 @@ def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) 
         missing = [k for k in ("out",) + opdef.internals if k not in result]
         if missing:
             raise IRError(f"{node.name}: range rule of {node.op!r} gave no interval for {missing}")
+        _check_representable(result["out"], f"{node.name}: output tensor {node.output!r}",
+                             tensors[node.output].dtype)
         tensors[node.output] = tensors[node.output].with_range(result["out"])
         internals = {}
         for key in opdef.internals:
             declared = node.internals.get(key)
+            _check_representable(result[key], f"{node.name}/{key}", declared.dtype if declared else None)
             dtype = declared.dtype if declared is not None else IntType.fitting(result[key])
             internals[key] = InternalSpec(dtype, result[key])
         nodes.append(replace(node, internals=internals))

@@ -47,6 +47,15 @@ class Graph:
     meta: dict[str, Any] = field(default_factory=dict)
     __hash__ = None
 
+    def __eq__(self, other: object) -> bool:
+        # the generated __eq__ compares the constants dicts, whose numpy arrays have no truth value
+        if not isinstance(other, Graph):
+            return NotImplemented
+        same = (self.name, self.inputs, self.outputs, self.tensors, self.nodes, self.meta) == (
+            other.name, other.inputs, other.outputs, other.tensors, other.nodes, other.meta)
+        return (same and self.constants.keys() == other.constants.keys()
+                and all(np.array_equal(v, other.constants[k]) for k, v in self.constants.items()))
+
     def tensor(self, name: str) -> TensorSpec:
         """The spec of tensor ``name``; IRError naming it when absent."""
         try:

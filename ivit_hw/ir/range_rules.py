@@ -122,17 +122,52 @@ def argmax(ri: RangeInputs) -> dict[str, Interval]:
     return {"out": Interval(0, ri.shapes["x"][-1] - 1)}
 
 
+_LOG_CODE_MASKED = 16  # Log-Int-Softmax's code for "masked / zero weight"
+
+
 def log_attn_v(ri: RangeInputs) -> dict[str, Interval]:
-    """Each weight is 0 or 2^(15-code) <= 2^15, so each of the N terms lies in
-    [min(0, 2^15*lo), max(0, 2^15*hi)] and the sum in N times that."""
+    """sum_j w_j * v_j with w_j = 2^(15 - code_j) for code_j < 16, else 0.
+
+    The weight is non-increasing in the code, so over the code interval
+    [c_lo, c_hi] it lies in [0 if c_hi >= 16 else 2^(15-c_hi), 2^(15-c_lo)]
+    (0 when c_lo >= 16). This is sound for any code interval (a negative
+    code shifts by more than 15) and tighter when codes are known to be
+    large. Each term is in the corner hull of v x w, the sum of N such
+    terms in N times it. (Log-Int-Softmax codes of one row satisfy
+    sum 2^-code <~ 1.5, but that fact belongs to the producer and cannot be
+    seen from intervals.)
+    """
     n = ri.shapes["code"][-1]
-    v = ri.intervals["v"]
-    return {"out": Interval(n * min(0, v.lo << 15), n * max(0, v.hi << 15))}
+    code, v = ri.intervals["code"], ri.intervals["v"]
+    if code.lo < 15 - 62:
+        raise IRError(f"{ri.node}: code range {code} reaches shifts beyond 62 bits (codes are 0..16)")
+    w_hi = 1 << (15 - code.lo) if code.lo < _LOG_CODE_MASKED else 0
+    w_lo = 0 if code.hi >= _LOG_CODE_MASKED else 1 << (15 - code.hi)
+    term = _product_hull(v, Interval(w_lo, w_hi))
+    return {"out": Interval(n * term.lo, n * term.hi)}
 
 
-def _pending(ri: RangeInputs) -> dict[str, Interval]:
-    raise IRError(f"{ri.node}: range rule not implemented yet")
+# The non-linear rules live in their own modules; opset.py reaches them through this one.
+from .range_rules_nonlinear import ibert_gelu, ibert_softmax, log_int_softmax, shiftgelu, shiftmax  # noqa: E402
+from .range_rules_norm import ibert_layernorm, ilayernorm, l1_layernorm  # noqa: E402
 
-
-shiftmax = shiftgelu = ilayernorm = ibert_softmax = ibert_gelu = _pending
-ibert_layernorm = l1_layernorm = log_int_softmax = _pending
+__all__ = [
+    "add",
+    "argmax",
+    "concat",
+    "ibert_gelu",
+    "ibert_layernorm",
+    "ibert_softmax",
+    "ilayernorm",
+    "l1_layernorm",
+    "linear",
+    "log_attn_v",
+    "log_int_softmax",
+    "matmul",
+    "passthrough",
+    "patch_embed",
+    "reduce_sum",
+    "requantize",
+    "shiftgelu",
+    "shiftmax",
+]

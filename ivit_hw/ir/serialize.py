@@ -77,12 +77,12 @@ def compact_int_array(values: Any, name: str = "array") -> np.ndarray:
     if arr.dtype.kind not in "iub" and arr.dtype != object:
         raise IRError(f"{name}: expected integers, got dtype {arr.dtype}")
     if arr.size == 0:
-        return np.ascontiguousarray(arr.astype(np.int64))
+        return np.array(arr, dtype=np.int64, order="C")
     lo, hi = int(arr.min()), int(arr.max())
     for dt in _INT_DTYPES:
         info = np.iinfo(dt)
         if info.min <= lo and hi <= info.max:
-            return np.ascontiguousarray(arr.astype(dt))
+            return np.array(arr, dtype=dt, order="C")
     raise IRError(f"{name}: values [{lo}, {hi}] do not fit int64")
 
 
@@ -92,7 +92,8 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
             member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            arr = np.asarray(arrays[name])
+            np.lib.format.write_array(member, np.array(arr, order="C", copy=None), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_STORED
             info.create_system = 3
@@ -309,6 +310,9 @@ def _read_yaml(text: str, problems: list[str]) -> Any:
     return data
 
 
+_UNREADABLE = np.empty(0)  # stands for an array already reported as unreadable
+
+
 def _read_npz(path: Path, problems: list[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if not zipfile.is_zipfile(path):
@@ -321,15 +325,17 @@ def _read_npz(path: Path, problems: list[str]) -> dict[str, np.ndarray]:
                     arr = npz[key]
                 except ValueError as exc:
                     problems.append(f"{CONSTANTS_FILE}: array {key!r} cannot be read: {exc}")
+                    out[key] = _UNREADABLE
                     continue
                 if arr.dtype.kind not in "iu":
                     problems.append(f"constant {key!r}: {CONSTANTS_FILE} holds non-integer values "
                                     f"(dtype {arr.dtype}); constants must be integers")
-                    continue
-                if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+                    out[key] = _UNREADABLE
+                elif arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
                     problems.append(f"constant {key!r}: values exceed int64")
-                    continue
-                out[key] = arr.astype(np.int64)
+                    out[key] = _UNREADABLE
+                else:
+                    out[key] = arr.astype(np.int64)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         problems.append(f"{CONSTANTS_FILE} cannot be read: {exc}")
     return out
@@ -509,7 +515,7 @@ def graph_from_doc(doc: Any, constants: Mapping[str, np.ndarray] | None, problem
         spec = _parse_tensor(tname, entry, problems)
         if spec is not None:
             tensors[tname] = spec
-            if spec.const and constants is not None:
+            if spec.const and constants is not None and constants.get(tname) is not _UNREADABLE:
                 problems.extend(constant_problems(tname, spec, constants.get(tname)))
     constants = constants or {}
     for key in constants:

@@ -21,12 +21,15 @@ from .graph import Graph, Node
 from .registry import REGISTRY, OpDef, get_op
 from .types import InternalSpec, Interval, IntType, IRError, TensorSpec
 
-# LayerNorm outputs carry S_out[c] = gamma[c] * unit, which is negative where
-# gamma is (spec section 7): the only tensors allowed a negative scale.
-NEGATIVE_SCALE_OPS = frozenset({"ilayernorm", "ibert_layernorm", "l1_layernorm"})
-# Per-channel scales run along the last axis, except for weights in torch
-# layout ([out, ...]), quantized per output channel (spec section 1): axis 0.
-WEIGHT_ROLES = frozenset({("linear", "weight"), ("patch_embed", "weight")})
+# The only tensors allowed a negative scale: LayerNorm outputs (and the
+# bias_int added on their scale) carry S_out[c] = gamma[c] * unit, negative
+# where gamma is (spec section 7); I-BERT GELU's output scale S * S_u / 2 has
+# S_u = S_e^2 * a * 2^14 with a = -0.2888 (spec section 9).
+NEGATIVE_SCALE_OPS = frozenset({"ilayernorm", "ibert_layernorm", "l1_layernorm", "ibert_gelu"})
+# Per-channel scales run along the last axis, except for tensors bound to a
+# ``weight`` role (linear, patch_embed: torch layout [out, ...], quantized per
+# output channel, spec section 1): axis 0.
+WEIGHT_ROLE = "weight"
 
 
 def format_problems(where: str, problems: list[str]) -> str:
@@ -122,8 +125,10 @@ class _Checker:
         if not isinstance(g.name, str) or not g.name:
             self.add(f"graph name must be a non-empty string, got {g.name!r}")
         ok_tensors = set()
-        weights = {t for n in g.nodes if isinstance(n, Node) and isinstance(n.inputs, Mapping)
-                   for role, t in n.inputs.items() if (n.op, role) in WEIGHT_ROLES}
+        bound = [(n.op, role, t) for n in g.nodes if isinstance(n, Node) and isinstance(n.inputs, Mapping)
+                 for role, t in n.inputs.items()]
+        weights = {t for _, role, t in bound if role == WEIGHT_ROLE}
+        norm_biases = {t for op, role, t in bound if op in NEGATIVE_SCALE_OPS and role == "bias_int"}
         for name, spec in g.tensors.items():
             found = _tensor_problems(name, spec)
             self.problems += found
@@ -131,7 +136,7 @@ class _Checker:
                 continue
             ok_tensors.add(name)
             prod = self.producers.get(name, [])
-            neg = any(g.nodes[i].op in NEGATIVE_SCALE_OPS for i in prod)
+            neg = name in norm_biases or any(g.nodes[i].op in NEGATIVE_SCALE_OPS for i in prod)
             self.problems += scale_problems(name, spec, allow_negative=neg, axis=0 if name in weights else -1)
             if spec.const:
                 self.problems += constant_problems(name, spec, g.constants.get(name))
@@ -184,6 +189,9 @@ class _Checker:
         where = f"node {node.name!r}"
         if not isinstance(node.name, str) or not node.name:
             self.add(f"nodes[{index}]: name must be a non-empty string, got {node.name!r}")
+        if not isinstance(node.op, str):
+            self.add(f"{where}: op must be a string, got {node.op!r}")
+            return
         if node.op not in REGISTRY:
             try:
                 get_op(node.op)  # fills the registry on first use
@@ -191,6 +199,9 @@ class _Checker:
                 self.add(f"{where}: unknown op {node.op!r}; known ops: {', '.join(sorted(REGISTRY))}")
                 return
         opdef = get_op(node.op)
+        if not isinstance(node.inputs, Mapping):
+            self.add(f"{where}: inputs must map roles to tensor names, got {node.inputs!r}")
+            return
         sound = True
         problems_before = len(self.problems)
         self._check_roles(where, opdef, node)
@@ -213,8 +224,11 @@ class _Checker:
             known_role = any(r.name == role for r in opdef.roles)
             if known_role and opdef.role(role).param and not spec.const:
                 self.add(f"{where}: input {role}={tname!r} must be a constant (a {opdef.name} parameter)")
-        self._check_attrs(where, opdef, node.attrs)
-        self._check_internals(where, opdef, node.internals)
+        if isinstance(node.attrs, Mapping) and isinstance(node.internals, Mapping):
+            self._check_attrs(where, opdef, node.attrs)
+            self._check_internals(where, opdef, node.internals)
+        else:
+            self.add(f"{where}: attrs and internals must be mappings")
         out = node.output
         if not isinstance(out, str) or out not in g.tensors:
             self.add(f"{where}: output {out!r} is not a defined tensor")
@@ -231,9 +245,6 @@ class _Checker:
             self._check_shape(where, opdef, node, spec)
 
     def _check_roles(self, where: str, opdef: OpDef, node: Node) -> None:
-        if not isinstance(node.inputs, Mapping):
-            self.add(f"{where}: inputs must map roles to tensor names, got {node.inputs!r}")
-            return
         names = [r.name for r in opdef.roles]
         unknown = [r for r in node.inputs if r not in names]
         if unknown:
