@@ -23,11 +23,11 @@ from .twins import QuantViT, calibrate
 #: QAT after calibration: a short fine-tune of the fake-quantized twin.
 QAT_RECIPE: dict[str, Any] = {
     "epochs": 6,
-    "lr": 2e-4,
+    "lr": 1e-4,
     "batch_size": 64,
     "warmup_epochs": 0,
     "weight_decay": 0.0,
-    "max_shift": 1,
+    "max_shift": 0,
     "label_smoothing": 0.1,
 }
 EVAL_BATCH = 256

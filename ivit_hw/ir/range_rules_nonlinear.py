@@ -215,7 +215,7 @@ def shiftgelu(ri: RangeInputs) -> dict[str, Interval]:
     side = _shift_exp_ranges(Interval(-z.hi, -z.lo), x0, n, cap=INT32_MAX)
     e, em = main["e"], side["e"]
     raw = Interval(e.lo + em.lo, e.hi + em.hi)
-    total = Interval(min(raw.lo, INT32_MAX), min(raw.hi, INT32_MAX))
+    total = Interval(min(raw.lo + 1, INT32_MAX), min(raw.hi, INT32_MAX))
     f = Interval(INT32_MAX // total.hi, INT32_MAX // total.lo)
     cands = []
     if raw.lo <= INT32_MAX:
