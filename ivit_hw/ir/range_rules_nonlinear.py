@@ -6,11 +6,11 @@ Every rule returns the interval of ``"out"`` and of every intermediate its op
 lists in ``internals``. Each is sound for every input row whose elements lie
 in the input interval and whose length is the tensor's last axis; each
 docstring gives the proof. Plain interval arithmetic would be far too loose
-here (an ``e * f`` product bounded by ``max(e) * max(f)`` needs 50 bits where
-the truth is 31), so the rules use relational facts, each proven in its
-docstring: the row maximum always has ``d = 0``, an element never exceeds
-its row sum, an integer Newton square root never drops below ``isqrt(v)``.
-All arithmetic is on Python ints, so no rule can overflow.
+here (Shiftmax's ``e * f`` bounded by ``max(e) * max(f)`` needs about 50 bits
+where the truth is 31), so the rules use relational facts, each proven in its
+docstring: ShiftExp is monotone, the row maximum always has ``d = 0``, an
+element never exceeds its row sum. All arithmetic is on Python ints, so no
+rule can overflow.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def shiftgelu(ri: RangeInputs) -> dict[str, Interval]:
     side = _shift_exp_ranges(Interval(-z.hi, -z.lo), x0, n, cap=INT32_MAX)
     e, em = main["e"], side["e"]
     raw = Interval(e.lo + em.lo, e.hi + em.hi)
-    total = Interval(min(raw.lo + 1, INT32_MAX), min(raw.hi, INT32_MAX))
+    total = Interval(min(raw.lo, INT32_MAX), min(raw.hi, INT32_MAX))
     f = Interval(INT32_MAX // total.hi, INT32_MAX // total.lo)
     cands = []
     if raw.lo <= INT32_MAX:

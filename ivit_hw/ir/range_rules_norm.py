@@ -4,7 +4,7 @@ I-BERT LayerNorm and L1 LayerNorm (spec sections 7 and 9).
 All three centre a row, divide by an integer spread k and add a bias. Their
 widths hinge on the relation between y and k: every |y_i| is at most k, so
 ``|y * (N // k)| <= N`` and z fits 31 or 32 bits, where the plain product of
-the y and f intervals would need 48. Each proof is in the docstring.
+the y and f intervals would need up to 48. Each proof is in its docstring.
 """
 
 from __future__ import annotations

@@ -151,6 +151,24 @@ def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(x, lo, hi).astype(np.int64)
 
 
+def floor_div_scalar(p: np.ndarray, d: int) -> np.ndarray:
+    """Exact ``p // d`` for int64 ``p`` and a non-zero scalar ``d`` (floor division).
+
+    Uses a float64 quotient (off by at most one while |p| < 2^52) and fixes it
+    with the remainder's sign, which is several times faster than numpy's
+    integer division; falls back to integer division for larger values.
+    """
+    if d == 0:
+        raise ZeroDivisionError("floor_div_scalar: division by zero")
+    if max_abs(p) >= 2**52:
+        return np.floor_divide(p, d)
+    q = np.floor(p / float(d)).astype(np.int64)
+    r = p - q * d
+    if d > 0:
+        return q - (r < 0) + (r >= d)
+    return q - (r > 0) + (r <= d)
+
+
 def div_round_half_even(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
     """Exact ``round_half_even(num / den)`` for integers with ``den > 0``."""
     num = as_int64(num, "numerator")

@@ -1,9 +1,11 @@
 """Integer GEMM kernels: linear layers, attention matmuls and patch embedding
 (spec section 3).
 
-Products are exact. When the worst-case |sum| stays below 2^53 the GEMM runs
-as a float64 BLAS matmul (exact for integers in that range, and far faster
-than numpy's integer matmul); otherwise it falls back to int64 matmul.
+Products are exact. Integer sums are exact in floating point while every
+partial sum stays below the mantissa limit, so a GEMM whose worst-case |sum|
+is below 2^24 runs as a float32 BLAS matmul; one whose single products are
+small but K is long runs as float32 over K-chunks (each chunk exact), summed
+in int64; otherwise float64 (exact below 2^53), and int64 matmul beyond.
 """
 
 from __future__ import annotations
@@ -13,6 +15,18 @@ import numpy as np
 from .intmath import as_int64, max_abs
 
 FLOAT64_EXACT = 2**53
+FLOAT32_EXACT = 2**24
+
+
+def _chunked_float32_matmul(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
+    """Exact ``a @ b`` as a sum over K-chunks whose float32 partial sums stay below 2^24."""
+    k = a.shape[-1]
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    total = None
+    for start in range(0, k, chunk):
+        part = np.matmul(a32[..., start : start + chunk], b32[..., start : start + chunk, :]).astype(np.int64)
+        total = part if total is None else total + part
+    return total
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -23,6 +37,10 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a_max = max_abs(a)
     b_max = max_abs(b)
     bound = a_max * b_max * k
+    if bound < FLOAT32_EXACT:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.int64)
+    if 0 < a_max * b_max and k >= 2 * (FLOAT32_EXACT // (a_max * b_max)) >= 64:
+        return _chunked_float32_matmul(a, b, FLOAT32_EXACT // (a_max * b_max))
     if bound < FLOAT64_EXACT:
         return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
     if bound >= 2**63:

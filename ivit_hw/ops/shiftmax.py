@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intmath import INT32_MAX, as_int64, bit_length
+from .intmath import INT32_MAX, as_int64, bit_length, floor_div_scalar
 
 INT64_SAFE_BITS = 62
 
@@ -33,12 +33,16 @@ def shift_exp(
         raise ValueError(f"shift_exp: x0 must be negative, got {x0}")
     x = as_int64(x, "x")
     p = np.maximum(log2e_mul(x), n * x0)
-    q = np.floor_divide(p, x0)
+    q = floor_div_scalar(p, x0)
     r = p - x0 * q
     t = r - 2 * x0
     s = n - q - 1
     left = np.maximum(s, 0)
-    too_wide = (bit_length(t) + left) > INT64_SAFE_BITS
+    # t <= 2|x0|, so a cheap scalar bound usually proves no shift can leave int64
+    if (2 * -x0).bit_length() + int(left.max(initial=0)) <= INT64_SAFE_BITS:
+        too_wide = np.zeros(t.shape, dtype=bool)
+    else:
+        too_wide = (bit_length(t) + left) > INT64_SAFE_BITS
     if np.any(too_wide):
         if saturate is None:
             raise OverflowError("shift_exp: result exceeds int64; pass saturate= for this term")

@@ -105,3 +105,16 @@ def test_patch_embed_matches_convolution_loops():
     got = patch_embed(batch, w, None, 2)
     for i in range(2):
         assert np.array_equal(got[i], ref.patch_embed(batch[i].tolist(), w.tolist(), None, 2))
+
+
+@pytest.mark.parametrize("k,bits", [(1536, 8), (3072, 8), (40, 16), (300, 12)])
+def test_int_matmul_float_paths_are_exact_at_their_limits(k, bits):
+    """Every GEMM path (float32, chunked float32, float64) equals numpy's int64 matmul, with
+    operands at the extremes of their widths so the partial sums approach the exactness limits."""
+    rng = np.random.default_rng(k)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    a = rng.choice([lo, hi, lo + 1, hi - 1], size=(3, 5, k)).astype(np.int64)
+    b = rng.choice([lo, hi], size=(k, 7)).astype(np.int64)
+    a[0, 0, :] = lo  # one row whose sum reaches k * lo * lo exactly
+    b[:, 0] = lo
+    assert np.array_equal(int_matmul(a, b), np.matmul(a, b))

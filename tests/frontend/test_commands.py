@@ -1,0 +1,323 @@
+"""The frontend CLI commands ``ivit-hw quantize`` and ``ivit-hw eval``, run through :func:`ivit_hw.cli.main`.
+
+Expected values come from the checkpoint and the folder layout the tests build
+themselves: the quantized patch embedding is checked against the normalisation
+folded by hand, and top-1 against a checkpoint whose head bias forces one class,
+so the accuracy is the share of images in the folder that sorts to that index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ivit_hw import cli
+from ivit_hw.frontend.checkpoint import save_checkpoint
+from ivit_hw.frontend.data import ImageFolderDataset, load_digits_split
+from ivit_hw.frontend.models import DIGITS_NORMALIZE, create_model
+from ivit_hw.ir.serialize import load_graph
+from ivit_hw.runtime import run_graph
+
+FORCED_CLASS = 1
+# Folder names listed in creation order, with how many images each gets. Sorted, they are
+# alpha (index 0, 2 images), mike (index 1, 5 images), zulu (index 2, 3 images).
+FOLDERS = {"zulu": 3, "alpha": 2, "mike": 5}
+
+
+def _run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_user_error(code, err, *parts, one_line=True):
+    assert code == 2, err
+    assert err.startswith("ivit-hw: error: "), err
+    assert "Traceback" not in err
+    if one_line:
+        assert len(err.strip().splitlines()) == 1, err
+    for part in parts:
+        assert part in err, err
+
+
+def _random_model(seed: int = 0):
+    torch.manual_seed(seed)
+    model = create_model("vit_digits")
+    with torch.no_grad():  # non-trivial biases so the folded bias is checked too
+        model.patch_embed.proj.bias.copy_(torch.linspace(-0.05, 0.05, model.embed_dim))
+    return model
+
+
+def _forced_model():
+    """A model whose head bias makes FORCED_CLASS win for every image, by a wide margin."""
+    model = _random_model(1)
+    with torch.no_grad():
+        model.head.bias.zero_()
+        model.head.bias[FORCED_CLASS] = 6.0
+    return model
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """Checkpoints (.pth, .safetensors) and the IR folders `quantize` writes from them."""
+    root = tmp_path_factory.mktemp("cmd")
+    model = _random_model(0)
+    pth = save_checkpoint(model, root / "w.pth")
+    st = save_checkpoint(model, root / "w.safetensors")
+    forced = save_checkpoint(_forced_model(), root / "forced.safetensors")
+    graphs = {}
+    for name, ck in (("pth", pth), ("st", st), ("forced", forced)):
+        out = root / f"{name}.ivit"
+        code = cli.main(["quantize", "--model", "vit_digits", "--checkpoint", str(ck), "--calib", "digits",
+                         "--max-calib", "32", "-o", str(out)])
+        assert code == 0
+        graphs[name] = out
+    return {"root": root, "model": model, "pth": pth, "st": st, "forced": forced, "graphs": graphs}
+
+
+# ----------------------------------------------------------------------------- quantize
+
+
+def test_quantize_writes_a_loadable_graph_consistent_with_the_checkpoint(work):
+    graph = load_graph(work["graphs"]["pth"])
+    assert graph.inputs == ("pixels",) or list(graph.inputs) == ["pixels"]
+    assert graph.tensor("pixels").shape == (1, 8, 8)
+    assert graph.tensor(graph.outputs[0]).shape == (10,)
+    ops = {n.op for n in graph.nodes}
+    assert {"shiftmax", "shiftgelu", "ilayernorm", "patch_embed", "argmax"} <= ops
+
+    # the float weight on raw 0..255 pixels: w / (255 * std); bias b - sum(w * mean / std)
+    sd = work["model"].state_dict()
+    w = sd["patch_embed.proj.weight"].double().numpy()
+    b = sd["patch_embed.proj.bias"].double().numpy()
+    (mean,), (std,) = DIGITS_NORMALIZE.mean, DIGITS_NORMALIZE.std
+    w_fold = w / (255.0 * std)
+    b_fold = b - w.reshape(len(w), -1).sum(axis=1) * mean / std
+
+    w_int = np.asarray(graph.constants["patch_embed.weight"])
+    assert w_int.shape == w.shape == (64, 1, 2, 2)
+    flat_int, flat_f = w_int.reshape(64, -1), w_fold.reshape(64, -1)
+    # symmetric per-channel int8: the largest |weight| of each channel maps to 127, signs kept
+    assert np.all(np.abs(flat_int).max(axis=1) == 127)
+    np.testing.assert_array_equal(np.abs(flat_int).argmax(axis=1), np.abs(flat_f).argmax(axis=1))
+    big = np.abs(flat_f) > 0.01 * np.abs(flat_f).max(axis=1, keepdims=True)
+    np.testing.assert_array_equal(np.sign(flat_int)[big], np.sign(flat_f)[big])
+    s_w = np.asarray(graph.tensor("patch_embed.weight").scale, dtype=np.float64)
+    np.testing.assert_allclose(s_w, np.abs(flat_f).max(axis=1) / 127, rtol=1e-9)
+    assert np.all(np.abs(flat_int - flat_f / s_w[:, None]) <= 0.5 + 1e-9)
+    b_int = np.asarray(graph.constants["patch_embed.bias"])
+    assert np.all(np.abs(b_int - b_fold / s_w) <= 0.5 + 1e-6)
+
+
+def test_pth_and_safetensors_give_the_same_graph(work):
+    a, b = (load_graph(work["graphs"][k]) for k in ("pth", "st"))
+    assert [(n.name, n.op) for n in a.nodes] == [(n.name, n.op) for n in b.nodes]
+    assert a.constants.keys() == b.constants.keys()
+    for name in a.constants:
+        np.testing.assert_array_equal(a.constants[name], b.constants[name], err_msg=name)
+    assert (work["graphs"]["pth"] / "graph.yaml").read_text().replace("w.pth", "X") == \
+        (work["graphs"]["st"] / "graph.yaml").read_text().replace("w.safetensors", "X")
+
+
+def test_quantize_config_selects_baseline_ops(capsys, tmp_path, work):
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text("softmax: ibert_softmax\nlayernorm: l1_layernorm\n")
+    out = tmp_path / "g"
+    code, stdout, err = _run(capsys, "quantize", "--model", "vit_digits", "--checkpoint", work["st"], "--config",
+                             cfg, "--calib", "digits", "--max-calib", "16", "-o", out)
+    assert code == 0, err
+    assert f"wrote {out}" in stdout and "ibert_softmax+shiftgelu+l1_layernorm" in stdout
+    ops = [n.op for n in load_graph(out).nodes]
+    assert ops.count("ibert_softmax") == 4 and ops.count("l1_layernorm") == 9  # 4 blocks x (1 | 2) + final norm
+    assert "shiftmax" not in ops and "ilayernorm" not in ops and ops.count("shiftgelu") == 4
+
+
+def test_quantize_calibrates_from_an_npy_and_a_folder(capsys, tmp_path, work):
+    imgs = load_digits_split().train_images[:12]
+    np.save(tmp_path / "c.npy", imgs)
+    for k, img in enumerate(imgs):
+        (tmp_path / "folder" / "x").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[0], mode="L").save(tmp_path / "folder" / "x" / f"{k}.png")
+    for src in (tmp_path / "c.npy", tmp_path / "folder"):
+        code, out, err = _run(capsys, "quantize", "--model", "vit_digits", "--checkpoint", work["pth"], "--calib",
+                              src, "-o", tmp_path / f"g_{src.stem}")
+        assert code == 0, err
+        assert "on 12 image(s)" in out
+        load_graph(tmp_path / f"g_{src.stem}")
+
+
+def _bad_state(path: Path, drop: str | None = None, extra: str | None = None) -> Path:
+    state = dict(_random_model(2).state_dict())
+    if drop:
+        del state[drop]
+    if extra:
+        state[extra] = torch.zeros(3)
+    torch.save(state, path)
+    return path
+
+
+def _digits_npy(path: Path, shape, dtype=np.uint8) -> Path:
+    np.save(path, np.zeros(shape, dtype))
+    return path
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_checkpoint", "missing_key", "extra_key", "image_size", "channels", "empty_calib",
+        "unknown_preset", "bad_config_key", "missing_calib", "missing_calib_npy", "missing_config",
+    ],
+)
+def test_quantize_user_errors(capsys, tmp_path, work, case):
+    args = {"--model": "vit_digits", "--checkpoint": work["pth"], "--calib": "digits", "--max-calib": "8"}
+    expect: list[str] = []
+    one_line = True
+    if case == "missing_checkpoint":
+        args["--checkpoint"] = tmp_path / "nope.pth"
+        expect = ["checkpoint", "nope.pth"]
+    elif case == "missing_key":
+        args["--checkpoint"] = _bad_state(tmp_path / "m.pth", drop="blocks.2.mlp.fc1.bias")
+        expect, one_line = ["m.pth", "missing keys (1): blocks.2.mlp.fc1.bias"], False
+    elif case == "extra_key":
+        args["--checkpoint"] = _bad_state(tmp_path / "x.pth", extra="blocks.7.attn.qkv.weight")
+        expect, one_line = ["x.pth", "unexpected keys (1): blocks.7.attn.qkv.weight"], False
+    elif case == "image_size":
+        args["--calib"] = _digits_npy(tmp_path / "big.npy", (4, 1, 16, 16))
+        expect = ["big.npy", "16x16", "8x8"]
+    elif case == "channels":
+        args["--calib"] = _digits_npy(tmp_path / "rgb.npy", (4, 3, 8, 8))
+        expect = ["rgb.npy", "3 channel(s)", "expects 1"]
+    elif case == "empty_calib":
+        args["--calib"] = _digits_npy(tmp_path / "none.npy", (0, 1, 8, 8))
+        expect = ["none.npy", "empty"]
+    elif case == "unknown_preset":
+        args["--model"] = "vit_gigantic"
+        del args["--checkpoint"]
+        expect = ["vit_gigantic"]
+    elif case == "bad_config_key":
+        (tmp_path / "q.yaml").write_text("softmax: shiftmax\nsoftmux: ibert_softmax\n")
+        args["--config"] = tmp_path / "q.yaml"
+        expect = ["q.yaml", "softmux"]
+    elif case == "missing_calib":
+        args["--calib"] = tmp_path / "no_such_images"
+        expect = ["no_such_images", "not found"]
+    elif case == "missing_calib_npy":
+        args["--calib"] = tmp_path / "no_such.npy"
+        expect = ["no_such.npy", "does not exist"]
+    elif case == "missing_config":
+        args["--config"] = tmp_path / "nope.yaml"
+        expect = ["nope.yaml"]
+    out = tmp_path / "out" / "g.ivit"
+    argv = ["quantize", *(x for kv in args.items() for x in kv), "-o", out]
+    code, _, err = _run(capsys, *argv)
+    _assert_user_error(code, err, *expect, one_line=one_line)
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_quantize_leaves_an_existing_graph_alone(capsys, tmp_path, work):
+    import shutil
+
+    out = shutil.copytree(work["graphs"]["pth"], tmp_path / "g")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = _run(capsys, "quantize", "--model", "vit_digits", "--checkpoint", work["st"], "--calib",
+                        _digits_npy(tmp_path / "big.npy", (2, 1, 16, 16)), "-o", out)
+    _assert_user_error(code, err, "16x16")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "g"]
+
+
+# ----------------------------------------------------------------------------- eval
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """FOLDERS filled, in creation order, with consecutive digits test images written as 8x8 grayscale PNGs."""
+    root = tmp_path_factory.mktemp("imgs") / "tree"
+    images = load_digits_split().test_images
+    k = 0
+    expected = {}
+    for name, count in FOLDERS.items():
+        (root / name).mkdir(parents=True)
+        for j in range(count):
+            Image.fromarray(images[k, 0], mode="L").save(root / name / f"img{j:02d}.png")
+            expected[(name, f"img{j:02d}.png")] = k
+            k += 1
+    (root / "alpha" / "notes.txt").write_text("not an image")
+    return root, expected
+
+
+def _top1(out: str, kind: str) -> tuple[float, int | None]:
+    line = next(line for line in out.splitlines() if line.startswith(kind))
+    pct = float(line.split(":")[1].split("%")[0])
+    n = int(line.split(" on ")[1].split()[0]) if " on " in line else None
+    return pct, n
+
+
+def test_eval_accuracy_follows_the_sorted_folder_names(capsys, work, folder):
+    root, _ = folder
+    n = sum(FOLDERS.values())
+    index = sorted(FOLDERS).index  # the class index of a folder name
+    forced_folder = next(f for f in FOLDERS if index(f) == FORCED_CLASS)
+    expected = 100 * FOLDERS[forced_folder] / n  # every prediction is FORCED_CLASS: 5 / 10 -> 50 %
+    assert expected == 50.0
+    code, out, err = _run(capsys, "eval", work["graphs"]["forced"], "--imagefolder", root,
+                          "--float-model", "vit_digits", "--checkpoint", work["forced"], "--batch", "4")
+    assert code == 0, err
+    assert _top1(out, "integer top-1") == (expected, n)
+    assert _top1(out, "float   top-1")[0] == expected
+    assert out.splitlines()[0] == f"integer top-1: {expected:.2f} % on {n} images"
+    code, out, err = _run(capsys, "eval", work["graphs"]["forced"], "--imagefolder", root, "--max-images", "4")
+    assert code == 0, err
+    # the first 4 samples in sorted order: alpha (2 images, index 0), then 2 of mike (index 1)
+    assert _top1(out, "integer top-1") == (50.0, 4)
+    assert "float" not in out
+
+
+def test_eval_matches_the_golden_executor_on_the_same_images(capsys, work, folder):
+    root, written = folder
+    graph_dir = work["graphs"]["pth"]
+    ds = ImageFolderDataset(root, 8, in_chans=1)
+    assert ds.classes == ["alpha", "mike", "zulu"]
+    labels = np.array([sorted(FOLDERS).index(p.parent.name) for p, _ in ds.samples])
+    assert [(p.parent.name, p.name) for p, _ in ds.samples] == sorted(written)
+    images, ds_labels = ds.stack()
+    np.testing.assert_array_equal(ds_labels, labels)
+    graph = load_graph(graph_dir)
+    pred = run_graph(graph, {"pixels": images}).outputs[graph.outputs[1]]
+    np.testing.assert_array_equal(pred, run_graph(graph, {"pixels": images}).outputs[graph.outputs[0]].argmax(-1))
+    expected = 100 * float((pred == labels).mean())
+    code, out, err = _run(capsys, "eval", graph_dir, "--imagefolder", root, "--batch", "3",
+                          "--float-model", "vit_digits", "--checkpoint", work["pth"])
+    assert code == 0, err
+    assert _top1(out, "integer top-1") == (round(expected, 2), len(labels))
+    model = create_model("vit_digits")
+    model.load_state_dict(work["model"].state_dict())
+    with torch.no_grad():
+        fpred = model.forward_uint8(torch.as_tensor(images)).argmax(-1).numpy()
+    assert _top1(out, "float   top-1")[0] == round(100 * float((fpred == labels).mean()), 2)
+
+
+def test_eval_user_errors(capsys, tmp_path, work, folder):
+    root, _ = folder
+    graph = work["graphs"]["pth"]
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", tmp_path / "nope")
+    _assert_user_error(code, err, "nope", "does not exist")
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", tmp_path / "empty")
+    _assert_user_error(code, err, "empty", "no class sub-folders")
+    (tmp_path / "hollow" / "cat").mkdir(parents=True)
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", tmp_path / "hollow")
+    _assert_user_error(code, err, "hollow", "['cat']", "no images")
+    code, _, err = _run(capsys, "eval", tmp_path / "no_graph", "--imagefolder", root)
+    _assert_user_error(code, err, "no_graph", "no such graph folder")
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--float-model", "vit_digits",
+                        "--checkpoint", tmp_path / "nope.safetensors")
+    _assert_user_error(code, err, "nope.safetensors", "does not exist")
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--float-model", "deit_huge")
+    _assert_user_error(code, err, "deit_huge")
+    code, _, err = _run(capsys, "eval", graph)
+    assert code == 2 and "--imagefolder" in err and "Traceback" not in err
