@@ -94,24 +94,39 @@ def _eval(args: argparse.Namespace) -> int:
     from .data import ImageFolderDataset
     from .pipeline import graph_predict
 
+    if args.checkpoint and not args.float_model:
+        raise ValueError("--checkpoint is the float model's: give --float-model too")
+    for opt, value in (("--max-images", args.max_images), ("--batch", args.batch)):
+        if value is not None and value < 1:
+            raise ValueError(f"{opt} must be >= 1, got {value}")
     graph = load_graph(args.graph)
-    c, h, w = graph.tensor(graph.inputs[0]).shape
+    shape = graph.tensor(graph.inputs[0]).shape if len(graph.inputs) == 1 else ()
+    if len(shape) != 3 or len(graph.outputs) != 2:
+        raise ValueError(f"graph {args.graph}: expected one image input [C, H, W] and outputs (logits, prediction) "
+                         f"as 'ivit-hw quantize' writes, got inputs {list(graph.inputs)} {list(shape)} and "
+                         f"outputs {list(graph.outputs)}")
+    c, h, w = shape
     if h != w:
         raise ValueError(f"graph {args.graph}: input {h}x{w} is not square")
     ds = ImageFolderDataset(args.imagefolder, h, in_chans=c)
-    idx = list(range(len(ds)))[: args.max_images]
-    images, labels = ds.stack(idx)
-    _, pred = graph_predict(graph, images, args.batch, desc="integer")
-    print(f"integer top-1: {100 * float((pred == labels).mean()):.2f} % on {len(labels)} images")
-    if args.float_model:
-        import torch
-
+    model = None
+    if args.float_model:  # build and load it first: a bad preset or checkpoint fails before the long integer run
         from .checkpoint import load_checkpoint
         from .models import create_model
 
         model = create_model(args.float_model)
+        if (model.config.in_chans, model.config.img_size) != (c, h):
+            raise ValueError(f"--float-model {args.float_model} takes {model.config.in_chans}x{model.config.img_size}"
+                             f"x{model.config.img_size} images, graph {args.graph} takes {c}x{h}x{w}")
         if args.checkpoint:
             load_checkpoint(model, args.checkpoint)
+    idx = list(range(len(ds)))[: args.max_images]
+    images, labels = ds.stack(idx)
+    _, pred = graph_predict(graph, images, args.batch, desc="integer")
+    print(f"integer top-1: {100 * float((pred == labels).mean()):.2f} % on {len(labels)} images")
+    if model is not None:
+        import torch
+
         with torch.no_grad():
             logits = np.concatenate([model.forward_uint8(torch.as_tensor(images[i : i + args.batch])).numpy()
                                      for i in range(0, len(images), args.batch)])

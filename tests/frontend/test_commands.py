@@ -103,14 +103,15 @@ def test_quantize_writes_a_loadable_graph_consistent_with_the_checkpoint(work):
     flat_int, flat_f = w_int.reshape(64, -1), w_fold.reshape(64, -1)
     # symmetric per-channel int8: the largest |weight| of each channel maps to 127, signs kept
     assert np.all(np.abs(flat_int).max(axis=1) == 127)
-    np.testing.assert_array_equal(np.abs(flat_int).argmax(axis=1), np.abs(flat_f).argmax(axis=1))
+    peak = np.abs(flat_f).argmax(axis=1)
+    np.testing.assert_array_equal(np.abs(flat_int)[np.arange(64), peak], 127)
     big = np.abs(flat_f) > 0.01 * np.abs(flat_f).max(axis=1, keepdims=True)
     np.testing.assert_array_equal(np.sign(flat_int)[big], np.sign(flat_f)[big])
     s_w = np.asarray(graph.tensor("patch_embed.weight").scale, dtype=np.float64)
-    np.testing.assert_allclose(s_w, np.abs(flat_f).max(axis=1) / 127, rtol=1e-9)
-    assert np.all(np.abs(flat_int - flat_f / s_w[:, None]) <= 0.5 + 1e-9)
+    np.testing.assert_allclose(s_w, np.abs(flat_f).max(axis=1) / 127, rtol=1e-6)  # torch folds in float32
+    assert np.all(np.abs(flat_int - flat_f / s_w[:, None]) <= 0.5 + 1e-3)
     b_int = np.asarray(graph.constants["patch_embed.bias"])
-    assert np.all(np.abs(b_int - b_fold / s_w) <= 0.5 + 1e-6)
+    assert np.all(np.abs(b_int - b_fold / s_w) <= 0.5 + 1e-3)
 
 
 def test_pth_and_safetensors_give_the_same_graph(work):
@@ -319,5 +320,25 @@ def test_eval_user_errors(capsys, tmp_path, work, folder):
     _assert_user_error(code, err, "nope.safetensors", "does not exist")
     code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--float-model", "deit_huge")
     _assert_user_error(code, err, "deit_huge")
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--float-model", "deit_tiny")
+    _assert_user_error(code, err, "deit_tiny", "3x224x224", "1x8x8")
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--checkpoint", work["pth"])
+    _assert_user_error(code, err, "--checkpoint", "--float-model")
+    for opt in ("--batch", "--max-images"):
+        for bad in ("0", "-1"):
+            code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, opt, bad)
+            _assert_user_error(code, err, f"{opt} must be >= 1, got {bad}")
     code, _, err = _run(capsys, "eval", graph)
     assert code == 2 and "--imagefolder" in err and "Traceback" not in err
+
+
+def test_eval_refuses_a_graph_that_is_not_a_classifier(capsys, tmp_path, folder):
+    from ivit_hw.ir import GraphBuilder, Interval, IntType
+    from ivit_hw.ir.serialize import save_graph
+
+    b = GraphBuilder("plain")
+    x = b.input("x", (1, 8, 8), IntType(8, signed=False), 1.0, Interval(0, 255))
+    b.node("add", {"a": x, "b": x}, "y", IntType(10, signed=False), 1.0)
+    save_graph(b.finish(["y"]), tmp_path / "plain")
+    code, _, err = _run(capsys, "eval", tmp_path / "plain", "--imagefolder", folder[0])
+    _assert_user_error(code, err, "plain", "outputs ['y']", "(logits, prediction)")
