@@ -87,6 +87,9 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="checkpoint of the float model")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--crop-pct", type=float, default=0.875,
+                   help="DeiT eval transform: resize the shorter side to floor(size / crop_pct), center-crop "
+                        "(default 0.875; 1.0 passes images already at the graph's size unchanged)")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -108,7 +111,9 @@ def _eval(args: argparse.Namespace) -> int:
     c, h, w = shape
     if h != w:
         raise ValueError(f"graph {args.graph}: input {h}x{w} is not square")
-    ds = ImageFolderDataset(args.imagefolder, h, in_chans=c)
+    if not 0 < args.crop_pct <= 1:
+        raise ValueError(f"--crop-pct must be in (0, 1], got {args.crop_pct}")
+    ds = ImageFolderDataset(args.imagefolder, h, in_chans=c, crop_pct=args.crop_pct)
     model = None
     if args.float_model:  # build and load it first: a bad preset or checkpoint fails before the long integer run
         from .checkpoint import load_checkpoint

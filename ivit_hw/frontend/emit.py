@@ -18,7 +18,7 @@ from ..ir.analysis import infer_ranges
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..ir.registry import get_op
-from ..ir.types import IntType, IRError
+from ..ir.types import IntType
 
 AUTO = None  # dtype placeholder: the narrowest type holding the proven range
 _AUTO_PLACEHOLDER = IntType(64)
@@ -86,8 +86,7 @@ class EagerEmitter:
     def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> np.ndarray:
         """Check the constant fits ``dtype`` and return it as int64."""
         arr = np.asarray(values).astype(np.int64)
-        if arr.size and (arr.min() < dtype.min or arr.max() > dtype.max):
-            raise IRError(f"constant {name!r} values [{arr.min()}, {arr.max()}] do not fit {dtype}")
+        dtype.check_values(arr, f"constant {name!r}")
         return _Const(arr)
 
     def op(
@@ -109,8 +108,8 @@ class EagerEmitter:
             else:
                 args[role] = value
         result = np.asarray(opdef.kernel(args, checked, None), dtype=np.int64)
-        if dtype is not AUTO and result.size and (result.min() < dtype.min or result.max() > dtype.max):
-            raise IRError(f"tensor {out!r}: values [{result.min()}, {result.max()}] overflow {dtype}")
+        if dtype is not AUTO:
+            dtype.check_values(result, f"tensor {out!r}")
         return result
 
 

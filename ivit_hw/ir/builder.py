@@ -51,8 +51,7 @@ class GraphBuilder:
         if arr.dtype.kind not in "iub":
             raise IRError(f"constant {name!r} must hold integers, got dtype {arr.dtype}")
         arr = arr.astype(np.int64)
-        if arr.size and (arr.min() < dtype.min or arr.max() > dtype.max):
-            raise IRError(f"constant {name!r} values [{arr.min()}, {arr.max()}] do not fit {dtype}")
+        dtype.check_values(arr, f"constant {name!r}")
         self.constants[name] = arr
         return self._add(TensorSpec(name, tuple(arr.shape), dtype, _norm_scale(scale), const=True))
 

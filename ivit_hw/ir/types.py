@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 MAX_BITS = 64
 
 
@@ -40,6 +42,12 @@ class IntType:
     def holds(self, interval: Interval) -> bool:
         """True when every value of ``interval`` is representable."""
         return self.min <= interval.lo and interval.hi <= self.max
+
+    def check_values(self, values: np.ndarray, what: str) -> None:
+        """Raise IRError naming ``what`` unless every value of ``values`` is representable."""
+        arr = np.asarray(values)
+        if arr.size and (int(arr.min()) < self.min or int(arr.max()) > self.max):
+            raise IRError(f"{what}: values [{arr.min()}, {arr.max()}] do not fit {self}")
 
     @staticmethod
     def fitting(interval: Interval, signed: bool | None = None) -> IntType:

@@ -33,8 +33,7 @@ def _check_input(graph: Graph, name: str, value: np.ndarray) -> np.ndarray:
     if tuple(arr.shape[1:]) != spec.shape:
         raise IRError(f"input {name!r}: expected shape {spec.shape} or (B, *{spec.shape}), got {arr.shape}")
     arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < spec.dtype.min or arr.max() > spec.dtype.max):
-        raise IRError(f"input {name!r}: values [{arr.min()}, {arr.max()}] do not fit {spec.dtype}")
+    spec.dtype.check_values(arr, f"input {name!r}")
     return arr
 
 

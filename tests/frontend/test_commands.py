@@ -24,8 +24,19 @@ from ivit_hw.runtime import run_graph
 
 FORCED_CLASS = 1
 # Folder names listed in creation order, with how many images each gets. Sorted, they are
-# alpha (index 0, 2 images), mike (index 1, 5 images), zulu (index 2, 3 images).
-FOLDERS = {"zulu": 3, "alpha": 2, "mike": 5}
+# alpha (index 0, 4 images), mike (index 1, 10 images), zulu (index 2, 6 images); each folder
+# holds test images of the digit equal to its sorted index.
+FOLDERS = {"zulu": 6, "alpha": 4, "mike": 10}
+N_IMAGES = sum(FOLDERS.values())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """These models are tiny: one thread is faster, and much faster on a busy 2-core machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def _run(capsys, *argv):
@@ -52,6 +63,18 @@ def _random_model(seed: int = 0):
     return model
 
 
+def _trained_model():
+    """vit_digits after a few epochs on the digits 0, 1, 2 only: predictions that vary with the image."""
+    from ivit_hw.frontend.train import train_float
+
+    split = load_digits_split()
+    keep = split.train_labels < 3
+    model = _random_model(3)
+    train_float(model, split.train_images[keep], split.train_labels[keep], epochs=4, lr=1e-3, batch_size=32, seed=0,
+                progress=False, max_shift=1, shift_prob=0.5)
+    return model
+
+
 def _forced_model():
     """A model whose head bias makes FORCED_CLASS win for every image, by a wide margin."""
     model = _random_model(1)
@@ -63,20 +86,23 @@ def _forced_model():
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    """Checkpoints (.pth, .safetensors) and the IR folders `quantize` writes from them."""
+    """Checkpoints (.pth, .safetensors; random, forced-class, trained) and the IR folders `quantize` writes."""
     root = tmp_path_factory.mktemp("cmd")
     model = _random_model(0)
     pth = save_checkpoint(model, root / "w.pth")
     st = save_checkpoint(model, root / "w.safetensors")
     forced = save_checkpoint(_forced_model(), root / "forced.safetensors")
+    trained_model = _trained_model()
+    trained = save_checkpoint(trained_model, root / "trained.safetensors")
     graphs = {}
-    for name, ck in (("pth", pth), ("st", st), ("forced", forced)):
+    for name, ck in (("pth", pth), ("st", st), ("forced", forced), ("trained", trained)):
         out = root / f"{name}.ivit"
         code = cli.main(["quantize", "--model", "vit_digits", "--checkpoint", str(ck), "--calib", "digits",
                          "--max-calib", "32", "-o", str(out)])
         assert code == 0
         graphs[name] = out
-    return {"root": root, "model": model, "pth": pth, "st": st, "forced": forced, "graphs": graphs}
+    return {"root": root, "model": model, "pth": pth, "st": st, "forced": forced, "graphs": graphs,
+            "trained": trained, "trained_model": trained_model}
 
 
 # ----------------------------------------------------------------------------- quantize
@@ -216,6 +242,10 @@ def test_quantize_user_errors(capsys, tmp_path, work, case):
     argv = ["quantize", *(x for kv in args.items() for x in kv), "-o", out]
     code, _, err = _run(capsys, *argv)
     _assert_user_error(code, err, *expect, one_line=one_line)
+    if not one_line:  # a key mismatch: one message, its first line names the file, then one line per kind
+        assert err.splitlines()[0] == f"ivit-hw: error: checkpoint {args['--checkpoint']} does not match " \
+            "VisionTransformer:"
+        assert len(err.strip().splitlines()) == 2
     assert not (tmp_path / "out").exists()
 
 
@@ -236,19 +266,21 @@ def test_failed_quantize_leaves_an_existing_graph_alone(capsys, tmp_path, work):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """FOLDERS filled, in creation order, with consecutive digits test images written as 8x8 grayscale PNGs."""
+    """FOLDERS filled, in creation order, with digits test images written as 8x8 grayscale PNGs.
+
+    Returns the root and {(folder, file): uint8 image [1, 8, 8]} of what was written.
+    """
     root = tmp_path_factory.mktemp("imgs") / "tree"
-    images = load_digits_split().test_images
-    k = 0
-    expected = {}
+    split = load_digits_split()
+    written = {}
     for name, count in FOLDERS.items():
+        digit = sorted(FOLDERS).index(name)
         (root / name).mkdir(parents=True)
-        for j in range(count):
-            Image.fromarray(images[k, 0], mode="L").save(root / name / f"img{j:02d}.png")
-            expected[(name, f"img{j:02d}.png")] = k
-            k += 1
+        for j, img in enumerate(split.test_images[split.test_labels == digit][:count]):
+            Image.fromarray(img[0], mode="L").save(root / name / f"img{j:02d}.png")
+            written[(name, f"img{j:02d}.png")] = img
     (root / "alpha" / "notes.txt").write_text("not an image")
-    return root, expected
+    return root, written
 
 
 def _top1(out: str, kind: str) -> tuple[float, int | None]:
@@ -263,7 +295,7 @@ def test_eval_accuracy_follows_the_sorted_folder_names(capsys, work, folder):
     n = sum(FOLDERS.values())
     index = sorted(FOLDERS).index  # the class index of a folder name
     forced_folder = next(f for f in FOLDERS if index(f) == FORCED_CLASS)
-    expected = 100 * FOLDERS[forced_folder] / n  # every prediction is FORCED_CLASS: 5 / 10 -> 50 %
+    expected = 100 * FOLDERS[forced_folder] / n  # every prediction is FORCED_CLASS: 10 / 20 -> 50 %
     assert expected == 50.0
     code, out, err = _run(capsys, "eval", work["graphs"]["forced"], "--imagefolder", root,
                           "--float-model", "vit_digits", "--checkpoint", work["forced"], "--batch", "4")
@@ -271,35 +303,49 @@ def test_eval_accuracy_follows_the_sorted_folder_names(capsys, work, folder):
     assert _top1(out, "integer top-1") == (expected, n)
     assert _top1(out, "float   top-1")[0] == expected
     assert out.splitlines()[0] == f"integer top-1: {expected:.2f} % on {n} images"
-    code, out, err = _run(capsys, "eval", work["graphs"]["forced"], "--imagefolder", root, "--max-images", "4")
+    code, out, err = _run(capsys, "eval", work["graphs"]["forced"], "--imagefolder", root, "--max-images", "8")
     assert code == 0, err
-    # the first 4 samples in sorted order: alpha (2 images, index 0), then 2 of mike (index 1)
-    assert _top1(out, "integer top-1") == (50.0, 4)
+    # the first 8 samples in sorted order: alpha (4 images, index 0), then 4 of mike (index 1)
+    assert _top1(out, "integer top-1") == (50.0, 8)
     assert "float" not in out
 
 
-def test_eval_matches_the_golden_executor_on_the_same_images(capsys, work, folder):
+def test_eval_matches_the_golden_executor_on_the_written_images(capsys, work, folder):
     root, written = folder
-    graph_dir = work["graphs"]["pth"]
-    ds = ImageFolderDataset(root, 8, in_chans=1)
+    graph_dir = work["graphs"]["trained"]
+    keys = sorted(written)  # folders, then files, in sorted order: the order eval reads them
+    raw = np.stack([written[k] for k in keys])
+    labels = np.array([sorted(FOLDERS).index(name) for name, _ in keys])
+    graph = load_graph(graph_dir)
+    res = run_graph(graph, {"pixels": raw}).outputs
+    pred = res[graph.outputs[1]].reshape(-1)
+    np.testing.assert_array_equal(pred, res[graph.outputs[0]].argmax(-1))
+    assert len(set(pred.tolist())) > 1 and 0 < (pred == labels).sum() < N_IMAGES  # a check with teeth
+    expected = 100 * float((pred == labels).mean())
+    # --crop-pct 1: 8x8 images reach the graph unchanged
+    code, out, err = _run(capsys, "eval", graph_dir, "--imagefolder", root, "--batch", "3", "--crop-pct", "1",
+                          "--float-model", "vit_digits", "--checkpoint", work["trained"])
+    assert code == 0, err
+    assert _top1(out, "integer top-1") == (round(expected, 2), N_IMAGES)
+    with torch.no_grad():
+        fpred = work["trained_model"].forward_uint8(torch.as_tensor(raw)).argmax(-1).numpy()
+    assert _top1(out, "float   top-1")[0] == round(100 * float((fpred == labels).mean()), 2)
+
+
+def test_eval_default_transform_is_the_deit_one(capsys, work, folder):
+    root, written = folder
+    graph_dir = work["graphs"]["trained"]
+    ds = ImageFolderDataset(root, 8, in_chans=1)  # resize to floor(8 / 0.875) = 9, center-crop 8
     assert ds.classes == ["alpha", "mike", "zulu"]
-    labels = np.array([sorted(FOLDERS).index(p.parent.name) for p, _ in ds.samples])
     assert [(p.parent.name, p.name) for p, _ in ds.samples] == sorted(written)
     images, ds_labels = ds.stack()
-    np.testing.assert_array_equal(ds_labels, labels)
+    np.testing.assert_array_equal(ds_labels, [sorted(FOLDERS).index(name) for name, _ in sorted(written)])
+    assert not np.array_equal(images, np.stack([written[k] for k in sorted(written)]))
     graph = load_graph(graph_dir)
-    pred = run_graph(graph, {"pixels": images}).outputs[graph.outputs[1]]
-    np.testing.assert_array_equal(pred, run_graph(graph, {"pixels": images}).outputs[graph.outputs[0]].argmax(-1))
-    expected = 100 * float((pred == labels).mean())
-    code, out, err = _run(capsys, "eval", graph_dir, "--imagefolder", root, "--batch", "3",
-                          "--float-model", "vit_digits", "--checkpoint", work["pth"])
+    pred = run_graph(graph, {"pixels": images}).outputs[graph.outputs[1]].reshape(-1)
+    code, out, err = _run(capsys, "eval", graph_dir, "--imagefolder", root)
     assert code == 0, err
-    assert _top1(out, "integer top-1") == (round(expected, 2), len(labels))
-    model = create_model("vit_digits")
-    model.load_state_dict(work["model"].state_dict())
-    with torch.no_grad():
-        fpred = model.forward_uint8(torch.as_tensor(images)).argmax(-1).numpy()
-    assert _top1(out, "float   top-1")[0] == round(100 * float((fpred == labels).mean()), 2)
+    assert _top1(out, "integer top-1") == (round(100 * float((pred == ds_labels).mean()), 2), N_IMAGES)
 
 
 def test_eval_user_errors(capsys, tmp_path, work, folder):
@@ -324,6 +370,8 @@ def test_eval_user_errors(capsys, tmp_path, work, folder):
     _assert_user_error(code, err, "deit_tiny", "3x224x224", "1x8x8")
     code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--checkpoint", work["pth"])
     _assert_user_error(code, err, "--checkpoint", "--float-model")
+    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, "--crop-pct", "1.5")
+    _assert_user_error(code, err, "--crop-pct must be in (0, 1], got 1.5")
     for opt in ("--batch", "--max-images"):
         for bad in ("0", "-1"):
             code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, opt, bad)

@@ -1,0 +1,193 @@
+"""The digits demo and the ablation study, on very short training recipes.
+
+The demo's integer accuracy is re-measured from the files it wrote (the saved
+graph, the golden executor and the digits test split), not taken from the run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ivit_hw import cli
+from ivit_hw.frontend import ablation as ablation_mod
+from ivit_hw.frontend import demo as demo_mod
+from ivit_hw.frontend.ablation import VARIANTS, run_ablation
+from ivit_hw.frontend.data import load_digits_split
+from ivit_hw.frontend.demo import run_demo
+from ivit_hw.ir.serialize import load_graph
+from ivit_hw.runtime import run_graph
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+N_TEST = 450
+FAST = {"float_recipe": {"epochs": 3}, "qat_recipe": {"epochs": 1}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """These models are tiny: one thread is faster, and much faster on a busy 2-core machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "d"
+    report = run_demo(out, progress=False, **FAST)
+    return out, report
+
+
+def _is_count_of(acc: float, n: int) -> bool:
+    return 0.0 <= acc <= 1.0 and abs(acc * n - round(acc * n)) < 1e-9
+
+
+def test_demo_report_fields(demo):
+    out, report = demo
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "model.ivit", "report.json", "report.md"]
+    saved = json.loads((out / "report.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert saved["model"] == "vit_digits" and saved["seed"] == 0
+    assert saved["train_images"] == 1347 and saved["test_images"] == N_TEST
+    for key in ("fp_accuracy", "ptq_int_accuracy", "int_accuracy"):
+        assert _is_count_of(saved[key], N_TEST), (key, saved[key])
+    assert saved["int_bit_exact_vs_twin"] is True
+    assert saved["accuracy_drop_points"] == pytest.approx(100 * (saved["fp_accuracy"] - saved["int_accuracy"]))
+    assert saved["quant_config"]["softmax"] == "shiftmax"
+    stages = saved["stage_seconds"]
+    assert {"float_train", "calibrate", "ptq_eval", "qat", "export", "int_eval"} <= set(stages)
+    assert all(v >= 0 for v in stages.values())
+    assert saved["seconds"] >= sum(stages.values()) > 0
+    # three short epochs already learn something on 10 classes (chance is 0.1)
+    assert saved["fp_accuracy"] > 0.2 and saved["int_accuracy"] > 0.2
+
+
+def test_demo_integer_accuracy_reproduces_from_the_saved_graph(demo):
+    out, report = demo
+    graph = load_graph(out / "model.ivit")
+    assert graph.tensor(graph.inputs[0]).shape == (1, 8, 8)
+    assert len(graph.nodes) == report["graph_nodes"] and len(graph.constants) == report["graph_constants"]
+    assert graph.meta.get("preset") == "vit_digits"
+    split = load_digits_split()
+    res = run_graph(graph, {graph.inputs[0]: split.test_images}).outputs
+    logits, pred = res[graph.outputs[0]], res[graph.outputs[1]]
+    assert logits.shape == (N_TEST, 10)
+    np.testing.assert_array_equal(pred.reshape(-1), logits.argmax(-1))
+    correct = int((logits.argmax(-1) == split.test_labels).sum())
+    assert correct == round(report["int_accuracy"] * N_TEST)
+    assert correct / N_TEST == report["int_accuracy"]
+
+
+def test_demo_markdown_and_plot(demo):
+    out, report = demo
+    md = (out / "report.md").read_text()
+    assert md.startswith("# ivit_hw demo")
+    assert f"| float (fp32) | {100 * report['fp_accuracy']:.2f} % |" in md
+    assert f"| integer, calibration only (PTQ) | {100 * report['ptq_int_accuracy']:.2f} % |" in md
+    assert f"| integer, after QAT (exported IR, golden executor) | {100 * report['int_accuracy']:.2f} % |" in md
+    assert "**True**" in md and f"{N_TEST} images" in md
+    data = (out / "accuracy.png").read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    with Image.open(out / "accuracy.png") as im:
+        assert im.format == "PNG" and im.size == (600, 384)  # 5 x 3.2 inches at 120 dpi
+
+
+def test_demo_run_again_overwrites_cleanly(tmp_path):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "model.ivit").mkdir()  # a stale graph folder with an extra file is replaced whole
+    (out / "model.ivit" / "stale.bin").write_bytes(b"old")
+    (out / "report.json").write_text("{not json")
+    first = run_demo(out, seed=0, progress=False, float_recipe={"epochs": 1}, qat_recipe={"epochs": 1})
+    assert not (out / "model.ivit" / "stale.bin").exists()
+    second = run_demo(out, seed=1, progress=False, float_recipe={"epochs": 1}, qat_recipe={"epochs": 1})
+    assert first["seed"] == 0 and second["seed"] == 1
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["seed"] == 1 and saved["int_accuracy"] == second["int_accuracy"]
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "model.ivit", "notes.txt", "report.json",
+                                                      "report.md"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (out / "model.ivit").iterdir()) == ["constants.npz", "graph.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no temporary folders left behind
+    assert f"{100 * second['int_accuracy']:.2f} %" in (out / "report.md").read_text()
+    graph = load_graph(out / "model.ivit")
+    split = load_digits_split()
+    pred = run_graph(graph, {graph.inputs[0]: split.test_images}).outputs[graph.outputs[1]].reshape(-1)
+    assert float((pred == split.test_labels).mean()) == second["int_accuracy"]
+
+
+# ----------------------------------------------------------------------------- ablation
+
+
+def test_ablation_two_variants(tmp_path, capsys):
+    variants = [VARIANTS[0], VARIANTS[1]]
+    assert variants[1][1] == {"softmax": "ibert_softmax"}
+    out = tmp_path / "a"
+    result = run_ablation(out, seeds=(0,), progress=False, float_recipe={"epochs": 2}, qat_recipe={"epochs": 1},
+                          variants=variants)
+    assert "[ablation] done" in capsys.readouterr().out
+    saved = json.loads((out / "ablation.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["seeds"] == [0] and len(saved["float_accuracy"]) == 1
+    assert saved["float"]["mean"] == statistics.fmean(saved["float_accuracy"])
+    rows = saved["rows"]
+    assert [r["variant"] for r in rows] == [name for name, _ in variants]
+    assert rows[0]["ops"]["softmax"] == "shiftmax" and rows[1]["ops"]["softmax"] == "ibert_softmax"
+    assert rows[1]["ops"]["gelu"] == "shiftgelu" and rows[1]["ops"]["layernorm"] == "ilayernorm"
+    for r in rows:
+        assert r["seeds"] == [0] and r["bit_exact_vs_twin"] is True
+        for key in ("ptq", "qat"):
+            accs = r[f"{key}_accuracy"]
+            assert len(accs) == 1 and all(_is_count_of(a, N_TEST) for a in accs)
+            assert r[key]["mean"] == pytest.approx(sum(accs) / len(accs), abs=1e-12)
+            assert r[key]["spread"] == pytest.approx(max(accs) - min(accs), abs=1e-12)
+    md = (out / "ablation.md").read_text().splitlines()
+    assert md[0].startswith("# Ablation on sklearn digits")
+    header = next(i for i, line in enumerate(md) if line.startswith("| variant |"))
+    table = md[header + 2 :]
+    assert len(table) == len(rows)
+    for line, r in zip(table, rows, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == r["variant"]
+        assert cells[3] == f"{100 * r['qat']['mean']:.2f}" and cells[1] == f"{100 * r['ptq']['mean']:.2f}"
+        assert cells[5] == f"{100 * r['qat_accuracy'][0]:.2f}" and cells[6] == "True"
+    assert (out / "ablation.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_ablation_summary_over_several_seeds():
+    s = ablation_mod._summary([0.5, 0.75, 1.0])
+    assert s["mean"] == 0.75 and s["spread"] == 0.5
+    assert s["std"] == pytest.approx(((0.25**2 + 0 + 0.25**2) / 3) ** 0.5)
+    assert ablation_mod._summary([0.4]) == {"mean": 0.4, "spread": 0.0, "std": 0.0}
+
+
+# ----------------------------------------------------------------------------- CLI wiring
+
+
+def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_path):
+    calls = []
+
+    def fake_demo(out, seed=0, progress=True):
+        calls.append(("demo", out, seed, progress))
+        return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "int_bit_exact_vs_twin": True, "seconds": 12.4}
+
+    def fake_ablation(out, seeds, progress=True):
+        calls.append(("ablation", out, seeds, progress))
+        return {}
+
+    monkeypatch.setattr(demo_mod, "run_demo", fake_demo)
+    monkeypatch.setattr(ablation_mod, "run_ablation", fake_ablation)
+    assert cli.main(["demo", "--out", str(tmp_path / "x"), "--seed", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"float 98.76 % | integer 97.00 % | bit-exact True | 12 s | {tmp_path / 'x'}/report.md"
+    assert cli.main(["ablation", "--out", str(tmp_path / "y"), "--seeds", "4", "5"]) == 0
+    assert calls == [("demo", str(tmp_path / "x"), 3, False), ("ablation", str(tmp_path / "y"), (4, 5), True)]
+    assert cli.main(["demo", "--seed", "x"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
