@@ -58,18 +58,24 @@ def round_shift(p: np.ndarray, s: np.ndarray | int, rounding: str = "half_even")
         raise ValueError(f"shift must lie in [0, 62], got [{s_arr.min()}, {s_arr.max()}]")
     if p.dtype == object:
         return _round_shift_object(p, s_arr, rounding)
+    p = np.asarray(p, dtype=np.int64)
+    if rounding == "floor":
+        return np.right_shift(p, s_arr)
     s_pos = np.maximum(s_arr, 1)
     half = np.left_shift(np.int64(1), s_pos - 1)
-    if rounding == "floor":
-        out = np.right_shift(p, s_arr)
-    elif rounding == "half_up":
+    if rounding == "half_up":
         out = np.right_shift(p + half, s_pos)
     else:
-        q = np.right_shift(p, s_pos)
-        rem = p - np.left_shift(q, s_pos)
-        bump = (rem > half) | ((rem == half) & ((q & 1) == 1))
-        out = q + bump.astype(np.int64)
-    return np.where(s_arr == 0, p, out).astype(np.int64)
+        # p = q*2^s + rem: adding half - 1 + (q & 1) carries into q exactly when rem > half,
+        # or rem == half and q is odd (ties to even); |p| < 2^62 keeps the sum in int64
+        out = np.right_shift(p, s_pos)
+        out &= 1
+        out += p
+        out += half - 1
+        np.right_shift(out, s_pos, out=out)
+    if s_arr.size and s_arr.min() == 0:
+        out = np.where(s_arr == 0, p, out)
+    return out
 
 
 def _round_shift_object(p: np.ndarray, s: np.ndarray, rounding: str) -> np.ndarray:
@@ -143,30 +149,35 @@ def _mul_round_shift_split(a: np.ndarray, m: np.ndarray, e: np.ndarray, rounding
 
 
 def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:
-    """Clamp to the signed ``bits``-bit range and return int64."""
+    """Clamp to the signed ``bits``-bit range and return int64 (an int64 ``x`` is clamped in place)."""
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     if x.dtype == object:
-        x = np.clip(x, lo, hi)
-        return x.astype(np.int64)
-    return np.clip(x, lo, hi).astype(np.int64)
+        return np.clip(x, lo, hi).astype(np.int64)
+    return np.clip(x, lo, hi, out=x if x.dtype == np.int64 and x.flags.writeable else None).astype(
+        np.int64, copy=False)
 
 
-def floor_div_scalar(p: np.ndarray, d: int) -> np.ndarray:
-    """Exact ``p // d`` for int64 ``p`` and a non-zero scalar ``d`` (floor division).
+def floor_div(num: np.ndarray | int, den: np.ndarray | int) -> np.ndarray:
+    """Exact elementwise ``num // den`` (floor division) for integers, den != 0, broadcasting.
 
-    Uses a float64 quotient (off by at most one while |p| < 2^52) and fixes it
-    with the remainder's sign, which is several times faster than numpy's
-    integer division; falls back to integer division for larger values.
+    Uses a float64 quotient (off by at most one while |num| < 2^52 and
+    |den| < 2^52) and fixes it with the remainder, several times faster than
+    numpy's integer division; falls back to integer division for larger values.
     """
-    if d == 0:
-        raise ZeroDivisionError("floor_div_scalar: division by zero")
-    if max_abs(p) >= 2**52:
-        return np.floor_divide(p, d)
-    q = np.floor(p / float(d)).astype(np.int64)
-    r = p - q * d
-    if d > 0:
-        return q - (r < 0) + (r >= d)
-    return q - (r > 0) + (r <= d)
+    n = np.asarray(num, dtype=np.int64)
+    d = np.asarray(den, dtype=np.int64)
+    if d.size and not d.all():
+        raise ZeroDivisionError("floor_div: division by zero")
+    if max_abs(n) >= 2**52 or max_abs(d) >= 2**52:
+        return np.floor_divide(n, d)
+    q = np.floor(n / d).astype(np.int64)
+    r = n - q * d
+    if d.ndim == 0:
+        if d > 0:
+            return q - (r < 0) + (r >= d)
+        return q - (r > 0) + (r <= d)
+    pos = d > 0
+    return q - np.where(pos, r < 0, r > 0) + np.where(pos, r >= d, r <= d)
 
 
 def div_round_half_even(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:

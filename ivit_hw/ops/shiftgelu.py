@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intmath import INT32_MAX, as_int64
+from .intmath import INT32_MAX, as_int64, floor_div
 from .shiftmax import shift_exp
 
 GELU_COEFS = ("scale", "shift")
@@ -39,7 +39,7 @@ def shiftgelu(
     e = shift_exp(z - m, x0, n, trace=trace)
     em = shift_exp(-m, x0, n, saturate=INT32_MAX)
     total = np.minimum(e + em, INT32_MAX)
-    f = INT32_MAX // total
+    f = floor_div(INT32_MAX, total)
     prod = e * f
     g = prod >> SIGMOID_SHIFT
     if trace is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intmath import INT32_MAX, as_int64, bit_length, floor_div_scalar
+from .intmath import INT32_MAX, as_int64, bit_length, floor_div
 
 INT64_SAFE_BITS = 62
+LUT_MIN_ELEMENTS = 4096
 
 
 def log2e_mul(x: np.ndarray) -> np.ndarray:
@@ -32,8 +33,14 @@ def shift_exp(
     if x0 >= 0:
         raise ValueError(f"shift_exp: x0 must be negative, got {x0}")
     x = as_int64(x, "x")
+    if trace is None and x.size > LUT_MIN_ELEMENTS:
+        lo, hi = int(x.min()), int(x.max())
+        if hi - lo < x.size // 4:
+            # few distinct inputs (8-bit rows): evaluate each once and look them up, as a LUT would
+            table = shift_exp(np.arange(lo, hi + 1, dtype=np.int64), x0, n, saturate)
+            return np.take(table, x - lo)
     p = np.maximum(log2e_mul(x), n * x0)
-    q = floor_div_scalar(p, x0)
+    q = floor_div(p, x0)
     r = p - x0 * q
     t = r - 2 * x0
     s = n - q - 1

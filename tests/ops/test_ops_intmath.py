@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from ivit_hw.ops.intmath import _mul_round_shift_split, _round_shift_object, floor_div_scalar
+from ivit_hw.ops.intmath import _mul_round_shift_split, _round_shift_object, floor_div
 
 
 @pytest.mark.parametrize("d", [-1, -2, -3, -25, -101, -1176, -65537, -(2**31), 1, 3, 17, 2**31 - 1])
-def test_floor_div_scalar_equals_integer_floor_division(d):
+def test_floor_div_equals_integer_floor_division(d):
     rng = np.random.default_rng(abs(d))
     k = np.arange(-1000, 1000)
     p = np.concatenate([rng.integers(-(2**51), 2**51, 20000), np.arange(-3000, 3000),
                         d * k, d * k + 1, d * k - 1, rng.integers(-(2**62), 2**62, 500)])
-    assert np.array_equal(floor_div_scalar(p, d), np.floor_divide(p, d))
+    assert np.array_equal(floor_div(p, d), np.floor_divide(p, d))
 
 
 @pytest.mark.parametrize("rounding", ["floor", "half_up", "half_even"])
@@ -25,3 +25,14 @@ def test_split_product_rounding_equals_python_ints(rounding):
                  (np.full(a.size, 1 << 30), np.full(a.size, 31)), (np.full(a.size, -(1 << 30)), np.full(a.size, 33))]:
         expected = _round_shift_object(a.astype(object) * m.astype(object), e, rounding).astype(np.int64)
         assert np.array_equal(_mul_round_shift_split(a, m, e, rounding), expected)
+
+
+def test_floor_div_with_array_denominators_equals_integer_floor_division():
+    rng = np.random.default_rng(3)
+    den = np.concatenate([rng.integers(1, 2**31, 5000), -rng.integers(1, 2**31, 5000), np.array([1, -1, 2, 3])])
+    for num in (2**31 - 1, 2**32, -(2**31), 0, 7):
+        assert np.array_equal(floor_div(num, den), np.floor_divide(num, den))
+    nums = rng.integers(-(2**51), 2**51, den.size)
+    assert np.array_equal(floor_div(nums, den), np.floor_divide(nums, den))
+    with pytest.raises(ZeroDivisionError):
+        floor_div(5, np.array([1, 0]))
