@@ -4,6 +4,7 @@ commands; each function here does one step and reports progress."""
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class QuantRun:
     """Everything one quantization run produced."""
 
     qmodel: QuantViT
-    graph: Graph
+    graph: Graph | None = None
     ptq_int_accuracy: float | None = None
     int_accuracy: float | None = None
     bit_exact: bool | None = None
@@ -82,12 +83,10 @@ def quantize_and_export(
     (PTQ) and after QAT, and whether the exported graph gives exactly the
     twin's integers on every evaluation image.
     """
-    import copy
-
     t0 = time.perf_counter()
     qmodel = QuantViT(copy.deepcopy(model), cfg)
     calibrate(qmodel, calib)
-    run = QuantRun(qmodel, None)  # type: ignore[arg-type]
+    run = QuantRun(qmodel)
     run.seconds["calibrate"] = time.perf_counter() - t0
     if eval_data is not None:
         t = time.perf_counter()

@@ -36,12 +36,24 @@ def shiftgelu(
     x = as_int64(x, "x")
     z = x if coef == "scale" else gelu_coef_mul(x)
     m = z.max(axis=-1, keepdims=True)
-    e = shift_exp(z - m, x0, n, trace=trace)
     em = shift_exp(-m, x0, n, saturate=INT32_MAX)
-    total = np.minimum(e + em, INT32_MAX)
-    f = floor_div(INT32_MAX, total)
-    prod = e * f
-    g = prod >> SIGMOID_SHIFT
+    d = z - m
+    if trace is None and d.size:
+        lo = int(d.min())
+        if 2 * m.size * (1 - lo) < d.size:
+            # few distinct d per row (8-bit inputs): g depends only on (row, d), so tabulate it
+            g_table = _sigmoid(shift_exp(np.arange(lo, 1, dtype=np.int64), x0, n), em)[3]
+            return x * np.take_along_axis(g_table, d - lo, axis=-1)
+    e = shift_exp(d, x0, n, trace=trace)
+    total, f, prod, g = _sigmoid(e, em)
     if trace is not None:
         trace.update(z=z, m=m, e=e, em=em, sum=total, f=f, prod=prod, g=g)
     return x * g
+
+
+def _sigmoid(e: np.ndarray, em: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``g = (e * ((2^31-1) // min(e + em, 2^31-1))) >> 24`` with its intermediates (sum, f, prod, g)."""
+    total = np.minimum(e + em, INT32_MAX)
+    f = floor_div(INT32_MAX, total)
+    prod = e * f
+    return total, f, prod, prod >> SIGMOID_SHIFT
