@@ -87,6 +87,7 @@ class EagerEmitter:
         """Check the constant fits ``dtype`` and return it as int64."""
         arr = np.asarray(values).astype(np.int64)
         dtype.check_values(arr, f"constant {name!r}")
+        arr.setflags(write=False)  # immutable, like graph constants
         return _Const(arr)
 
     def op(

@@ -47,6 +47,12 @@ class Graph:
     meta: dict[str, Any] = field(default_factory=dict)
     __hash__ = None
 
+    def __post_init__(self) -> None:
+        # constants are immutable: backends may cache derived forms of them (e.g. float32 weights)
+        for arr in self.constants.values():
+            if isinstance(arr, np.ndarray):
+                arr.setflags(write=False)
+
     def __eq__(self, other: object) -> bool:
         # the generated __eq__ compares the constants dicts, whose numpy arrays have no truth value
         if not isinstance(other, Graph):

@@ -10,6 +10,8 @@ in int64; otherwise float64 (exact below 2^53), and int64 matmul beyond.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .intmath import as_int64, max_abs
@@ -18,10 +20,9 @@ FLOAT64_EXACT = 2**53
 FLOAT32_EXACT = 2**24
 
 
-def _chunked_float32_matmul(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndarray:
+def _chunked_float32_matmul(a32: np.ndarray, b32: np.ndarray, chunk: int) -> np.ndarray:
     """Exact ``a @ b`` as a sum over K-chunks whose float32 partial sums stay below 2^24."""
-    k = a.shape[-1]
-    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    k = a32.shape[-1]
     total = None
     for start in range(0, k, chunk):
         part = np.matmul(a32[..., start : start + chunk], b32[..., start : start + chunk, :]).astype(np.int64)
@@ -29,18 +30,28 @@ def _chunked_float32_matmul(a: np.ndarray, b: np.ndarray, chunk: int) -> np.ndar
     return total
 
 
-def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact ``a @ b`` for integer arrays (numpy broadcasting rules), as int64."""
+def int_matmul(a: np.ndarray, b: np.ndarray, b_prepared: tuple[int, np.ndarray] | None = None) -> np.ndarray:
+    """Exact ``a @ b`` for integer arrays (numpy broadcasting rules), as int64.
+
+    ``b_prepared`` = (max|b|, b as float32) skips recomputing both for a
+    constant operand (see :func:`linear`).
+    """
     a = as_int64(a, "a")
-    b = as_int64(b, "b")
+    if b_prepared is None:
+        b = as_int64(b, "b")
     k = a.shape[-1]
     a_max = max_abs(a)
-    b_max = max_abs(b)
+    b_max = b_prepared[0] if b_prepared is not None else max_abs(b)
     bound = a_max * b_max * k
-    if bound < FLOAT32_EXACT:
-        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.int64)
-    if 0 < a_max * b_max and k >= 2 * (FLOAT32_EXACT // (a_max * b_max)) >= 64:
-        return _chunked_float32_matmul(a, b, FLOAT32_EXACT // (a_max * b_max))
+    if 0 < a_max * b_max < FLOAT32_EXACT:
+        chunk = FLOAT32_EXACT // (a_max * b_max)
+        if bound < FLOAT32_EXACT or k >= 2 * chunk >= 64:
+            a32 = a.astype(np.float32)
+            b32 = b_prepared[1] if b_prepared is not None else b.astype(np.float32)
+            if bound < FLOAT32_EXACT:
+                return np.matmul(a32, b32).astype(np.int64)
+            return _chunked_float32_matmul(a32, b32, chunk)
+    b = as_int64(b, "b")
     if bound < FLOAT64_EXACT:
         return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
     if bound >= 2**63:
@@ -48,9 +59,35 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+_PREPARED: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
+
+
+def _prepared_weight_t(w: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """(max|w|, float32 w.T) for a read-only 2-D weight, computed once while the array lives.
+
+    Only immutable arrays are cached (graph constants are made read-only), so a
+    cached form can never go stale; entries leave when their array is freed.
+    """
+    if w.flags.writeable or w.ndim != 2:
+        return None
+    key = id(w)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0]() is w:
+        return hit[1], hit[2]
+    w_max = max_abs(w)
+    if w_max >= FLOAT32_EXACT:
+        return None
+    w_t32 = np.ascontiguousarray(w.T, dtype=np.float32)
+    _PREPARED[key] = (weakref.ref(w, lambda _ref, k=key: _PREPARED.pop(k, None)), w_max, w_t32)
+    return w_max, w_t32
+
+
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``acc = x @ w.T (+ b)`` with torch layout: x [..., K], w [N, K], b [N]."""
-    acc = int_matmul(x, np.swapaxes(as_int64(w, "weight"), -1, -2))
+    w = np.asarray(w)
+    if w.dtype.kind not in "iu":
+        as_int64(w, "weight")  # raises the error naming the weight
+    acc = int_matmul(x, np.swapaxes(w, -1, -2), _prepared_weight_t(w))
     if b is not None:
         acc = acc + as_int64(b, "bias")
     return acc

@@ -118,3 +118,19 @@ def test_int_matmul_float_paths_are_exact_at_their_limits(k, bits):
     a[0, 0, :] = lo  # one row whose sum reaches k * lo * lo exactly
     b[:, 0] = lo
     assert np.array_equal(int_matmul(a, b), np.matmul(a, b))
+
+
+def test_read_only_weights_use_a_cached_float_form_with_identical_results():
+    """Graph constants are read-only, and linear caches their float32 transpose; the cached
+    path (first and repeated calls, several weights alive at once) equals int64 matmul."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-128, 128, (2, 9, 1536))
+    weights = [rng.integers(-127, 128, (n, 1536)) for n in (5, 7)]
+    for w in weights:
+        w.setflags(write=False)
+    for _ in range(2):
+        for w in weights:
+            assert np.array_equal(linear(x, w), np.matmul(x, w.T))
+    narrow = rng.integers(-127, 128, (5, 40)).astype(np.int8)
+    narrow.setflags(write=False)
+    assert np.array_equal(linear(x[..., :40], narrow), np.matmul(x[..., :40], narrow.astype(np.int64).T))
