@@ -104,10 +104,7 @@ class EagerEmitter:
         checked = opdef.check_attrs(attrs or {}, f"node {out!r}")
         args = {}
         for role, value in inputs.items():
-            if isinstance(value, _Const):
-                args[role] = value.values if opdef.role(role).param else value.values[None]
-            else:
-                args[role] = value
+            args[role] = opdef.const_arg(role, value.values) if isinstance(value, _Const) else value
         result = np.asarray(opdef.kernel(args, checked, None), dtype=np.int64)
         if dtype is not AUTO:
             dtype.check_values(result, f"tensor {out!r}")

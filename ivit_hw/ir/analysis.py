@@ -89,7 +89,7 @@ def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) 
         try:
             result = opdef.ranges(ri)
         except IRError:
-            raise
+            raise  # already names the node
         except Exception as exc:  # a rule failing on odd constants must still name the node
             raise IRError(f"{node.name}: range analysis of op {node.op!r} failed: {exc}") from exc
         missing = [k for k in ("out",) + opdef.internals if k not in result]

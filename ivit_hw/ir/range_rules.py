@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.intmath import round_shift_int
 from .registry import RangeInputs
 from .types import Interval, IRError
 
@@ -19,25 +20,11 @@ def _clamp_to_bits(iv: Interval, bits: int) -> Interval:
     return Interval(min(max(iv.lo, lo), hi), max(min(iv.hi, hi), lo))
 
 
-def _round_shift_int(p: int, s: int, rounding: str) -> int:
-    """Scalar exact rounding shift on Python ints (same rule as ops.round_shift)."""
-    if s == 0:
-        return p
-    half = 1 << (s - 1)
-    if rounding == "floor":
-        return p >> s
-    if rounding == "half_up":
-        return (p + half) >> s
-    q = p >> s
-    rem = p - (q << s)
-    return q + (1 if rem > half or (rem == half and q & 1) else 0)
-
-
 def _scaled_interval(iv: Interval, m: np.ndarray, e: np.ndarray, rounding: str) -> Interval:
     """Hull over channels of round(x*m_c/2^e_c) for x in iv: monotone in x, so the ends suffice."""
     m_b, e_b = np.broadcast_arrays(np.asarray(m).ravel(), np.asarray(e).ravel())
     vals = [
-        _round_shift_int(x * int(mc), int(ec), rounding)
+        round_shift_int(x * int(mc), int(ec), rounding)
         for mc, ec in zip(m_b.tolist(), e_b.tolist(), strict=False)
         for x in (iv.lo, iv.hi)
     ]

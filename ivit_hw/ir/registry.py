@@ -103,6 +103,10 @@ class OpDef:
                 return r
         raise IRError(f"op {self.name!r} has no input role {name!r}")
 
+    def const_arg(self, role: str, values: np.ndarray) -> np.ndarray:
+        """A constant as its kernel sees it: as stored for a param role, with a batch axis of 1 as data."""
+        return values if self.role(role).param else values[None]
+
     def check_attrs(self, attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
         """Validate attributes against the schema; fill defaults; reject unknown keys."""
         known = {a.name for a in self.attrs}

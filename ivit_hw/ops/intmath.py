@@ -78,24 +78,25 @@ def round_shift(p: np.ndarray, s: np.ndarray | int, rounding: str = "half_even")
     return out
 
 
+def round_shift_int(p: int, s: int, rounding: str = "half_even") -> int:
+    """Scalar :func:`round_shift` on Python ints (any width), e.g. for range rules."""
+    if s == 0:
+        return p
+    half = 1 << (s - 1)
+    if rounding == "floor":
+        return p >> s
+    if rounding == "half_up":
+        return (p + half) >> s
+    q = p >> s
+    rem = p - (q << s)
+    return q + (1 if rem > half or (rem == half and q & 1) else 0)
+
+
 def _round_shift_object(p: np.ndarray, s: np.ndarray, rounding: str) -> np.ndarray:
     """Python-int version of :func:`round_shift` for products wider than int64."""
     p_b, s_b = np.broadcast_arrays(p, s)
-    flat = []
-    for val, sh in zip(p_b.ravel().tolist(), s_b.ravel().tolist(), strict=False):
-        val, sh = int(val), int(sh)
-        if sh == 0:
-            flat.append(val)
-            continue
-        half = 1 << (sh - 1)
-        if rounding == "floor":
-            flat.append(val >> sh)
-        elif rounding == "half_up":
-            flat.append((val + half) >> sh)
-        else:
-            q = val >> sh
-            rem = val - (q << sh)
-            flat.append(q + (1 if rem > half or (rem == half and q & 1) else 0))
+    flat = [round_shift_int(int(v), int(sh), rounding)
+            for v, sh in zip(p_b.ravel().tolist(), s_b.ravel().tolist(), strict=True)]
     out = np.empty(p_b.shape, dtype=object)
     out.ravel()[:] = flat if flat else []
     return out

@@ -35,7 +35,7 @@ from ..ir.graph import Graph
 from ..ir.registry import get_op
 from ..ir.serialize import compact_int_array, npz_bytes, write_file_atomic
 from ..ir.types import IRError
-from .numpy_exec import RunResult, run_graph
+from .numpy_exec import RunResult, node_args, run_graph
 
 GOLDEN_FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -165,14 +165,7 @@ def node_case_arrays(graph: Graph, result: RunResult) -> dict[str, dict[str, np.
     cases = {}
     for node in graph.nodes:
         opdef = get_op(node.op)
-        inputs = {}
-        for role, tname in node.inputs.items():
-            if tname in result.tensors:
-                inputs[role] = result.tensors[tname]
-            elif opdef.role(role).param:
-                inputs[role] = graph.constants[tname]
-            else:
-                inputs[role] = graph.constants[tname][None]
+        inputs = node_args(graph, node, result.tensors)
         internals = {k: result.internals[f"{node.name}/{k}"] for k in opdef.internals
                      if f"{node.name}/{k}" in result.internals}
         cases[node.name] = golden_arrays(node.op, inputs, result.tensors[node.output], node.attrs, internals,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 
@@ -37,6 +37,12 @@ def _check_input(graph: Graph, name: str, value: np.ndarray) -> np.ndarray:
     return arr
 
 
+def node_args(graph: Graph, node: Node, env: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A node's kernel arguments by role: tensors from ``env``, constants as the op's kernel takes them."""
+    opdef = get_op(node.op)
+    return {role: env[t] if t in env else opdef.const_arg(role, graph.constants[t]) for role, t in node.inputs.items()}
+
+
 def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False) -> RunResult:
     """Execute ``graph`` on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
@@ -50,14 +56,7 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
     result = RunResult({})
     for node in graph.nodes:
         opdef = get_op(node.op)
-        args = {}
-        for role, tname in node.inputs.items():
-            if tname in env:
-                args[role] = env[tname]
-            elif opdef.role(role).param:
-                args[role] = graph.constants[tname]
-            else:
-                args[role] = graph.constants[tname][None]
+        args = node_args(graph, node, env)
         node_trace: dict | None = {} if trace else None
         out = np.asarray(opdef.kernel(args, node.attrs, node_trace), dtype=np.int64)
         env[node.output] = out

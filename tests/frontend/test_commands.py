@@ -30,15 +30,6 @@ FOLDERS = {"zulu": 6, "alpha": 4, "mike": 10}
 N_IMAGES = sum(FOLDERS.values())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These models are tiny: one thread is faster, and much faster on a busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _run(capsys, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()

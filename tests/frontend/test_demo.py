@@ -11,7 +11,6 @@ import statistics
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from ivit_hw import cli
@@ -26,15 +25,6 @@ from ivit_hw.runtime import run_graph
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 N_TEST = 450
 FAST = {"float_recipe": {"epochs": 3}, "qat_recipe": {"epochs": 1}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These models are tiny: one thread is faster, and much faster on a busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
