@@ -16,3 +16,23 @@ settings.register_profile("default", deadline=None)
 # opt-in deep run: pytest --hypothesis-profile=thorough
 settings.register_profile("thorough", deadline=None, max_examples=2000)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+# ----------------------------------------------------------------------------- shared model graphs
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits_graph():
+    """The digits model (short training, calibration only): built once per session (needs torch)."""
+    from ivit_hw.frontend.synthetic import quick_digits_graph
+
+    return quick_digits_graph()
+
+
+@pytest.fixture(scope="session")
+def deit_tiny_graph():
+    """DeiT-tiny with random weights (seed 0) and 4 synthetic calibration images (needs torch)."""
+    from ivit_hw.frontend.synthetic import synthetic_graph
+
+    return synthetic_graph("deit_tiny")
