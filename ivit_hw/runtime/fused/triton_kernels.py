@@ -102,7 +102,7 @@ def _shift_exp(x, X0, N: tl.constexpr):
 # ----------------------------------------------------------------------------- GEMM + requantize
 def _gemm_configs() -> list:
     if INTERPRET:
-        return [triton.Config({"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64}, num_warps=4)]
+        return [triton.Config({"BLOCK_M": 256, "BLOCK_N": 256, "BLOCK_K": 256}, num_warps=4)]
     return [
         triton.Config({"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64}, num_warps=8, num_stages=3),
         triton.Config({"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 64}, num_warps=4, num_stages=4),
@@ -284,7 +284,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_m: int, 
     if wide is None:
         wide = not shiftmax_fits_int32(x0, n)
     block_n = _pow2(length)
-    block_m = 64 if INTERPRET else 16
+    block_m = _pow2(length) if INTERPRET else 16
     grid = (bsz * heads, triton.cdiv(length, block_m))
     par = torch.tensor([scores_m, scores_e, x0, out_m, out_e], dtype=torch.int64, device=q.device)
     _attention_kernel[grid](
@@ -342,7 +342,7 @@ def layernorm_requant(x: torch.Tensor, bias_int: torch.Tensor, m, e, out_bits: i
     ev, _ = _vec(e, x.device)
     bias = torch.as_tensor(bias_int, dtype=torch.int64, device=x.device).reshape(-1).contiguous()
     block_c = _pow2(c)
-    block_r = 64 if INTERPRET else max(1, 4096 // block_c)
+    block_r = 256 if INTERPRET else max(1, 4096 // block_c)
     _layernorm_requant_kernel[(triton.cdiv(r, block_r),)](
         rows, bias, mv, ev, out, r, c, rows.stride(0), out.stride(0), ms,
         ITERS=iters, K0=k0, O_LO=-(2 ** (out_bits - 1)), O_HI=2 ** (out_bits - 1) - 1,
@@ -391,7 +391,7 @@ def gelu_requant(x: torch.Tensor, x0: int, n: int, coef: str, m: int, e: int, ou
     r, c = rows.shape
     out = torch.empty((r, c), dtype=out_dtype(out_bits), device=x.device)
     block_c = _pow2(c)
-    block_r = 64 if INTERPRET else max(1, 4096 // block_c)
+    block_r = 256 if INTERPRET else max(1, 4096 // block_c)
     par = torch.tensor([m, e, x0], dtype=torch.int64, device=x.device)
     _gelu_requant_kernel[(triton.cdiv(r, block_r),)](
         rows, par, out, r, c, rows.stride(0), out.stride(0), NSHIFT=int(n),
