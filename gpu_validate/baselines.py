@@ -1,0 +1,104 @@
+"""The float baselines of a preset (same random weights as its integer graph) and the integer path,
+each as a zero-argument callable that runs one batch on the device."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ivit_hw.frontend.models import VisionTransformer, create_model
+
+#: Every path ``--paths`` can name, with what it measures.
+PATHS = {
+    "int_triton": "integer graph, fused Triton kernels (int8 tl.dot, exact)",
+    "int_torch": "integer graph, exact torch code (torch._int_mm GEMMs), eager",
+    "int_torch_compiled": "integer graph, exact torch code through torch.compile",
+    "fp32_eager": "float32 eager, TF32 off",
+    "fp32_compiled": "float32 torch.compile, TF32 off",
+    "bf16_compiled_sdpa": "bfloat16 torch.compile with fused attention (scaled_dot_product_attention)",
+}
+FLOAT_PATHS = ("fp32_eager", "fp32_compiled", "bf16_compiled_sdpa")
+
+
+def float_model(preset: str, seed: int, **overrides) -> VisionTransformer:
+    """The float model whose weights ``synthetic_graph(preset, seed, **overrides)`` quantized."""
+    torch.manual_seed(seed)
+    return create_model(preset, **overrides).eval()
+
+
+def sdpa_forward(model: VisionTransformer, x: torch.Tensor) -> torch.Tensor:
+    """``model.forward`` with each attention through ``F.scaled_dot_product_attention`` (same maths)."""
+    t = model.patch_embed(x)
+    if model.cls_token is not None:
+        t = torch.cat([model.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
+    t = t + model.pos_embed
+    for blk in model.blocks:
+        a = blk.attn
+        b, n, d = t.shape
+        qkv = a.qkv(blk.norm1(t)).reshape(b, n, 3, a.num_heads, a.head_dim).permute(2, 0, 3, 1, 4)
+        o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        t = t + a.proj(o.transpose(1, 2).reshape(b, n, d))
+        t = t + blk.mlp(blk.norm2(t))
+    t = model.norm(t)
+    pooled = t[:, 0] if model.cls_token is not None else t.mean(dim=1)
+    return model.head(pooled)
+
+
+def _compiled(fn: Callable) -> Callable:
+    return torch.compile(fn, dynamic=False)
+
+
+def float_runner(path: str, model: VisionTransformer, pixels: torch.Tensor, device: torch.device) -> Callable:
+    """A callable running one batch of ``pixels`` (uint8, on device) through float path ``path``."""
+    x = model.normalize_uint8(pixels)
+    if path == "bf16_compiled_sdpa":
+        m16 = copy.deepcopy(model).to(device=device, dtype=torch.bfloat16)
+        x16 = x.to(torch.bfloat16)
+        fn = _compiled(lambda: sdpa_forward(m16, x16))
+        return fn
+    m = model.to(device)
+    if path == "fp32_eager":
+        return lambda: m(x)
+    if path == "fp32_compiled":
+        cm = _compiled(m)
+        return lambda: cm(x)
+    raise ValueError(f"unknown float path {path!r}")
+
+
+def set_exact_float32() -> None:
+    """TF32 off for matmuls and convolutions (the fp32 baselines are true float32)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> tuple[Callable, object]:
+    """(callable, executor) for integer path ``path`` on device ``pixels``."""
+    from ivit_hw.runtime.fused.executor import FusedExecutor
+
+    if path == "int_triton":
+        ex = FusedExecutor(graph, device, "triton")
+    elif path == "int_torch":
+        ex = FusedExecutor(graph, device, "torch")
+    elif path == "int_torch_compiled":
+        ex = FusedExecutor(graph, device, "torch", compile=True)
+    else:
+        raise ValueError(f"unknown integer path {path!r}")
+    name = graph.inputs[0]
+    return (lambda: ex.forward({name: pixels})), ex
+
+
+def check_bit_exact(graph, executor, pixels: torch.Tensor, n_check: int) -> bool:
+    """Run the golden numpy executor on the first ``n_check`` images and compare with the integer
+    path's outputs for the whole batch (so the batched launch itself is checked), exactly."""
+    from ivit_hw.runtime import run_graph
+
+    name = graph.inputs[0]
+    with torch.no_grad():
+        out = executor.forward({name: pixels})
+    ref = run_graph(graph, {name: pixels[:n_check].cpu().numpy()})
+    return all(np.array_equal(out[k][:n_check].to(torch.int64).cpu().numpy(), v) for k, v in ref.outputs.items())
