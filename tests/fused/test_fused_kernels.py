@@ -156,6 +156,10 @@ def test_attention_masked_rows():
     mask[..., 5, 7] = True
     p = dict(PARAMS, out_bits=16, se=33, oe=24)
     assert np.array_equal(_attention("triton", q, k, v, p, mask=mask), _attention_ref(q, k, v, p, mask))
+    sc = np.random.default_rng(8).integers(-128, 128, (2, 2, 40, 40))
+    sc[0, 0, 1] = -128  # an all-equal, all-negative row
+    got = T.shiftmax(_t(sc), -443, 15, 16, _t(mask, torch.bool)).cpu().numpy()
+    assert np.array_equal(got, ops.shiftmax(sc, -443, 15, 16, mask))
 
 
 def test_attention_split_is_exact_for_the_largest_outputs():
@@ -218,9 +222,12 @@ def test_gelu_requant(backend, coef, c):
         ref = ops.requantize(ops.shiftgelu(x, x0, 23, coef), 1518500250, 38, 8, rounding)
         if backend == "triton":
             got = K.gelu_requant(_t(x, torch.int8), x0, 23, coef, 1518500250, 38, 8, rounding)
+            assert np.array_equal(_np(got), ref), (x0, rounding)
         else:
-            got = X.gelu_step(_t(x, torch.int8), _t(x0), _t(1518500250), _t(38), 23, coef, 8, rounding)
-        assert np.array_equal(_np(got), ref), (x0, rounding)
+            span = 255 if coef == "scale" else 430  # the proven spread of z for 8-bit x (the plan's table size)
+            for sp in (0, span):
+                got = X.gelu_step(_t(x, torch.int8), _t(x0), _t(1518500250), _t(38), 23, coef, 8, rounding, sp)
+                assert np.array_equal(_np(got), ref), (x0, rounding, sp)
 
 
 def test_saturating_em_equals_min_of_exact_value():

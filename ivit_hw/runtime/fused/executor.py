@@ -64,7 +64,7 @@ def attention_step(q, k, v, sm, se, x0, om, oe, scores_bits: int, n: int, out_bi
     """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds)."""
     d, length = q.shape[-1], q.shape[-2]
     sc = T.requantize(T.exact_matmul(q, k.transpose(-1, -2), 128 * 128 * d), sm, se, scores_bits, rounding)
-    y = T.shiftmax(sc, x0, n, out_bits)
+    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1)
     o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v, 128 * 128 * length)
     return T.requantize(o, om, oe, o_bits, rounding)
 
@@ -74,9 +74,10 @@ def layernorm_step(x, bias, m, e, iters: int, k0: int, out_bits: int, rounding: 
     return T.requantize(T.ilayernorm(x, bias, iters, k0), m, e, out_bits, rounding, split=split)
 
 
-def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str):
-    """requantize(shiftgelu(x))."""
-    return T.requantize(T.shiftgelu(x, x0, n, coef), m, e, out_bits, rounding)
+def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0):
+    """requantize(shiftgelu(x)); ``span`` > 0: the proven spread of z per row, for the sigmoid table."""
+    g = T.shiftgelu_lut(x, x0, n, coef, span) if span else T.shiftgelu(x, x0, n, coef)
+    return T.requantize(g, m, e, out_bits, rounding)
 
 
 class FusedExecutor:
@@ -215,7 +216,8 @@ class FusedExecutor:
             from . import triton_kernels as K
 
             return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"])
-        return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"])
+        return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
+                         i["span"])
 
     def _triton_gemm(self, x: torch.Tensor, ident: torch.Tensor | None, i: dict, prep: dict) -> torch.Tensor:
         from . import triton_kernels as K

@@ -30,6 +30,7 @@ from ...ir.types import IRError
 INT64_SAFE = 2**62
 INT32_PARTIAL = 2**31
 SPLIT_MIN_SHIFT = 17  # the split product needs e > 16
+LUT_MAX_SPAN = 4096  # widest per-row spread tabulated by the torch ShiftGELU
 STEP_KINDS = ("gemm", "attention", "layernorm", "gelu", "op")
 
 
@@ -57,6 +58,11 @@ def _max_abs(graph: Graph, tensor: str) -> int:
     if rng is None:
         raise IRError(f"tensor {tensor!r} has no proven range; run range analysis first")
     return max(-rng.lo, rng.hi)
+
+
+def _coef_mul(x: int) -> int:
+    """ShiftGELU's shift form of 1.702 x (monotone, so it maps range ends to range ends)."""
+    return x + (x >> 1) + (x >> 3) + (x >> 4)
 
 
 def _consumers(graph: Graph) -> dict[str, list[Node]]:
@@ -187,7 +193,10 @@ class _Matcher:
         if info["split"]:
             return None
         c = g.constants
+        rng = g.tensor(node.inputs["x"]).range
+        lo, hi = (rng.lo, rng.hi) if node.attrs["coef"] == "scale" else (_coef_mul(rng.lo), _coef_mul(rng.hi))
         info.update(x=node.inputs["x"], x0=node.attrs["x0"], n=node.attrs["n"], coef=node.attrs["coef"],
+                    span=hi - lo if hi - lo <= LUT_MAX_SPAN else 0,
                     m_val=int(c[info["m"]].reshape(-1)[0]), e_val=int(c[info["e"]].reshape(-1)[0]))
         return Step("gelu", [node, rq], rq.output, info)
 

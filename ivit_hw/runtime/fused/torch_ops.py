@@ -140,6 +140,30 @@ def shiftgelu(x: torch.Tensor, x0: int, n: int = 23, coef: str = "scale") -> tor
     return x * g
 
 
+def shiftmax_lut(x: torch.Tensor, x0, n: int, out_bits: int, span: int) -> torch.Tensor:
+    """:func:`shiftmax` for rows whose values span at most ``span`` (e.g. 255 for 8-bit scores):
+    ``e = shift_exp(d)`` depends on d = x - max in [-span, 0] only, so it is tabulated once and
+    looked up (the same formula evaluated on every possible d: exact by construction)."""
+    x = x.to(I64)
+    table = shift_exp(torch.arange(-span, 1, device=x.device, dtype=I64), x0, n)
+    e = table[x - x.amax(dim=-1, keepdim=True) + span]
+    total = torch.clamp(e.sum(dim=-1, keepdim=True), 1, INT32_MAX)
+    return (e * (INT32_MAX // total)) >> (32 - out_bits)
+
+
+def shiftgelu_lut(x: torch.Tensor, x0, n: int, coef: str, span: int) -> torch.Tensor:
+    """:func:`shiftgelu` for rows whose z spans at most ``span``: the sigmoid g depends only on the row
+    (through em) and on d = z - max in [-span, 0], so it is tabulated per row and gathered."""
+    x = x.to(I64)
+    z = x if coef == "scale" else x + (x >> 1) + (x >> 3) + (x >> 4)
+    m = z.amax(dim=-1, keepdim=True)
+    em = shift_exp(-m, x0, n, saturate=True)
+    e_tab = shift_exp(torch.arange(-span, 1, device=x.device, dtype=I64), x0, n)[None, :]
+    g_tab = (e_tab * (INT32_MAX // torch.clamp(e_tab + em.reshape(-1, 1), max=INT32_MAX))) >> 24
+    d = (z - m + span).reshape(-1, z.shape[-1])
+    return x * torch.gather(g_tab, 1, d).reshape(x.shape)
+
+
 def div_round_half_even(num: torch.Tensor, den: int) -> torch.Tensor:
     """Exact ``round_half_even(num / den)`` for a positive integer ``den``."""
     q = floor_div(num, den)
