@@ -22,7 +22,7 @@ CPU_NOTE = ("CPU figures on a shared machine: other jobs were running, so read t
 
 
 def _args(argv: list[str] | None):
-    from .baselines import PATHS
+    from .paths import PATHS
 
     p = argparse.ArgumentParser(prog="python -m gpu_validate", description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(PRESETS), help="presets (deit_tiny deit_small deit_base)")
@@ -30,7 +30,7 @@ def _args(argv: list[str] | None):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=("cuda", "cpu"), default=None, help="default: cuda when available")
     p.add_argument("--paths", nargs="+", choices=sorted(PATHS), default=None,
-                   help="what to time (default: cuda: int_triton + the three float paths; "
+                   help="what to time (default: cuda: int_triton, int_triton_graph + the three float paths; "
                         "cpu: int_torch, int_torch_compiled, fp32_eager, fp32_compiled)")
     p.add_argument("--depth", type=int, default=None, help="override the number of blocks (small CPU runs)")
     p.add_argument("--img-size", type=int, default=None, help="override the image size (small CPU runs)")
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
 
-    from .baselines import FLOAT_PATHS, check_bit_exact, float_model, float_runner, int_runner, set_exact_float32
+    from .baselines import check_bit_exact, float_model, float_runner, int_runner, set_exact_float32
+    from .paths import FLOAT_PATHS
     from .report import environment, write_reports
     from .timing import median_ms
 
@@ -68,8 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_validate: --device cuda but torch sees no CUDA device", file=sys.stderr)
         return 2
     device = torch.device(device_name)
-    paths = a.paths or (["int_triton", "fp32_eager", "fp32_compiled", "bf16_compiled_sdpa"] if device.type == "cuda"
+    paths = a.paths or (["int_triton", "int_triton_graph", "fp32_eager", "fp32_compiled", "bf16_compiled_sdpa"]
+                        if device.type == "cuda"
                         else ["int_torch", "int_torch_compiled", "fp32_eager", "fp32_compiled"])
+    if "int_triton_graph" in paths and device.type != "cuda":
+        print("gpu_validate: path int_triton_graph needs CUDA", file=sys.stderr)
+        return 2
     if "int_triton" in paths and device.type == "cpu":
         import os
 
@@ -112,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                     if path in FLOAT_PATHS:
                         fn = float_runner(path, fmodel, pixels, device)
                     else:
-                        fn, ex = int_runner(path, graph, pixels, device)
-                        row["bit_exact"] = check_bit_exact(graph, ex, pixels, min(batch, a.check_images))
+                        fn = int_runner(path, graph, pixels, device)
+                        row["bit_exact"] = check_bit_exact(graph, fn, pixels, min(batch, a.check_images))
                         all_exact &= row["bit_exact"]
                     ms = median_ms(fn, device, warmup, runs, a.budget_s)
                     row.update(median_ms=round(ms, 4), images_per_s=round(batch * 1000.0 / ms, 2))
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                         all_exact = False
                 rows.append(row)
                 write_reports(out, env, rows, note)
-                fn = ex = None
+                fn = None
                 gc.collect()
                 if device.type == "cuda":
                     torch.cuda.empty_cache()

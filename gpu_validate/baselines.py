@@ -12,16 +12,7 @@ import torch.nn.functional as F
 
 from ivit_hw.frontend.models import VisionTransformer, create_model
 
-#: Every path ``--paths`` can name, with what it measures.
-PATHS = {
-    "int_triton": "integer graph, fused Triton kernels (int8 tl.dot, exact)",
-    "int_torch": "integer graph, exact torch code (torch._int_mm GEMMs), eager",
-    "int_torch_compiled": "integer graph, exact torch code through torch.compile",
-    "fp32_eager": "float32 eager, TF32 off",
-    "fp32_compiled": "float32 torch.compile, TF32 off",
-    "bf16_compiled_sdpa": "bfloat16 torch.compile with fused attention (scaled_dot_product_attention)",
-}
-FLOAT_PATHS = ("fp32_eager", "fp32_compiled", "bf16_compiled_sdpa")
+from .paths import FLOAT_PATHS, PATHS  # noqa: F401  (re-exported)
 
 
 def float_model(preset: str, seed: int, **overrides) -> VisionTransformer:
@@ -76,29 +67,53 @@ def set_exact_float32() -> None:
     torch.set_float32_matmul_precision("highest")
 
 
-def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> tuple[Callable, object]:
-    """(callable, executor) for integer path ``path`` on device ``pixels``."""
+def _captured(fn: Callable) -> Callable:
+    """``fn`` captured into a CUDA graph after warm-up (autotuning done); returns a callable that
+    replays it and returns the captured outputs (static tensors, refreshed by each replay)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), torch.no_grad():
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), torch.no_grad():
+        out = fn()
+
+    def replay():
+        graph.replay()
+        return out
+
+    return replay
+
+
+def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> Callable:
+    """A callable running integer path ``path`` on device ``pixels`` and returning its outputs."""
     from ivit_hw.runtime.fused.executor import FusedExecutor
 
-    if path == "int_triton":
+    name = graph.inputs[0]
+    if path in ("int_triton", "int_triton_graph"):
         ex = FusedExecutor(graph, device, "triton")
+        if path == "int_triton_graph":
+            if device.type != "cuda":
+                raise ValueError("int_triton_graph needs CUDA")
+            return _captured(lambda: ex.forward({name: pixels}))
     elif path == "int_torch":
         ex = FusedExecutor(graph, device, "torch")
     elif path == "int_torch_compiled":
         ex = FusedExecutor(graph, device, "torch", compile=True)
     else:
         raise ValueError(f"unknown integer path {path!r}")
-    name = graph.inputs[0]
-    return (lambda: ex.forward({name: pixels})), ex
+    return lambda: ex.forward({name: pixels})
 
 
-def check_bit_exact(graph, executor, pixels: torch.Tensor, n_check: int) -> bool:
+def check_bit_exact(graph, run: Callable, pixels: torch.Tensor, n_check: int) -> bool:
     """Run the golden numpy executor on the first ``n_check`` images and compare with the integer
     path's outputs for the whole batch (so the batched launch itself is checked), exactly."""
     from ivit_hw.runtime import run_graph
 
     name = graph.inputs[0]
     with torch.no_grad():
-        out = executor.forward({name: pixels})
+        out = run()
     ref = run_graph(graph, {name: pixels[:n_check].cpu().numpy()})
     return all(np.array_equal(out[k][:n_check].to(torch.int64).cpu().numpy(), v) for k, v in ref.outputs.items())

@@ -112,7 +112,7 @@ class FusedExecutor:
         return None if name is None else self.consts[name].to(dtype)
 
     def _prepare(self, step: Step) -> dict:
-        g, i = self.graph, step.info
+        i = step.info
         if step.kind == "gemm":
             w = self.consts[i["weight"]]
             w = w.reshape(w.shape[0], -1)
@@ -241,7 +241,8 @@ class FusedExecutor:
             if tuple(x.shape) == spec.shape:
                 x = x[None]
             if tuple(x.shape[1:]) != spec.shape:
-                raise IRError(f"input {name!r}: expected shape {spec.shape} or (B, *{spec.shape}), got {tuple(x.shape)}")
+                raise IRError(f"input {name!r}: expected shape {spec.shape} or (B, *{spec.shape}), "
+                              f"got {tuple(x.shape)}")
             env[name] = x.to(self.device, storage_dtype(spec.dtype))
         for step, prep in zip(self.steps, self._prepared, strict=True):
             out = self._run_step(step, prep, env)

@@ -187,7 +187,9 @@ class _Matcher:
         if node.op != "shiftgelu":
             return None
         rq = self.sole_consumer(node, "requantize", "acc")
-        if rq is None or "identity" in rq.inputs or not (_is_scalar(g, rq.inputs["m"]) and _is_scalar(g, rq.inputs["e"])):
+        if rq is None or "identity" in rq.inputs:
+            return None
+        if not (_is_scalar(g, rq.inputs["m"]) and _is_scalar(g, rq.inputs["e"])):
             return None
         info = requant_info(g, rq)
         if info["split"]:

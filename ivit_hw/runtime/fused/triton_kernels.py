@@ -328,6 +328,11 @@ def _layernorm_requant_kernel(x_ptr, bias_ptr, m_ptr, e_ptr, out_ptr, R, C, sxr,
     tl.store(out_ptr + rr[:, None] * sor + rc[None, :], res.to(out_ptr.dtype.element_ty), mask=valid)
 
 
+def _row_warps(elements: int) -> int:
+    """Warps for a row kernel's tile (int64 temporaries: keep ~16 elements per thread)."""
+    return 4 if INTERPRET else max(4, min(16, elements // 512))
+
+
 def _rows(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1]).contiguous()
 
@@ -346,7 +351,8 @@ def layernorm_requant(x: torch.Tensor, bias_int: torch.Tensor, m, e, out_bits: i
     _layernorm_requant_kernel[(triton.cdiv(r, block_r),)](
         rows, bias, mv, ev, out, r, c, rows.stride(0), out.stride(0), ms,
         ITERS=iters, K0=k0, O_LO=-(2 ** (out_bits - 1)), O_HI=2 ** (out_bits - 1) - 1,
-        ROUNDING=ROUNDING_CODE[rounding], SPLIT=split, BLOCK_R=block_r, BLOCK_C=block_c)
+        ROUNDING=ROUNDING_CODE[rounding], SPLIT=split, BLOCK_R=block_r, BLOCK_C=block_c,
+        num_warps=_row_warps(block_r * block_c))
     return out.reshape(x.shape)
 
 
@@ -396,5 +402,5 @@ def gelu_requant(x: torch.Tensor, x0: int, n: int, coef: str, m: int, e: int, ou
     _gelu_requant_kernel[(triton.cdiv(r, block_r),)](
         rows, par, out, r, c, rows.stride(0), out.stride(0), NSHIFT=int(n),
         COEF_SHIFT=coef == "shift", O_LO=-(2 ** (out_bits - 1)), O_HI=2 ** (out_bits - 1) - 1,
-        ROUNDING=ROUNDING_CODE[rounding], BLOCK_R=block_r, BLOCK_C=block_c)
+        ROUNDING=ROUNDING_CODE[rounding], BLOCK_R=block_r, BLOCK_C=block_c, num_warps=_row_warps(block_r * block_c))
     return out.reshape(x.shape)
