@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         graph = synthetic_graph(model_name, seed=a.seed, **overrides)
         fmodel = float_model(model_name, a.seed, **overrides)
+        compiled: dict = {}
         c, h, _ = graph.tensor(graph.inputs[0]).shape
         print(f"[{model_name}] graph with {len(graph.nodes)} nodes built in {time.perf_counter() - t0:.1f} s",
               flush=True)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     t1 = time.perf_counter()
                     if path in FLOAT_PATHS:
-                        fn = float_runner(path, fmodel, pixels, device)
+                        fn = float_runner(path, fmodel, pixels, device, compiled)
                     else:
                         fn = int_runner(path, graph, pixels, device)
                         row["bit_exact"] = check_bit_exact(graph, fn, pixels, min(batch, a.check_images))
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
-        fmodel = graph = None
+        fmodel = graph = compiled = None
     print(f"wrote {out}/results.json, results.md, latency.png in {time.perf_counter() - t_start:.0f} s")
     if not all_exact:
         print("gpu_validate: an integer path was NOT bit-exact (or failed); see results.json", file=sys.stderr)

@@ -21,42 +21,59 @@ def float_model(preset: str, seed: int, **overrides) -> VisionTransformer:
     return create_model(preset, **overrides).eval()
 
 
-def sdpa_forward(model: VisionTransformer, x: torch.Tensor) -> torch.Tensor:
-    """``model.forward`` with each attention through ``F.scaled_dot_product_attention`` (same maths)."""
-    t = model.patch_embed(x)
-    if model.cls_token is not None:
-        t = torch.cat([model.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
-    t = t + model.pos_embed
-    for blk in model.blocks:
-        a = blk.attn
+class SdpaBlock(torch.nn.Module):
+    """A pre-norm block of ``model`` with its attention through ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, blk: torch.nn.Module) -> None:
+        super().__init__()
+        self.blk = blk
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        blk, a = self.blk, self.blk.attn
         b, n, d = t.shape
         qkv = a.qkv(blk.norm1(t)).reshape(b, n, 3, a.num_heads, a.head_dim).permute(2, 0, 3, 1, 4)
         o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
         t = t + a.proj(o.transpose(1, 2).reshape(b, n, d))
-        t = t + blk.mlp(blk.norm2(t))
+        return t + blk.mlp(blk.norm2(t))
+
+
+def forward_blocks(model: VisionTransformer, x: torch.Tensor, blocks) -> torch.Tensor:
+    """``model.forward`` with its transformer blocks replaced by ``blocks`` (same weights)."""
+    t = model.patch_embed(x)
+    if model.cls_token is not None:
+        t = torch.cat([model.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
+    t = t + model.pos_embed
+    for blk in blocks:
+        t = blk(t)
     t = model.norm(t)
-    pooled = t[:, 0] if model.cls_token is not None else t.mean(dim=1)
-    return model.head(pooled)
+    return model.head(t[:, 0] if model.cls_token is not None else t.mean(dim=1))
 
 
-def _compiled(fn: Callable) -> Callable:
-    return torch.compile(fn, dynamic=False)
+def float_runner(path: str, model: VisionTransformer, pixels: torch.Tensor, device: torch.device,
+                 cache: dict) -> Callable:
+    """A callable running one batch of ``pixels`` (uint8, on device) through float path ``path``.
 
-
-def float_runner(path: str, model: VisionTransformer, pixels: torch.Tensor, device: torch.device) -> Callable:
-    """A callable running one batch of ``pixels`` (uint8, on device) through float path ``path``."""
+    Compiled paths compile each block (the blocks share one compiled graph, so compiling is
+    quick); ``cache`` keeps them per model across batch sizes, so a new batch size recompiles
+    at most once (torch's automatic dynamic shapes).
+    """
     x = model.normalize_uint8(pixels)
-    if path == "bf16_compiled_sdpa":
-        m16 = copy.deepcopy(model).to(device=device, dtype=torch.bfloat16)
-        x16 = x.to(torch.bfloat16)
-        fn = _compiled(lambda: sdpa_forward(m16, x16))
-        return fn
-    m = model.to(device)
     if path == "fp32_eager":
+        m = model.to(device)
         return lambda: m(x)
     if path == "fp32_compiled":
-        cm = _compiled(m)
-        return lambda: cm(x)
+        m = model.to(device)
+        if path not in cache:
+            cache[path] = [torch.compile(b) for b in m.blocks]
+        blocks = cache[path]
+        return lambda: forward_blocks(m, x, blocks)
+    if path == "bf16_compiled_sdpa":
+        if path not in cache:
+            m16 = copy.deepcopy(model).to(device=device, dtype=torch.bfloat16)
+            cache[path] = (m16, [torch.compile(SdpaBlock(b)) for b in m16.blocks])
+        m16, blocks = cache[path]
+        x16 = x.to(torch.bfloat16)
+        return lambda: forward_blocks(m16, x16, blocks)
     raise ValueError(f"unknown float path {path!r}")
 
 

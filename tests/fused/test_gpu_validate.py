@@ -47,3 +47,16 @@ def test_bad_use_exits_2_with_one_line(tmp_path):
     if not torch.cuda.is_available():
         res = _run("--device", "cuda", "--out", str(tmp_path / "y"))
         assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "CUDA" in res.stderr
+
+
+def test_float_baselines_compute_the_model():
+    """The SDPA / per-block baselines are the same float model (float maths: a float tolerance)."""
+    sys.path.insert(0, str(ROOT))
+    from gpu_validate.baselines import SdpaBlock, float_model, forward_blocks
+
+    m = float_model("deit_tiny", 0, depth=2)
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = m(x)
+        assert torch.equal(forward_blocks(m, x, m.blocks), ref)
+        assert torch.allclose(forward_blocks(m, x, [SdpaBlock(b) for b in m.blocks]), ref, atol=1e-4, rtol=1e-4)

@@ -228,9 +228,9 @@ def exact_matmul(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
 
     float32 is exact below 2^24 and float64 below 2^53 (products and sums of
     integers are exactly representable there); larger bounds use int64 (CPU only).
-    TF32 must be off on CUDA; the caller guarantees it.
+    Off the CPU float32 is never used: TF32 (a global torch setting) would round it.
     """
-    if bound < FLOAT32_EXACT:
+    if bound < FLOAT32_EXACT and a.device.type == "cpu":
         return torch.matmul(a.to(torch.float32), b.to(torch.float32)).to(I64)
     if bound < FLOAT64_EXACT:
         return torch.matmul(a.to(torch.float64), b.to(torch.float64)).to(I64)
