@@ -71,6 +71,11 @@ def test_gemm_requant_extremes_ties_split_and_uint8(backend):
         ref = ops.requantize(ops.linear(x, w, b), m, e, 8)
         assert np.array_equal(_gemm(backend, x, w, b, m, e, 8, "half_even", split=True), ref)
         assert np.array_equal(_gemm(backend, x, w, b, m, e, 8, "half_even"), ref)
+    # K = 2100: -128 * -128 * K is beyond float32's exact range in one piece (chunked on CPU)
+    xl, wl = np.full((17, 2100), -128), np.full((8, 2100), -128)
+    wl[1, ::2] = 127
+    ref = ops.requantize(ops.linear(xl, wl, np.zeros(8, dtype=np.int64)), 2**30 + 1, 45, 16)
+    assert np.array_equal(_gemm(backend, xl, wl, np.zeros(8, dtype=np.int64), 2**30 + 1, 45, 16, "half_even"), ref)
     pix = np.random.default_rng(2).integers(0, 256, (20, 64))
     pix[0] = 255
     ref = ops.requantize(ops.linear(pix, w, b), 2**30 + 12345, 36, 16)

@@ -50,10 +50,14 @@ def triton_available() -> bool:
 # ----------------------------------------------------------------------------- torch step bodies
 def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: str, split: bool,
               split_id: bool, offset: int, n: int):
-    """Exact requantize(x @ w.T + bias [, identity]) with an int8 ``_int_mm`` (w padded to N % 8 == 0)."""
+    """Exact requantize(x @ w.T + bias [, identity]): int8 ``_int_mm`` on CUDA (w padded to N % 8 == 0),
+    chunked float32 BLAS on CPU (exact, and faster than ``_int_mm`` on CPUs without VNNI)."""
     rows = x.reshape(-1, x.shape[-1])
     rows = (rows.to(torch.int16) - offset).to(torch.int8) if offset else rows.to(torch.int8)
-    acc = T.int8_matmul(rows, w)[:, :n].to(I64) + bias
+    if rows.device.type == "cpu":  # no int8 dot-product units assumed: float32 BLAS is exact here
+        acc = T.float32_rows_matmul(rows, w)[:, :n] + bias
+    else:
+        acc = T.int8_matmul(rows, w)[:, :n].to(I64) + bias
     ident = identity.reshape(-1, n) if identity is not None else None
     y = T.requantize(acc, m, e, out_bits, rounding, ident, m_id, e_id, split, split_id)
     return y.reshape(*x.shape[:-1], n)

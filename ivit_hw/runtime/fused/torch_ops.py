@@ -205,6 +205,18 @@ def int_mm_ok(device: torch.device, m: int) -> bool:
     return device.type in ("cpu", "cuda") and hasattr(torch, "_int_mm") and m >= 1
 
 
+def float32_rows_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
+    """Exact ``a @ b_t.T`` for int8 a [M, K], b_t [N, K] in float32 BLAS (CPU): each |product| is at
+    most 2^14, so K-chunks of 1024 keep every partial sum below 2^24 (exact); chunks add in int64."""
+    k = a.shape[-1]
+    af, bf = a.to(torch.float32), b_t.to(torch.float32)
+    out = None
+    for start in range(0, k, 1024):
+        part = torch.matmul(af[:, start:start + 1024], bf[:, start:start + 1024].t()).to(I64)
+        out = part if out is None else out + part
+    return out
+
+
 def int8_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
     """Exact ``a @ b_t.T`` for int8 ``a`` [M, K] and int8 ``b_t`` [N, K] via ``torch._int_mm`` (int32).
 
