@@ -132,12 +132,15 @@ class FusedExecutor:
             return p
         if step.kind == "layernorm":
             return {"bias": self._const(i["bias_int"]), "m": self._const(i["m"]), "e": self._const(i["e"])}
+        keys = ("scores_m", "scores_e", "x0", "out_m", "out_e")
         if step.kind == "attention":
-            return {k: torch.tensor(i[k], dtype=I64, device=self.device)
-                    for k in ("scores_m", "scores_e", "x0", "out_m", "out_e")}
+            p = {k: torch.tensor(i[k], dtype=I64, device=self.device) for k in keys}
+            p["par"] = torch.tensor([i[k] for k in keys], dtype=I64, device=self.device)
+            return p
         if step.kind == "gelu":
             return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
-                    "m": self._const(i["m"]), "e": self._const(i["e"])}
+                    "m": self._const(i["m"]), "e": self._const(i["e"]),
+                    "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
         return {"info": self._single_info(step.nodes[0])}
 
     def _single_info(self, node: Node) -> dict:
@@ -203,7 +206,7 @@ class FusedExecutor:
                 from . import triton_kernels as K
 
                 return K.attention(q, k, v, i["scores_m"], i["scores_e"], i["scores_bits"], i["x0"], i["n"],
-                                   i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], i["rounding"])
+                                   i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], i["rounding"], par=prep["par"])
             return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], prep["x0"], prep["out_m"],
                                   prep["out_e"], i["scores_bits"], i["n"], i["out_bits"], i["o_bits"], i["rounding"])
         if step.kind == "layernorm":
@@ -219,7 +222,8 @@ class FusedExecutor:
         if self.backend == "triton":
             from . import triton_kernels as K
 
-            return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"])
+            return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"],
+                                  par=prep["par"])
         return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
                          i["span"])
 

@@ -248,6 +248,17 @@ def _attention_kernel(q_ptr, k_ptr, v_ptr, mask_ptr, par_ptr, out_ptr, H, L, D,
              mask=(rm[:, None] < L) & dmask[None, :])
 
 
+def attention_params(scores_m: int, scores_e: int, x0: int, out_m: int, out_e: int,
+                     device: torch.device) -> torch.Tensor:
+    """The per-layer integers of :func:`attention` as the int64 device tensor its kernel reads."""
+    return torch.tensor([scores_m, scores_e, x0, out_m, out_e], dtype=torch.int64, device=device)
+
+
+def gelu_params(m: int, e: int, x0: int, device: torch.device) -> torch.Tensor:
+    """The per-layer integers of :func:`gelu_requant` as the int64 device tensor its kernel reads."""
+    return torch.tensor([m, e, x0], dtype=torch.int64, device=device)
+
+
 def shiftmax_fits_int32(x0: int, n: int) -> bool:
     """Whether every Shiftmax intermediate fits int32: e <= 2|x0| * 2^(n-1) (t <= -2*x0, s <= n-1)."""
     return ((-2 * x0) << max(n - 1, 0)) < 2**31 and -n * x0 < 2**31
@@ -256,7 +267,7 @@ def shiftmax_fits_int32(x0: int, n: int) -> bool:
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_m: int, scores_e: int,
               scores_bits: int, x0: int, n: int, out_bits: int, out_m: int, out_e: int, o_bits: int,
               rounding: str = "half_even", mask: torch.Tensor | None = None,
-              wide: bool | None = None) -> torch.Tensor:
+              wide: bool | None = None, par: torch.Tensor | None = None) -> torch.Tensor:
     """Integer attention for int8 q, k, v [B, H, L, D] (any strides, unit stride on D) -> int8 [B, H, L, D].
 
     ``requantize(shiftmax(requantize(q @ k^T)) @ v)``: scores requantize
@@ -264,7 +275,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_m: int, 
     out_bits), attn @ v and its requantize (scalar ``out_m``/``out_e`` to
     ``o_bits``). ``mask`` [B or 1, H or 1, L, L] (nonzero = keep). The output
     is a [B, H, L, D] view of a [B, L, H, D] buffer (so merging heads is free).
-    ``wide=None`` picks int32 for the Shiftmax chain when its range allows.
+    ``wide=None`` picks int32 for the Shiftmax chain when its range allows. ``par``: the five
+    integers as a prepared device tensor (no host copy per call: needed inside a CUDA graph).
     """
     bsz, heads, length, dim = q.shape
     if length > 1024:
@@ -286,7 +298,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scores_m: int, 
     block_n = _pow2(length)
     block_m = _pow2(length) if INTERPRET else 16
     grid = (bsz * heads, triton.cdiv(length, block_m))
-    par = torch.tensor([scores_m, scores_e, x0, out_m, out_e], dtype=torch.int64, device=q.device)
+    if par is None:
+        par = attention_params(scores_m, scores_e, x0, out_m, out_e, q.device)
     _attention_kernel[grid](
         q, k, v, mask, par, out, heads, length, dim,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
@@ -391,14 +404,15 @@ def _gelu_requant_kernel(x_ptr, par_ptr, out_ptr, R, C, sxr, sor, NSHIFT: tl.con
 
 
 def gelu_requant(x: torch.Tensor, x0: int, n: int, coef: str, m: int, e: int, out_bits: int,
-                 rounding: str = "half_even") -> torch.Tensor:
-    """``requantize(shiftgelu(x), m, e)`` over the last axis (scalar m, e)."""
+                 rounding: str = "half_even", par: torch.Tensor | None = None) -> torch.Tensor:
+    """``requantize(shiftgelu(x), m, e)`` over the last axis (scalar m, e; ``par`` as in :func:`attention`)."""
     rows = _rows(x)
     r, c = rows.shape
     out = torch.empty((r, c), dtype=out_dtype(out_bits), device=x.device)
     block_c = _pow2(c)
     block_r = 256 if INTERPRET else max(1, 4096 // block_c)
-    par = torch.tensor([m, e, x0], dtype=torch.int64, device=x.device)
+    if par is None:
+        par = gelu_params(m, e, x0, x.device)
     _gelu_requant_kernel[(triton.cdiv(r, block_r),)](
         rows, par, out, r, c, rows.stride(0), out.stride(0), NSHIFT=int(n),
         COEF_SHIFT=coef == "shift", O_LO=-(2 ** (out_bits - 1)), O_HI=2 ** (out_bits - 1) - 1,
