@@ -5,10 +5,7 @@ them); the suite is deterministic and its ``covers`` claims hold."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import ivit_ops_reference as ref
 import numpy as np
 import pytest
 import yaml
@@ -31,17 +28,6 @@ OPS = sorted(REGISTRY)
 INT32_MAX = 2**31 - 1
 
 
-def _reference():
-    name = "ivit_ops_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "ops" / "reference.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _reference()
 
 
 @pytest.fixture(scope="module")
