@@ -1,4 +1,4 @@
-"""A deliberately naive reference for ``spec/integer-ops.md``.
+"""A deliberately naive reference for the normative semantics, ``docs/semantics.md`` Part A.
 
 Written straight from the spec text with Python ints and per-element loops,
 so that it shares no code (and as few ideas as possible) with the vectorised
