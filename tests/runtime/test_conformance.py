@@ -162,10 +162,11 @@ def _lists(arr):
     return np.asarray(arr).tolist()
 
 
-def _reference_output(case):
-    """The case's first sample recomputed by tests/ops/reference.py (Python ints, no ivit_hw code)."""
+def _reference_output(case, heads: int | None = None):
+    """The case's first sample (its first ``heads`` entries of axis 1, when given) recomputed by
+    tests/ops/reference.py (Python ints, no ivit_hw code)."""
     a, p = case.attrs, case.params
-    x = {k: _lists(v[0]) for k, v in case.inputs.items()}
+    x = {k: _lists(v[0] if heads is None else v[0, :heads]) for k, v in case.inputs.items()}
     pl = {k: _lists(v) for k, v in p.items()}
     mask = None if "mask" not in pl else [[bool(v) for v in row] for row in pl["mask"]]
     op = case.op
@@ -220,15 +221,17 @@ def test_stored_outputs_equal_the_plain_python_reference(suite, op):
     cases = [c for c in suite if c.case.op == op]
     assert cases, f"no case for op {op!r}"
     for c in cases:
-        want = np.asarray(_reference_output(c.case), dtype=np.int64)
-        np.testing.assert_array_equal(c.case.output[0], want, err_msg=c.name)
+        heads = 1 if op == "matmul" else None  # one attention head of the first sample: plenty, and quick
+        want = np.asarray(_reference_output(c.case, heads), dtype=np.int64)
+        got = c.case.output[0] if heads is None else c.case.output[0, :heads]
+        np.testing.assert_array_equal(got, want, err_msg=c.name)
 
 
 # ----------------------------------------------------------------------------- determinism, CLI, errors
 
 
 def test_suite_is_byte_identical_on_rerun_and_per_op(tmp_path, suite_dir):
-    ops = ["requantize", "shiftgelu", "shiftmax"]
+    ops = ["requantize", "shiftgelu", "argmax"]
     write_suite(tmp_path / "a", ops)
     write_suite(tmp_path / "b", ops)
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
