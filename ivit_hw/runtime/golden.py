@@ -190,12 +190,28 @@ def _value_type(values: np.ndarray) -> IntType:
     return IntType.fitting(Interval(int(arr.min()), int(arr.max())))
 
 
+def _rule_scale(case: GoldenCase, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    """The output scale the op's scale rule fixes without any input scale (Shiftmax: 2^-(out_bits-1)),
+    else None: a case is pure integers, its tensors carry no scale."""
+    try:
+        from ..ir.scales import output_scale
+    except ImportError:  # a registry without scale rules
+        return None
+    shapes = {**shapes, **{role: arr.shape for role, arr in case.params.items()}}
+    try:
+        return output_scale(case.op, {}, case.attrs, case.params, shapes)
+    except IRError:  # the rule claims nothing when no input has a scale
+        return None
+
+
 def case_graph(case: GoldenCase) -> tuple[Graph, dict[str, np.ndarray]]:
     """A verified, analysed one-node graph computing ``case`` and its inputs (``{role: array}``).
 
     Data roles become graph inputs named after the role (per-sample shape,
     declared type from ``case.dtypes`` or else the narrowest type holding the
-    values, declared range the whole type); parameter roles become constants.
+    values, declared range the whole type, no scale); parameter roles become
+    constants. The output has the scale the op's rule fixes without input
+    scales (Shiftmax, I-BERT softmax), else none.
     The output tensor is ``"out"``, typed ``case.dtypes["out"]`` or else the
     narrowest type holding its proven range. Every executor and backend can
     run the result: ``run_graph(*case_graph(case))`` recomputes the case.
@@ -217,7 +233,8 @@ def case_graph(case: GoldenCase) -> tuple[Graph, dict[str, np.ndarray]]:
             dtype = case.dtypes.get(role.name) or _value_type(arr)
             names[role.name] = b.const(role.name, arr, dtype)
     out_type = case.dtypes.get(CASE_OUTPUT)
-    b.node(case.op, names, CASE_OUTPUT, out_type or IntType(64), None, case.attrs, name=CASE_OUTPUT)
+    out_scale = _rule_scale(case, {role: arr.shape[1:] for role, arr in case.inputs.items()})
+    b.node(case.op, names, CASE_OUTPUT, out_type or IntType(64), out_scale, case.attrs, name=CASE_OUTPUT)
     graph = b.finish([CASE_OUTPUT])
     if out_type is None:
         proven = infer_ranges(graph).tensor(CASE_OUTPUT).range
