@@ -4,6 +4,7 @@ Every function takes integer arrays and returns int64 arrays; nothing at run
 time is float. This package imports with numpy alone.
 """
 
+from . import layout, tables, xp
 from .baselines import (
     LOG_CODE_MASKED,
     ibert_exp,
@@ -22,6 +23,9 @@ from .shiftgelu import gelu_coef_mul, shiftgelu
 from .shiftmax import log2e_mul, shift_exp, shiftmax
 
 __all__ = [
+    "layout",
+    "tables",
+    "xp",
     "LOG_CODE_MASKED",
     "ROUNDING_MODES",
     "bit_length",
