@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass
+
+import numpy as np
 
 from .intmath import as_int64, check_rounding, clamp_signed, max_abs, mul_round_shift, product_path
 from .xp import NP, ArrayOps
