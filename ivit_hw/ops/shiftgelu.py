@@ -39,7 +39,7 @@ def shiftgelu(
     The term ``em = shift_exp(-max)`` is saturated at 2^31 - 1, which the
     spec allows because it only enters the clamped sum. ``trace`` receives
     z, m, d (z - m), shift_exp's p, q, r, t, s (of d), e, em, esum (e + em),
-    sum, f, prod and g. ``table`` covers the values of d (numpy fast path:
+    sum, f, prod and g. ``table`` covers the values of d (the fast path:
     g is then tabulated per row, since it depends only on the row and d).
     """
     if coef not in GELU_COEFS:
@@ -56,8 +56,8 @@ def shiftgelu(
         lo = int(d.min())
         if tables.gelu_rows_worth_table(1 - lo, m.size, d.size):
             table = exp_table(x0, n, lo, 0)
-    if table is not None and tables.gelu_rows_worth_table(table.width, m.size, d.size):
-        return x * _table_sigmoid(table, d, em, trace, z, m)
+    if table is not None and tables.gelu_rows_worth_table(table.width, xp.numel(m), xp.numel(d)):
+        return x * _table_sigmoid(xp, table, d, em, trace, z, m)
     e = _shift_exp(xp, d, x0, n, None, trace, 0)
     esum, total, f, prod, g = _sigmoid(xp, e, em)
     if trace is not None:
@@ -65,17 +65,16 @@ def shiftgelu(
     return x * g
 
 
-def _table_sigmoid(table: tables.ExpTable, d: np.ndarray, em: np.ndarray, trace: dict | None,
-                   z: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """g by lookup: a per-row table over d (numpy fast path), with the same intermediates."""
+def _table_sigmoid(xp: ArrayOps, table: tables.ExpTable, d, em, trace: dict | None, z, m):
+    """g by lookup: a per-row table over d (the fast path), with the same intermediates."""
     tables.HITS["shiftgelu_table"] += 1
-    rows = _sigmoid(NP, table.e, em)  # each [..., width]
+    rows = _sigmoid(xp, table.e, em)  # each [..., width]
     idx = d - table.lo
-    g = tables.gather_rows(rows[-1], idx)
+    g = xp.take_rows(rows[-1], idx)
     if trace is not None:
         table.lookup(d, trace)
         for key, arr in zip(("esum", "sum", "f", "prod"), rows[:-1], strict=True):
-            trace[key] = tables.gather_rows(arr, idx)
+            trace[key] = xp.take_rows(arr, idx)
         trace.update(z=z, m=m, d=d, em=em, g=g)
     return g
 

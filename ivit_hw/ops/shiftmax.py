@@ -51,7 +51,7 @@ def shift_exp(
     it for that term only); without it such inputs raise OverflowError.
     ``trace``, when given, receives the intermediates p, q, r, t, s.
     ``x_max`` is a static upper bound of x (a planned call); ``table`` a
-    numpy :class:`~ivit_hw.ops.tables.ExpTable` covering x (the fast path).
+    :class:`~ivit_hw.ops.tables.ExpTable` covering x (the fast path).
     Called without ``xp``: numpy, with the fast path where it pays.
     """
     if x0 >= 0:
@@ -64,14 +64,15 @@ def shift_exp(
             x_max = hi
             if table is None and tables.worth_table(hi - lo + 1, x.size):
                 table = exp_table(x0, n, lo, hi, saturate)
-    if table is not None and x.size > LUT_MIN_ELEMENTS:
+    if table is not None and xp.numel(x) > LUT_MIN_ELEMENTS:
         return table.lookup(x, trace)
     return _shift_exp(xp, x, x0, n, saturate, trace, x_max)
 
 
-def exp_table(x0: int, n: int, lo: int, hi: int, saturate: int | None = None) -> tables.ExpTable:
-    """The numpy lookup table of :func:`shift_exp` over ``[lo, hi]``."""
-    return tables.ExpTable(lambda v, tr: _shift_exp(NP, v, x0, n, saturate, tr, hi), lo, hi)
+def exp_table(x0: int, n: int, lo: int, hi: int, saturate: int | None = None,
+              xp: ArrayOps = NP) -> tables.ExpTable:
+    """The lookup table of :func:`shift_exp` over ``[lo, hi]``, held on namespace ``xp``."""
+    return tables.ExpTable(lambda v, tr: _shift_exp(NP, v, x0, n, saturate, tr, hi), lo, hi, xp)
 
 
 def _shift_exp(xp: ArrayOps, x, x0: int, n: int, saturate: int | None, trace: dict | None, x_max: int | None):
@@ -118,7 +119,7 @@ def shiftmax(
     position masked outputs zeros (its sum is taken as 1 to avoid /0).
     ``trace`` receives d, shift_exp's p, q, r, t, s, and e, esum (sum(e)),
     sum (clamped to [1, 2^31-1]), f, prod (= e * f). ``table`` covers the
-    values of d = x - max(x) (the numpy fast path of a planned call).
+    values of d = x - max(x) (the fast path of a planned call).
     """
     if not 1 <= out_bits <= 32:
         raise ValueError(f"shiftmax: out_bits must be in [1, 32], got {out_bits}")
@@ -139,7 +140,7 @@ def shiftmax(
         row_max = xp.amax(xp.where(keep, x, lowest))
         row_max = xp.where(row_max == lowest, 0, row_max)
         d = xp.where(keep, x - row_max, 0)
-    if table is not None and d.size > LUT_MIN_ELEMENTS:
+    if table is not None and xp.numel(d) > LUT_MIN_ELEMENTS:
         e = table.lookup(d, trace)
     else:
         e = _shift_exp(xp, d, x0, n, None, trace, 0)

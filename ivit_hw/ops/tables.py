@@ -1,4 +1,4 @@
-"""Numpy lookup-table overrides of the ShiftExp-based kernels (the golden model's fast paths).
+"""Lookup-table overrides of the ShiftExp-based kernels (the fast paths of every namespace).
 
 When a tensor holds few distinct values (8-bit rows), ShiftExp is evaluated
 once per distinct value with the spec kernel itself and looked up, as a
@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .xp import NP, ArrayOps
+
 LUT_MIN_ELEMENTS = 4096
 #: how often each fast path was taken (keys "shift_exp_table", "shiftgelu_table")
 HITS: Counter = Counter()
@@ -22,12 +24,14 @@ ExpFn = Callable[..., np.ndarray]
 
 
 class ExpTable:
-    """ShiftExp and its intermediates for every integer in ``[lo, hi]``, computed by the spec kernel."""
+    """ShiftExp and its intermediates for every integer in ``[lo, hi]``, computed once by the numpy
+    spec kernel and held on namespace ``xp``."""
 
-    def __init__(self, exp: ExpFn, lo: int, hi: int) -> None:
-        self.lo, self.hi = int(lo), int(hi)
-        self.trace: dict[str, np.ndarray] = {}
-        self.e = exp(np.arange(self.lo, self.hi + 1, dtype=np.int64), self.trace)
+    def __init__(self, exp: ExpFn, lo: int, hi: int, xp: ArrayOps = NP) -> None:
+        self.lo, self.hi, self.xp = int(lo), int(hi), xp
+        trace: dict[str, np.ndarray] = {}
+        self.e = xp.asarray(exp(np.arange(self.lo, self.hi + 1, dtype=np.int64), trace))
+        self.trace = {k: xp.asarray(v) for k, v in trace.items()}
 
     @property
     def width(self) -> int:
@@ -40,8 +44,8 @@ class ExpTable:
         idx = x - self.lo
         if trace is not None:
             for key, table in self.trace.items():
-                trace[key] = np.take(table, idx)
-        return np.take(self.e, idx)
+                trace[key] = self.xp.take(table, idx)
+        return self.xp.take(self.e, idx)
 
 
 def worth_table(width: int, size: int) -> bool:
@@ -54,6 +58,3 @@ def gelu_rows_worth_table(width: int, rows: int, size: int) -> bool:
     return size > LUT_MIN_ELEMENTS and 2 * rows * width < size
 
 
-def gather_rows(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``table[..., idx]`` row by row (table [..., W], idx [..., N])."""
-    return np.take_along_axis(table, idx, axis=-1)

@@ -15,6 +15,7 @@ kernel is planned, or proven ranges), no ``.item()``/``int(arr)`` on data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -99,6 +100,18 @@ class ArrayOps:
         """A broadcast view of ``x``."""
         raise NotImplementedError
 
+    def take(self, table: Any, idx: Any) -> Any:
+        """``table[idx]`` for a 1-D table (a lookup table)."""
+        raise NotImplementedError
+
+    def take_rows(self, table: Any, idx: Any) -> Any:
+        """``table[..., idx]`` row by row (table [..., W], idx [..., N])."""
+        raise NotImplementedError
+
+    def numel(self, x: Any) -> int:
+        """Number of elements."""
+        return math.prod(self.shape(x))
+
     def floor_sqrt_guess(self, v: Any) -> Any:
         """``floor(sqrt(float64(v)))`` as int64: a first guess, off by at most one for v < 2^62."""
         raise NotImplementedError
@@ -181,6 +194,12 @@ class NumpyOps(ArrayOps):
 
     def broadcast_to(self, x, shape):
         return np.broadcast_to(x, tuple(shape))
+
+    def take(self, table, idx):
+        return np.take(table, idx)
+
+    def take_rows(self, table, idx):
+        return np.take_along_axis(table, idx, axis=-1)
 
     def floor_sqrt_guess(self, v):
         return np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)

@@ -58,10 +58,6 @@ class NodeContext:
         """:meth:`const`, or None when the role is not connected."""
         return self.const(role) if role in self.consts else None
 
-    def use_numpy_tables(self) -> bool:
-        """Whether this node may take the numpy lookup-table overrides."""
-        return self.fast and self.xp is NP
-
 
 Builder = Callable[[NodeContext], Impl]
 
@@ -149,10 +145,10 @@ def _requantize(ctx: NodeContext) -> Impl:
 
 
 def _exp_table(ctx: NodeContext, lo: int, hi: int, x0: int, n: int) -> tables.ExpTable | None:
-    """A numpy lookup table over [lo, hi] when the fast path is allowed and can pay off."""
-    if not ctx.use_numpy_tables() or hi - lo + 1 >= _max_elements(ctx) // 4:
+    """A lookup table over [lo, hi] on the node's namespace when the fast path is allowed and can pay off."""
+    if not ctx.fast or hi - lo + 1 >= _max_elements(ctx) // 4:
         return None
-    return exp_table(x0, n, lo, hi)
+    return exp_table(x0, n, lo, hi, xp=ctx.xp)
 
 
 def _max_elements(ctx: NodeContext) -> int:

@@ -98,6 +98,12 @@ class TorchOps(ArrayOps):
     def broadcast_to(self, x, shape):
         return x.expand(*shape)
 
+    def take(self, table, idx):
+        return torch.take(table, idx)
+
+    def take_rows(self, table, idx):
+        return torch.gather(table, -1, idx)
+
     def floor_sqrt_guess(self, v):
         return torch.floor(torch.sqrt(v.to(torch.float64))).to(torch.int64)
 

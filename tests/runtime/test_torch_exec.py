@@ -136,3 +136,25 @@ def test_cli_backend_torch_without_torch_is_one_line(capsys, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "needs torch" in err
     assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("op", ["shiftmax", "shiftgelu"])
+def test_torch_lookup_tables_equal_the_numpy_spec_path(op):
+    from ivit_hw import ops
+    from ivit_hw.ops import tables
+    from ivit_hw.ops.shiftmax import exp_table
+    from ivit_hw.ops.xp import NP
+
+    x = op_cases.edge_rows(np.random.default_rng(2), (6, 1000), -128, 127)  # 6000 8-bit elements
+    xp, x0 = TorchOps(), -17
+    n = 15 if op == "shiftmax" else 23
+    kernel = getattr(ops, op)
+    before = tables.HITS["shift_exp_table"]
+    got_tr, spec_tr = {}, {}
+    got = kernel(torch.as_tensor(x), x0, n, trace=got_tr, xp=xp, table=exp_table(x0, n, -255, 0, xp=xp))
+    assert tables.HITS["shift_exp_table"] > before
+    spec = kernel(x, x0, n, trace=spec_tr, xp=NP)
+    np.testing.assert_array_equal(got.numpy(), spec)
+    assert got_tr.keys() == spec_tr.keys()
+    for key in spec_tr:
+        np.testing.assert_array_equal(np.broadcast_to(got_tr[key].numpy(), spec_tr[key].shape), spec_tr[key])
