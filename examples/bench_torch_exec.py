@@ -14,26 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 
 import numpy as np
 import torch
+from bench_golden import _time  # noqa: E402  (examples/ is on sys.path when run as a script)
 
 from ivit_hw.frontend.models import create_model
 from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
 from ivit_hw.runtime.numpy_exec import golden_executor
 from ivit_hw.runtime.torch_exec import TorchExecutor
-
-
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench_model(name: str, batches: list[int], repeats: int, compiled: bool) -> list[dict]:
@@ -66,9 +56,9 @@ def bench_model(name: str, batches: list[int], repeats: int, compiled: bool) -> 
         with torch.no_grad():
             row = {
                 "model": name, "batch": batch,
-                "golden": _time(lambda: golden.run(feed), repeats) / batch,
-                "torch_int": _time(lambda: forward(tfeed), repeats) / batch,
-                "fp32": _time(lambda: model.forward_uint8(pixels), repeats) / batch,
+                "golden": _time(lambda f=feed: golden.run(f), repeats) / batch,
+                "torch_int": _time(lambda f=tfeed: forward(f), repeats) / batch,
+                "fp32": _time(lambda p=pixels: model.forward_uint8(p), repeats) / batch,
             }
         rows.append(row)
         print(f"[bench] {row}", flush=True)

@@ -18,11 +18,15 @@ from __future__ import annotations
 import numpy as np
 
 from .intmath import INT32_MAX, as_int64, bit_length, div_round_half_even, isqrt
-from .layernorm import _int_args, normalize_rows, square_spread
+from .layernorm import int_args, normalize_rows, square_spread
 from .linear import int_matmul
 from .xp import NP, ArrayOps
 
 LOG_CODE_MASKED = 16  # code value meaning "masked / zero weight"
+LOG_ATTN_SHIFT = 15  # log_attn_v: weight 2^(15 - code), output scale S_v / 2^15
+ERF_SHIFT = 14  # I-BERT GELU: u = poly >> 14
+IBERT_SOFTMAX_NUM = 2**32  # I-BERT softmax: f = 2^32 // sum
+IBERT_NORM_NUM = 2**31  # I-BERT LayerNorm: f = 2^31 // k
 
 
 def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace: dict | None = None, *,
@@ -65,7 +69,7 @@ def ibert_softmax(
     e16 = e >> h
     esum = xp.sum(e16)
     total = xp.maximum(esum, 1)
-    f = 2**32 // total
+    f = IBERT_SOFTMAX_NUM // total
     prod = e16 * f
     if trace is not None:
         trace.update(e16=e16, esum=esum, sum=total, f=f, prod=prod)
@@ -84,7 +88,7 @@ def ibert_gelu(x: np.ndarray, b_int: int, c_int: int, one: int, trace: dict | No
     t = xp.minimum(xp.abs(x), -b_int)
     tb = t + b_int
     poly = xp.sign(x) * (tb * tb + c_int)
-    u = poly >> 14
+    u = poly >> ERF_SHIFT
     g = u + one
     if trace is not None:
         trace.update(t=t, poly=poly, u=u, g=g)
@@ -94,15 +98,15 @@ def ibert_gelu(x: np.ndarray, b_int: int, c_int: int, one: int, trace: dict | No
 def ibert_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None, *,
                     xp: ArrayOps | None = None) -> np.ndarray:
     """I-BERT LayerNorm: section 7 with the exact isqrt and ``f = 2^31 // k``."""
-    xp, x, bias_int = _int_args(xp, x, bias_int)
+    xp, x, bias_int = int_args(xp, x, bias_int)
     spread = square_spread(xp, trace, lambda v: xp.maximum(isqrt(v, xp=xp), 1))
-    return normalize_rows(xp, x, bias_int, spread, 2**31, trace)
+    return normalize_rows(xp, x, bias_int, spread, IBERT_NORM_NUM, trace)
 
 
 def l1_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None, *,
                  xp: ArrayOps | None = None) -> np.ndarray:
     """L1 LayerNorm: divide by ``sum(|y|)``; scale ``gamma*C*sqrt(2/pi)/2^30``."""
-    xp, x, bias_int = _int_args(xp, x, bias_int)
+    xp, x, bias_int = int_args(xp, x, bias_int)
 
     def spread(y: np.ndarray) -> np.ndarray:
         a = xp.sum(xp.abs(y))
@@ -144,10 +148,10 @@ def log_int_softmax(
 def log_code_weights(code, *, xp: ArrayOps | None = None):
     """Each code's attention weight ``2^(15 - code)`` (0 when masked), a power of two."""
     xp = xp or NP
-    return xp.where(code < LOG_CODE_MASKED, 1 << (15 - xp.minimum(code, 15)), 0)
+    return xp.where(code < LOG_CODE_MASKED, 1 << (LOG_ATTN_SHIFT - xp.minimum(code, LOG_ATTN_SHIFT)), 0)
 
 
-LOG_WEIGHT_RANGE = (0, 2**15)
+LOG_WEIGHT_RANGE = (0, 2**LOG_ATTN_SHIFT)
 
 
 def log_attn_v(code: np.ndarray, v: np.ndarray, *, xp: ArrayOps | None = None, gemm=None) -> np.ndarray:
@@ -165,6 +169,10 @@ def log_attn_v(code: np.ndarray, v: np.ndarray, *, xp: ArrayOps | None = None, g
 
 
 __all__ = [
+    "ERF_SHIFT",
+    "IBERT_NORM_NUM",
+    "IBERT_SOFTMAX_NUM",
+    "LOG_ATTN_SHIFT",
     "LOG_CODE_MASKED",
     "ibert_exp",
     "ibert_gelu",

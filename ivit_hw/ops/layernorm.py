@@ -63,7 +63,7 @@ def normalize_rows(
     return z + bias_int
 
 
-def _int_args(xp: ArrayOps | None, x, bias_int) -> tuple[ArrayOps, np.ndarray, np.ndarray]:
+def int_args(xp: ArrayOps | None, x, bias_int) -> tuple[ArrayOps, np.ndarray, np.ndarray]:
     """Numpy entry: check and convert the arguments (a planned call passes them ready)."""
     if xp is not None:
         return xp, x, bias_int
@@ -103,7 +103,7 @@ def ilayernorm(
         raise ValueError(f"ilayernorm: sqrt must be one of {SQRT_MODES}, got {sqrt!r}")
     if sqrt == "iter" and (iters < 0 or k0 < 1 or (k0 >> iters) < 1):
         raise ValueError(f"isqrt_iter: need k0 >> iters >= 1, got k0={k0}, iters={iters}")
-    xp, x, bias_int = _int_args(xp, x, bias_int)
+    xp, x, bias_int = int_args(xp, x, bias_int)
     if sqrt == "iter":
         spread = square_spread(xp, trace, lambda v: isqrt_iter(v, iters, k0, xp=xp))
     else:
