@@ -234,17 +234,41 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="where to write the output (.npy; an .npz with one array per output when several)")
     p.add_argument("--trace", metavar="DIR",
                    help="also write every tensor and internal (.npy) and the per-node golden cases here")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="numpy: the golden executor (default); torch: the torch executor (needs torch)")
+    p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    p.add_argument("--check", action="store_true",
+                   help="check every tensor and internal against its declared type (names the node)")
+
+
+BACKENDS = ("numpy", "torch")
+
+
+def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace):
+    """Run with the chosen backend; a missing torch is a one-line user error."""
+    if args.backend == "numpy":
+        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check)
+    try:
+        from .runtime.torch_exec import TorchExecutor
+    except ModuleNotFoundError as exc:
+        raise UserError(f"--backend torch needs torch, which is not installed ({exc.name} missing); "
+                        f"install the torch extra") from None
+    try:
+        executor = TorchExecutor(graph, device=args.device)
+    except RuntimeError as exc:
+        raise UserError(f"--device {args.device}: {exc}") from None
+    return executor.run(inputs, trace=bool(args.trace), check=args.check)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a graph on integer inputs with the numpy golden executor."""
+    """Run a graph on integer inputs with the golden executor (or the torch executor)."""
     graph = load_graph(args.graph_dir)
     inputs = _parse_inputs(graph, args.input)
     unbatch = all(tuple(arr.shape) == graph.tensor(n).shape for n, arr in inputs.items())
     out_path = Path(args.output)
     if out_path.is_dir():
         raise UserError(f"--output {args.output}: is a folder; give a .npy file name")
-    result = run_graph(graph, inputs, trace=bool(args.trace))
+    result = _execute(graph, inputs, args)
     outs = {n: (a[0] if unbatch else a) for n, a in result.outputs.items()}
     if len(outs) == 1:
         data = _npy_bytes(next(iter(outs.values())))
@@ -262,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 register_command(Command("inspect", "print tensor widths, scales and proven ranges", _inspect_args, cmd_inspect))
-register_command(Command("run", "run a graph with the numpy golden executor", _run_args, cmd_run))
+register_command(Command("run", "run a graph with the golden executor (or --backend torch)", _run_args, cmd_run))
 
 
 # ----------------------------------------------------------------------------- entry point
