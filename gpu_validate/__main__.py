@@ -30,7 +30,7 @@ def _args(argv: list[str] | None):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=("cuda", "cpu"), default=None, help="default: cuda when available")
     p.add_argument("--paths", nargs="+", choices=sorted(PATHS), default=None,
-                   help="what to time (default: cuda: int_triton, int_triton_graph + the three float paths; "
+                   help="what to time (default: cuda: int_triton, int_triton_graph, int_torch_exec + the float paths; "
                         "cpu: int_torch, int_torch_compiled, fp32_eager, fp32_compiled)")
     p.add_argument("--depth", type=int, default=None, help="override the number of blocks (small CPU runs)")
     p.add_argument("--img-size", type=int, default=None, help="override the image size (small CPU runs)")
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_validate: --device cuda but torch sees no CUDA device", file=sys.stderr)
         return 2
     device = torch.device(device_name)
-    paths = a.paths or (["int_triton", "int_triton_graph", "fp32_eager", "fp32_compiled", "bf16_compiled_sdpa"]
+    paths = a.paths or (["int_triton", "int_triton_graph", "int_torch_exec", "fp32_eager", "fp32_compiled",
+                         "bf16_compiled_sdpa"]
                         if device.type == "cuda"
                         else ["int_torch", "int_torch_compiled", "fp32_eager", "fp32_compiled"])
     if "int_triton_graph" in paths and device.type != "cuda":

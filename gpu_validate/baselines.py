@@ -115,6 +115,11 @@ def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> 
             if device.type != "cuda":
                 raise ValueError("int_triton_graph needs CUDA")
             return _captured(lambda: ex.forward({name: pixels}))
+    elif path == "int_torch_exec":
+        from ivit_hw.runtime.torch_exec import TorchExecutor
+
+        tex = TorchExecutor(graph, device)
+        return lambda: tex.forward({name: pixels})
     elif path == "int_torch":
         ex = FusedExecutor(graph, device, "torch")
     elif path == "int_torch_compiled":

@@ -3,7 +3,7 @@
 #   bash gpu_validate/run_all.sh [OUT]        (default OUT: out/gpu; about 8 minutes on one H200)
 # 1. the fused-kernel equality tests, compiled for the GPU (not interpreted), when pytest is there;
 # 2. python -m gpu_validate on deit_tiny/small/base at batch 1, 8, 64: bit-exactness on CUDA and the
-#    latency table (int_triton, int_triton_graph, fp32 eager, fp32 compiled, bf16 compiled SDPA).
+#    latency table (int_triton, int_triton_graph, int_torch_exec, fp32 eager, fp32 compiled, bf16 compiled SDPA).
 # Results are rewritten after every measurement, so a run cut short keeps what it measured.
 set -u
 cd "$(dirname "$0")/.."

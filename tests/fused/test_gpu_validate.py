@@ -21,14 +21,15 @@ def _run(*args, env_extra=None):
 def test_cpu_run_end_to_end(tmp_path):
     out = tmp_path / "gv"
     res = _run("--device", "cpu", "--models", "deit_tiny", "--batch", "1", "2", "--depth", "1", "--paths",
-               "int_torch", "int_triton", "fp32_eager", "--warmup", "0", "--runs", "1", "--out", str(out))
+               "int_torch", "int_triton", "int_torch_exec", "fp32_eager", "--warmup", "0", "--runs", "1",
+               "--out", str(out))
     assert res.returncode == 0, res.stdout + res.stderr
     doc = json.loads((out / "results.json").read_text())
     env = doc["environment"]
     assert env["device_type"] == "cpu" and env["torch"] == torch.__version__ and env["triton"]
     rows = doc["rows"]
     assert [(r["batch"], r["path"]) for r in rows] == [
-        (b, p) for b in (1, 2) for p in ("int_torch", "int_triton", "fp32_eager")]
+        (b, p) for b in (1, 2) for p in ("int_torch", "int_triton", "int_torch_exec", "fp32_eager")]
     for r in rows:
         assert r["error"] is None and r["median_ms"] > 0
         assert abs(r["images_per_s"] - r["batch"] * 1000 / r["median_ms"]) < 0.01 * r["images_per_s"] + 0.01
