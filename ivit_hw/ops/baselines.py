@@ -22,6 +22,10 @@ from .layernorm import normalize_rows
 from .linear import int_matmul
 
 LOG_CODE_MASKED = 16  # code value meaning "masked / zero weight"
+LOG_ATTN_SHIFT = 15  # log_attn_v: weight 2^(15 - code), output scale S_v / 2^15
+ERF_SHIFT = 14  # I-BERT GELU: u = poly >> 14
+IBERT_SOFTMAX_NUM = 2**32  # I-BERT softmax: f = 2^32 // sum
+IBERT_NORM_NUM = 2**31  # I-BERT LayerNorm: f = 2^31 // k
 
 
 def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace: dict | None = None) -> np.ndarray:
@@ -38,7 +42,7 @@ def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace
         raise OverflowError("ibert_exp: z << (n - q) exceeds int64 (input scale too small)")
     e = np.maximum(np.left_shift(z, n - q), 0)
     if trace is not None:
-        trace.update(d=d, q=q, r=r, z=z, e=e)
+        trace.update(d=d, p=p, q=q, r=r, z=z, e=e)
     return e
 
 
@@ -49,11 +53,12 @@ def ibert_softmax(
     """I-BERT softmax over the last axis; ``h`` is the compile-time 16-bit reduction shift."""
     e = ibert_exp(x, x0, b_int, c_int, n, trace)
     e16 = e >> h
-    total = np.maximum(e16.sum(axis=-1, keepdims=True), 1)
-    f = 2**32 // total
+    esum = e16.sum(axis=-1, keepdims=True)
+    total = np.maximum(esum, 1)
+    f = IBERT_SOFTMAX_NUM // total
     prod = e16 * f
     if trace is not None:
-        trace.update(e16=e16, sum=total, f=f, prod=prod)
+        trace.update(e16=e16, esum=esum, sum=total, f=f, prod=prod)
     return prod >> (32 - out_bits)
 
 
@@ -61,23 +66,25 @@ def ibert_gelu(x: np.ndarray, b_int: int, c_int: int, one: int, trace: dict | No
     """I-BERT i-GELU: ``x * (u + one)`` with the i-erf polynomial u; scale ``S*S_u/2``."""
     x = as_int64(x, "x")
     t = np.minimum(np.abs(x), -b_int)
-    u = np.sign(x) * ((t + b_int) ** 2 + c_int)
-    u = u >> 14
+    poly = np.sign(x) * ((t + b_int) ** 2 + c_int)
+    u = poly >> ERF_SHIFT
+    g = u + one
     if trace is not None:
-        trace.update(t=t, u=u)
-    return x * (u + one)
+        trace.update(t=t, poly=poly, u=u, g=g)
+    return x * g
 
 
 def ibert_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None) -> np.ndarray:
     """I-BERT LayerNorm: section 7 with the exact isqrt and ``f = 2^31 // k``."""
 
     def spread(y: np.ndarray) -> np.ndarray:
-        v = (y * y).sum(axis=-1, keepdims=True)
+        sq = y * y
+        v = sq.sum(axis=-1, keepdims=True)
         if trace is not None:
-            trace["v"] = v
+            trace.update(sq=sq, v=v)
         return np.maximum(isqrt(v), 1)
 
-    return normalize_rows(x, bias_int, spread, 2**31, trace)
+    return normalize_rows(x, bias_int, spread, IBERT_NORM_NUM, trace)
 
 
 def l1_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None) -> np.ndarray:
@@ -112,7 +119,7 @@ def log_int_softmax(
     code = np.where(kb >= 1, kb + below, kb)
     code = np.where(live & (code < LOG_CODE_MASKED), code, LOG_CODE_MASKED)
     if trace is not None:
-        trace.update(sum=total, v=np.where(live, v, 0), kb=kb)
+        trace.update(esum=total, sum=total, v=np.where(live, v, 0), kb=kb)
     return code
 
 
@@ -123,12 +130,17 @@ def log_attn_v(code: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     code = as_int64(code, "code")
     v = as_int64(v, "v")
-    weight = np.where(code < LOG_CODE_MASKED, np.left_shift(np.int64(1), 15 - np.minimum(code, 15)), 0)
+    top = LOG_ATTN_SHIFT
+    weight = np.where(code < LOG_CODE_MASKED, np.left_shift(np.int64(1), top - np.minimum(code, top)), 0)
     # each weight is a power of two (or 0), so this matmul is exactly the shift-add sum
     return int_matmul(weight, v)
 
 
 __all__ = [
+    "ERF_SHIFT",
+    "IBERT_NORM_NUM",
+    "IBERT_SOFTMAX_NUM",
+    "LOG_ATTN_SHIFT",
     "LOG_CODE_MASKED",
     "ibert_exp",
     "ibert_gelu",

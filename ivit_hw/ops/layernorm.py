@@ -43,15 +43,18 @@ def normalize_rows(
     """Shared LayerNorm skeleton: centre, divide by an integer spread, add bias.
 
     ``spread(y)`` returns the per-row divisor k (keepdims, >= 1); the output is
-    ``((y * (numerator // k)) >> 1) + bias_int``.
+    ``((y * (numerator // k)) >> 1) + bias_int``. ``trace`` receives xsum
+    (sum(x)), mean, y, k, f, yf (y*f before the shift) and z.
     """
     x = as_int64(x, "x")
-    y = x - row_mean(x)
+    mean = row_mean(x)
+    y = x - mean
     k = spread(y)
     f = numerator // k
-    z = (y * f) >> 1
+    yf = y * f
+    z = yf >> 1
     if trace is not None:
-        trace.update(y=y, k=k, f=f, z=z)
+        trace.update(xsum=x.sum(axis=-1, keepdims=True), mean=mean, y=y, k=k, f=f, yf=yf, z=z)
     return z + as_int64(bias_int, "bias_int")
 
 
@@ -67,15 +70,16 @@ def ilayernorm(
 
     ``sqrt="iter"`` is the I-ViT 10-step Newton iteration; ``sqrt="exact"``
     uses floor(sqrt(v)) (at least 1), the I-BERT variant. ``trace`` receives
-    y, v, k, f and z.
+    xsum, mean, y, sq (y*y), v, k, f, yf and z.
     """
     if sqrt not in SQRT_MODES:
         raise ValueError(f"ilayernorm: sqrt must be one of {SQRT_MODES}, got {sqrt!r}")
 
     def spread(y: np.ndarray) -> np.ndarray:
-        v = (y * y).sum(axis=-1, keepdims=True)
+        sq = y * y
+        v = sq.sum(axis=-1, keepdims=True)
         if trace is not None:
-            trace["v"] = v
+            trace.update(sq=sq, v=v)
         if sqrt == "iter":
             return isqrt_iter(v, iters, k0)
         return np.maximum(isqrt(v), 1)

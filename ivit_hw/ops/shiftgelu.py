@@ -29,7 +29,8 @@ def shiftgelu(
     ``coef="shift"`` expects ``x0 = floor(-1/S_in)`` and uses z = 1.6875 x.
     The term ``em = shift_exp(-max)`` is saturated at 2^31 - 1, which the
     spec allows because it only enters the clamped sum. ``trace`` receives
-    z, m, shift_exp's p, q, r, t, s (of z - m), e, em, sum, f, prod and g.
+    z, m, d (z - m), shift_exp's p, q, r, t, s (of d), e, em, esum (e + em before
+    the min), sum, f, prod and g.
     """
     if coef not in GELU_COEFS:
         raise ValueError(f"shiftgelu: coef must be one of {GELU_COEFS}, got {coef!r}")
@@ -47,7 +48,7 @@ def shiftgelu(
     e = shift_exp(d, x0, n, trace=trace)
     total, f, prod, g = _sigmoid(e, em)
     if trace is not None:
-        trace.update(z=z, m=m, e=e, em=em, sum=total, f=f, prod=prod, g=g)
+        trace.update(z=z, m=m, d=d, e=e, em=em, esum=e + em, sum=total, f=f, prod=prod, g=g)
     return x * g
 
 

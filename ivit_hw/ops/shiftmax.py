@@ -76,7 +76,8 @@ def shiftmax(
     ``mask`` (broadcastable bool, True = keep) removes positions: they take
     no part in the max, contribute e = 0 and output 0. A row with every
     position masked outputs zeros (its sum is taken as 1 to avoid /0).
-    ``trace`` receives d, shift_exp's p, q, r, t, s, and e, sum, f, prod (= e * f).
+    ``trace`` receives d, shift_exp's p, q, r, t, s, and e, esum (sum(e) before the
+    min with 2^31-1), sum, f, prod (= e * f).
     """
     if not 1 <= out_bits <= 32:
         raise ValueError(f"shiftmax: out_bits must be in [1, 32], got {out_bits}")
@@ -94,11 +95,12 @@ def shiftmax(
     e = shift_exp(d, x0, n, trace=trace)
     if mask is not None:
         e = np.where(keep, e, 0)
-    total = np.minimum(e.sum(axis=-1, keepdims=True), INT32_MAX)
+    esum = e.sum(axis=-1, keepdims=True)
+    total = np.minimum(esum, INT32_MAX)
     total = np.maximum(total, 1)
     f = INT32_MAX // total
     prod = e * f
     y = prod >> (32 - out_bits)
     if trace is not None:
-        trace.update(d=d, e=e, sum=total, f=f, prod=prod)
+        trace.update(d=d, e=e, esum=esum, sum=total, f=f, prod=prod)
     return y
