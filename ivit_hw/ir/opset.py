@@ -158,11 +158,12 @@ OPS = [
     OpDef(
         "matmul",
         (Role("a"), Role("b")),
-        (Attr("transpose_b", bool, False),),
+        (Attr("transpose_b", bool, False), Attr("fold_rsqrt_k", bool, False)),
         lambda ins, a, tr: ops.matmul(ins["a"], ins["b"], a["transpose_b"]),
         _matmul_shape,
         rr.matmul,
-        doc="Batched activation x activation GEMM (q @ k^T, attn @ v).",
+        doc="Batched activation x activation GEMM (q @ k^T, attn @ v). ``fold_rsqrt_k``: the output "
+            "stands for (a @ b) / sqrt(K) (attention scores; the factor lives in the scale only).",
         scale_rule=sr.matmul,
         family="gemm",
     ),

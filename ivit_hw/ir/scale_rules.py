@@ -106,11 +106,15 @@ def gemm(si: ScaleInputs) -> Claims:
 
 
 def matmul(si: ScaleInputs) -> Claims:
-    """a @ b sums a_ik * b_kj: one scale each, product S_a * S_b (spec section 3; the
-    1/sqrt(d) of attention scores goes into the next requantize)."""
+    """a @ b sums a_ik * b_kj: one scale each, product S_a * S_b (spec section 3). With
+    ``fold_rsqrt_k`` the output stands for the attention scores (a @ b) / sqrt(K), K the
+    summed length (the head dim): the factor is folded into the scale, S_a * S_b / sqrt(K)."""
     s_a, s_b = _uniform(si, "a"), _uniform(si, "b")
     if s_a is None or s_b is None:
         return ()
+    if si.attrs["fold_rsqrt_k"]:
+        k = si.shapes["a"][-1]
+        return (ScaleClaim(np.asarray(s_a * s_b * k**-0.5), FLOAT_RTOL, "S_a * S_b / sqrt(K)"),)
     return (ScaleClaim(np.asarray(s_a * s_b), FLOAT_RTOL, "S_a * S_b"),)
 
 

@@ -139,13 +139,15 @@ def scale_rule_problems(graph: Graph) -> list[str]:
 
 
 def output_scale(op: str, scales: Mapping[str, Any], attrs: Mapping[str, Any] | None = None,
-                 consts: Mapping[str, np.ndarray] | None = None) -> float | np.ndarray | None:
+                 consts: Mapping[str, np.ndarray] | None = None,
+                 shapes: Mapping[str, tuple[int, ...]] | None = None) -> float | np.ndarray | None:
     """The output scale op ``op``'s scale rule gives for ``scales`` by role.
 
     A scale is a float, or a 1-D array per channel: along axis 0 for a
     ``weight`` role (output channels), along the last axis otherwise. The
     result is a float, a 1-D per-channel array (last axis) or None. For the
-    export, which must not repeat the formulas of the rules.
+    export, which must not repeat the formulas of the rules; rules that read
+    shapes (``matmul`` with ``fold_rsqrt_k``) need ``shapes``.
     """
     opdef = get_op(op)
     maps = {}
@@ -155,7 +157,8 @@ def output_scale(op: str, scales: Mapping[str, Any], attrs: Mapping[str, Any] | 
             arr = arr.reshape(-1, 1)
         maps[role] = arr
     checked = opdef.check_attrs(dict(attrs or {}), f"scale of op {op!r}")
-    claims = opdef.scale_rule(ScaleInputs(op, maps, dict(consts or {}), {}, checked)) if opdef.scale_rule else ()
+    si = ScaleInputs(op, maps, dict(consts or {}), dict(shapes or {}), checked)
+    claims = opdef.scale_rule(si) if opdef.scale_rule else ()
     claims = [c for c in claims if c.target == "out"]
     if not claims:
         raise IRError(f"op {op!r}: its scale rule gives no output scale for inputs {sorted(scales)}")
