@@ -140,6 +140,7 @@ OPS = [
         lambda s, a: s["acc"],
         rr.requantize,
         internals=("prod", "y", "prod_id", "y_id", "sum"),
+        wide_internals=("prod", "prod_id"),
         doc="Dyadic requantize with optional residual (identity) term, spec section 2.",
         scale_rule=sr.requantize,
         family="requant",

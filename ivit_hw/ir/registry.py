@@ -132,7 +132,9 @@ class OpDef:
     (LayerNorm's gamma, I-BERT GELU's negative erf coefficient); every other
     tensor's scale must be positive. ``family`` groups ops for structure
     passes (``gemm``, ``requant``, ``softmax``, ``gelu``, ``norm``,
-    ``layout``, ``elementwise``, ``reduce``, ``index``).
+    ``layout``, ``elementwise``, ``reduce``, ``index``). ``wide_internals``:
+    internals the kernel computes exactly beyond 64 bits (requantize's
+    products): their type may have up to 128 bits, every other value 64.
     """
 
     name: str
@@ -147,6 +149,7 @@ class OpDef:
     scale_rule: ScaleRule | None = None
     negative_scale: bool = False
     family: str = "elementwise"
+    wide_internals: tuple[str, ...] = ()
 
     def role(self, name: str) -> Role:
         """The role called ``name``."""

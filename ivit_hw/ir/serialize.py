@@ -54,7 +54,7 @@ import yaml
 from .analysis import infer_ranges
 from .graph import Graph, Node
 from .registry import REGISTRY
-from .types import InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
+from .types import MAX_BITS, WORD_BITS, InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
 from .verify import constant_problems, format_problems, semantic_problems, structural_problems
 
 FORMAT_KEY = "ivit_hw_ir"
@@ -367,10 +367,13 @@ def _check_keys(entry: Any, where: str, required: tuple[str, ...], optional: tup
     return ok
 
 
-def _parse_type(entry: dict, where: str, problems: list[str]) -> IntType | None:
+def _parse_type(entry: dict, where: str, problems: list[str], limit: int = MAX_BITS) -> IntType | None:
     bits, signed = entry["bits"], entry["signed"]
     if not is_int(bits):
         problems.append(f"{where}: bits must be an int, got {bits!r}")
+        return None
+    if not 1 <= bits <= limit:
+        problems.append(f"{where}: bits must be in [1, {limit}], got {bits}")
         return None
     if not isinstance(signed, bool):
         problems.append(f"{where}: signed must be true or false, got {signed!r}")
@@ -419,7 +422,7 @@ def _parse_tensor(name: Any, entry: Any, problems: list[str]) -> TensorSpec | No
     shape = entry["shape"]
     if not (isinstance(shape, list) and all(is_int(d) and d >= 1 for d in shape)):
         problems.append(f"{where}: shape must be a list of positive ints, got {shape!r}")
-    dtype = _parse_type(entry, where, problems)
+    dtype = _parse_type(entry, where, problems, WORD_BITS)
     _, scale = _parse_scale(entry["scale"], where, problems)
     _, rng = _parse_range(entry.get("range"), where, problems)
     axis = entry.get("scale_axis")

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-MAX_BITS = 64
+MAX_BITS = 128  # the widest type: an internal the kernel computes on Python ints (requantize's acc*m)
+WORD_BITS = 64  # the widest tensor (and ordinary internal): what an executor holds in one int64
 
 
 class IRError(ValueError):

@@ -19,7 +19,7 @@ from .analysis import WidthViolation, infer_ranges, width_violations
 from .graph import Graph, Node
 from .registry import REGISTRY, OpDef
 from .scales import negative_scale_tensors, scale_rule_problems, tensor_scale_problems
-from .types import InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
+from .types import WORD_BITS, InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
 
 
 def format_problems(where: str, problems: list[str]) -> str:
@@ -59,6 +59,8 @@ def _tensor_problems(name: str, spec: Any) -> list[str]:
         out.append(f"{where}: shape must be a tuple of positive ints, got {spec.shape!r}")
     if not isinstance(spec.dtype, IntType):
         out.append(f"{where}: dtype must be an IntType, got {spec.dtype!r}")
+    elif spec.dtype.bits > WORD_BITS:
+        out.append(f"{where}: bits must be in [1, {WORD_BITS}] for a tensor, got {spec.dtype.bits}")
     if spec.range is not None and not isinstance(spec.range, Interval):
         out.append(f"{where}: range must be an Interval or None, got {spec.range!r}")
     return out
@@ -201,6 +203,9 @@ class _Checker:
                          f"{list(opdef.internals)}")
             elif not isinstance(spec, InternalSpec) or not isinstance(spec.dtype, IntType):
                 self.add(f"{where}: internal {key!r} must be an InternalSpec with an IntType, got {spec!r}")
+            elif spec.dtype.bits > WORD_BITS and key not in opdef.wide_internals:
+                self.add(f"{where}: internal {key!r} has {spec.dtype.bits} bits; only {list(opdef.wide_internals)} "
+                         f"may exceed {WORD_BITS}")
 
     def _check_shape(self, where: str, opdef: OpDef, node: Node, spec: TensorSpec) -> None:
         shapes = {role: self.g.tensors[t].shape for role, t in node.inputs.items()}
