@@ -68,9 +68,8 @@ def _fmt(arr: np.ndarray | None) -> str:
     if arr is None:
         return "none"
     flat = np.ravel(arr)
-    if flat.size and float(flat.min()) == float(flat.max()):
-        return f"{float(flat[0]):.9g}"
-    return f"{float(flat.min()):.6g}..{float(flat.max()):.6g} (per element)"
+    lo, hi = f"{float(flat.min()):.9g}", f"{float(flat.max()):.9g}"
+    return lo if lo == hi else f"{lo}..{hi} (per element)"
 
 
 def _claim_problem(node: Node, tname: str, spec: TensorSpec, claim: ScaleClaim) -> str | None:
@@ -100,12 +99,14 @@ def _claim_problem(node: Node, tname: str, spec: TensorSpec, claim: ScaleClaim) 
             f"exceeds {claim.rtol:.1e}")
 
 
-def node_scale_inputs(graph: Graph, node: Node) -> ScaleInputs:
-    """What the scale rule of ``node`` sees (structurally sound graph)."""
+def node_scale_inputs(graph: Graph, node: Node, claimed: Mapping[str, np.ndarray | None] | None = None) -> ScaleInputs:
+    """What the scale rule of ``node`` sees (structurally sound graph); ``claimed`` replaces the
+    stored scale of tensors already found contradicting their producer's rule (None: unknown)."""
+    claimed = claimed or {}
     scales, shapes, consts = {}, {}, {}
     for role, tname in node.inputs.items():
         spec = graph.tensors[tname]
-        scales[role] = spec.scale_map()
+        scales[role] = claimed[tname] if tname in claimed else spec.scale_map()
         shapes[role] = spec.shape
         if spec.const:
             consts[role] = graph.constants[tname]
@@ -114,14 +115,20 @@ def node_scale_inputs(graph: Graph, node: Node) -> ScaleInputs:
 
 def scale_rule_problems(graph: Graph) -> list[str]:
     """Every node whose stored output scale (or a claimed input's) contradicts its op's scale
-    rule, and every ``out_scale`` input on a scale other than the output's; one line each."""
-    problems = []
+    rule, and every ``out_scale`` input on a scale other than the output's; one line each.
+
+    A contradicted tensor is reported once: its readers see it as having no
+    scale (their rules then claim nothing from it), so one wrong scale does
+    not cascade downstream.
+    """
+    problems: list[str] = []
+    claimed: dict[str, np.ndarray | None] = {}
     for node in graph.nodes:
         opdef = get_op(node.op)
         claims: tuple[ScaleClaim, ...] = ()
         if opdef.scale_rule is not None:
             try:
-                claims = tuple(opdef.scale_rule(node_scale_inputs(graph, node)))
+                claims = tuple(opdef.scale_rule(node_scale_inputs(graph, node, claimed)))
             except IRError as exc:
                 msg = str(exc)
                 problems.append(msg if msg.startswith(f"{node.name}:") else f"{node.name}: {msg}")
@@ -135,6 +142,8 @@ def scale_rule_problems(graph: Graph) -> list[str]:
             found = _claim_problem(node, tname, graph.tensors[tname], claim)
             if found:
                 problems.append(found)
+                if claim.target == "out":
+                    claimed[tname] = None
     return problems
 
 
