@@ -37,7 +37,6 @@ from .qconfig import QuantConfig
 
 I8, U8, I32 = IntType(8), IntType(8, signed=False), IntType(32)
 SHIFT_T = IntType(8, signed=False)  # requantize shift amounts (0..62)
-SHIFTMAX_N, SHIFTGELU_N = 15, 23
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -241,7 +240,7 @@ class QuantViT(nn.Module):
             s_acc = output_scale("log_attn_v", {"v": s_v})
             return em.op("log_attn_v", {"code": code, "v": v}, f"{pre}.attnv.acc", I32, s_acc), s_acc
         if op == "shiftmax":
-            attrs, t = {"x0": P.exp_x0(s_s), "n": SHIFTMAX_N, "out_bits": ab}, IntType(ab)
+            attrs, t = {"x0": P.exp_x0(s_s), "out_bits": ab}, IntType(ab)  # n: the registry default (15)
         else:
             p = P.ibert_exp_params(s_s)
             attrs, t = {k: p[k] for k in ("x0", "b_int", "c_int", "n", "h")} | {"out_bits": ab}, AUTO
@@ -259,7 +258,7 @@ class QuantViT(nn.Module):
         g_in = self._requant(em, f"{pre}.mlp.gelu_in", acc, s_acc / s_g, g_bits, s_g)
         if self.cfg.gelu == "shiftgelu":
             coef = self.cfg.gelu_coef
-            attrs = {"x0": P.gelu_x0(s_g, coef), "n": SHIFTGELU_N, "coef": coef}
+            attrs = {"x0": P.gelu_x0(s_g, coef), "coef": coef}  # n: the registry default (23)
         else:
             p = P.ibert_gelu_params(s_g)
             attrs = {k: p[k] for k in ("b_int", "c_int", "one")}

@@ -13,11 +13,11 @@ from ivit_hw.ir.structure import BLOCK_KINDS, blocks, consumers, layout_views
 
 pytest.importorskip("torch")
 
-from ivit_hw.frontend.models import create_model  # noqa: E402
+from ivit_hw.frontend.models import PRESETS  # noqa: E402
 
 
 def _config(graph):
-    return create_model(graph.meta["preset"]).config
+    return PRESETS[graph.meta["preset"]]
 
 
 @pytest.fixture(params=["digits", "deit_tiny"])
@@ -40,6 +40,7 @@ def test_consumers_lists_every_reader_once(model_graph):
 
 def test_blocks_follow_the_transformer_layout(model_graph):
     g, cfg = model_graph, _config(model_graph)
+    by_name = {n.name: n for n in g.nodes}
     found = blocks(g)
     assert [b.kind for b in found] == ["embed"] + ["attention", "residual", "mlp", "residual"] * cfg.depth + ["head"]
     assert {b.kind for b in found} <= set(BLOCK_KINDS)
@@ -48,7 +49,7 @@ def test_blocks_follow_the_transformer_layout(model_graph):
     stream = found[0].outputs
     assert len(stream) == 1
     for b in found[1:-1]:
-        families = [get_op(g.node(n).op).family for n in b.nodes]
+        families = [get_op(by_name[n].op).family for n in b.nodes]
         if b.kind == "attention":
             assert families.count("softmax") == 1 and "gelu" not in families
             assert families.count("norm") == 1 and b.inputs == stream
@@ -57,7 +58,7 @@ def test_blocks_follow_the_transformer_layout(model_graph):
             assert families.count("norm") == 1 and b.inputs == stream
         else:  # the merge: one requantize adding the skip (the stream) to the branch output
             (merge,) = b.nodes
-            node = g.node(merge)
+            node = by_name[merge]
             assert node.op == "requantize" and node.inputs["identity"] == stream[0]
             assert b.inputs == (node.inputs["acc"], stream[0])
             stream = b.outputs
@@ -67,9 +68,10 @@ def test_blocks_follow_the_transformer_layout(model_graph):
 
 def _chain_values(g, view, x):
     """Run the view's layout nodes with their registry kernels on a batch of one sample."""
+    by_name = {n.name: n for n in g.nodes}
     env = {view.source: x[None]}
     for name in view.nodes:
-        node = g.node(name)
+        node = by_name[name]
         env[node.output] = get_op(node.op).kernel({"x": env[node.inputs["x"]]}, node.attrs, None)
     return env[view.target][0]
 
@@ -103,8 +105,9 @@ def test_head_split_and_merge_are_strided_views(model_graph):
         np.testing.assert_array_equal(got, want)
     # every layout node of an attention block belongs to one of these views
     covered = {n for v in splits + merges for n in v.nodes}
+    ops_of = {n.name: n.op for n in g.nodes}
     layout_in_attention = {n for b in blocks(g) if b.kind == "attention" for n in b.nodes
-                           if get_op(g.node(n).op).family == "layout"}
+                           if get_op(ops_of[n]).family == "layout"}
     assert layout_in_attention == covered
 
 
