@@ -51,7 +51,8 @@ def _rule_scale(op: str, data: dict, consts: dict, attrs: dict):
     """The output scale the op's scale rule gives for these inputs (every one on scale 0.1), else None."""
     shapes = {**{r: shape for r, (shape, _) in data.items()}, **{r: np.shape(v) for r, v in consts.items()}}
     try:
-        return output_scale(op, {r: 0.1 for r in (*data, *consts)}, attrs, {r: np.asarray(v) for r, v in consts.items()}, shapes)
+        values = {r: np.asarray(v) for r, v in consts.items()}
+        return output_scale(op, {r: 0.1 for r in (*data, *consts)}, attrs, values, shapes)
     except IRError:
         return None
 
