@@ -22,7 +22,7 @@ demo: setup
 	$(VENV)/bin/ivit-hw demo --out out/demo
 
 lint: setup
-	$(VENV)/bin/ruff check ivit_hw tests examples
+	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
