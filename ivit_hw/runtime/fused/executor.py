@@ -15,12 +15,12 @@ import numpy as np
 import torch
 
 from ...ir.analysis import infer_ranges
-from ...ir.graph import Graph, Node
+from ...ir.graph import Graph
 from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
 from ..numpy_exec import RunResult
-from ..plan import BUILDERS, node_context
+from ..plan import build_node
 from ..torch_ops import TorchOps
 from . import torch_ops as T
 from .plan import Step, build_plan
@@ -144,20 +144,8 @@ class FusedExecutor:
             return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
                     "m": self._const(i["m"]), "e": self._const(i["e"]),
                     "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
-        return {"impl": self._single_impl(step.nodes[0])}
-
-    def _single_impl(self, node: Node) -> Callable:
-        """The torch executor's spec builder for a node the plan does not fuse (on this device)."""
-        build = BUILDERS.get(node.op)
-        if build is None:
-            raise IRError(f"node {node.name!r}: no torch implementation of op {node.op!r}")
-        ctx = node_context(self.graph, node, self._xp, True)
-        try:
-            return build(ctx)
-        except IRError:
-            raise
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise IRError(f"node {node.name!r} (op {node.op}): {exc}") from exc
+        # a node the plan does not fuse: the torch executor's spec builder, on this device
+        return {"impl": build_node(self.graph, step.nodes[0], self._xp)}
 
     def _step_bodies(self, compile: bool) -> dict[str, Callable]:
         bodies = {"gemm": gemm_step, "attention": attention_step, "layernorm": layernorm_step, "gelu": gelu_step}
