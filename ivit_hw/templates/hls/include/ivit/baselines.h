@@ -13,8 +13,7 @@ namespace ivit {
 template <class CFG, class E, class D>
 E ibert_exp(const D &d) {
 #pragma HLS INLINE
-    typename CFG::p_t p = d;
-    if (p < CFG::n * CFG::x0) p = CFG::n * CFG::x0;
+    typename CFG::p_t p = (d < CFG::n * CFG::x0) ? typename CFG::p_t(CFG::n * CFG::x0) : typename CFG::p_t(d);
     typename CFG::q_t q = floor_div_neg<typename CFG::q_t>(p, CFG::x0);
     typename CFG::r_t r = p - CFG::x0 * q;
     typename CFG::z_t z = (r + CFG::b_int) * r + CFG::c_int;
@@ -46,7 +45,7 @@ IBS_ROWS:
             esum += e16;
         }
         const typename CFG::sum_t s = (esum < 1) ? typename CFG::sum_t(1) : typename CFG::sum_t(esum);
-        const typename CFG::f_t f = 4294967296LL / s;
+        const typename CFG::f_t f = ap_uint<33>(4294967296LL) / s;
     IBS_NORM:
         for (int c = 0; c < CFG::cols; c++) {
 #pragma HLS PIPELINE II = 1

@@ -28,6 +28,13 @@ enum Rounding { FLOOR = 0, HALF_UP = 1, HALF_EVEN = 2 };
 
 static const long long INT32_MAX_LL = 2147483647LL;
 
+// 2^31 - 1 as an ap type. Always divide ap by ap: in the ap_int headers used for C-sim,
+// (native integer) / ap_uint<W> truncates the quotient to W bits.
+inline ap_uint<31> int32_max() {
+#pragma HLS INLINE
+    return ap_uint<31>(INT32_MAX_LL);
+}
+
 // round(p / 2^s) in the mode MODE (spec section 0); W must hold p, 2^s and
 // p + 2^(s-1) (the renderer sizes it from the proven product and the largest shift).
 template <int MODE, class W, class P>

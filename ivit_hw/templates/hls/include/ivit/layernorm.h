@@ -75,7 +75,7 @@ LN_ROWS:
         } else {
             k = (v < 1) ? typename CFG::k_t(1) : typename CFG::k_t(v);
         }
-        const typename CFG::f_t f = CFG::numer / k;
+        const typename CFG::f_t f = ap_uint<32>(CFG::numer) / k;
     LN_NORM:
         for (int c = 0; c < CFG::cols; c++) {
 #pragma HLS PIPELINE II = 1

@@ -32,7 +32,7 @@ SG_ROWS:
             typename CFG::e_t e = shift_exp<CFG, typename CFG::e_t>(d);
             typename CFG::esum_t esum = e + em;
             typename CFG::sum_t s = (esum > INT32_MAX_LL) ? typename CFG::sum_t(INT32_MAX_LL) : typename CFG::sum_t(esum);
-            typename CFG::f_t f = INT32_MAX_LL / s;
+            typename CFG::f_t f = int32_max() / s;
             typename CFG::prod_t prod = e * f;
             typename CFG::g_t g = prod >> 24;
             y[r * CFG::cols + c] = x[r * CFG::cols + c] * g;

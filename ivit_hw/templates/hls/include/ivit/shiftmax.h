@@ -11,8 +11,9 @@ namespace ivit {
 template <class CFG, class E, class D>
 E shift_exp(const D &d) {
 #pragma HLS INLINE
-    typename CFG::p_t p = d + (d >> 1) - (d >> 4);  // d * 1.4375 ~ d * log2(e)
-    if (p < CFG::n * CFG::x0) p = CFG::n * CFG::x0;
+    const auto raw = d + (d >> 1) - (d >> 4);  // d * 1.4375 ~ d * log2(e), exact width
+    // clamp before narrowing: p_t is sized for the clamped value
+    typename CFG::p_t p = (raw < CFG::n * CFG::x0) ? typename CFG::p_t(CFG::n * CFG::x0) : typename CFG::p_t(raw);
     typename CFG::q_t q = floor_div_neg<typename CFG::q_t>(p, CFG::x0);
     typename CFG::r_t r = p - CFG::x0 * q;  // in (x0, 0]
     typename CFG::t_t t = r - 2 * CFG::x0;
@@ -27,8 +28,8 @@ E shift_exp(const D &d) {
 template <class CFG, class E, class D>
 E shift_exp_sat(const D &d) {
 #pragma HLS INLINE
-    typename CFG::p_t p = d + (d >> 1) - (d >> 4);
-    if (p < CFG::n * CFG::x0) p = CFG::n * CFG::x0;
+    const auto raw = d + (d >> 1) - (d >> 4);
+    typename CFG::p_t p = (raw < CFG::n * CFG::x0) ? typename CFG::p_t(CFG::n * CFG::x0) : typename CFG::p_t(raw);
     typename CFG::q_t q = floor_div_neg<typename CFG::q_t>(p, CFG::x0);
     typename CFG::r_t r = p - CFG::x0 * q;
     typename CFG::t_t t = r - 2 * CFG::x0;  // > 0
@@ -83,7 +84,7 @@ SM_ROWS:
         }
         typename CFG::sum_t s = (esum > INT32_MAX_LL) ? typename CFG::sum_t(INT32_MAX_LL) : typename CFG::sum_t(esum);
         if (s < 1) s = 1;
-        typename CFG::f_t f = INT32_MAX_LL / s;
+        typename CFG::f_t f = int32_max() / s;
     SM_NORM:
         for (int c = 0; c < CFG::cols; c++) {
 #pragma HLS PIPELINE II = 1
