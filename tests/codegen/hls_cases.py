@@ -103,8 +103,8 @@ def gemm_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
     a = rng.integers(0, 2**15, (S, 2, 64, 17))
     out.append({"name": "matmul_probs_v", "op": "matmul", "inputs": {"a": a, "b": rng.integers(-128, 128, (S, 2, 17, 8))},
                 "types": {"a": IntType(16), "b": I8}, "attrs": {"transpose_b": False}, "par": 3})
-    for par, (chans, p) in ((1, (3, 2)), (5, (1, 4))):
-        x = rng.integers(0, 256, (S, chans, 16, 16))
+    for par, (chans, p, side) in ((1, (3, 2, 24)), (5, (1, 4, 48))):
+        x = rng.integers(0, 256, (S, chans, side, side))
         x[0] = 255
         inputs = {"x": x, "weight": rng.integers(-128, 128, (6, chans, p, p)), "bias": rng.integers(-5000, 5000, 6)}
         out.append({"name": f"patch_embed_p{par}_c{chans}", "op": "patch_embed", "inputs": inputs,
@@ -181,7 +181,7 @@ def layout_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
 
     x4 = r(4, 32, 2, 8)
     return [
-        {"name": "reshape", "op": "reshape", "inputs": {"x": r(128, 8)}, "types": {"x": I8}, "attrs": {"shape": [64, 16]}},
+        {"name": "reshape", "op": "reshape", "inputs": {"x": r(256, 8)}, "types": {"x": I8}, "attrs": {"shape": [128, 16]}},
         {"name": "transpose", "op": "transpose", "inputs": {"x": x4}, "types": {"x": I8}, "attrs": {"perm": [2, 0, 1, 3]}},
         {"name": "slice", "op": "slice", "inputs": {"x": r(130, 8)}, "types": {"x": I8},
          "attrs": {"axis": 0, "start": 1, "stop": 129}},

@@ -9,7 +9,6 @@ a cache (``make hls-headers``); that wheel's ``hls_stream.h`` is skipped
 from __future__ import annotations
 
 import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -52,8 +51,3 @@ def ap_include_dir() -> Path:
     raise IRError("ap_int headers not found: set XILINX_HLS, or run 'make hls-headers' "
                   f"(extracts them into {REPO_CACHE})")
 
-
-if __name__ == "__main__":  # python -m ivit_hw.codegen.hls.headers WHEEL DEST
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m ivit_hw.codegen.hls.headers HLS4ML_WHEEL DEST")
-    print(extract_ap_types(sys.argv[1], sys.argv[2]))

@@ -324,3 +324,18 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     return {"top": TOP, "selection": opts.top, "part": opts.part, "clock_ns": opts.clock_ns,
             "samples": n_samples, "layers": len(b.layers),
             "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"]}
+
+
+def write_project(graph: Graph, out_dir: str | Path, opts: HlsOptions,
+                  vectors: Mapping[str, np.ndarray] | None = None,
+                  graph_inputs: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """:func:`render_project` into a temporary folder that replaces ``out_dir`` (with its manifest) on success."""
+    import yaml
+
+    from ...ir.serialize import atomic_folder
+    from ..targets import MANIFEST
+
+    with atomic_folder(out_dir, MANIFEST) as tmp:
+        manifest = {"target": "hls", **render_project(graph, tmp, opts, vectors, graph_inputs)}
+        (tmp / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    return manifest

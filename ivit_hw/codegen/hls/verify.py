@@ -17,7 +17,7 @@ from ...ir.types import IRError
 from .headers import ap_include_dir
 
 WARN = ["-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-unused-label"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 def build_csim(out_dir: Path, sanitize: bool = False, opt: str = "-O1") -> Path:

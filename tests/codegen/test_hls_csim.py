@@ -1,0 +1,132 @@
+"""HLS C-simulation against the golden model, bit for bit: every op of the registry on its
+golden cases (one binary, built with -Wall -Wextra -Werror both plainly and under
+-fsanitize=address,undefined), one DeiT-tiny block, and the whole digits model on its full
+test split (sanitizer build). Needs g++ and the ap_int headers (``make hls-headers``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hls_cases import suite_graph, write_cases  # noqa: E402
+
+from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
+from ivit_hw.codegen.hls.verify import SANITIZE, WARN  # noqa: E402
+from ivit_hw.ir.registry import REGISTRY  # noqa: E402
+
+
+def _lines(text: str) -> list[str]:
+    return text.strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def op_suite(tmp_path_factory):
+    """The op suite rendered and C-simulated twice in parallel (C++14 plain, C++20 sanitizers)."""
+    root = tmp_path_factory.mktemp("hls_ops")
+    index = write_cases(root / "cases")
+    graph, vectors, par, names = suite_graph(index)
+    out = root / "prj"
+    out.mkdir()
+    render_project(graph, out, HlsOptions(layer_par=tuple(par.items())), vectors=vectors)
+    with ThreadPoolExecutor(2) as pool:
+        plain = pool.submit(run_csim, out, False, False)
+        sanitized = pool.submit(run_csim, out, True, False)
+        results = {"plain": plain.result(), "sanitize": sanitized.result()}
+    return out, graph, names, results
+
+
+@pytest.mark.parametrize("build", ["plain", "sanitize"])
+def test_every_op_case_is_bit_exact(op_suite, build):
+    _, graph, names, results = op_suite
+    status, text = results[build]
+    lines = _lines(text)
+    assert lines[-1] == f"{len(names)} passed, 0 failed", text[-3000:]
+    assert status == 0
+    passed = {ln.split()[1].removesuffix(":") for ln in lines if ln.startswith("PASS ")}
+    assert passed == {f"{n}.out" for n in names}
+    assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
+
+
+def test_suite_covers_every_registry_op_and_enough_rows(op_suite):
+    _, graph, names, _ = op_suite
+    assert {n.op for n in graph.nodes} == set(REGISTRY)
+    for node in graph.nodes:  # rows (vectors) per case: 8 samples x the output's leading axes
+        shape = graph.tensor(node.output).shape
+        if len(shape) < 2:
+            x = next(t for t in node.inputs.values() if not graph.tensor(t).const)
+            shape = graph.tensor(x).shape
+        rows = 8 * int(np.prod(shape[:-1]))
+        assert rows >= 1000, (node.name, shape)
+
+
+def test_a_wrong_expected_value_is_reported(op_suite, tmp_path):
+    """The testbench can fail: flip one expected value of one case and it names that tensor."""
+    out, _, names, _ = op_suite
+    exe = out / "csim_build" / "csim"
+    data = tmp_path / "data"
+    shutil.copytree(out / "tb" / "data", data)
+    victim = next(p for p in sorted(data.glob("*.bin")) if "shiftmax_masked_out" in p.name)
+    raw = bytearray(victim.read_bytes())
+    value = int.from_bytes(raw[20 + 8 * 5:20 + 8 * 6], "little", signed=True)
+    raw[20 + 8 * 5:20 + 8 * 6] = (value + 1).to_bytes(8, "little", signed=True)
+    victim.write_bytes(bytes(raw))
+    proc = subprocess.run([str(exe), str(data)], capture_output=True, text=True)
+    lines = _lines(proc.stdout)
+    assert proc.returncode == 1
+    assert lines[-1] == f"{len(names) - 1} passed, 1 failed"
+    fail = [ln for ln in lines if ln.startswith("FAIL")]
+    assert len(fail) == 1 and fail[0].startswith("FAIL shiftmax_masked.out: 1 of ")
+    assert f"index 5: got {value}, expected {value + 1}" in fail[0]
+
+
+def test_deit_tiny_block_is_bit_exact_under_sanitizers(tmp_path):
+    from ivit_hw.frontend.synthetic import synthetic_graph
+
+    graph = synthetic_graph("deit_tiny", depth=1)
+    out = tmp_path / "prj"
+    out.mkdir()
+    manifest = render_project(graph, out, HlsOptions(top="block:blocks.0", samples=3, trace_samples=2,
+                                                     default_par=8))
+    assert manifest["layers"] >= 20
+    status, text = run_csim(out, sanitize=True, echo=False)
+    lines = _lines(text)
+    assert status == 0, text[-3000:]
+    n_pass = sum(ln.startswith("PASS ") for ln in lines)
+    assert lines[-1] == f"{n_pass} passed, 0 failed" and n_pass == manifest["layers"]
+    assert "PASS blocks.0.attn.attn_prob: 2 samples" in text
+    assert "PASS blocks.0.res2: 3 samples" in text
+
+
+def test_whole_digits_model_on_the_test_split(digits_graph, tmp_path):
+    from ivit_hw.frontend.data import load_digits_split
+    from ivit_hw.runtime.numpy_exec import run_graph
+
+    images = load_digits_split().test_images
+    assert len(images) == 450
+    out = tmp_path / "prj"
+    out.mkdir()
+    render_project(digits_graph, out, HlsOptions(samples=len(images), trace_samples=2),
+                   graph_inputs={digits_graph.inputs[0]: images})
+    status, text = run_csim(out, sanitize=True, echo=False)
+    lines = _lines(text)
+    assert status == 0, text[-3000:]
+    assert "PASS logits: 450 samples x 10 values bit-exact" in lines
+    assert "PASS pred: 450 samples x 1 values bit-exact" in lines
+    assert lines[-1].endswith(" passed, 0 failed")
+    # the expected predictions in the vector file are the golden model's, not the kernel's
+    pred = np.frombuffer((out / "tb" / "data" / "t_pred.bin").read_bytes()[20:], dtype="<i8")
+    golden = run_graph(digits_graph, {digits_graph.inputs[0]: images[:64]}).outputs["pred"]
+    assert np.array_equal(pred[:64], golden.reshape(-1))
+
+
+def test_builds_treat_warnings_as_errors():
+    assert {"-Wall", "-Wextra", "-Werror"} <= set(WARN)
+    assert "-fsanitize=address,undefined" in SANITIZE
