@@ -101,7 +101,8 @@ def gemm_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
                         "types": {"a": I8, "b": I8}, "attrs": {"transpose_b": tb}, "par": par})
     # the attention's attn @ v: 16-bit probabilities times 8-bit values
     a = rng.integers(0, 2**15, (S, 2, 64, 17))
-    out.append({"name": "matmul_probs_v", "op": "matmul", "inputs": {"a": a, "b": rng.integers(-128, 128, (S, 2, 17, 8))},
+    v = rng.integers(-128, 128, (S, 2, 17, 8))
+    out.append({"name": "matmul_probs_v", "op": "matmul", "inputs": {"a": a, "b": v},
                 "types": {"a": IntType(16), "b": I8}, "attrs": {"transpose_b": False}, "par": 3})
     for par, (chans, p, side) in ((1, (3, 2, 24)), (5, (1, 4, 48))):
         x = rng.integers(0, 256, (S, chans, side, side))
@@ -181,8 +182,10 @@ def layout_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
 
     x4 = r(4, 32, 2, 8)
     return [
-        {"name": "reshape", "op": "reshape", "inputs": {"x": r(256, 8)}, "types": {"x": I8}, "attrs": {"shape": [128, 16]}},
-        {"name": "transpose", "op": "transpose", "inputs": {"x": x4}, "types": {"x": I8}, "attrs": {"perm": [2, 0, 1, 3]}},
+        {"name": "reshape", "op": "reshape", "inputs": {"x": r(256, 8)}, "types": {"x": I8},
+         "attrs": {"shape": [128, 16]}},
+        {"name": "transpose", "op": "transpose", "inputs": {"x": x4}, "types": {"x": I8},
+         "attrs": {"perm": [2, 0, 1, 3]}},
         {"name": "slice", "op": "slice", "inputs": {"x": r(130, 8)}, "types": {"x": I8},
          "attrs": {"axis": 0, "start": 1, "stop": 129}},
         {"name": "gather", "op": "gather", "inputs": {"x": r(3, 128, 8)}, "types": {"x": I8},
@@ -248,7 +251,8 @@ def suite_graph(index_path: Path) -> tuple[Graph, dict[str, np.ndarray], dict[st
         for role, arr in case.inputs.items():
             if role in entry["const"]:
                 vals = arr[0]
-                ins[role] = b.const(f"{cname}.{role}", vals, IntType.fitting(Interval(int(vals.min()), int(vals.max()))))
+                vt = IntType.fitting(Interval(int(vals.min()), int(vals.max())))
+                ins[role] = b.const(f"{cname}.{role}", vals, vt)
                 continue
             t = _itype(entry["types"][role])
             ins[role] = b.input(f"{cname}.{role}", arr.shape[1:], t, None, Interval.of_type(t))

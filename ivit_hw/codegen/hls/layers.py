@@ -10,7 +10,6 @@ an op without an entry has no HLS kernel.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -597,4 +596,4 @@ def estimated_total(layers: list[Layer]) -> int:
     return int(sum(layer.cycles for layer in layers))
 
 
-__all__ = ["BUILDERS", "Layer", "Rom", "build_layer", "estimated_total", "math"]
+__all__ = ["BUILDERS", "Layer", "Rom", "build_layer", "estimated_total"]

@@ -45,7 +45,10 @@ class Namer:
         return ident
 
 
+_COMMENT_OK = re.compile(r"[A-Za-z0-9_.:,\[\] -]")
+
+
 def comment_text(name: str) -> str:
-    """``name`` made safe inside a C++ ``//`` comment (printable ASCII, no backslash at the end)."""
-    text = "".join(ch if 32 <= ord(ch) < 127 and ch != "\\" else "?" for ch in name)
-    return text.replace("*/", "*?")
+    """``name`` for a ``//`` comment or a tcl/markdown line: letters, digits and ``_.:,[] -`` kept,
+    anything else (quotes, ``;``, ``*``, ``/``, backslashes, control characters) shown as ``?``."""
+    return "".join(ch if _COMMENT_OK.fullmatch(ch) else "?" for ch in name)

@@ -142,7 +142,7 @@ class _Builder:
 
     def buffer(self, t: str, cid: str, comment: str) -> str:
         self.buffers.append({"ctype": self.ctype(t), "cid": cid, "size": _size(self.graph, t),
-                             "comment": comment_text(comment)})
+                             "comment": comment})
         return cid
 
     def plan_uses(self) -> None:
@@ -164,10 +164,10 @@ class _Builder:
         if k <= 1:
             self.uses[t] = [base] * max(k, 1)
             return
-        copies = [self.buffer(t, f"{base}_u{i}", f"{t} (reader {i})") for i in range(k)]
+        copies = [self.buffer(t, f"{base}_u{i}", f"{comment_text(t)} (reader {i})") for i in range(k)]
         src, size, ctype = base, _size(self.graph, t), self.ctype(t)
         for i in range(k - 1):
-            rest = copies[i + 1] if i == k - 2 else self.buffer(t, f"{base}_r{i + 1}", f"{t} (fan-out)")
+            rest = copies[i + 1] if i == k - 2 else self.buffer(t, f"{base}_r{i + 1}", f"{comment_text(t)} (fan-out)")
             self.steps.append({"kernel": "ivit::fanout2", "targs": [str(size), ctype], "args": [src, copies[i], rest],
                                "comment": "", "trace": None})
             src = rest
@@ -180,7 +180,7 @@ class _Builder:
             if rom_cid not in self.roms:
                 vals = np.asarray(self.graph.constants[t], dtype=np.int64)
                 self.roms[rom_cid] = Rom(rom_cid, native_type(const_iv(vals), f"constant {t!r}"), vals.reshape(-1), t)
-            buf = self.buffer(t, f"{self.tname(t)}_k{len(self.buffers)}", f"constant {t}")
+            buf = self.buffer(t, f"{self.tname(t)}_k{len(self.buffers)}", f"constant {comment_text(t)}")
             self.steps.append({"kernel": "ivit::rom_to_array", "targs": [str(_size(self.graph, t))],
                                "args": [rom_cid, buf], "comment": "", "trace": None})
             return buf
@@ -193,14 +193,15 @@ class _Builder:
         for t in sel.inputs:
             port = self.pname(f"in_{t}")
             self.ports.append(self._port(t, port, "input"))
-            self.buffer(t, self.tname(t), f"input {t}")
+            self.buffer(t, self.tname(t), f"input {comment_text(t)}")
             self.steps.append({"kernel": "ivit::stream_to_array", "targs": [str(_size(g, t))],
                                "args": [port, self.tname(t)], "comment": f"input {comment_text(t)}", "trace": None})
             self.split(t)
         for node in sel.nodes:
             buffers = {role: self.take(t) for role, t in node.inputs.items() if not _is_param(node, role)}
-            out = self.buffer(node.output, self.tname(node.output), f"{node.op} {node.name}")
-            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, self.opts.parallelism(node.name))
+            out = self.buffer(node.output, self.tname(node.output), f"{node.op} {comment_text(node.name)}")
+            par = self.opts.parallelism(node.name)
+            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par)
             self.layers.append(layer)
             for rom in layer.roms:
                 self.roms.setdefault(rom.cid, rom)
