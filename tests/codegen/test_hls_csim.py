@@ -1,7 +1,9 @@
 """HLS C-simulation against the golden model, bit for bit: every op of the registry on its
 golden cases (one binary, built with -Wall -Wextra -Werror both plainly and under
--fsanitize=address,undefined), one DeiT-tiny block, and the whole digits model on its full
-test split (sanitizer build). Needs g++ and the ap_int headers (``make hls-headers``)."""
+-fsanitize=address,undefined), one DeiT-tiny block (sanitizer build), and the whole digits
+model on its full test split (plain build: 450 images under the sanitizers would cost about a
+minute of CPU; every kernel it uses runs under them in the op suite). Needs g++ and the ap_int
+headers (``make hls-headers``)."""
 
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ def test_whole_digits_model_on_the_test_split(digits_graph, tmp_path):
     out.mkdir()
     render_project(digits_graph, out, HlsOptions(samples=len(images), trace_samples=2),
                    graph_inputs={digits_graph.inputs[0]: images})
-    status, text = run_csim(out, sanitize=True, echo=False)
+    status, text = run_csim(out, sanitize=False, echo=False)
     lines = _lines(text)
     assert status == 0, text[-3000:]
     assert "PASS logits: 450 samples x 10 values bit-exact" in lines
