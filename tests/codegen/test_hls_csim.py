@@ -1,6 +1,6 @@
 """HLS C-simulation against the golden model, bit for bit: every op of the registry on its
-golden cases (one binary, built with -Wall -Wextra -Werror both plainly and under
--fsanitize=address,undefined), one DeiT-tiny block (sanitizer build), and the whole digits
+golden cases (one binary, -Wall -Wextra -Werror under -fsanitize=address,undefined), the
+conformance suite (one binary, plain C++14 build), one DeiT-tiny block (sanitizer build), and the whole digits
 model on its full test split (plain build: 450 images under the sanitizers would cost about a
 minute of CPU; every kernel it uses runs under them in the op suite). Needs g++ and the ap_int
 headers (``make hls-headers``)."""
@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hls_cases import suite_graph, write_cases  # noqa: E402
+from hls_conformance import SKIP_OPS, conformance_graph  # noqa: E402
 
 from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
 from ivit_hw.codegen.hls.verify import SANITIZE, WARN  # noqa: E402
@@ -31,24 +32,31 @@ def _lines(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def op_suite(tmp_path_factory):
-    """The op suite rendered and C-simulated twice in parallel (C++14 plain, C++20 sanitizers)."""
+    """Two projects C-simulated in parallel: the op suite of ``hls_cases`` (sanitizer build, C++20)
+    and the conformance suite of ``ivit-hw goldens`` (plain build, C++14)."""
+    from ivit_hw.runtime.conformance import write_suite
+
     root = tmp_path_factory.mktemp("hls_ops")
     index = write_cases(root / "cases")
     graph, vectors, par, names = suite_graph(index)
     out = root / "prj"
     out.mkdir()
     render_project(graph, out, HlsOptions(layer_par=tuple(par.items())), vectors=vectors)
+    write_suite(root / "conformance")
+    c_graph, c_vectors, c_names = conformance_graph(root / "conformance")
+    c_out = root / "conformance_prj"
+    c_out.mkdir()
+    render_project(c_graph, c_out, HlsOptions(default_par=4), vectors=c_vectors)
     with ThreadPoolExecutor(2) as pool:
-        plain = pool.submit(run_csim, out, False, False)
         sanitized = pool.submit(run_csim, out, True, False)
-        results = {"plain": plain.result(), "sanitize": sanitized.result()}
-    return out, graph, names, results
+        plain = pool.submit(run_csim, c_out, False, False)
+        results = {"sanitize": sanitized.result(), "conformance": plain.result()}
+    return out, graph, names, results, c_names
 
 
-@pytest.mark.parametrize("build", ["plain", "sanitize"])
-def test_every_op_case_is_bit_exact(op_suite, build):
-    _, graph, names, results = op_suite
-    status, text = results[build]
+def test_every_op_case_is_bit_exact_under_sanitizers(op_suite):
+    _, graph, names, results, _ = op_suite
+    status, text = results["sanitize"]
     lines = _lines(text)
     assert lines[-1] == f"{len(names)} passed, 0 failed", text[-3000:]
     assert status == 0
@@ -57,8 +65,20 @@ def test_every_op_case_is_bit_exact(op_suite, build):
     assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
 
 
+def test_conformance_suite_is_bit_exact(op_suite):
+    *_, results, c_names = op_suite
+    status, text = results["conformance"]
+    lines = _lines(text)
+    assert len(c_names) >= 190
+    assert lines[-1] == f"{len(c_names)} passed, 0 failed", text[-3000:]
+    assert status == 0
+    passed = {ln.split(": ")[0].removeprefix("PASS ") for ln in lines if ln.startswith("PASS ")}
+    assert passed == set(c_names)
+    assert {n.split(".")[0] for n in c_names} == set(REGISTRY) - set(SKIP_OPS)
+
+
 def test_suite_covers_every_registry_op_and_enough_rows(op_suite):
-    _, graph, names, _ = op_suite
+    _, graph, names, _, _ = op_suite
     assert {n.op for n in graph.nodes} == set(REGISTRY)
     for node in graph.nodes:  # rows (vectors) per case: 8 samples x the output's leading axes
         shape = graph.tensor(node.output).shape
@@ -71,8 +91,8 @@ def test_suite_covers_every_registry_op_and_enough_rows(op_suite):
 
 def test_a_wrong_expected_value_is_reported(op_suite, tmp_path):
     """The testbench can fail: flip one expected value of one case and it names that tensor."""
-    out, _, names, _ = op_suite
-    exe = out / "csim_build" / "csim"
+    out, _, names, _, _ = op_suite
+    exe = out / "csim_build_sanitize" / "csim"
     data = tmp_path / "data"
     shutil.copytree(out / "tb" / "data", data)
     victim = next(p for p in sorted(data.glob("*.bin")) if "shiftmax_masked_out" in p.name)
