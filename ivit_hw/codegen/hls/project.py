@@ -208,7 +208,7 @@ class _Builder:
             if layer.par > 1:
                 self.pragmas += _partition_pragmas(layer)
             trace = None
-            if node.output not in sel.outputs:
+            if node.output not in sel.outputs and self.opts.trace_samples > 0:
                 trace = len(self.trace_ids)
                 self.trace_ids[node.output] = trace
             targs = [s.cfg for s in layer.sub_cfgs] or [layer.cfg]
