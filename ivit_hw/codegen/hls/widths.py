@@ -1,24 +1,19 @@
 """Widths for the HLS renderer: the proven interval of every tensor and node
 internal, and the C type that holds it.
 
-:func:`analysed_graph` is the one place that decides where ranges come from.
-While ``load_graph`` does not yet return analysed graphs with every internal
-the INTERFACES list names, it runs the range analysis here and fills the
-internals the registry does not list yet (:data:`PENDING_INTERNALS`) from
-the sound interval rules below. Once the IR stores them, the fallback is
-never used (an internal stored on the node always wins).
+:func:`analysed_graph` is the one place that decides where ranges come from:
+``load_graph`` returns analysed graphs (every tensor range and node internal
+stored); an in-memory graph without them is analysed here first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...ir.analysis import infer_ranges, width_violations
 from ...ir.graph import Graph, Node
-from ...ir.range_rules import _scaled_interval
 from ...ir.registry import get_op
 from ...ir.types import Interval, IRError
 from ...ir.verify import width_problem
@@ -104,58 +99,9 @@ def const_iv(values: np.ndarray) -> Interval:
     return Interval(int(arr.min()), int(arr.max())) if arr.size else Interval(0, 0)
 
 
-# ----------------------------------------------------------------------------- pending internals
-# Internals the INTERFACES name but the registry does not list yet. Each rule
-# is a sound (if sometimes loose) interval, from the node's other intervals.
-
-Ctx = dict  # "in.<role>" / "const.<role>" / "out" / "<internal>" -> Interval, "shape.<role>" -> shape
-
-
-def _rq_main(c: Ctx) -> dict[str, Interval]:
-    prod = product(c["in.acc"], c["const.m"])
-    y = _scaled_interval(c["in.acc"], c["val.m"], c["val.e"], c["attr.rounding"])
-    if "in.identity" in c:
-        prod_id = product(c["in.identity"], c["const.m_id"])
-        y_id = _scaled_interval(c["in.identity"], c["val.m_id"], c["val.e_id"], c["attr.rounding"])
-    else:
-        prod_id = y_id = Interval(0, 0)
-    return {"prod": prod, "y": y, "prod_id": prod_id, "y_id": y_id,
-            "sum": Interval(y.lo + y_id.lo, y.hi + y_id.hi)}
-
-
-def _norm(c: Ctx) -> dict[str, Interval]:
-    x, cols, y, z = c["in.x"], c["shape.x"][-1], c["y"], c["z"]
-    sq_hi = max(y.lo * y.lo, y.hi * y.hi)
-    return {"xsum": Interval(cols * x.lo, cols * x.hi), "mean": x,
-            "yf": Interval(2 * z.lo, 2 * z.hi + 1), "sq": Interval(0, sq_hi)}
-
-
-def _ibert_exp_p(c: Ctx) -> dict[str, Interval]:
-    n, x0, d = c["attr.n"], c["attr.x0"], c["d"]
-    cols = c["shape.x"][-1]
-    e = c["e16"] if "e16" in c else c["e"]
-    return {"p": Interval(max(d.lo, n * x0), max(d.hi, n * x0)), "esum": Interval(0, cols * max(e.hi, 0))}
-
-
-PENDING_INTERNALS: dict[str, tuple[tuple[str, ...], Callable[[Ctx], dict[str, Interval]]]] = {
-    "requantize": (("prod", "y", "prod_id", "y_id", "sum"), _rq_main),
-    "shiftmax": (("esum",), lambda c: {"esum": Interval(0, c["shape.x"][-1] * c["e"].hi)}),
-    "shiftgelu": (("d", "esum"), lambda c: {"d": Interval(c["z"].lo - c["z"].hi, 0),
-                                            "esum": Interval(c["e"].lo + c["em"].lo, c["e"].hi + c["em"].hi)}),
-    "ilayernorm": (("xsum", "mean", "yf", "sq"), _norm),
-    "ibert_layernorm": (("xsum", "mean", "yf", "sq"), _norm),
-    "l1_layernorm": (("xsum", "mean", "yf"), _norm),
-    "ibert_gelu": (("poly", "g"), lambda c: {
-        "poly": Interval(c["u"].lo << 14, (c["u"].hi << 14) + (1 << 14) - 1),
-        "g": Interval(c["u"].lo + c["attr.one"], c["u"].hi + c["attr.one"])}),
-    "ibert_softmax": (("p", "esum"), _ibert_exp_p),
-    "log_int_softmax": (("p", "esum"), _ibert_exp_p),
-}
-
-
 def node_intervals(graph: Graph, node: Node) -> dict[str, Interval]:
     """Every interval the renderer needs for ``node``: ``in.<role>``, ``out`` and each internal."""
-    ctx: Ctx = {}
+    ctx: dict = {}
     opdef = get_op(node.op)
     for role, t in node.inputs.items():
         spec = graph.tensor(t)
@@ -170,10 +116,4 @@ def node_intervals(graph: Graph, node: Node) -> dict[str, Interval]:
     ctx["out"] = graph.tensor(node.output).range
     for key, internal in node.internals.items():
         ctx[key] = internal.range
-    names, rule = PENDING_INTERNALS.get(node.op, ((), None))
-    missing = [k for k in names if k not in node.internals]
-    if missing and rule is not None:
-        computed = rule(ctx)
-        for k in missing:
-            ctx[k] = computed[k]
     return {k: v for k, v in ctx.items() if isinstance(v, Interval)}

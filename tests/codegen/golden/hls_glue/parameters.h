@@ -21,9 +21,9 @@ struct cfg_fc {
 // a_b: requantize
 struct cfg_a_b {
     typedef ap_int<18> acc_t;
-    typedef ap_int<49> prod_t;
-    typedef ap_int<11> y_t;
-    typedef ap_int<50> rnd_t;
+    typedef ap_int<48> prod_t;
+    typedef ap_int<10> y_t;
+    typedef ap_int<49> rnd_t;
     typedef ap_int<8> out_t;
     static const int rows = 4;
     static const int cols = 6;
