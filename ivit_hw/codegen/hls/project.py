@@ -64,16 +64,15 @@ class Selection:
 
 
 def _block_nodes(graph: Graph, name: str) -> list[Node]:
-    try:
-        from ...ir.structure import blocks  # the IR helper's structure view, when present
-    except ImportError:
-        blocks = None
-    if blocks is not None:
-        for block in blocks(graph):
-            if block.name == name:
-                wanted = set(block.nodes)
-                return [n for n in graph.nodes if n.name in wanted]
-        return []
+    """The nodes of block ``name``: a block of ``ivit_hw.ir.structure.blocks`` (``attention.0``,
+    ``mlp.0``, ``residual.1``, ``embed``, ``head``), else every node whose name starts with ``name.``
+    (``blocks.0``: a whole transformer block of the frontend's naming)."""
+    from ...ir.structure import blocks
+
+    for block in blocks(graph):
+        if block.name == name:
+            wanted = set(block.nodes)
+            return [n for n in graph.nodes if n.name in wanted]
     return [n for n in graph.nodes if n.name.startswith(name + ".")]
 
 
