@@ -32,7 +32,7 @@ demo: setup hls-headers
 	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
 
 lint: setup
-	$(VENV)/bin/ruff check ivit_hw tests examples
+	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,270 @@
+"""The fused executor: runs an integer graph as a list of fused steps on a torch device.
+
+``backend="triton"`` launches the Triton kernels of :mod:`.triton_kernels`
+(CUDA, or CPU under ``TRITON_INTERPRET=1``); ``backend="torch"`` runs the same
+steps as exact torch code (``torch._int_mm`` GEMMs, int64 element-wise
+chains), optionally through ``torch.compile``. Both equal the numpy golden
+executor bit for bit; outputs come back as int64 like ``run_graph``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+from ...ir.analysis import infer_ranges
+from ...ir.graph import Graph, Node
+from ...ir.registry import get_op
+from ...ir.types import IntType, IRError
+from ..numpy_exec import RunResult
+from . import torch_ops as T
+from .plan import Step, _max_abs, build_plan, requant_info
+from .single_ops import run_single
+
+BACKENDS = ("torch", "triton")
+I64 = torch.int64
+
+
+def storage_dtype(t: IntType) -> torch.dtype:
+    """The narrowest torch dtype holding every value of ``t``."""
+    if not t.signed and t.bits <= 8:
+        return torch.uint8
+    bits = t.bits if t.signed else t.bits + 1
+    for b, dt in ((8, torch.int8), (16, torch.int16), (32, torch.int32)):
+        if bits <= b:
+            return dt
+    return I64
+
+
+def triton_available() -> bool:
+    """Whether triton imports here (the Triton backend needs it)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- torch step bodies
+def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: str, split: bool,
+              split_id: bool, offset: int, n: int):
+    """Exact requantize(x @ w.T + bias [, identity]): int8 ``_int_mm`` on CUDA (w padded to N % 8 == 0),
+    chunked float32 BLAS on CPU (exact, and faster than ``_int_mm`` on CPUs without VNNI)."""
+    rows = x.reshape(-1, x.shape[-1])
+    rows = (rows.to(torch.int16) - offset).to(torch.int8) if offset else rows.to(torch.int8)
+    if rows.device.type == "cpu":  # no int8 dot-product units assumed: float32 BLAS is exact here
+        acc = T.float32_rows_matmul(rows, w)[:, :n] + bias
+    else:
+        acc = T.int8_matmul(rows, w)[:, :n].to(I64) + bias
+    ident = identity.reshape(-1, n) if identity is not None else None
+    y = T.requantize(acc, m, e, out_bits, rounding, ident, m_id, e_id, split, split_id)
+    return y.reshape(*x.shape[:-1], n)
+
+
+def attention_step(q, k, v, sm, se, x0, om, oe, scores_bits: int, n: int, out_bits: int, o_bits: int,
+                   rounding: str):
+    """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds)."""
+    d, length = q.shape[-1], q.shape[-2]
+    sc = T.requantize(T.exact_matmul(q, k.transpose(-1, -2), 128 * 128 * d), sm, se, scores_bits, rounding)
+    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1)
+    o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v, 128 * 128 * length)
+    return T.requantize(o, om, oe, o_bits, rounding)
+
+
+def layernorm_step(x, bias, m, e, iters: int, k0: int, out_bits: int, rounding: str, split: bool):
+    """requantize(ilayernorm(x)) per channel."""
+    return T.requantize(T.ilayernorm(x, bias, iters, k0), m, e, out_bits, rounding, split=split)
+
+
+def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0):
+    """requantize(shiftgelu(x)); ``span`` > 0: the proven spread of z per row, for the sigmoid table."""
+    g = T.shiftgelu_lut(x, x0, n, coef, span) if span else T.shiftgelu(x, x0, n, coef)
+    return T.requantize(g, m, e, out_bits, rounding)
+
+
+class FusedExecutor:
+    """Run ``graph`` as fused steps on ``device`` (API like the torch executor: ``run`` / ``forward``).
+
+    ``backend``: "triton", "torch" or None (Triton on CUDA when it imports,
+    else torch). ``compile=True`` wraps the torch step bodies in
+    ``torch.compile``. ``fuse=False`` runs every node alone (for tests).
+    """
+
+    def __init__(self, graph: Graph, device: str | torch.device = "cpu", backend: str | None = None,
+                 compile: bool = False, fuse: bool = True) -> None:
+        self.device = torch.device(device)
+        if backend is None:
+            backend = "triton" if self.device.type == "cuda" and triton_available() else "torch"
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown fused backend {backend!r}; choose one of {BACKENDS}")
+        if backend == "triton" and not triton_available():
+            raise RuntimeError("the triton backend needs the triton package (pip install triton)")
+        self.backend = backend
+        if any(graph.tensor(t).range is None for t in graph.tensors if t not in graph.constants):
+            graph = infer_ranges(graph)
+        self.graph = graph
+        self.steps = build_plan(graph, fuse)
+        self.consts = {name: torch.from_numpy(np.ascontiguousarray(v).astype(np.int64)).to(self.device)
+                       for name, v in graph.constants.items()}
+        self._prepared = [self._prepare(s) for s in self.steps]
+        self._bodies = self._step_bodies(compile and backend == "torch")
+
+    # ------------------------------------------------------------------ set-up
+    def _const(self, name: str | None, dtype: torch.dtype = I64) -> torch.Tensor | None:
+        return None if name is None else self.consts[name].to(dtype)
+
+    def _prepare(self, step: Step) -> dict:
+        i = step.info
+        if step.kind == "gemm":
+            w = self.consts[i["weight"]]
+            w = w.reshape(w.shape[0], -1)
+            n = w.shape[0]
+            bias = self._const(i["bias"]) if i["bias"] else torch.zeros(n, dtype=I64, device=self.device)
+            bias = bias + i["offset"] * w.sum(dim=1)
+            w8 = w.to(torch.int8)
+            if self.backend == "torch":
+                w8 = torch.nn.functional.pad(w8, (0, 0, 0, (-n) % 8))
+            p = {"w": w8.contiguous(), "bias": bias, "m": self._const(i["m"]), "e": self._const(i["e"]), "n": n}
+            if i["identity"] is not None:
+                p.update(m_id=self._const(i["m_id"]), e_id=self._const(i["e_id"]))
+            return p
+        if step.kind == "layernorm":
+            return {"bias": self._const(i["bias_int"]), "m": self._const(i["m"]), "e": self._const(i["e"])}
+        keys = ("scores_m", "scores_e", "x0", "out_m", "out_e")
+        if step.kind == "attention":
+            p = {k: torch.tensor(i[k], dtype=I64, device=self.device) for k in keys}
+            p["par"] = torch.tensor([i[k] for k in keys], dtype=I64, device=self.device)
+            return p
+        if step.kind == "gelu":
+            return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
+                    "m": self._const(i["m"]), "e": self._const(i["e"]),
+                    "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
+        return {"info": self._single_info(step.nodes[0])}
+
+    def _single_info(self, node: Node) -> dict:
+        g = self.graph
+        if node.op == "requantize":
+            return requant_info(g, node)
+        if node.op in ("linear", "patch_embed"):
+            w = g.constants[node.inputs["weight"]]
+            k = int(np.prod(w.shape[1:]))
+            return {"bound": _max_abs(g, node.inputs["x"]) * _max_abs(g, node.inputs["weight"]) * k}
+        if node.op == "matmul":
+            a, b = g.tensor(node.inputs["a"]), g.tensor(node.inputs["b"])
+            k = a.shape[-1]
+            bound = _max_abs(g, node.inputs["a"]) * _max_abs(g, node.inputs["b"]) * k
+            split16 = (bound >= T.FLOAT32_EXACT and not node.attrs["transpose_b"] and k < 1024
+                       and a.range.lo >= 0 and a.range.hi < 2**15 and b.range.lo >= -128 and b.range.hi <= 127)
+            return {"bound": bound, "split16": split16}
+        return {}
+
+    def _step_bodies(self, compile: bool) -> dict[str, Callable]:
+        bodies = {"gemm": gemm_step, "attention": attention_step, "layernorm": layernorm_step, "gelu": gelu_step}
+        if not compile:
+            return bodies
+        import torch._dynamo as dynamo
+
+        for key in ("cache_size_limit", "recompile_limit"):
+            if hasattr(dynamo.config, key):
+                setattr(dynamo.config, key, max(64, getattr(dynamo.config, key)))
+        return {k: torch.compile(f, dynamic=False) for k, f in bodies.items()}
+
+    # ------------------------------------------------------------------ run
+    def _arg(self, node: Node, role: str, env: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        t = node.inputs[role]
+        if t in env:
+            return env[t]
+        c = self.consts[t]
+        return c if get_op(node.op).role(role).param else c[None]
+
+    def _run_step(self, step: Step, prep: dict, env: dict[str, torch.Tensor]) -> torch.Tensor:
+        i, b = step.info, self._bodies
+        if step.kind == "op":
+            node = step.nodes[0]
+            args = {role: self._arg(node, role, env) for role in node.inputs}
+            return run_single(node.op, args, node.attrs, prep["info"])
+        if step.kind == "gemm":
+            x = env[i["x"]] if i["x"] in env else self.consts[i["x"]][None]
+            if i["patch"]:
+                from .single_ops import im2col
+
+                x = im2col(x, i["patch"])
+            ident = None
+            if i["identity"] is not None:
+                ident = env[i["identity"]] if i["identity"] in env else self.consts[i["identity"]][None]
+                ident = ident.expand(*x.shape[:-1], prep["n"])
+            if self.backend == "triton":
+                return self._triton_gemm(x, ident, i, prep)
+            return b["gemm"](x, prep["w"], prep["bias"], prep["m"], prep["e"], ident, prep.get("m_id"),
+                             prep.get("e_id"), i["out_bits"], i["rounding"], i["split"], i.get("split_id", False),
+                             i["offset"], prep["n"])
+        if step.kind == "attention":
+            q, k, v = (env[i[r]] for r in ("q", "k", "v"))
+            if self.backend == "triton":
+                from . import triton_kernels as K
+
+                return K.attention(q, k, v, i["scores_m"], i["scores_e"], i["scores_bits"], i["x0"], i["n"],
+                                   i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], i["rounding"], par=prep["par"])
+            return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], prep["x0"], prep["out_m"],
+                                  prep["out_e"], i["scores_bits"], i["n"], i["out_bits"], i["o_bits"], i["rounding"])
+        if step.kind == "layernorm":
+            x = env[i["x"]]
+            if self.backend == "triton":
+                from . import triton_kernels as K
+
+                return K.layernorm_requant(x, prep["bias"], prep["m"], prep["e"], i["out_bits"], i["iters"],
+                                           i["k0"], i["rounding"], i["split"])
+            return b["layernorm"](x, prep["bias"], prep["m"], prep["e"], i["iters"], i["k0"], i["out_bits"],
+                                  i["rounding"], i["split"])
+        x = env[i["x"]]
+        if self.backend == "triton":
+            from . import triton_kernels as K
+
+            return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"],
+                                  par=prep["par"])
+        return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
+                         i["span"])
+
+    def _triton_gemm(self, x: torch.Tensor, ident: torch.Tensor | None, i: dict, prep: dict) -> torch.Tensor:
+        from . import triton_kernels as K
+
+        rows = x.reshape(-1, x.shape[-1])
+        rows = (rows.to(torch.int16) - i["offset"]).to(torch.int8) if i["offset"] else rows.to(torch.int8)
+        n = prep["n"]
+        id_rows = ident.reshape(-1, n) if ident is not None else None
+        out = K.gemm_requant(rows, prep["w"], prep["bias"], prep["m"], prep["e"], i["out_bits"], i["rounding"],
+                             id_rows, prep.get("m_id"), prep.get("e_id"), i["split"], i.get("split_id", False))
+        return out.reshape(*x.shape[:-1], n)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Run on device tensors (per-sample shape or with a batch axis); outputs stay on the device."""
+        env: dict[str, torch.Tensor] = {}
+        for name in self.graph.inputs:
+            if name not in inputs:
+                raise IRError(f"graph {self.graph.name!r}: missing input {name!r}")
+            x = inputs[name]
+            spec = self.graph.tensor(name)
+            if tuple(x.shape) == spec.shape:
+                x = x[None]
+            if tuple(x.shape[1:]) != spec.shape:
+                raise IRError(f"input {name!r}: expected shape {spec.shape} or (B, *{spec.shape}), "
+                              f"got {tuple(x.shape)}")
+            env[name] = x.to(self.device, storage_dtype(spec.dtype))
+        for step, prep in zip(self.steps, self._prepared, strict=True):
+            out = self._run_step(step, prep, env)
+            env[step.output] = out.to(storage_dtype(self.graph.tensor(step.output).dtype))
+        return {n: env[n] for n in self.graph.outputs}
+
+    @torch.no_grad()
+    def run(self, inputs: Mapping[str, np.ndarray]) -> RunResult:
+        """Run on numpy integer inputs; outputs as int64 numpy arrays (like ``run_graph``)."""
+        for name, arr in inputs.items():
+            if np.asarray(arr).dtype.kind not in "iub":
+                raise IRError(f"input {name!r}: expected an integer array, got dtype {np.asarray(arr).dtype}")
+            if name in self.graph.tensors:
+                self.graph.tensor(name).dtype.check_values(np.asarray(arr).astype(np.int64), f"input {name!r}")
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()}
+        out = self.forward(tensors)
+        return RunResult({k: v.to(I64).cpu().numpy() for k, v in out.items()})

@@ -1,0 +1,271 @@
+"""Exact torch formulations of the integer ops (spec ``integer-ops.md``).
+
+Every function takes integer torch tensors (any integer dtype; arithmetic is
+int64) plus the op's integer attributes and returns an int64 tensor equal to
+the numpy golden kernel of :mod:`ivit_hw.ops`. They are plain tensor code, so
+``torch.compile`` fuses a chain of them into one loop, and they run on any
+device. Where the GPU formulation differs from the spec text it is stated in
+the docstring and proven equal by the tests (tests/runtime/test_fused_torch_ops.py).
+"""
+
+from __future__ import annotations
+
+import torch
+
+INT32_MAX = 2**31 - 1
+I64 = torch.int64
+SPLIT = 16  # the low half of a multiplier in the split requantize product
+FLOAT32_EXACT = 2**24
+FLOAT64_EXACT = 2**53
+
+
+def _i64(x: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.to(device=like.device, dtype=I64)
+    return torch.tensor(x, dtype=I64, device=like.device)
+
+
+def floor_div(a: torch.Tensor, b: torch.Tensor | int) -> torch.Tensor:
+    """Exact floor division of int64 tensors (any signs, b != 0)."""
+    return torch.div(a, b, rounding_mode="floor")
+
+
+def round_shift(p: torch.Tensor, s: torch.Tensor | int, rounding: str = "half_even") -> torch.Tensor:
+    """Round ``p / 2^s`` (0 <= s <= 62) with the spec's three modes; ``s`` may be per channel."""
+    s = _i64(s, p)
+    if rounding == "floor":
+        return p >> s
+    s1 = torch.clamp(s, min=1)
+    half = torch.ones_like(s1) << (s1 - 1)
+    if rounding == "half_up":
+        out = (p + half) >> s1
+    else:
+        # adding half - 1 + (q & 1) carries into q = p >> s exactly on rem > half, or a tie with q odd
+        out = (p + (half - 1) + ((p >> s1) & 1)) >> s1
+    return torch.where(s == 0, p, out)
+
+
+def mul_round_shift_split(a: torch.Tensor, m: torch.Tensor, e: torch.Tensor, rounding: str) -> torch.Tensor:
+    """``round(a*m / 2^e)`` for products beyond int64 (|a| < 2^46, |m| <= 2^31, e > 16), exactly.
+
+    ``a*m = big*2^16 + r`` with ``m = mh*2^16 + ml``; the rounding compares the
+    dropped bits of ``big`` (and r) with the half, as the golden model's split path.
+    """
+    mh, ml = m >> SPLIT, m & ((1 << SPLIT) - 1)
+    low = a * ml
+    big = a * mh + (low >> SPLIT)
+    r = low & ((1 << SPLIT) - 1)
+    s = e - SPLIT
+    q = big >> s
+    if rounding == "floor":
+        return q
+    dropped = big - (q << s)
+    half = torch.ones_like(s) << (s - 1)
+    tie = (dropped == half) & (r == 0)
+    above = (dropped > half) | ((dropped == half) & (r > 0))
+    if rounding == "half_up":
+        return q + (above | tie).to(I64)
+    return q + (above | (tie & ((q & 1) == 1))).to(I64)
+
+
+def clamp_bits(y: torch.Tensor, bits: int) -> torch.Tensor:
+    """Clamp to the signed ``bits``-bit range."""
+    return torch.clamp(y, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def requantize(acc: torch.Tensor, m: torch.Tensor | int, e: torch.Tensor | int, out_bits: int,
+               rounding: str = "half_even", identity: torch.Tensor | None = None,
+               m_id: torch.Tensor | int | None = None, e_id: torch.Tensor | int | None = None,
+               split: bool = False, split_id: bool = False) -> torch.Tensor:
+    """Spec section 2. ``split`` / ``split_id`` select the wide-product path (chosen by the plan
+    from the proven ranges: needed when ``|acc| * |m|`` may reach 2^63)."""
+    acc = acc.to(I64)
+    m, e = _i64(m, acc), _i64(e, acc)
+    y = mul_round_shift_split(acc, m, e, rounding) if split else round_shift(acc * m, e, rounding)
+    if identity is not None:
+        ident = identity.to(I64)
+        mi, ei = _i64(m_id, acc), _i64(e_id, acc)
+        y = y + (mul_round_shift_split(ident, mi, ei, rounding) if split_id else round_shift(ident * mi, ei, rounding))
+    return clamp_bits(y, out_bits)
+
+
+def shift_exp(x: torch.Tensor, x0: int, n: int, saturate: bool = False) -> torch.Tensor:
+    """Spec section 4. ``saturate=True`` caps the result at 2^31 - 1 without ever forming a shift
+    past 31 bits (ShiftGELU's ``em``, whose argument may be positive): equal to
+    ``min(shift_exp(x), 2^31 - 1)`` because t > 0 and ``t << s > 2^31 - 1`` iff
+    ``s >= 31`` or ``t > (2^31 - 1) >> s``."""
+    x = x.to(I64)
+    p = torch.clamp(x + (x >> 1) - (x >> 4), min=n * x0)
+    q = floor_div(p, x0)
+    r = p - x0 * q
+    t = r - 2 * x0
+    s = n - q - 1
+    if saturate:
+        s_left = torch.clamp(s, 0, 31)
+        over = (s >= 31) | (t > (INT32_MAX >> s_left))
+        e = torch.where(s >= 0, torch.where(over, INT32_MAX, t << s_left), t >> torch.clamp(-s, min=0))
+    else:
+        e = torch.where(s >= 0, t << torch.clamp(s, min=0), t >> torch.clamp(-s, min=0))
+    return torch.clamp(e, min=0)
+
+
+def shiftmax(x: torch.Tensor, x0: int, n: int = 15, out_bits: int = 16,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Spec section 5 over the last axis; ``mask`` (bool, True = keep) as the golden kernel."""
+    x = x.to(I64)
+    if mask is None:
+        d = x - x.amax(dim=-1, keepdim=True)
+        e = shift_exp(d, x0, n)
+    else:
+        keep = mask.to(device=x.device, dtype=torch.bool).expand(x.shape)
+        lowest = torch.iinfo(I64).min
+        row_max = torch.where(keep, x, lowest).amax(dim=-1, keepdim=True)
+        row_max = torch.where(row_max == lowest, 0, row_max)
+        d = torch.where(keep, x - row_max, 0)
+        e = torch.where(keep, shift_exp(d, x0, n), 0)
+    total = torch.clamp(e.sum(dim=-1, keepdim=True), 1, INT32_MAX)
+    f = INT32_MAX // total
+    return (e * f) >> (32 - out_bits)
+
+
+def shiftgelu(x: torch.Tensor, x0: int, n: int = 23, coef: str = "scale") -> torch.Tensor:
+    """Spec section 6 over the last axis, with ``em`` saturated at 2^31 - 1 (the spec allows it)."""
+    x = x.to(I64)
+    z = x if coef == "scale" else x + (x >> 1) + (x >> 3) + (x >> 4)
+    m = z.amax(dim=-1, keepdim=True)
+    em = shift_exp(-m, x0, n, saturate=True)
+    e = shift_exp(z - m, x0, n)
+    total = torch.clamp(e + em, max=INT32_MAX)
+    g = (e * (INT32_MAX // total)) >> 24
+    return x * g
+
+
+def shiftmax_lut(x: torch.Tensor, x0, n: int, out_bits: int, span: int) -> torch.Tensor:
+    """:func:`shiftmax` for rows whose values span at most ``span`` (e.g. 255 for 8-bit scores):
+    ``e = shift_exp(d)`` depends on d = x - max in [-span, 0] only, so it is tabulated once and
+    looked up (the same formula evaluated on every possible d: exact by construction)."""
+    x = x.to(I64)
+    table = shift_exp(torch.arange(-span, 1, device=x.device, dtype=I64), x0, n)
+    e = table[x - x.amax(dim=-1, keepdim=True) + span]
+    total = torch.clamp(e.sum(dim=-1, keepdim=True), 1, INT32_MAX)
+    return (e * (INT32_MAX // total)) >> (32 - out_bits)
+
+
+def shiftgelu_lut(x: torch.Tensor, x0, n: int, coef: str, span: int) -> torch.Tensor:
+    """:func:`shiftgelu` for rows whose z spans at most ``span``: the sigmoid g depends only on the row
+    (through em) and on d = z - max in [-span, 0], so it is tabulated per row and gathered."""
+    x = x.to(I64)
+    z = x if coef == "scale" else x + (x >> 1) + (x >> 3) + (x >> 4)
+    m = z.amax(dim=-1, keepdim=True)
+    em = shift_exp(-m, x0, n, saturate=True)
+    e_tab = shift_exp(torch.arange(-span, 1, device=x.device, dtype=I64), x0, n)[None, :]
+    g_tab = (e_tab * (INT32_MAX // torch.clamp(e_tab + em.reshape(-1, 1), max=INT32_MAX))) >> 24
+    d = (z - m + span).reshape(-1, z.shape[-1])
+    return x * torch.gather(g_tab, 1, d).reshape(x.shape)
+
+
+def div_round_half_even(num: torch.Tensor, den: int) -> torch.Tensor:
+    """Exact ``round_half_even(num / den)`` for a positive integer ``den``."""
+    q = floor_div(num, den)
+    twice = 2 * (num - q * den)
+    return q + ((twice > den) | ((twice == den) & ((q & 1) == 1))).to(I64)
+
+
+def isqrt_iter(v: torch.Tensor, iters: int = 10, k0: int = 65536) -> torch.Tensor:
+    """The fixed integer Newton iteration ``k = (k + v//k) // 2`` from ``k0`` (v >= 0, so // is floor)."""
+    k = torch.full_like(v, k0)
+    for _ in range(iters):
+        k = (k + v // k) // 2
+    return k
+
+
+def isqrt_exact(v: torch.Tensor) -> torch.Tensor:
+    """``max(floor(sqrt(v)), 1)`` exactly: a float64 guess fixed by integer comparisons."""
+    k = torch.sqrt(v.to(torch.float64)).floor().to(I64)
+    for _ in range(2):
+        k = torch.where(k * k > v, k - 1, k)
+        k = torch.where((k + 1) * (k + 1) <= v, k + 1, k)
+    return torch.clamp(k, min=1)
+
+
+def ilayernorm(x: torch.Tensor, bias_int: torch.Tensor, iters: int = 10, k0: int = 65536,
+               sqrt: str = "iter") -> torch.Tensor:
+    """Spec section 7 over the last axis (``sqrt="exact"``: the I-BERT square root)."""
+    x = x.to(I64)
+    y = x - div_round_half_even(x.sum(dim=-1, keepdim=True), x.shape[-1])
+    v = (y * y).sum(dim=-1, keepdim=True)
+    k = isqrt_iter(v, iters, k0) if sqrt == "iter" else isqrt_exact(v)
+    z = (y * (INT32_MAX // k)) >> 1
+    return z + bias_int.to(device=x.device, dtype=I64)
+
+
+# ----------------------------------------------------------------------------- exact GEMMs
+def int_mm_ok(device: torch.device, m: int) -> bool:
+    """Whether ``torch._int_mm`` can run here (both CPU and CUDA have it; M is padded to > 16)."""
+    return device.type in ("cpu", "cuda") and hasattr(torch, "_int_mm") and m >= 1
+
+
+def float32_rows_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
+    """Exact ``a @ b_t.T`` for int8 a [M, K], b_t [N, K] in float32 BLAS (CPU): each |product| is at
+    most 2^14, so K-chunks of 1024 keep every partial sum below 2^24 (exact); chunks add in int64."""
+    k = a.shape[-1]
+    af, bf = a.to(torch.float32), b_t.to(torch.float32)
+    out = None
+    for start in range(0, k, 1024):
+        part = torch.matmul(af[:, start:start + 1024], bf[:, start:start + 1024].t()).to(I64)
+        out = part if out is None else out + part
+    return out
+
+
+def int8_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
+    """Exact ``a @ b_t.T`` for int8 ``a`` [M, K] and int8 ``b_t`` [N, K] via ``torch._int_mm`` (int32).
+
+    ``_int_mm`` wants M > 16 and K, N multiples of 8: rows and the K axis are
+    zero-padded (zeros add nothing), N must already be a multiple of 8 (the
+    plan pads constant weights once).
+    """
+    m, k = a.shape
+    pad_k = (-k) % 8
+    pad_m = 17 - m if m <= 16 else 0
+    if pad_k or pad_m:
+        a = torch.nn.functional.pad(a, (0, pad_k, 0, pad_m))
+    if pad_k:
+        b_t = torch.nn.functional.pad(b_t, (0, pad_k))
+    out = torch._int_mm(a.contiguous(), b_t.t())
+    return out[:m] if pad_m else out
+
+
+def exact_matmul(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
+    """Exact batched ``a @ b`` (int64 result) when every |partial sum| is at most ``bound``.
+
+    float32 is exact below 2^24 and float64 below 2^53 (products and sums of
+    integers are exactly representable there); larger bounds use int64 (CPU only).
+    Off the CPU float32 is never used: TF32 (a global torch setting) would round it.
+    """
+    if bound < FLOAT32_EXACT and a.device.type == "cpu":
+        return torch.matmul(a.to(torch.float32), b.to(torch.float32)).to(I64)
+    if bound < FLOAT64_EXACT:
+        return torch.matmul(a.to(torch.float64), b.to(torch.float64)).to(I64)
+    if a.device.type != "cpu":
+        raise OverflowError(f"exact_matmul: |sum| may reach {bound}, beyond float64 on {a.device}")
+    return torch.matmul(a.to(I64), b.to(I64))
+
+
+def split16(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split 0 <= y < 2^15 into int8 ``hi`` in [0, 127] and ``lo`` in [-128, 127] with
+    ``y = 256*hi + lo + 128``: so ``y @ v = 256*(hi @ v) + lo @ v + 128*sum(v)`` exactly."""
+    y = y.to(I64)
+    return (y >> 8).to(torch.int8), ((y & 255) - 128).to(torch.int8)
+
+
+def attn_v_split(y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Exact ``y @ v`` for a 16-bit Shiftmax output y (>= 0) and int8 v, as two int8-range GEMMs.
+
+    Each partial GEMM's sums stay below 128*128*N, so float32 is exact for
+    N < 1024 (the plan checks); the column sum of v corrects the offset of lo.
+    """
+    hi, lo = split16(y)
+    n = v.shape[-2]
+    bound = 128 * 128 * n
+    vs = v.to(I64).sum(dim=-2, keepdim=True)
+    return (exact_matmul(hi, v, bound) << 8) + exact_matmul(lo, v, bound) + 128 * vs
