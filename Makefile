@@ -5,9 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint clean
+AP_TYPES := .cache/ap_types/ap_int.h
+
+.PHONY: setup test demo lint clean hls-headers
 
 setup: $(STAMP)
+
+# ap_int headers for the HLS C-simulation (Apache-2.0, from the hls4ml wheel; never committed)
+hls-headers: $(AP_TYPES)
+
+$(AP_TYPES): | $(STAMP)
+	$(PY) -m pip download -q --no-deps hls4ml==1.3.0 -d .cache/wheels
+	$(PY) -m ivit_hw.codegen.hls.extract_headers .cache/wheels/hls4ml-1.3.0-py3-none-any.whl .cache/ap_types
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,11 +24,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-test: setup
+test: setup hls-headers
 	CI=$${CI:-} $(PY) -m pytest -q tests
 
-demo: setup
+demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
+	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
 
 lint: setup
 	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate
