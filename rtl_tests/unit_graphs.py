@@ -123,3 +123,43 @@ CONFIGS = {
     "requantize": (requantize_a, requantize_b, requantize_c),
     "shiftgelu": (shiftgelu_a, shiftgelu_b),
 }
+
+
+def _norm(op: str, shape, bits: int, iv: Interval, name: str, out_bits: int = 32, attrs: dict | None = None,
+          seed: int = 0) -> Graph:
+    rng = np.random.default_rng(seed)
+    bias = rng.integers(-3000, 3000, shape[-1])
+    return _one(op, shape, bits, iv, out_bits, attrs or {}, {"bias_int": (bias, IntType(32))}, name=name)
+
+
+def ilayernorm_a() -> Graph:
+    """16-bit residual stream, 128 channels."""
+    return _norm("ilayernorm", (2, 128), 16, Interval(-32768, 32767), "ln_a")
+
+
+def ilayernorm_b() -> Graph:
+    """8-bit input, 96 channels, 6 Newton steps from 2^12."""
+    return _norm("ilayernorm", (2, 96), 8, Interval(-128, 127), "ln_b", attrs={"iters": 6, "k0": 4096})
+
+
+def ibert_layernorm_a() -> Graph:
+    return _norm("ibert_layernorm", (2, 64), 16, Interval(-32768, 32767), "bl_a")
+
+
+def ibert_layernorm_b() -> Graph:
+    return _norm("ibert_layernorm", (2, 48), 8, Interval(-128, 127), "bl_b")
+
+
+def l1_layernorm_a() -> Graph:
+    return _norm("l1_layernorm", (2, 64), 16, Interval(-32768, 32767), "l1_a")
+
+
+def l1_layernorm_b() -> Graph:
+    return _norm("l1_layernorm", (2, 40), 8, Interval(-128, 127), "l1_b")
+
+
+CONFIGS.update({
+    "ilayernorm": (ilayernorm_a, ilayernorm_b),
+    "ibert_layernorm": (ibert_layernorm_a, ibert_layernorm_b),
+    "l1_layernorm": (l1_layernorm_a, l1_layernorm_b),
+})

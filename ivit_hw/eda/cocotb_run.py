@@ -60,44 +60,61 @@ def simulator_env(sim: str) -> dict[str, str]:
     return env
 
 
-def write_job(folder: Path, module: str, sources: Sequence[Path], ports: dict[str, Any], row: int, latency: int,
-              vectors: dict[str, np.ndarray], throughput_elements: int = 0, seed: int = 1) -> Path:
-    """Write a job folder for one unit and one set of vectors; returns it."""
+def write_job(folder: Path, unit: dict[str, Any], sources: Sequence[Path], vectors: dict[str, np.ndarray],
+              throughput_elements: int = 0, seed: int = 1, shared: dict[str, Any] | None = None) -> Path:
+    """Write a job folder for one unit (a manifest row) and one set of vectors; returns it.
+
+    ``shared`` = ``{"top", "build", "prefix", "sources"}`` makes the job use a
+    multi-unit harness built once in ``build`` (see :func:`build`) for Verilator.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = {"module": module, "sources": [str(Path(s).resolve()) for s in sources], "inputs": ports["in"],
-           "output": ports["out"], "row": row, "latency": latency, "seed": seed,
-           "throughput_elements": throughput_elements}
+    cfg = {"module": unit["module"], "sources": [str(Path(s).resolve()) for s in sources],
+           "inputs": unit["ports"]["in"], "output": unit["ports"]["out"], "row": unit["row"],
+           "latency": unit["latency_cycles"], "min_row": unit.get("min_row_for_full_rate", 1), "seed": seed,
+           "throughput_elements": throughput_elements, "shared": shared}
     (folder / "tb.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
     np.savez(folder / "vectors.npz", **vectors)
     return folder
 
 
+def build(sources: Sequence[str], top: str, build_dir: Path, sim: str) -> None:
+    """Compile ``sources`` with ``top`` for ``sim`` into ``build_dir`` (Verilator: lint warnings fatal)."""
+    os.environ.update(simulator_env(sim))
+    from cocotb_tools.runner import get_runner  # noqa: PLC0415
+
+    args = list(VERILATOR_ARGS) if sim == "verilator" else ["-g2005"]
+    build_dir.mkdir(parents=True, exist_ok=True)
+    get_runner(sim).build(sources=list(sources), hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                          timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+
+
 def run_job(folder: Path, sim: str) -> dict[str, Any]:
-    """Build (once) and run both tests of the testbench on ``sim``: ``{passed, failed, log, result}``."""
-    env = simulator_env(sim)
-    os.environ.update(env)
+    """Build (unless shared) and run both tests of the testbench on ``sim``: ``{passed, failed, log, result}``."""
+    os.environ.update(simulator_env(sim))
     from cocotb_tools.runner import get_results, get_runner  # noqa: PLC0415
 
     cfg = json.loads((folder / "tb.json").read_text(encoding="utf-8"))
-    build = folder / f"build_{sim}"
+    shared = cfg.get("shared") if sim == "verilator" else None
+    if shared:
+        build_dir, top, prefix = Path(shared["build"]), shared["top"], shared["prefix"]
+    else:
+        build_dir, top, prefix = folder / f"build_{sim}", cfg["module"], ""
+        build(cfg["sources"], top, build_dir, sim)
     result_file = folder / f"result_{sim}.json"
     result_file.unlink(missing_ok=True)
-    runner = get_runner(sim)
-    args = list(VERILATOR_ARGS) if sim == "verilator" else ["-g2005"]
-    runner.build(sources=cfg["sources"], hdl_toplevel=cfg["module"], build_dir=build, build_args=args,
-                 timescale=("1ns", "1ps"), log_file=build / "build.log")
-    xml = runner.test(test_module=TB_MODULE, hdl_toplevel=cfg["module"], build_dir=build, test_dir=folder,
-                      results_xml=str(folder / f"results_{sim}.xml"), log_file=folder / f"sim_{sim}.log",
-                      extra_env={"IVIT_TB_CONFIG": str(folder / "tb.json"),
-                                 "IVIT_TB_VECTORS": str(folder / "vectors.npz"),
-                                 "IVIT_TB_RESULT": str(result_file)})
+    xml = get_runner(sim).test(test_module=TB_MODULE, hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                               build_dir=build_dir, test_dir=folder,
+                               results_xml=str(folder / f"results_{sim}.xml"), log_file=folder / f"sim_{sim}.log",
+                               extra_env={"IVIT_TB_CONFIG": str(folder / "tb.json"),
+                                          "IVIT_TB_VECTORS": str(folder / "vectors.npz"),
+                                          "IVIT_TB_RESULT": str(result_file), "IVIT_TB_PREFIX": prefix})
     total, failed = get_results(xml)
     res = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else {}
     return {"passed": total - failed, "failed": failed, "log": str(folder / f"sim_{sim}.log"), "result": res}
 
 
 def _run_subprocess(folder: Path, sim: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "ivit_hw.eda.cocotb_run", str(folder), sim],
+    proc = subprocess.run([sys.executable, "-m", "ivit_hw.eda.cocotb_run", "test", str(folder), sim],
                           capture_output=True, text=True, check=False)
     out = folder / f"summary_{sim}.json"
     if proc.returncode == 0 and out.exists():
@@ -106,22 +123,63 @@ def _run_subprocess(folder: Path, sim: str) -> dict[str, Any]:
     return {"passed": 0, "failed": 2, "log": str(folder), "error": "\n".join(tail)}
 
 
+def _build_subprocess(shared: dict[str, Any], sim: str) -> str | None:
+    """Build a shared harness in a subprocess; None on success, else the end of its output."""
+    cmd = [sys.executable, "-m", "ivit_hw.eda.cocotb_run", "build", shared["build"], sim, shared["top"],
+           *shared["sources"]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode == 0:
+        return None
+    log = Path(shared["build"]) / "build.log"
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else proc.stdout + proc.stderr
+    return "\n".join(text.strip().splitlines()[-20:])
+
+
 def run_jobs(jobs: Sequence[tuple[Path, str]], workers: int = 2,
              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Run ``(job folder, simulator)`` pairs in parallel subprocesses; results in the same order."""
-    def one(job: tuple[Path, str]) -> dict[str, Any]:
-        res = _run_subprocess(*job)
+    """Run ``(job folder, simulator)`` pairs in parallel subprocesses; results in the same order.
+
+    Jobs sharing a Verilator harness wait for its one build; the build runs
+    beside the Icarus jobs, so both cores stay busy.
+    """
+    cfgs = {job: json.loads((job[0] / "tb.json").read_text(encoding="utf-8")) for job in jobs}
+    shared_builds: dict[str, dict[str, Any]] = {}
+    for (_, sim), cfg in cfgs.items():
+        if sim == "verilator" and cfg.get("shared"):
+            shared_builds.setdefault(cfg["shared"]["build"], cfg["shared"])
+
+    def one(job: tuple[Path, str], build_error: str | None = None) -> dict[str, Any]:
+        if build_error is not None:
+            res = {"passed": 0, "failed": 2, "log": str(job[0]), "error": build_error}
+        else:
+            res = _run_subprocess(*job)
         if progress:
             progress(f"{job[0].name} on {job[1]}: {res['passed']} passed, {res['failed']} failed")
         return res
 
+    results: dict[tuple[Path, str], dict[str, Any]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(one, jobs))
+        builds = {key: pool.submit(_build_subprocess, sh, "verilator") for key, sh in shared_builds.items()}
+        own = [job for job in jobs if not (job[1] == "verilator" and cfgs[job].get("shared"))]
+        futures = {job: pool.submit(one, job) for job in own}
+        for key, fut in builds.items():
+            err = fut.result()
+            for job in jobs:
+                if job[1] == "verilator" and (cfgs[job].get("shared") or {}).get("build") == key:
+                    futures[job] = pool.submit(one, job, err)
+        for job, fut in futures.items():
+            results[job] = fut.result()
+    return [results[job] for job in jobs]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ivit_hw.eda.cocotb_run JOB SIM``: run one job, write ``summary_<sim>.json``."""
-    folder, sim = Path(sys.argv[1] if argv is None else argv[0]), (sys.argv[2] if argv is None else argv[1])
+    """``python -m ivit_hw.eda.cocotb_run test JOB SIM`` (writes ``summary_<sim>.json``) or
+    ``... build BUILD_DIR SIM TOP SOURCE...``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[0] == "build":
+        build(args[4:], args[3], Path(args[1]), args[2])
+        return 0
+    folder, sim = Path(args[1]), args[2]
     res = run_job(folder, sim)
     (folder / f"summary_{sim}.json").write_text(json.dumps(res), encoding="utf-8")
     return 0

@@ -78,6 +78,14 @@ def unit_entry(node: Node, view: UnitView, filename: str) -> dict[str, Any]:
             "widths": dict(view.w)}
 
 
+def write_harness(rows: list[dict[str, Any]], path: Path, name: str = "ivit_harness") -> list[str]:
+    """Write a top module holding every unit of ``rows`` (ports prefixed ``u<i>_``); returns the prefixes."""
+    units = [{**row, "prefix": f"u{i}_"} for i, row in enumerate(rows)]
+    text = _env().get_template("harness.v.j2").render(name=name, units=units)
+    path.write_text(text, encoding="utf-8")
+    return [u["prefix"] for u in units]
+
+
 def write_units(graph: Graph, nodes: list[Node], folder: Path) -> list[dict[str, Any]]:
     """Render every node of ``nodes`` into ``folder/rtl`` plus the library; returns manifest rows."""
     rtl = folder / "rtl"
