@@ -51,7 +51,7 @@ class Command(NamedTuple):
 
 COMMANDS: list[Command] = []
 # Modules with a ``COMMANDS`` list of (name, help, add_arguments, handler), registered on first use.
-PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands")
+PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands", "ivit_hw.eda.synth_command")
 _plugins_loaded = False
 
 

