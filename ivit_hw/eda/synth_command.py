@@ -64,7 +64,8 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
             row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq
         if progress:
             fm = f"{row['fmax_mhz']} MHz" if row.get("fmax_mhz") else "no Fmax"
-            progress(f"  {unit['module']}: {row['lut']} LUT, {row['ff']} FF, {row['dsp']} DSP, {row['bram']} BRAM, {fm}")
+            progress(f"  {unit['module']}: {row['lut']} LUT, {row['ff']} FF, {row['dsp']} DSP, "
+                     f"{row['bram']} BRAM, {fm}")
         return row
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -73,7 +74,8 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
 
 def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
     """The table of ``synth.md``."""
-    lines = [f"# Synthesis results ({device}{', ECP5-25k place and route at ' + str(freq) + ' MHz' if device == 'ecp5' else ''})",
+    where = f", ECP5-25k place and route at {freq:g} MHz" if device == "ecp5" else ""
+    lines = [f"# Synthesis results ({device}{where})",
              "", "| node | op | row | LUT | FF | DSP | BRAM | Fmax (MHz) | latency (cycles) | elements/cycle |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
