@@ -35,8 +35,12 @@ def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: 
     e_min = min(e_vals)
     # y = round(prod / 2^e) lies within [prod.lo >> e_min, (prod.hi >> e_min) + 1]
     y = derived(rg, key, Interval(min(prod.lo >> e_min, 0), max((prod.hi >> e_min) + 1, 0)))
-    return {"name": role, "p": prefix, "port": role, "win": bits, "wm": sbits(ms), "wprod": sbits(prod),
-            "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y}
+    wprod = sbits(prod)
+    span = max(e_vals) - e_min
+    # the shift splits into a constant part (e_min) and a narrow variable part (e - e_min < 2^ds)
+    return {"name": role, "p": prefix, "port": role, "win": bits, "wm": sbits(ms), "wprod": wprod,
+            "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y, "e_min": e_min,
+            "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2)}
 
 
 def _sext(sig: str, wf: int, wt: int) -> str:
@@ -59,8 +63,8 @@ def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     sum_expr = " + ".join(_sext(f"{t['p']}_y", t["wy"], w["sum"]) for t in terms)
     inputs = [{"name": t["name"], "tdata": tdata_bits(t["win"]), "bits": t["win"], "tuser": 0} for t in terms]
     ob = a["out_bits"]
-    u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": 4,
-         "latency": 4, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
+    u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": 8,
+         "latency": 8, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
          "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("elementwise.v.j2", u, w, ports)
@@ -86,7 +90,7 @@ def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     ob = out_width(graph, node)
     inputs = [{"name": "x", "tdata": tdata_bits(wx), "bits": wx, "tuser": 0}]
     u = {"module": module, "node": node.name, "op": node.op, "title": "I-BERT i-GELU (baseline)",
-         "c": row_len(graph, node), "lat": 6, "latency": 6, "inputs": inputs, "b": b, "c_int": c_int, "one": one,
+         "c": row_len(graph, node), "lat": 8, "latency": 8, "inputs": inputs, "b": b, "c_int": c_int, "one": one,
          "tdw_out": tdata_bits(ob)}
     u["c"] = row_len(graph, node)
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": ob}}
