@@ -1,4 +1,5 @@
-"""Numpy golden kernels: the executable form of ``spec/integer-ops.md``.
+"""Numpy golden kernels: the executable form of ``docs/semantics.md`` (the normative
+semantics; "spec section N" in this package means section N there).
 
 Every function takes integer arrays and returns int64 arrays; nothing at run
 time is float. This package imports with numpy alone.
