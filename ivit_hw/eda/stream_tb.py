@@ -178,17 +178,23 @@ async def _wait_outputs(mon, n, cycle, limit):
         assert cycle[0] - start < limit, f"timeout: {len(mon.got)} of {n} outputs after {limit} cycles"
 
 
-@cocotb.test()
-async def stream_with_reset(dut):
-    """Random idle/backpressure; a reset in the middle of a row; then the whole stream again, checked."""
-    cfg, vec = _config()
-    rng = random.Random(cfg.get("seed", 1))
+async def _start(dut, cfg: dict) -> list[int]:
+    """Clock, cycle counter, idle inputs, no output ready, reset; returns the shared cycle counter."""
     cycle = [0]
     cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     cocotb.start_soon(_count(dut.ap_clk, cycle))
     _idle_inputs(dut, cfg)
     sig(dut, "y_TREADY").value = 0
     await _reset(dut)
+    return cycle
+
+
+@cocotb.test()
+async def stream_with_reset(dut):
+    """Random idle/backpressure; a reset in the middle of a row; then the whole stream again, checked."""
+    cfg, vec = _config()
+    rng = random.Random(cfg.get("seed", 1))
+    cycle = await _start(dut, cfg)
     row = cfg["row"]
     board = Scoreboard(vec["out"], row)
     n = len(vec["out"])
@@ -221,12 +227,7 @@ async def unstalled_throughput(dut):
     """A long stream with no idle cycles and no backpressure: count cycles, check one element per clock."""
     cfg, vec = _config()
     rng = random.Random(2)
-    cycle = [0]
-    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
-    cocotb.start_soon(_count(dut.ap_clk, cycle))
-    _idle_inputs(dut, cfg)
-    sig(dut, "y_TREADY").value = 0
-    await _reset(dut)
+    cycle = await _start(dut, cfg)
     reps = max(1, cfg.get("throughput_elements", 0) // max(len(vec["out"]), 1))
     n = len(vec["out"]) * reps
     drivers, mon, mon_task, tasks = await _run_stream(dut, cfg, vec, 0.0, 0.0, rng, cycle, reps)
