@@ -24,7 +24,7 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
          "out": sbits(rg["out"])}
     se["wd"] = w["d"]
     sem["wd"] = w["z"] + 1
-    lat_b = 1 + 4 + 1 + DIV_STAGES + 2
+    lat_b = 1 + 5 + 1 + DIV_STAGES + 5
     u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
          "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(2 * c + 48), "tdw_in": tdata_bits(wx),
          "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 16, "min_row": 8}

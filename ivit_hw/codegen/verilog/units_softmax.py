@@ -40,13 +40,13 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
          "tdw_in": tdata_bits(wx_bits), "tdw_out": tdata_bits(out_width(graph, node))}
     e_max = rg["e"].hi
     if op == "shiftmax":
-        u["exp"], u["exp_lat"] = "shift", 4
+        u["exp"], u["exp_lat"] = "shift", 5
         u["se"] = shift_exp_cfg(d, rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"), rg["e"],
                                 a["x0"], a["n"])
         w["e"] = w["ev"] = u["se"]["we"]
         ev_max = e_max
     else:
-        u["exp"], u["exp_lat"] = "ibert", 5
+        u["exp"], u["exp_lat"] = "ibert", 9
         u["ie"] = ibert_exp_cfg(d, rg, a["x0"], a["n"], a["b_int"], a["c_int"])
         w["e"] = u["ie"]["we"]
         if op == "ibert_softmax":
