@@ -67,11 +67,16 @@ def write_report(out: Path, docs: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = {r["node"]: r for r in json.loads((out / "synth.json").read_text())["units"]}
+    missing = {"lut": 0, "ff": 0, "dsp": 0, "bram": 0, "fmax_mhz": None, "latency_cycles": "-",
+               "elements_per_cycle": "-", "missing": True}
     lines = ["| group | unit | LUT | FF | DSP | BRAM | Fmax (MHz) | latency (cycles) | elements/cycle |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for group, names in GROUPS.items():
         for n in names:
-            r = rows[n]
+            r = rows.get(n, missing)
+            if r.get("missing"):
+                lines.append(f"| {group} | {n} | not run | | | | | | |")
+                continue
             fm = "-" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"
             lines.append(f"| {group} | {n} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | {fm} | "
                          f"{r['latency_cycles']} | {r['elements_per_cycle']} |")
@@ -80,7 +85,7 @@ def write_report(out: Path, docs: Path) -> None:
     names = [n for g in GROUPS.values() for n in g]
     colors = ["#55a868" if n in ("shiftmax", "shiftgelu", "ilayernorm", "requantize") else "#c44e52" for n in names]
     for ax, key, label in zip(axes, ("lut", "ff", "fmax_mhz"), ("LUT4", "flip-flops", "Fmax (MHz)"), strict=True):
-        vals = [rows[n].get(key) or 0 for n in names]
+        vals = [rows.get(n, missing).get(key) or 0 for n in names]
         ax.barh(names, vals, color=colors)
         ax.set_xlabel(label)
         ax.invert_yaxis()
@@ -90,6 +95,29 @@ def write_report(out: Path, docs: Path) -> None:
     fig.tight_layout()
     fig.savefig(docs / "hardware_ablation.png", metadata={"Software": None})
     plt.close(fig)
+
+
+def collect(out: Path) -> None:
+    """Rebuild ``synth.json`` from the units whose synthesis has finished (for an interrupted run)."""
+    import yaml
+
+    from ivit_hw.eda.synth import CELLS, _cell_counts
+
+    manifest = yaml.safe_load((out / "manifest.yaml").read_text())
+    rows = []
+    for unit in manifest["units"]:
+        work = out / "synth_ecp5" / unit["module"]
+        if not (work / "stat.txt").exists():
+            continue
+        counts = _cell_counts((work / "stat.txt").read_text())
+        row = {k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS["ecp5"].items()}
+        report = work / "report.json"
+        fmax = json.loads(report.read_text()).get("fmax", {}) if report.exists() else {}
+        row["fmax_mhz"] = round(min(v["achieved"] for v in fmax.values()), 1) if fmax else None
+        rows.append({"node": unit["node"], "op": unit["op"], "module": unit["module"], "device": "ecp5",
+                     "row": unit["row"], **row, "latency_cycles": unit["latency_cycles"],
+                     "elements_per_cycle": unit["elements_per_cycle"]})
+    (out / "synth.json").write_text(json.dumps({"device": "ecp5", "freq_mhz": 150.0, "units": rows}, indent=1))
 
 
 def run(out_dir: str) -> int:
@@ -106,4 +134,8 @@ def run(out_dir: str) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[2] == "--collect":  # report the units an interrupted run finished
+        collect(Path(sys.argv[1]))
+        write_report(Path(sys.argv[1]), Path(__file__).parents[1] / "docs")
+        sys.exit(0)
     sys.exit(run(sys.argv[1] if len(sys.argv) > 1 else "out/hw_ablation"))
