@@ -61,7 +61,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
+    report = run_demo(args.out, seed=args.seed, progress=not args.quiet, rtl=True)
     print(f"float {100 * report['fp_accuracy']:.2f} % | integer {100 * report['int_accuracy']:.2f} % | "
           f"export wiring exact {report['export_wiring_exact']} | independent forward exact "
           f"{report['independent_forward_exact']} | {report['seconds']:.0f} s | {args.out}/report.md")
