@@ -19,11 +19,10 @@ from typing import NamedTuple
 import numpy as np
 import yaml
 
-from .ir.analysis import headroom_bits, infer_ranges, width_violations
+from .ir.analysis import headroom_bits
 from .ir.graph import Graph
 from .ir.serialize import atomic_folder, load_graph, npz_bytes, write_file_atomic
 from .ir.types import Scale
-from .ir.verify import width_problem
 from .runtime.golden import node_case_arrays, safe_filename
 from .runtime.numpy_exec import run_graph
 
@@ -118,7 +117,8 @@ def _headroom(spec: object) -> str:
 
 
 def inspect_text(graph: Graph) -> str:
-    """The two tables printed by ``ivit-hw inspect`` for an analysed graph."""
+    """The two tables printed by ``ivit-hw inspect``, read from the graph as loaded (the
+    stored proven ranges; no analysis runs here): tensors, and every node internal."""
     kinds = {**{n: "input" for n in graph.inputs}}
     for n in graph.outputs:
         kinds[n] = "output" if n not in kinds else "in/out"
@@ -144,15 +144,13 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """Print every tensor and node internal with its proven range; exit 2 on width violations."""
-    graph = load_graph(args.graph_dir, widths=False)
-    analysed = infer_ranges(graph)
-    print(inspect_text(analysed))
-    bad = width_violations(analysed)
-    if bad:
-        lines = "\n".join(f"  - {width_problem(v)}" for v in bad)
-        print(f"{PROG}: error: {args.graph_dir}: {len(bad)} width violation(s):\n{lines}", file=sys.stderr)
-        return EXIT_USER
+    """Print every tensor and node internal with its type and proven range, as stored.
+
+    The graph is loaded verified: a width too narrow for its proven range or a
+    scale that contradicts its op's scale rule is an error naming the tensor or
+    node (exit 2), and nothing is printed.
+    """
+    print(inspect_text(load_graph(args.graph_dir)))
     return EXIT_OK
 
 
@@ -235,17 +233,41 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="where to write the output (.npy; an .npz with one array per output when several)")
     p.add_argument("--trace", metavar="DIR",
                    help="also write every tensor and internal (.npy) and the per-node golden cases here")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="numpy: the golden executor (default); torch: the torch executor (needs torch)")
+    p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    p.add_argument("--check", action="store_true",
+                   help="check every tensor and internal against its declared type (names the node)")
+
+
+BACKENDS = ("numpy", "torch")
+
+
+def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace):
+    """Run with the chosen backend; a missing torch is a one-line user error."""
+    if args.backend == "numpy":
+        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check)
+    try:
+        from .runtime.torch_exec import TorchExecutor
+    except ModuleNotFoundError as exc:
+        raise UserError(f"--backend torch needs torch, which is not installed ({exc.name} missing); "
+                        f"install the torch extra") from None
+    try:
+        executor = TorchExecutor(graph, device=args.device)
+    except RuntimeError as exc:
+        raise UserError(f"--device {args.device}: {exc}") from None
+    return executor.run(inputs, trace=bool(args.trace), check=args.check)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a graph on integer inputs with the numpy golden executor."""
+    """Run a graph on integer inputs with the golden executor (or the torch executor)."""
     graph = load_graph(args.graph_dir)
     inputs = _parse_inputs(graph, args.input)
     unbatch = all(tuple(arr.shape) == graph.tensor(n).shape for n, arr in inputs.items())
     out_path = Path(args.output)
     if out_path.is_dir():
         raise UserError(f"--output {args.output}: is a folder; give a .npy file name")
-    result = run_graph(graph, inputs, trace=bool(args.trace))
+    result = _execute(graph, inputs, args)
     outs = {n: (a[0] if unbatch else a) for n, a in result.outputs.items()}
     if len(outs) == 1:
         data = _npy_bytes(next(iter(outs.values())))
@@ -263,7 +285,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 register_command(Command("inspect", "print tensor widths, scales and proven ranges", _inspect_args, cmd_inspect))
-register_command(Command("run", "run a graph with the numpy golden executor", _run_args, cmd_run))
+register_command(Command("run", "run a graph with the golden executor (or --backend torch)", _run_args, cmd_run))
 
 
 # ----------------------------------------------------------------------------- entry point
