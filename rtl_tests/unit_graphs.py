@@ -10,18 +10,19 @@ from ivit_hw.ops.params import exp_x0, gelu_x0, ibert_exp_params, ibert_gelu_par
 
 
 def _one(op: str, shape, bits: int, iv: Interval, out_bits: int, attrs: dict, consts: dict | None = None,
-         name: str = "u", scale: float = 0.1) -> Graph:
+         name: str = "u", scale: float = 0.1, out_scale=None) -> Graph:
     b = GraphBuilder(f"{op}_{name}")
     x = b.input("x", shape, IntType(bits), scale, iv)
     ins = {"x": x}
     for role, (vals, dtype) in (consts or {}).items():
         ins[role] = b.const(f"{name}.{role}", vals, dtype)
-    y = b.node(op, ins, "y", IntType(out_bits), None, attrs, name=name)
+    y = b.node(op, ins, "y", IntType(out_bits), out_scale, attrs, name=name)
     return b.finish([y])
 
 
 def shiftmax_a() -> Graph:
-    return _one("shiftmax", (2, 40), 8, Interval(-128, 127), 16, {"x0": exp_x0(0.1)}, name="sm_a")
+    return _one("shiftmax", (2, 40), 8, Interval(-128, 127), 16, {"x0": exp_x0(0.1)}, name="sm_a",
+                out_scale=2.0**-15)
 
 
 def shiftmax_b() -> Graph:
@@ -84,7 +85,12 @@ def _requant(shape, acc_bits: int, iv: Interval, ratios, out_bits: int, rounding
         m2, e2 = ops.dyadic(0.37)
         ins["m_id"] = b.const(f"{name}.m_id", np.asarray(m2), IntType(32))
         ins["e_id"] = b.const(f"{name}.e_id", np.asarray(e2), IntType(8, signed=False))
-    y = b.node("requantize", ins, "y", IntType(out_bits), None, {"out_bits": out_bits, "rounding": rounding},
+    scale = 2.0 ** np.asarray(e, dtype=np.float64) / np.asarray(m, dtype=np.float64)  # S_acc = 1
+    out_scale = float(scale) if scale.ndim == 0 or scale.size == 1 else tuple(float(v) for v in np.broadcast_to(
+        scale, (shape[-1],)))
+    if identity:
+        out_scale = None
+    y = b.node("requantize", ins, "y", IntType(out_bits), out_scale, {"out_bits": out_bits, "rounding": rounding},
                name=name)
     return b.finish([y])
 
