@@ -7,9 +7,14 @@ STAMP := $(VENV)/.installed
 
 AP_TYPES := .cache/ap_types/ap_int.h
 
-.PHONY: setup test demo lint clean hls-headers
+.PHONY: setup sim-tools test demo lint clean hls-headers
 
-setup: $(STAMP)
+setup: $(STAMP) sim-tools
+
+# Icarus Verilog for the RTL tests (Debian package; we run as root)
+sim-tools:
+	@command -v iverilog >/dev/null 2>&1 || apt-get install -y -q iverilog >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null && apt-get install -y -q iverilog >/dev/null)
 
 # ap_int headers for the HLS C-simulation (Apache-2.0, from the hls4ml wheel; never committed)
 hls-headers: $(AP_TYPES)
@@ -25,14 +30,14 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 test: setup hls-headers
-	CI=$${CI:-} $(PY) -m pytest -q tests
+	CI=$${CI:-} $(PY) -m pytest -q tests rtl_tests
 
 demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
 	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
 
 lint: setup
-	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate
+	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate rtl_tests
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
