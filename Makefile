@@ -5,9 +5,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint clean
+AP_TYPES := .cache/ap_types/ap_int.h
 
-setup: $(STAMP)
+.PHONY: setup sim-tools test demo lint clean hls-headers
+
+setup: $(STAMP) sim-tools
+
+# Icarus Verilog for the RTL tests (Debian package; we run as root)
+sim-tools:
+	@command -v iverilog >/dev/null 2>&1 || apt-get install -y -q iverilog >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null && apt-get install -y -q iverilog >/dev/null)
+
+# ap_int headers for the HLS C-simulation (Apache-2.0, from the hls4ml wheel; never committed)
+hls-headers: $(AP_TYPES)
+
+$(AP_TYPES): | $(STAMP)
+	$(PY) -m pip download -q --no-deps hls4ml==1.3.0 -d .cache/wheels
+	$(PY) -m ivit_hw.codegen.hls.extract_headers .cache/wheels/hls4ml-1.3.0-py3-none-any.whl .cache/ap_types
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,14 +29,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-test: setup
-	CI=$${CI:-} $(PY) -m pytest -q tests
+test: setup hls-headers
+	CI=$${CI:-} $(PY) -m pytest -q tests rtl_tests
 
-demo: setup
+demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
+	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
 
 lint: setup
-	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate
+	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate rtl_tests
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

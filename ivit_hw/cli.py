@@ -50,7 +50,8 @@ class Command(NamedTuple):
 
 COMMANDS: list[Command] = []
 # Modules with a ``COMMANDS`` list of (name, help, add_arguments, handler), registered on first use.
-PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands", "ivit_hw.runtime.commands")
+PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands", "ivit_hw.runtime.commands",
+                  "ivit_hw.eda.synth_command")
 _plugins_loaded = False
 
 

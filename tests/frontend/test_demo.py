@@ -165,7 +165,7 @@ def test_ablation_summary_over_several_seeds():
 def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_path):
     calls = []
 
-    def fake_demo(out, seed=0, progress=True):
+    def fake_demo(out, seed=0, progress=True, rtl=False):
         calls.append(("demo", out, seed, progress))
         return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "export_wiring_exact": True,
                 "independent_forward_exact": True, "seconds": 12.4}

@@ -1,0 +1,55 @@
+"""The ``verilog`` codegen target: one streaming unit per non-linear or requantize node.
+
+``ivit-hw codegen GRAPH --target verilog -o OUT [--nodes N ...] [--cases DIR]``
+writes ``OUT/rtl/*.v`` (units + library), ``OUT/golden/<node>.npz`` (the
+cases ``verify`` replays: from ``--cases``, e.g. the ``cases/`` of
+``ivit-hw run --trace``, else conformance-style stimulus through the golden
+kernel) and ``manifest.yaml``. ``ivit-hw verify OUT --sim icarus|verilator``
+runs the cocotb testbench on every unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..targets import Target, register_target
+from .render import RTL_OPS, write_units
+from .verify import verify_folder, write_golden
+
+__all__ = ["RTL_OPS", "TARGET"]
+
+
+def _codegen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", nargs="+", metavar="NODE",
+                   help="verilog: nodes to render (default: every node with a unit: " + ", ".join(RTL_OPS) + ")")
+    p.add_argument("--cases", metavar="DIR",
+                   help="verilog: golden cases per node (<node>.npz, e.g. the cases/ folder of 'ivit-hw run --trace')")
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="verilog: simulator")
+    p.add_argument("--jobs", type=int, default=2, help="verilog: simulations run in parallel")
+
+
+def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    if getattr(args, "nodes", None):
+        nodes = [graph.node(n) for n in args.nodes]
+    else:
+        nodes = [n for n in graph.nodes if n.op in RTL_OPS]
+        if not nodes:
+            from .units_common import UnsupportedError
+
+            raise UnsupportedError(f"graph {graph.name!r} has no node with a Verilog unit ({', '.join(RTL_OPS)})")
+    rows = write_units(graph, nodes, tmp)
+    sources = write_golden(graph, nodes, rows, tmp, getattr(args, "cases", None))
+    return {"graph": graph.name, "golden_source": sources, "units": rows}
+
+
+def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -> int:
+    return verify_folder(out_dir, manifest, args.sim, workers=args.jobs)
+
+
+TARGET = register_target(Target("verilog", "streaming Verilog units (AXI4-Stream ports) with cocotb checks",
+                                _render, _verify, _codegen_args, _verify_args))

@@ -1,0 +1,116 @@
+"""Shared pieces of the unit view-models: stream widths, ShiftExp / I-BERT exp
+configurations, FIFO sizes and the radix of the per-row dividers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...ir.graph import Graph, Node
+from ...ir.types import Interval, IRError
+from .widths import hull, sbits
+
+INT32_MAX = 2**31 - 1
+
+
+class UnsupportedError(IRError):
+    """A node the Verilog target cannot render (no unit for its op, or a width the unit does not support)."""
+
+
+@dataclass
+class UnitView:
+    """What one unit template receives, plus the facts the manifest and synth report carry."""
+
+    template: str
+    u: dict[str, Any]
+    w: dict[str, int]
+    ports: dict[str, Any] = field(default_factory=dict)
+
+
+def tdata_bits(bits: int) -> int:
+    """AXI4-Stream TDATA is a whole number of bytes (as Vitis HLS rounds it)."""
+    return 8 * math.ceil(bits / 8)
+
+
+def data_width(graph: Graph, node: Node, role: str) -> int:
+    """Declared bits of a signed data input; UnsupportedError for unsigned or over-wide ones."""
+    spec = graph.tensor(node.inputs[role])
+    if not spec.dtype.signed:
+        raise UnsupportedError(f"{node.name}: input {role!r} ({spec.name}) is {spec.dtype}; "
+                               "the Verilog units take signed inputs only")
+    if spec.dtype.bits > 48:
+        raise UnsupportedError(f"{node.name}: input {role!r} ({spec.name}) is {spec.dtype}; "
+                               "the Verilog units take at most 48-bit inputs")
+    return spec.dtype.bits
+
+
+def out_width(graph: Graph, node: Node) -> int:
+    """Declared bits of the node's output tensor."""
+    return graph.tensor(node.output).dtype.bits
+
+
+def row_len(graph: Graph, node: Node, role: str = "x") -> int:
+    """Elements per row (the last axis); rows of one element or fewer than two are refused."""
+    shape = graph.tensor(node.inputs[role]).shape
+    if not shape:
+        raise UnsupportedError(f"{node.name}: input {role!r} is a scalar; the units stream rows")
+    return int(shape[-1])
+
+
+def aw_for(words: int) -> int:
+    """Address bits of a FIFO holding at least ``words`` words."""
+    return max(2, math.ceil(math.log2(max(words, 2))))
+
+
+def radix_for(steps: int, row: int, divisions: int = 1) -> int:
+    """Quotient bits per clock of a row divider so ``divisions`` of ``steps`` bits fit in a row's time."""
+    budget = max(row - 8, 1)
+    for r in (1, 2, 4, 8):
+        if divisions * (math.ceil(steps / r) + 2) <= budget:
+            return r
+    return 8
+
+
+def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interval | None,
+                  t: Interval | None, s: Interval | None, e: Interval | None,
+                  x0: int, n: int, sat: bool = False) -> dict[str, int]:
+    """Widths of the ShiftExp pipeline (``_macros.v.j2``) for arguments in ``d``.
+
+    The IR intervals set the registers; the pipeline's own intermediates (p
+    before its clamp, the comparator constants k*x0, x0*q) get the width of
+    their exact hull. With ``sat`` (ShiftGELU's exp(-max), whose argument may
+    be positive) the comparators cover q in [n-33, n] and anything shifting
+    by more than 31 saturates at 2^31-1, as the spec allows for that term.
+    """
+    klo = n - 33 if sat else 0
+    wd = sbits(d)
+    pre = Interval(min(d.lo + (d.lo >> 1) - (d.lo >> 4), n * x0), max(d.hi + (d.hi >> 1) - (d.hi >> 4), 0))
+    wpre = max(sbits(pre), sbits(Interval(n * x0, 0)), wd + 1)
+    wcmp = max(sbits(hull(pre, Interval(n * x0, 0), Interval(min(klo * x0, 0), max(klo * x0, 0)))),
+               sbits(p) if p else 0)
+    wq = max(sbits(Interval(klo - 1, n - klo + 1)), sbits(q) if q else 0)
+    wqx = max(wcmp, sbits(Interval(min(n * x0, (klo - 1) * x0), max(n * x0, (klo - 1) * x0)))) + 1
+    wqx = max(wqx, wq + 1)
+    wr = max(sbits(Interval(x0, 0)), sbits(r) if r else 0)
+    wt = max(sbits(Interval(0, -2 * x0)), sbits(t) if t else 0)
+    ws = max(sbits(Interval(-1, n - klo + 1)), sbits(s) if s else 0, 7 if sat else 0)
+    ww = wt + (32 if sat else n)
+    we = 32 if sat else sbits(e if e else Interval(0, -x0 << n))
+    return dict(x0=x0, n=n, klo=klo, wd=wd, wpre=wpre, wcmp=wcmp, wq=wq, wqx=wqx, wr=wr, wt=wt, ws=ws,
+                ww=ww, we=we, sat=sat)
+
+
+def ibert_exp_cfg(d: Interval, ranges: dict[str, Interval], x0: int, n: int, b: int, c: int) -> dict[str, int]:
+    """Widths of the I-BERT exp pipeline for d in ``d``: IR intervals of q, r, z, e plus exact hulls."""
+    wd = sbits(d)
+    wcmp = max(wd, sbits(Interval(n * x0, 0)))
+    wq = n.bit_length() + 1
+    wqx = max(wcmp, wq) + 2
+    wr = max(sbits(Interval(x0, 0)), sbits(ranges["r"]))
+    z = ranges["z"]
+    rb = Interval(x0 + 1 + b, b) if b >= 0 else Interval(x0 + 1 + b, max(b, 0))
+    wz = max(sbits(z), sbits(Interval(z.lo - c, z.hi - c)), sbits(hull(rb, Interval(x0, 0))),
+             sbits(Interval(min(c, 0), max(c, 0))))
+    return dict(x0=x0, n=n, b=b, c=c, wd=wd, wcmp=wcmp, wq=wq, wqx=wqx, wr=wr, wz=wz, ww=wz + n,
+                we=sbits(ranges["e"]))

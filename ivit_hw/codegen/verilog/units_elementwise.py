@@ -1,0 +1,97 @@
+"""View-models of the element-wise units: requantize and I-BERT GELU."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.graph import Graph, Node
+from ...ir.types import Interval
+from .units_common import UnitView, UnsupportedError, aw_for, data_width, out_width, row_len, tdata_bits
+from .widths import derived, hull, sbits
+
+
+def _const(graph: Graph, node: Node, role: str, c: int) -> list[int]:
+    """A per-channel constant as one value (scalar) or ``c`` values (one per position in the row)."""
+    arr = np.asarray(graph.constants[node.inputs[role]], dtype=np.int64).reshape(-1)
+    if arr.size == 1 or np.all(arr == arr[0]):
+        return [int(arr[0])]
+    if arr.size != c:
+        raise UnsupportedError(f"{node.name}: constant {role!r} has {arr.size} values; the unit takes 1 or {c} "
+                               "(one per channel on the last axis)")
+    return [int(v) for v in arr]
+
+
+def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: str, e_role: str,
+          prefix: str, c: int, rounding: str, key: str) -> dict:
+    bits = data_width(graph, node, role)
+    m_vals, e_vals = _const(graph, node, m_role, c), _const(graph, node, e_role, c)
+    if max(e_vals) > 62 or min(e_vals) < 0:
+        raise UnsupportedError(f"{node.name}: shift {e_role!r} outside [0, 62]")
+    a = rg[role]
+    ms = Interval(min(m_vals), max(m_vals))
+    corners = [a.lo * ms.lo, a.lo * ms.hi, a.hi * ms.lo, a.hi * ms.hi]
+    # prod = acc * m: the corner hull over the channels' multipliers (exact for an interval times a set)
+    prod = derived(rg, "prod" if key == "y" else "prod_id", Interval(min(corners), max(corners)))
+    e_min = min(e_vals)
+    # y = round(prod / 2^e) lies within [prod.lo >> e_min, (prod.hi >> e_min) + 1]
+    y = derived(rg, key, Interval(min(prod.lo >> e_min, 0), max((prod.hi >> e_min) + 1, 0)))
+    wprod = sbits(prod)
+    span = max(e_vals) - e_min
+    # the shift splits into a constant part (e_min) and a narrow variable part (e - e_min < 2^ds)
+    return {"name": role, "p": prefix, "port": role, "win": bits, "wm": sbits(ms), "wprod": wprod,
+            "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y, "e_min": e_min,
+            "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2)}
+
+
+def _sext(sig: str, wf: int, wt: int) -> str:
+    """Verilog text sign-extending ``sig`` from ``wf`` to ``wt`` bits (wt >= wf)."""
+    if wt == wf:
+        return sig
+    return "{{" + str(wt - wf) + "{" + sig + "[" + str(wf - 1) + "]}}, " + sig + "}"
+
+
+def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
+    """Per-channel dyadic requantize with an optional identity stream (the residual add)."""
+    a = node.attrs
+    c = row_len(graph, node, "acc")
+    rounding = a["rounding"]
+    terms = [_term(graph, node, rg, "acc", "m", "e", "ra", c, rounding, "y")]
+    if "identity" in node.inputs:
+        terms.append(_term(graph, node, rg, "identity", "m_id", "e_id", "ri", c, rounding, "y_id"))
+    total = Interval(sum(t["y"].lo for t in terms), sum(t["y"].hi for t in terms))
+    w = {"sum": sbits(derived(rg, "sum", total))}
+    sum_expr = " + ".join(_sext(f"{t['p']}_y", t["wy"], w["sum"]) for t in terms)
+    inputs = [{"name": t["name"], "tdata": tdata_bits(t["win"]), "bits": t["win"], "tuser": 0} for t in terms]
+    ob = a["out_bits"]
+    u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": 8,
+         "latency": 8, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
+         "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
+    ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
+    return UnitView("elementwise.v.j2", u, w, ports)
+
+
+def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
+    """I-BERT i-GELU: a 6-stage element-wise pipeline."""
+    a = node.attrs
+    b, c_int, one = a["b_int"], a["c_int"], a["one"]
+    if b >= 0:
+        raise UnsupportedError(f"{node.name}: ibert_gelu needs b_int < 0, got {b}")
+    wx = data_width(graph, node, "x")
+    x = rg["x"]
+    tc = hull(Interval(0, max(-x.lo, x.hi)), Interval(0, -b))
+    tb = Interval(b, 0)
+    pv = Interval(min(c_int, b * b + c_int), max(c_int, b * b + c_int))
+    poly = derived(rg, "poly", hull(pv, Interval(-pv.hi, -pv.lo), Interval(0, 0)))
+    u_iv = rg.get("u", Interval(poly.lo >> 14, poly.hi >> 14))
+    g = derived(rg, "g", Interval(u_iv.lo + one, u_iv.hi + one))
+    w = {"x": wx, "tc": sbits(tc) + 1, "tb": sbits(tb), "poly": max(sbits(poly), sbits(Interval(0, b * b)) + 1,
+                                                                     sbits(pv)),
+         "g": sbits(g), "out": sbits(rg["out"])}
+    ob = out_width(graph, node)
+    inputs = [{"name": "x", "tdata": tdata_bits(wx), "bits": wx, "tuser": 0}]
+    u = {"module": module, "node": node.name, "op": node.op, "title": "I-BERT i-GELU (baseline)",
+         "c": row_len(graph, node), "lat": 8, "latency": 8, "inputs": inputs, "b": b, "c_int": c_int, "one": one,
+         "tdw_out": tdata_bits(ob)}
+    u["c"] = row_len(graph, node)
+    ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": ob}}
+    return UnitView("elementwise.v.j2", u, w, ports)

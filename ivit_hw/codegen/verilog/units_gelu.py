@@ -1,0 +1,33 @@
+"""View-model of the ShiftGELU unit."""
+
+from __future__ import annotations
+
+from ...ir.graph import Graph, Node
+from ...ir.types import Interval
+from .units_common import UnitView, aw_for, data_width, out_width, row_len, shift_exp_cfg, tdata_bits
+from .widths import derived, sbits
+
+DIV_STAGES = 31
+
+
+def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
+    """Widths and constants of a ShiftGELU unit for ``node`` (row max, per-element pipelined divider)."""
+    a = node.attrs
+    c = row_len(graph, node)
+    wx = data_width(graph, node, "x")
+    z = rg["z"]
+    d = derived(rg, "d", Interval(z.lo - z.hi if c > 1 else 0, 0))
+    se = shift_exp_cfg(d, rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"), rg["e"], a["x0"], a["n"])
+    sem = shift_exp_cfg(Interval(-z.hi, -z.lo), rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"),
+                        None, a["x0"], a["n"], sat=True)
+    w = {"x": wx, "z": max(sbits(z), wx), "d": sbits(d), "prod": sbits(rg["prod"]) + 1, "g": sbits(rg["g"]),
+         "out": sbits(rg["out"])}
+    se["wd"] = w["d"]
+    sem["wd"] = w["z"] + 1
+    lat_b = 1 + 5 + 1 + DIV_STAGES + 5
+    u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
+         "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(2 * c + 48), "tdw_in": tdata_bits(wx),
+         "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 16, "min_row": 8}
+    ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
+             "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
+    return UnitView("shiftgelu.v.j2", u, w, ports)

@@ -1,0 +1,76 @@
+"""View-model of the LayerNorm units: I-LayerNorm (10-step integer Newton sqrt), I-BERT LayerNorm
+(exact sqrt, 2^31 // k) and L1 LayerNorm (mean absolute deviation)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir.graph import Graph, Node
+from ...ir.types import Interval
+from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_width, out_width, radix_for, row_len
+from .units_common import tdata_bits as _tdata
+from .widths import derived, sbits
+
+TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
+          "l1_layernorm": "L1 LayerNorm (baseline)"}
+
+
+def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
+    """Widths, constants and divider radix of a LayerNorm unit for ``node``."""
+    op, a = node.op, node.attrs
+    if op == "ilayernorm":
+        variant = "iter" if a["sqrt"] == "iter" else "exact"
+    else:
+        variant = "exact" if op == "ibert_layernorm" else "l1"
+    c = row_len(graph, node)
+    wx = data_width(graph, node, "x")
+    x, y, k = rg["x"], rg["y"], rg["k"]
+    xsum = derived(rg, "xsum", Interval(c * x.lo, c * x.hi))
+    mean = derived(rg, "mean", x)
+    y_abs = max(-y.lo, y.hi)
+    spread = rg["a"] if variant == "l1" else rg["v"]
+    vb = max(spread.hi.bit_length(), 1)
+    num = 2**31 if op == "ibert_layernorm" else INT32_MAX
+    iters, k0 = a.get("iters", 10), a.get("k0", 65536)
+    if variant == "iter":
+        if iters < 1 or iters > 31:
+            raise UnsupportedError(f"{node.name}: the unit runs 1..31 Newton steps, got iters={iters}")
+        k_all = max(k.hi, k0, (k0 + spread.hi // k0) // 2)  # the first step can overshoot from below
+        spread_doc = f"{iters} Newton steps k = (k + v // k) // 2 from k0 = {k0}"
+    elif variant == "exact":
+        k_all = max(k.hi, math.isqrt(spread.hi), 1)
+        spread_doc = "k = max(floor(sqrt(v)), 1), one bit per clock"
+    else:
+        k_all = max(k.hi, 1)
+        spread_doc = "k = max(sum(|y|), 1)"
+    kb = max(k_all.bit_length(), 1)
+    dnw = max(vb, 32)
+    divisions = iters + 1 if variant == "iter" else 1
+    radix = radix_for(dnw, c - (kb if variant == "exact" else 0), divisions)
+    steps = math.ceil(dnw / radix)
+    spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
+    xsum_w = sbits(xsum)
+    radix_mean = radix_for(xsum_w, c)
+    mean_cycles = math.ceil(xsum_w / radix_mean) + 4
+    bias = np.asarray(graph.constants[node.inputs["bias_int"]], dtype=np.int64).reshape(-1)
+    if bias.size not in (1, c):
+        raise UnsupportedError(f"{node.name}: bias_int has {bias.size} values; the unit takes 1 or {c}")
+    bias_vals = [int(bias[0])] if bias.size == 1 or np.all(bias == bias[0]) else [int(v) for v in bias]
+    z = rg["z"]
+    yf = derived(rg, "yf", Interval(2 * z.lo, 2 * z.hi + 1))
+    w = {"x": wx, "xsum": xsum_w, "mean": sbits(mean), "y": sbits(y), "yw": max(wx, sbits(mean)) + 1,
+         "sq": (sbits(Interval(0, y_abs)) if variant == "l1" else sbits(derived(rg, "sq", Interval(0, y_abs**2)))),
+         "f": sbits(rg["f"]), "yf": sbits(yf), "bias": sbits(Interval(min(bias_vals + [0]), max(bias_vals + [0]))),
+         "out": sbits(rg["out"])}
+    u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,
+         "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": max(2 * kb, vb),
+         "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
+         "bias": bias_vals, "aw_x": aw_for(2 * c + mean_cycles + 16), "aw_y": aw_for(2 * c + spread_cycles + 16),
+         "aw_c": aw_for(c), "tdw_in": _tdata(wx), "tdw_out": _tdata(out_width(graph, node)),
+         "min_row": max(spread_cycles, mean_cycles) + 4,
+         "latency": c + mean_cycles + spread_cycles + 24}
+    ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
+             "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
+    return UnitView("norm_row.v.j2", u, w, ports)

@@ -1,0 +1,97 @@
+"""View-models of the three-pass softmax units: Shiftmax, I-BERT softmax, Log-Int-Softmax."""
+
+from __future__ import annotations
+
+import math
+
+from ...ir.graph import Graph, Node
+from ...ir.types import Interval
+from .units_common import (
+    INT32_MAX,
+    UnitView,
+    aw_for,
+    data_width,
+    ibert_exp_cfg,
+    out_width,
+    radix_for,
+    row_len,
+    shift_exp_cfg,
+    tdata_bits,
+)
+from .widths import derived, sbits
+
+TITLES = {
+    "shiftmax": "I-ViT Shiftmax",
+    "ibert_softmax": "I-BERT polynomial softmax (baseline)",
+    "log_int_softmax": "FQ-ViT Log-Int-Softmax (baseline)",
+}
+
+
+def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
+    """Widths and constants of a softmax-family unit for ``node``."""
+    op, a = node.op, node.attrs
+    c = row_len(graph, node)
+    wx_bits = data_width(graph, node, "x")
+    mask = "mask" in node.inputs
+    d = rg["d"]
+    w = {"x": wx_bits, "d": sbits(d)}
+    u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "c": c, "mask": mask,
+         "mask_in_max": mask and op == "shiftmax", "kind": op, "h": None,
+         "tdw_in": tdata_bits(wx_bits), "tdw_out": tdata_bits(out_width(graph, node))}
+    e_max = rg["e"].hi
+    if op == "shiftmax":
+        u["exp"], u["exp_lat"] = "shift", 5
+        u["se"] = shift_exp_cfg(d, rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"), rg["e"],
+                                a["x0"], a["n"])
+        w["e"] = w["ev"] = u["se"]["we"]
+        ev_max = e_max
+    else:
+        u["exp"], u["exp_lat"] = "ibert", 9
+        u["ie"] = ibert_exp_cfg(d, rg, a["x0"], a["n"], a["b_int"], a["c_int"])
+        w["e"] = u["ie"]["we"]
+        if op == "ibert_softmax":
+            u["h"] = a["h"]
+            ev = rg["e16"]
+            w["ev"] = sbits(ev)
+            ev_max = ev.hi
+        else:
+            w["ev"] = w["e"]
+            ev_max = e_max
+    # the raw row sum before any clamp: at most C times the largest (reduced) e
+    esum = derived(rg, "esum", Interval(0, c * ev_max))
+    w["esum"] = sbits(esum)
+    u["lat_b"] = 1 + u["exp_lat"] + (1 if u["h"] is not None else 0)
+    esum_bits = w["esum"] - 1
+    if op == "log_int_softmax":
+        u["nw"] = max(esum_bits, 1)
+        u["out_doc"] = "the 4-bit log2 code (0..15; 16 = masked)"
+        u["pass_c"] = "v = round_half_even(sum / e) in a pipelined divider, code = round(log2 v)"
+        u["latency"] = c + u["lat_b"] + u["nw"] + 14
+        u["min_row"] = 1
+        u["aw_e"] = aw_for(2 * c + 16)
+        u["radix"] = 1
+    else:
+        if op == "shiftmax":
+            num, nw, dw = INT32_MAX, 31, 31
+            clamp = (f"(fs_out > {w['esum']}'d{INT32_MAX}) ? 31'h7FFFFFFF : fs_out[30:0]" if esum_bits > 31
+                     else (f"{{{31 - esum_bits}'d0, fs_out[{esum_bits - 1}:0]}}" if esum_bits < 31
+                           else "fs_out[30:0]"))
+        else:
+            num, nw, dw = 2**32, 33, max(esum_bits, 1)
+            clamp = f"fs_out[{dw - 1}:0]"
+        u["num"], u["nw"], u["dw"] = num, nw, dw
+        u["den_expr"] = f"(fs_out == {w['esum']}'d0) ? {dw}'d1 : {clamp}"
+        w["f"] = sbits(rg["f"])
+        w["prod"] = sbits(rg["prod"])
+        u["out_shift"] = 32 - a["out_bits"]
+        u["radix"] = radix_for(nw, c)
+        steps = math.ceil(nw / u["radix"])
+        u["min_row"] = steps + 4
+        u["latency"] = c + u["lat_b"] + steps + 16
+        u["out_doc"] = f"{a['out_bits']}-bit probabilities (scale 2^-{a['out_bits'] - (1 if op == 'shiftmax' else 0)})"
+        u["pass_c"] = "y = (e * f) >> (32 - out_bits)"
+        u["aw_e"] = aw_for(2 * c + steps + 24)
+    u["aw_x"] = aw_for(2 * c + 16)
+    ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx_bits, "tuser": 1 if mask else 0}],
+             "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
+    return UnitView("softmax_row.v.j2", u, w, ports)

@@ -1,0 +1,138 @@
+// ivit/gemm.h -- integer GEMMs (spec section 3): linear, attention matmuls,
+// the patch embedding, and Log-Int-Softmax's shift-add attn @ v.
+//
+// CFG::par multipliers work in parallel on the reduction axis (as hls4ml's
+// reuse factor, inverted): the K loop runs k_blocks = ceil(K / par) pipelined
+// iterations of par unrolled multiply-adds, so one output costs k_blocks
+// cycles at II = 1. acc_t holds every partial sum (proven by the renderer
+// from the IR's input ranges and the real weights).
+#ifndef IVIT_GEMM_H
+#define IVIT_GEMM_H
+
+#include "common.h"
+
+namespace ivit {
+
+// x [M, K] @ w[N, K]^T + bias [N] -> out [M, N]. CFG: x_t, acc_t, out_t; m, n, k, par, k_blocks, has_bias.
+template <class CFG, class WT, class BT>
+void linear(const typename CFG::x_t x[CFG::m * CFG::k], const WT w[CFG::n * CFG::k], const BT bias[CFG::n],
+            typename CFG::out_t out[CFG::m * CFG::n]) {
+LIN_M:
+    for (int i = 0; i < CFG::m; i++) {
+    LIN_N:
+        for (int o = 0; o < CFG::n; o++) {
+            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+        LIN_K:
+            for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    const int kk = kb * CFG::par + p;
+                    if (kk < CFG::k) acc += x[i * CFG::k + kk] * w[o * CFG::k + kk];
+                }
+            }
+            out[i * CFG::n + o] = acc;
+        }
+    }
+}
+
+// a [B, M, K] @ b [B, K, N] (or b [B, N, K] transposed) -> out [B, M, N].
+// CFG: a_t, b_t, acc_t, out_t; batch, m, n, k, par, k_blocks, transpose_b.
+template <class CFG>
+void matmul(const typename CFG::a_t a[CFG::batch * CFG::m * CFG::k],
+            const typename CFG::b_t b[CFG::batch * CFG::k * CFG::n],
+            typename CFG::out_t out[CFG::batch * CFG::m * CFG::n]) {
+MM_B:
+    for (int h = 0; h < CFG::batch; h++) {
+    MM_M:
+        for (int i = 0; i < CFG::m; i++) {
+        MM_N:
+            for (int o = 0; o < CFG::n; o++) {
+                typename CFG::acc_t acc = 0;
+            MM_K:
+                for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                    for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                        const int kk = kb * CFG::par + p;
+                        if (kk < CFG::k) {
+                            const int bi = CFG::transpose_b ? (h * CFG::n + o) * CFG::k + kk
+                                                            : (h * CFG::k + kk) * CFG::n + o;
+                            acc += a[(h * CFG::m + i) * CFG::k + kk] * b[bi];
+                        }
+                    }
+                }
+                out[(h * CFG::m + i) * CFG::n + o] = acc;
+            }
+        }
+    }
+}
+
+// Stride-p convolution as GEMM: x [C, H, W], w [O, C, p, p] -> out [(H/p)*(W/p), O].
+// CFG: x_t, acc_t, out_t; chans, height, width, patch, outs, k (= C*p*p), par, k_blocks, has_bias.
+template <class CFG, class WT, class BT>
+void patch_embed(const typename CFG::x_t x[CFG::chans * CFG::height * CFG::width], const WT w[CFG::outs * CFG::k],
+                 const BT bias[CFG::outs],
+                 typename CFG::out_t out[(CFG::height / CFG::patch) * (CFG::width / CFG::patch) * CFG::outs]) {
+    const int gw = CFG::width / CFG::patch;
+    const int pp = CFG::patch * CFG::patch;
+PE_PATCH:
+    for (int g = 0; g < (CFG::height / CFG::patch) * gw; g++) {
+    PE_OUT:
+        for (int o = 0; o < CFG::outs; o++) {
+            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+        PE_K:
+            for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    const int kk = kb * CFG::par + p;
+                    if (kk < CFG::k) {
+                        const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
+                        const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
+                        acc += x[(c * CFG::height + yy) * CFG::width + xx] * w[o * CFG::k + kk];
+                    }
+                }
+            }
+            out[g * CFG::outs + o] = acc;
+        }
+    }
+}
+
+// Log-Int-Softmax attn @ v: out[b, i, d] = sum_j (v[b, j, d] << (15 - code[b, i, j])) over codes < 16.
+// CFG: code_t, v_t, acc_t, out_t; batch, m, n (= the j axis), d, par, k_blocks.
+template <class CFG>
+void log_attn_v(const typename CFG::code_t code[CFG::batch * CFG::m * CFG::n],
+                const typename CFG::v_t v[CFG::batch * CFG::n * CFG::d],
+                typename CFG::out_t out[CFG::batch * CFG::m * CFG::d]) {
+LAV_B:
+    for (int h = 0; h < CFG::batch; h++) {
+    LAV_M:
+        for (int i = 0; i < CFG::m; i++) {
+        LAV_D:
+            for (int o = 0; o < CFG::d; o++) {
+                typename CFG::acc_t acc = 0;
+            LAV_J:
+                for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                    for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                        const int j = kb * CFG::par + p;
+                        if (j < CFG::n) {
+                            const typename CFG::code_t cd = code[(h * CFG::m + i) * CFG::n + j];
+                            if (cd < 16) {
+                                typename CFG::acc_t term = v[(h * CFG::n + j) * CFG::d + o];
+                                acc += term << int(15 - cd);
+                            }
+                        }
+                    }
+                }
+                out[(h * CFG::m + i) * CFG::d + o] = acc;
+            }
+        }
+    }
+}
+
+}  // namespace ivit
+
+#endif  // IVIT_GEMM_H

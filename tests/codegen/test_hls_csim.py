@@ -1,0 +1,154 @@
+"""HLS C-simulation against the golden model, bit for bit: every op of the registry on its
+golden cases (one binary, -Wall -Wextra -Werror under -fsanitize=address,undefined), the
+conformance suite (one binary, plain C++14 build), one DeiT-tiny block (sanitizer build), and the whole digits
+model on its full test split (plain build: 450 images under the sanitizers would cost about a
+minute of CPU; every kernel it uses runs under them in the op suite). Needs g++ and the ap_int
+headers (``make hls-headers``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hls_cases import suite_graph, write_cases  # noqa: E402
+from hls_conformance import SKIP_OPS, conformance_graph  # noqa: E402
+
+from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
+from ivit_hw.codegen.hls.verify import SANITIZE, WARN  # noqa: E402
+from ivit_hw.ir.registry import REGISTRY  # noqa: E402
+
+
+def _lines(text: str) -> list[str]:
+    return text.strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def op_suite(tmp_path_factory):
+    """Two projects C-simulated in parallel: the op suite of ``hls_cases`` (sanitizer build, C++20)
+    and the conformance suite of ``ivit-hw goldens`` (plain build, C++14)."""
+    from ivit_hw.runtime.conformance import write_suite
+
+    root = tmp_path_factory.mktemp("hls_ops")
+    index = write_cases(root / "cases")
+    graph, vectors, par, names = suite_graph(index)
+    out = root / "prj"
+    out.mkdir()
+    render_project(graph, out, HlsOptions(layer_par=tuple(par.items())), vectors=vectors)
+    write_suite(root / "conformance")
+    c_graph, c_vectors, c_names = conformance_graph(root / "conformance")
+    c_out = root / "conformance_prj"
+    c_out.mkdir()
+    render_project(c_graph, c_out, HlsOptions(default_par=4), vectors=c_vectors)
+    with ThreadPoolExecutor(2) as pool:
+        sanitized = pool.submit(run_csim, out, True, False)
+        plain = pool.submit(run_csim, c_out, False, False)
+        results = {"sanitize": sanitized.result(), "conformance": plain.result()}
+    return out, graph, names, results, c_names
+
+
+def test_every_op_case_is_bit_exact_under_sanitizers(op_suite):
+    _, graph, names, results, _ = op_suite
+    status, text = results["sanitize"]
+    lines = _lines(text)
+    assert lines[-1] == f"{len(names)} passed, 0 failed", text[-3000:]
+    assert status == 0
+    passed = {ln.split()[1].removesuffix(":") for ln in lines if ln.startswith("PASS ")}
+    assert passed == {f"{n}.out" for n in names}
+    assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
+
+
+def test_conformance_suite_is_bit_exact(op_suite):
+    *_, results, c_names = op_suite
+    status, text = results["conformance"]
+    lines = _lines(text)
+    assert len(c_names) >= 190
+    assert lines[-1] == f"{len(c_names)} passed, 0 failed", text[-3000:]
+    assert status == 0
+    passed = {ln.split(": ")[0].removeprefix("PASS ") for ln in lines if ln.startswith("PASS ")}
+    assert passed == set(c_names)
+    assert {n.split(".")[0] for n in c_names} == set(REGISTRY) - set(SKIP_OPS)
+
+
+def test_suite_covers_every_registry_op_and_enough_rows(op_suite):
+    _, graph, names, _, _ = op_suite
+    assert {n.op for n in graph.nodes} == set(REGISTRY)
+    for node in graph.nodes:  # rows (vectors) per case: 8 samples x the output's leading axes
+        shape = graph.tensor(node.output).shape
+        if len(shape) < 2:
+            x = next(t for t in node.inputs.values() if not graph.tensor(t).const)
+            shape = graph.tensor(x).shape
+        rows = 8 * int(np.prod(shape[:-1]))
+        assert rows >= 1000, (node.name, shape)
+
+
+def test_a_wrong_expected_value_is_reported(op_suite, tmp_path):
+    """The testbench can fail: flip one expected value of one case and it names that tensor."""
+    out, _, names, _, _ = op_suite
+    exe = out / "csim_build_sanitize" / "csim"
+    data = tmp_path / "data"
+    shutil.copytree(out / "tb" / "data", data)
+    victim = next(p for p in sorted(data.glob("*.bin")) if "shiftmax_masked_out" in p.name)
+    raw = bytearray(victim.read_bytes())
+    value = int.from_bytes(raw[20 + 8 * 5:20 + 8 * 6], "little", signed=True)
+    raw[20 + 8 * 5:20 + 8 * 6] = (value + 1).to_bytes(8, "little", signed=True)
+    victim.write_bytes(bytes(raw))
+    proc = subprocess.run([str(exe), str(data)], capture_output=True, text=True)
+    lines = _lines(proc.stdout)
+    assert proc.returncode == 1
+    assert lines[-1] == f"{len(names) - 1} passed, 1 failed"
+    fail = [ln for ln in lines if ln.startswith("FAIL")]
+    assert len(fail) == 1 and fail[0].startswith("FAIL shiftmax_masked.out: 1 of ")
+    assert f"index 5: got {value}, expected {value + 1}" in fail[0]
+
+
+def test_deit_tiny_block_is_bit_exact_under_sanitizers(tmp_path):
+    from ivit_hw.frontend.synthetic import synthetic_graph
+
+    graph = synthetic_graph("deit_tiny", depth=1)
+    out = tmp_path / "prj"
+    out.mkdir()
+    manifest = render_project(graph, out, HlsOptions(top="block:blocks.0", samples=3, trace_samples=2,
+                                                     default_par=8))
+    assert manifest["layers"] >= 20
+    status, text = run_csim(out, sanitize=True, echo=False)
+    lines = _lines(text)
+    assert status == 0, text[-3000:]
+    n_pass = sum(ln.startswith("PASS ") for ln in lines)
+    assert lines[-1] == f"{n_pass} passed, 0 failed" and n_pass == manifest["layers"]
+    assert "PASS blocks.0.attn.attn_prob: 2 samples" in text
+    assert "PASS blocks.0.res2: 3 samples" in text
+
+
+def test_whole_digits_model_on_the_test_split(digits_graph, tmp_path):
+    from ivit_hw.frontend.data import load_digits_split
+    from ivit_hw.runtime.numpy_exec import run_graph
+
+    images = load_digits_split().test_images
+    assert len(images) == 450
+    out = tmp_path / "prj"
+    out.mkdir()
+    render_project(digits_graph, out, HlsOptions(samples=len(images), trace_samples=2),
+                   graph_inputs={digits_graph.inputs[0]: images})
+    status, text = run_csim(out, sanitize=False, echo=False)
+    lines = _lines(text)
+    assert status == 0, text[-3000:]
+    assert "PASS logits: 450 samples x 10 values bit-exact" in lines
+    assert "PASS pred: 450 samples x 1 values bit-exact" in lines
+    assert lines[-1].endswith(" passed, 0 failed")
+    # the expected predictions in the vector file are the golden model's, not the kernel's
+    pred = np.frombuffer((out / "tb" / "data" / "t_pred.bin").read_bytes()[20:], dtype="<i8")
+    golden = run_graph(digits_graph, {digits_graph.inputs[0]: images[:64]}).outputs["pred"]
+    assert np.array_equal(pred[:64], golden.reshape(-1))
+
+
+def test_builds_treat_warnings_as_errors():
+    assert {"-Wall", "-Wextra", "-Werror"} <= set(WARN)
+    assert "-fsanitize=address,undefined" in SANITIZE
