@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..ir.serialize import save_graph
+from .checkpoint import save_checkpoint
+from .compare import run_compare, write_compare
 from .data import load_digits_split
 from .pipeline import quantize_and_export, train_digits_float, write_json
 from .qconfig import QuantConfig
@@ -55,14 +57,25 @@ def run_demo(out_dir: str | Path, seed: int = 0, progress: bool = True, cfg: Qua
         "graph_constants": len(run.graph.constants),
         "stage_seconds": {"float_train": train_s, **run.seconds},
     }
+    _log("comparing the integer graph with the float model, layer by layer", progress)
+    t = time.perf_counter()
+    fidelity = run_compare(run.graph, model, split.test_images, split.test_labels, progress=progress)
+    fidelity["source"] = {"graph": "model.ivit", "float_model": "vit_digits", "checkpoint": "float.safetensors",
+                          "images": "digits test split", "crop_pct": None}
+    report["stage_seconds"]["compare"] = time.perf_counter() - t
+    report["top1_agreement_int_vs_float"] = fidelity["summary"]["top1_agreement"]
+    report["worst_sqnr_db"] = fidelity["summary"]["worst_sqnr_db"]
     report["seconds"] = time.perf_counter() - t0
-    _write_outputs(out, report, run.graph)
+    _write_outputs(out, report, run.graph, model, fidelity)
     _log(f"integer accuracy {run.int_accuracy:.4f} (float {fp_acc:.4f}); bit-exact vs twin: {run.bit_exact}; "
          f"{report['seconds']:.0f} s -> {out}", progress)
     return report
 
 
-def _write_outputs(out: Path, report: dict[str, Any], graph) -> None:
+OUTPUTS = ("report.json", "report.md", "accuracy.png", "model.ivit", "float.safetensors", "compare")
+
+
+def _write_outputs(out: Path, report: dict[str, Any], graph, model, fidelity: dict[str, Any]) -> None:
     """Write every file into a temp folder beside ``out`` and move them in (nothing half-written)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.tmp") as tmp:
@@ -71,8 +84,10 @@ def _write_outputs(out: Path, report: dict[str, Any], graph) -> None:
         (t / "report.md").write_text(render_report_md(report))
         plot_accuracy(report, t / "accuracy.png")
         save_graph(graph, t / "model.ivit")
+        save_checkpoint(model, t / "float.safetensors")
+        write_compare(fidelity, t / "compare")
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("report.json", "report.md", "accuracy.png", "model.ivit"):
+        for name in OUTPUTS:
             dest = out / name
             if dest.is_dir():
                 shutil.rmtree(dest)
@@ -92,11 +107,22 @@ def render_report_md(r: dict[str, Any]) -> str:
         f"Quantization: `{r['quant_config']}`\n\n"
         f"Test split: {r['test_images']} images (train {r['train_images']}).\n\n"
         "| model | top-1 |\n|---|---|\n" + table + "\n\n"
-        f"Drop float -> integer: {r['accuracy_drop_points']:.2f} points.\n\n"
+        f"{_change_line(r['accuracy_drop_points'])}\n\n"
+        f"Top-1 agreement between the integer graph and the float model: "
+        f"{100 * r['top1_agreement_int_vs_float']:.2f} %; per-layer fidelity in `compare/compare.md`.\n\n"
         f"Exported graph bit-exact against the quantized twin on every test image: "
         f"**{r['int_bit_exact_vs_twin']}** ({r['graph_nodes']} nodes, {r['graph_constants']} constants).\n\n"
         "| stage | seconds |\n|---|---|\n" + stages + f"\n\nTotal: {r['seconds']:.1f} s.\n"
     )
+
+
+def _change_line(drop_points: float) -> str:
+    """Float -> integer accuracy change in words, never a negative "drop"."""
+    if drop_points > 0:
+        return f"Integer is {drop_points:.2f} points below float."
+    if drop_points < 0:
+        return f"Integer is {-drop_points:.2f} points above float (no drop)."
+    return "Integer and float have the same top-1 (no drop)."
 
 
 def plot_accuracy(r: dict[str, Any], path: Path) -> None:

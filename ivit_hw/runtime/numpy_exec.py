@@ -4,7 +4,7 @@ op intermediate."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,11 +43,18 @@ def node_args(graph: Graph, node: Node, env: Mapping[str, np.ndarray]) -> dict[s
     return {role: env[t] if t in env else opdef.const_arg(role, graph.constants[t]) for role, t in node.inputs.items()}
 
 
-def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False) -> RunResult:
+#: ``observe(node, args, out)``: called after each node with its kernel arguments and output (read only).
+Observer = Callable[[Node, Mapping[str, np.ndarray], np.ndarray], None]
+
+
+def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False,
+              observe: Observer | None = None) -> RunResult:
     """Execute ``graph`` on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
     Outputs always carry the batch axis. Raises IRError naming the input that
-    is missing, mistyped, mis-shaped or outside its declared type.
+    is missing, mistyped, mis-shaped or outside its declared type. ``observe``
+    sees every node's arguments and output as they are computed (statistics
+    without keeping a trace in memory).
     """
     missing = [n for n in graph.inputs if n not in inputs]
     if missing:
@@ -60,6 +67,8 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
         node_trace: dict | None = {} if trace else None
         out = np.asarray(opdef.kernel(args, node.attrs, node_trace), dtype=np.int64)
         env[node.output] = out
+        if observe is not None:
+            observe(node, args, out)
         if node_trace is not None:
             for key in opdef.internals:
                 if key in node_trace:
