@@ -18,21 +18,10 @@ from ivit_hw.ir.verify import verify
 from ivit_hw.runtime import run_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/tiny_graphs.py
+from cli_helpers import assert_one_line_error, run_cli  # noqa: E402
 from tiny_graphs import softmax_graph, tiny_graph, tiny_input  # noqa: E402
 
-
-def _run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(code, err, *parts):
-    assert code == 2, err
-    assert err.startswith("ivit-hw: error: ") and "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1, err
-    for part in parts:
-        assert part in err, err
+_run, _one_line_error = run_cli, assert_one_line_error
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
