@@ -40,7 +40,7 @@ def _is_count_of(acc: float, n: int) -> bool:
 
 def test_demo_report_fields(demo):
     out, report = demo
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float.safetensors", "model.ivit",
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float_qat.safetensors", "model.ivit",
                                                       "report.json", "report.md"]
     saved = json.loads((out / "report.json").read_text())
     assert saved == json.loads(json.dumps(report))
@@ -102,7 +102,7 @@ def test_demo_run_again_overwrites_cleanly(tmp_path):
     assert first["seed"] == 0 and second["seed"] == 1
     saved = json.loads((out / "report.json").read_text())
     assert saved["seed"] == 1 and saved["int_accuracy"] == second["int_accuracy"]
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float.safetensors", "model.ivit",
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float_qat.safetensors", "model.ivit",
                                                       "notes.txt", "report.json", "report.md"]
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (out / "model.ivit").iterdir()) == ["constants.npz", "graph.yaml"]
@@ -193,7 +193,7 @@ def test_demo_writes_its_fidelity_report_from_the_saved_files(demo):
     out, report = demo
     saved = json.loads((out / "compare" / "compare.json").read_text())
     assert sorted(p.name for p in (out / "compare").iterdir()) == ["compare.json", "compare.md", "compare.png"]
-    model = load_checkpoint(create_model("vit_digits"), out / "float.safetensors").eval()
+    model = load_checkpoint(create_model("vit_digits"), out / "float_qat.safetensors").eval()
     split = load_digits_split()
     again = run_compare(load_graph(out / "model.ivit"), model, split.test_images, split.test_labels, progress=False)
     assert saved["summary"] == json.loads(json.dumps(again["summary"]))
