@@ -71,11 +71,15 @@ def _expected(setup, n=None, clips=None):
     return 100 * np.mean(ipred == y), 100 * np.mean(fpred == y), 100 * np.mean(ipred == fpred)
 
 
+# Peak RSS of this process: VmHWM (ru_maxrss would also count the pytest process it was forked from, as
+# Linux carries the pre-exec high-water mark over). The loader's ru_maxrss (RUSAGE_CHILDREN) has the same
+# carry-over from this process at spawn time, so it is an upper bound.
 MEASURE = """
 import json, resource, sys
 from ivit_hw.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"code": code, "self_kb": hwm,
                   "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
