@@ -204,7 +204,7 @@ class _Block:
 
     def build(self) -> Graph:
         c, b = self.cfg, self.b
-        x = b.input("x", (c.tokens, c.dim), I16, self.s["x"], Interval(-(2**15 - 1), 2**15 - 1))
+        x = b.input("x", (c.tokens, c.dim), I16, self.s["x"], Interval(-(2**15), 2**15 - 1))
         b.tensors[x] = replace(b.tensors[x], doc="16-bit residual stream, declared range")
         y = self.mlp(self.attention(x))
         b.meta.update(example="examples/build_block.py", tokens=c.tokens, dim=c.dim, heads=c.heads, mlp=c.mlp,

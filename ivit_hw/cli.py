@@ -63,7 +63,7 @@ class Command(NamedTuple):
 
 COMMANDS: list[Command] = []
 # Modules with a ``COMMANDS`` list of (name, help, add_arguments, handler), registered on first use.
-PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands")
+PLUGIN_MODULES = ("ivit_hw.frontend.commands", "ivit_hw.codegen.commands", "ivit_hw.runtime.commands")
 _plugins_loaded = False
 
 
@@ -337,11 +337,35 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help=f"refuse a --trace larger than about this many MB (default {TRACE_LIMIT_MB})")
     p.add_argument("--clip-warn", type=float, default=CLIP_WARN_SHARE, metavar="SHARE",
                    help=f"warn when a requantize clips more than this share of its elements (default "
-                        f"{CLIP_WARN_SHARE})")
+                        f"{CLIP_WARN_SHARE}; numpy backend)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="numpy: the golden executor (default); torch: the torch executor (needs torch)")
+    p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    p.add_argument("--check", action="store_true",
+                   help="check every tensor and internal against its declared type (names the node)")
+
+
+BACKENDS = ("numpy", "torch")
+
+
+def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace, observe=None):
+    """Run with the chosen backend; a missing torch is a one-line user error. ``observe``: numpy only."""
+    if args.backend == "numpy":
+        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check, observe=observe)
+    try:
+        from .runtime.torch_exec import TorchExecutor
+    except ModuleNotFoundError as exc:
+        raise UserError(f"--backend torch needs torch, which is not installed ({exc.name} missing); "
+                        f"install the torch extra") from None
+    try:
+        executor = TorchExecutor(graph, device=args.device)
+    except RuntimeError as exc:
+        raise UserError(f"--device {args.device}: {exc}") from None
+    return executor.run(inputs, trace=bool(args.trace), check=args.check)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a graph on integer inputs with the numpy golden executor."""
+    """Run a graph on integer inputs with the golden executor (or the torch executor)."""
     graph = load_graph(graph_folder(args.graph_dir))
     out_path, out_names = _output_plan(graph, args.output)
     inputs = _parse_inputs(graph, args.input)
@@ -353,9 +377,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(f"--trace {args.trace}: would hold and write about {need / 2**20:,.0f} MB for {batch} "
                             f"sample(s) (limit {args.trace_limit_mb:g} MB); trace fewer samples or raise "
                             "--trace-limit-mb")
-    clips = ClipCounter()
-    result = run_graph(graph, inputs, trace=bool(args.trace), observe=clips)
-    outs = {n: (result.outputs[n][0] if unbatch else result.outputs[n]) for n in out_names}
+    clips = ClipCounter(graph)
+    result = _execute(graph, inputs, args, observe=clips)
+    outs = {n: np.asarray(result.outputs[n][0] if unbatch else result.outputs[n]) for n in out_names}
     data = npz_bytes(outs) if out_path.suffix.lower() == ".npz" else _npy_bytes(outs[out_names[0]])
     if args.trace:
         with atomic_folder(args.trace, TRACE_INDEX) as tmp:
@@ -373,8 +397,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 register_command(Command("inspect", "print tensor widths, scales and proven ranges, and a summary", _inspect_args,
                          cmd_inspect))
-register_command(Command("run", "run a graph on integer inputs (.npy) with the numpy golden executor", _run_args,
-                         cmd_run))
+register_command(Command("run", "run a graph on integer inputs (.npy) with the golden executor (or --backend torch)",
+                         _run_args, cmd_run))
 
 
 # ----------------------------------------------------------------------------- entry point

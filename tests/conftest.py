@@ -1,4 +1,4 @@
-"""Shared pytest set-up: Hypothesis profiles.
+"""Shared pytest set-up: Hypothesis profiles, the plain-Python reference, shared model graphs.
 
 CI (any non-empty ``CI`` environment variable) runs a derandomised, modest
 profile so every run explores the same examples; local runs keep Hypothesis'
@@ -7,9 +7,22 @@ examples on demand. None has a deadline: the first call of a numpy kernel
 can be slow and must not count as a flaky failure.
 """
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import settings
+
+# ``tests/ops/reference.py`` (the independent plain-Python reference) is importable as ``ivit_ops_reference``
+# from every test folder. The tests tree has no ``__init__.py`` files, so a plain ``import reference``
+# could clash with a same-named module elsewhere; loading it by path under a unique name avoids that.
+_REF = "ivit_ops_reference"
+if _REF not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(_REF, Path(__file__).parent / "ops" / "reference.py")
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_REF] = _module
+    _spec.loader.exec_module(_module)
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60, print_blob=True)
 settings.register_profile("default", deadline=None)

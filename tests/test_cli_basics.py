@@ -262,7 +262,7 @@ def test_clip_counter_matches_a_direct_count_with_residual(tmp_path):
     rng = np.random.default_rng(3)
     xs = rng.integers(-6000, 6000, (5, 64))
     rs = rng.integers(-6000, 6000, (5, 64))
-    counter = ClipCounter()
+    counter = ClipCounter(g)
     run_graph(g, {"x": xs, "r": rs}, observe=counter)
     # direct: exact rationals, ties to even as numpy's rint
     pre = np.rint(xs * 0.75) + np.rint(rs * 0.5)

@@ -41,7 +41,7 @@ def run_ablation(out_dir: str | Path, seeds: tuple[int, ...] = (0, 1, 2), progre
     variants = variants or VARIANTS
     split = load_digits_split()
     test = (split.test_images, split.test_labels)
-    rows = {name: {"ops": QuantConfig(**ops).as_dict(), "ptq": [], "qat": [], "bit_exact": []}
+    rows = {name: {"ops": QuantConfig(**ops).as_dict(), "ptq": [], "qat": [], "wiring": []}
             for name, ops in variants}
     float_acc = []
     for seed in seeds:
@@ -54,14 +54,14 @@ def run_ablation(out_dir: str | Path, seeds: tuple[int, ...] = (0, 1, 2), progre
                                       (split.train_images, split.train_labels), seed, qat_recipe, progress, test)
             rows[name]["ptq"].append(run.ptq_int_accuracy)
             rows[name]["qat"].append(run.int_accuracy)
-            rows[name]["bit_exact"].append(run.bit_exact)
+            rows[name]["wiring"].append(run.export_wiring_exact)
     table = []
     for name, _ in variants:
         r = rows[name]
         table.append({"variant": name, "ops": r["ops"], "seeds": list(seeds),
                       "ptq_accuracy": r["ptq"], "qat_accuracy": r["qat"],
                       "ptq": _summary(r["ptq"]), "qat": _summary(r["qat"]),
-                      "bit_exact_vs_twin": all(r["bit_exact"])})
+                      "export_wiring_exact": all(r["wiring"])})
     result = {"dataset": "sklearn digits (fixed split, 450 test images)", "model": "vit_digits",
               "seeds": list(seeds), "float_accuracy": float_acc, "float": _summary(float_acc),
               "rows": table, "seconds": time.perf_counter() - t0}
@@ -80,14 +80,14 @@ def render_ablation_md(res: dict[str, Any]) -> str:
     lines = [
         f"# Ablation on {res['dataset']}, model {res['model']}, seeds {res['seeds']}\n",
         f"Float accuracy: {100 * f['mean']:.2f} % (spread {100 * f['spread']:.2f}).\n",
-        "| variant | PTQ mean | PTQ spread | QAT mean | QAT spread | per-seed QAT | bit-exact |",
+        "| variant | PTQ mean | PTQ spread | QAT mean | QAT spread | per-seed QAT | export wiring exact |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         seeds = ", ".join(f"{100 * a:.2f}" for a in r["qat_accuracy"])
         lines.append(f"| {r['variant']} | {100 * r['ptq']['mean']:.2f} | {100 * r['ptq']['spread']:.2f} | "
                      f"{100 * r['qat']['mean']:.2f} | {100 * r['qat']['spread']:.2f} | {seeds} | "
-                     f"{r['bit_exact_vs_twin']} |")
+                     f"{r['export_wiring_exact']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -107,7 +107,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
     print(f"float {100 * report['fp_accuracy']:.2f} % | integer {100 * report['int_accuracy']:.2f} % | "
-          f"bit-exact {report['int_bit_exact_vs_twin']} | {report['seconds']:.0f} s | {args.out}/report.md")
+          f"export wiring exact {report['export_wiring_exact']} | independent forward exact "
+          f"{report['independent_forward_exact']} | {report['seconds']:.0f} s | {args.out}/report.md")
     return 0
 
 

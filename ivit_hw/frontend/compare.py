@@ -150,7 +150,7 @@ class _Accumulator:
         self.graph = graph
         self.float_acts: Mapping[str, np.ndarray] = {}
         self.sums: dict[str, list[float]] = {}
-        self.clips = ClipCounter()
+        self.clips = ClipCounter(graph)
 
     def __call__(self, node: Node, args: Mapping[str, np.ndarray], out: np.ndarray) -> None:
         self.clips(node, args, out)

@@ -18,7 +18,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -151,7 +151,7 @@ class NumpyBackend:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.clips = ClipCounter()
+        self.clips = ClipCounter(graph)
 
     def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = run_graph(self.graph, {self.graph.inputs[0]: pixels}, observe=self.clips).outputs
@@ -206,7 +206,7 @@ class EvalResult:
     float_correct: int | None = None
     agree: int | None = None
     seconds: float = 0.0
-    clips: ClipCounter = field(default_factory=ClipCounter)
+    clips: ClipCounter | None = None
 
     @property
     def int_top1(self) -> float:

@@ -110,10 +110,6 @@ def _log_attn_shape(shapes, attrs):
     return _matmul_shape({"a": shapes["code"], "b": shapes["v"]}, {"transpose_b": False})
 
 
-def _batched_axis(attrs, x):
-    return _axis(attrs, x.ndim - 1, "axis") + 1
-
-
 def _opt(ins, name):
     return ins[name] if name in ins else None
 
@@ -132,7 +128,7 @@ OPS = [
          Role("m_id", param=True, optional=True), Role("e_id", param=True, optional=True)),
         (Attr("out_bits", int), Attr("rounding", str, "half_even", ROUNDINGS)),
         lambda ins, a, tr: ops.requantize(ins["acc"], ins["m"], ins["e"], a["out_bits"], a["rounding"],
-                                          _opt(ins, "identity"), _opt(ins, "m_id"), _opt(ins, "e_id")),
+                                          _opt(ins, "identity"), _opt(ins, "m_id"), _opt(ins, "e_id"), tr),
         lambda s, a: s["acc"],
         rr.requantize,
         doc="Dyadic requantize with optional residual (identity) term, spec section 2.",
@@ -168,7 +164,7 @@ OPS = [
         "add",
         (Role("a"), Role("b")),
         (),
-        lambda ins, a, tr: ins["a"] + ins["b"],
+        lambda ins, a, tr: ops.layout.add(ins["a"], ins["b"]),
         _broadcast_shape,
         rr.add,
         doc="Elementwise integer add of two tensors on the same scale.",
@@ -268,7 +264,7 @@ OPS = [
         "reshape",
         (X,),
         (Attr("shape", "ints"),),
-        lambda ins, a, tr: ins["x"].reshape((ins["x"].shape[0], *a["shape"])),
+        lambda ins, a, tr: ops.layout.reshape(ins["x"], a["shape"]),
         _reshape_shape,
         rr.passthrough,
         doc="Per-sample reshape (the batch axis is kept).",
@@ -277,7 +273,7 @@ OPS = [
         "transpose",
         (X,),
         (Attr("perm", "ints"),),
-        lambda ins, a, tr: ins["x"].transpose((0, *(p + 1 for p in a["perm"]))),
+        lambda ins, a, tr: ops.layout.transpose(ins["x"], a["perm"]),
         _transpose_shape,
         rr.passthrough,
         doc="Per-sample axis permutation.",
@@ -286,7 +282,7 @@ OPS = [
         "concat",
         (Role("a"), Role("b")),
         (Attr("axis", int),),
-        lambda ins, a, tr: _concat(ins["a"], ins["b"], a),
+        lambda ins, a, tr: ops.layout.concat(ins["a"], ins["b"], a["axis"]),
         _concat_shape,
         rr.concat,
         doc="Concatenate two tensors (e.g. the class token and the patch tokens).",
@@ -295,7 +291,7 @@ OPS = [
         "slice",
         (X,),
         (Attr("axis", int), Attr("start", int), Attr("stop", int)),
-        lambda ins, a, tr: np.take(ins["x"], np.arange(a["start"], a["stop"]), axis=_batched_axis(a, ins["x"])),
+        lambda ins, a, tr: ops.layout.slice_axis(ins["x"], a["axis"], a["start"], a["stop"]),
         _slice_shape,
         rr.passthrough,
         doc="Contiguous slice [start, stop) along one axis.",
@@ -304,7 +300,7 @@ OPS = [
         "gather",
         (X,),
         (Attr("axis", int), Attr("index", int)),
-        lambda ins, a, tr: np.take(ins["x"], a["index"], axis=_batched_axis(a, ins["x"])),
+        lambda ins, a, tr: ops.layout.gather(ins["x"], a["axis"], a["index"]),
         _gather_shape,
         rr.passthrough,
         doc="Pick one index along an axis, dropping it (the class token).",
@@ -313,7 +309,7 @@ OPS = [
         "reduce_sum",
         (X,),
         (Attr("axis", int),),
-        lambda ins, a, tr: ins["x"].sum(axis=_batched_axis(a, ins["x"])),
+        lambda ins, a, tr: ops.layout.reduce_sum(ins["x"], a["axis"]),
         _reduce_shape,
         rr.reduce_sum,
         doc="Integer sum over one axis (average pooling; 1/N goes into the next scale).",
@@ -322,19 +318,12 @@ OPS = [
         "argmax",
         (X,),
         (),
-        lambda ins, a, tr: np.argmax(ins["x"], axis=-1).astype(np.int64),
+        lambda ins, a, tr: ops.layout.argmax(ins["x"]),
         lambda s, a: s["x"][:-1],
         rr.argmax,
         doc="Index of the largest value on the last axis (first one on ties).",
     ),
 ]
-
-
-def _concat(a: np.ndarray, b: np.ndarray, attrs) -> np.ndarray:
-    batch = max(a.shape[0], b.shape[0])
-    a = np.broadcast_to(a, (batch, *a.shape[1:]))
-    b = np.broadcast_to(b, (batch, *b.shape[1:]))
-    return np.concatenate([a, b], axis=_batched_axis(attrs, a))
 
 
 for _op in OPS:

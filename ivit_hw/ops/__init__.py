@@ -1,10 +1,16 @@
-"""Numpy golden kernels: the executable form of ``spec/integer-ops.md``.
+"""Numpy golden kernels: the executable form of ``docs/semantics.md`` (the normative
+semantics; "spec section N" in this package means section N there).
 
 Every function takes integer arrays and returns int64 arrays; nothing at run
 time is float. This package imports with numpy alone.
 """
 
+from . import layout, tables, xp
 from .baselines import (
+    ERF_SHIFT,
+    IBERT_NORM_NUM,
+    IBERT_SOFTMAX_NUM,
+    LOG_ATTN_SHIFT,
     LOG_CODE_MASKED,
     ibert_exp,
     ibert_gelu,
@@ -14,14 +20,23 @@ from .baselines import (
     log_attn_v,
     log_int_softmax,
 )
-from .intmath import ROUNDING_MODES, bit_length, div_round_half_even, isqrt, round_shift
+from .intmath import INT32_MAX, ROUNDING_MODES, bit_length, div_round_half_even, isqrt, round_shift
 from .layernorm import ilayernorm, isqrt_iter, row_mean
 from .linear import im2col_patches, int_matmul, linear, matmul, patch_embed
 from .requant import dyadic, requantize
-from .shiftgelu import gelu_coef_mul, shiftgelu
+from .shiftgelu import SIGMOID_SHIFT, gelu_coef_mul, shiftgelu
 from .shiftmax import log2e_mul, shift_exp, shiftmax
 
 __all__ = [
+    "ERF_SHIFT",
+    "IBERT_NORM_NUM",
+    "IBERT_SOFTMAX_NUM",
+    "INT32_MAX",
+    "LOG_ATTN_SHIFT",
+    "SIGMOID_SHIFT",
+    "layout",
+    "tables",
+    "xp",
     "LOG_CODE_MASKED",
     "ROUNDING_MODES",
     "bit_length",

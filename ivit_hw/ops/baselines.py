@@ -18,117 +18,161 @@ from __future__ import annotations
 import numpy as np
 
 from .intmath import INT32_MAX, as_int64, bit_length, div_round_half_even, isqrt
-from .layernorm import normalize_rows
+from .layernorm import int_args, normalize_rows, square_spread
 from .linear import int_matmul
+from .xp import NP, ArrayOps
 
 LOG_CODE_MASKED = 16  # code value meaning "masked / zero weight"
+LOG_ATTN_SHIFT = 15  # log_attn_v: weight 2^(15 - code), output scale S_v / 2^15
+ERF_SHIFT = 14  # I-BERT GELU: u = poly >> 14
+IBERT_SOFTMAX_NUM = 2**32  # I-BERT softmax: f = 2^32 // sum
+IBERT_NORM_NUM = 2**31  # I-BERT LayerNorm: f = 2^31 // k
 
 
-def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace: dict | None = None) -> np.ndarray:
-    """I-BERT exp of ``d = x - max(x)`` (last axis): ``max(((r+b)r+c) << (n-q), 0)``."""
+def ibert_exp(x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, trace: dict | None = None, *,
+              xp: ArrayOps | None = None) -> np.ndarray:
+    """I-BERT exp of ``d = x - max(x)`` (last axis): ``max(((r+b)r+c) << (n-q), 0)``.
+
+    ``trace`` receives d, p (max(d, n*x0)), q, r, z and e.
+    """
     if x0 >= 0:
         raise ValueError(f"ibert_exp: x0 must be negative, got {x0}")
-    x = as_int64(x, "x")
-    d = x - x.max(axis=-1, keepdims=True)
-    p = np.maximum(d, n * x0)
-    q = p // x0
+    if xp is None:
+        xp = NP
+        x = as_int64(x, "x")
+    d = x - xp.amax(x)
+    p = xp.maximum(d, n * x0)
+    q = xp.floor_div(p, x0, -n * x0)
     r = p - x0 * q
     z = (r + b_int) * r + c_int
-    if np.any(bit_length(np.maximum(z, 0)) + (n - q) > 62):
-        raise OverflowError("ibert_exp: z << (n - q) exceeds int64 (input scale too small)")
-    e = np.maximum(np.left_shift(z, n - q), 0)
+    if xp.checking:
+        xp.require(bit_length(xp.maximum(z, 0), xp=xp) + (n - q) <= 62,
+                   "ibert_exp: z << (n - q) exceeds int64 (input scale too small)")
+    e = xp.maximum(z << (n - q), 0)
     if trace is not None:
-        trace.update(d=d, q=q, r=r, z=z, e=e)
+        trace.update(d=d, p=p, q=q, r=r, z=z, e=e)
     return e
 
 
 def ibert_softmax(
     x: np.ndarray, x0: int, b_int: int, c_int: int, h: int, n: int = 30, out_bits: int = 16,
-    trace: dict | None = None,
+    trace: dict | None = None, *, xp: ArrayOps | None = None,
 ) -> np.ndarray:
-    """I-BERT softmax over the last axis; ``h`` is the compile-time 16-bit reduction shift."""
-    e = ibert_exp(x, x0, b_int, c_int, n, trace)
+    """I-BERT softmax over the last axis; ``h`` is the compile-time 16-bit reduction shift.
+
+    ``trace`` adds e16, esum (sum(e16)), sum (at least 1), f and prod.
+    """
+    if xp is None:
+        xp = NP
+        x = as_int64(x, "x")
+    e = ibert_exp(x, x0, b_int, c_int, n, trace, xp=xp)
     e16 = e >> h
-    total = np.maximum(e16.sum(axis=-1, keepdims=True), 1)
-    f = 2**32 // total
+    esum = xp.sum(e16)
+    total = xp.maximum(esum, 1)
+    f = IBERT_SOFTMAX_NUM // total
     prod = e16 * f
     if trace is not None:
-        trace.update(e16=e16, sum=total, f=f, prod=prod)
+        trace.update(e16=e16, esum=esum, sum=total, f=f, prod=prod)
     return prod >> (32 - out_bits)
 
 
-def ibert_gelu(x: np.ndarray, b_int: int, c_int: int, one: int, trace: dict | None = None) -> np.ndarray:
-    """I-BERT i-GELU: ``x * (u + one)`` with the i-erf polynomial u; scale ``S*S_u/2``."""
-    x = as_int64(x, "x")
-    t = np.minimum(np.abs(x), -b_int)
-    u = np.sign(x) * ((t + b_int) ** 2 + c_int)
-    u = u >> 14
+def ibert_gelu(x: np.ndarray, b_int: int, c_int: int, one: int, trace: dict | None = None, *,
+               xp: ArrayOps | None = None) -> np.ndarray:
+    """I-BERT i-GELU: ``x * (u + one)`` with the i-erf polynomial u; scale ``S*S_u/2``.
+
+    ``trace`` receives t, poly (before ``>> 14``), u and g (u + one).
+    """
+    if xp is None:
+        xp = NP
+        x = as_int64(x, "x")
+    t = xp.minimum(xp.abs(x), -b_int)
+    tb = t + b_int
+    poly = xp.sign(x) * (tb * tb + c_int)
+    u = poly >> ERF_SHIFT
+    g = u + one
     if trace is not None:
-        trace.update(t=t, u=u)
-    return x * (u + one)
+        trace.update(t=t, poly=poly, u=u, g=g)
+    return x * g
 
 
-def ibert_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None) -> np.ndarray:
+def ibert_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None, *,
+                    xp: ArrayOps | None = None) -> np.ndarray:
     """I-BERT LayerNorm: section 7 with the exact isqrt and ``f = 2^31 // k``."""
-
-    def spread(y: np.ndarray) -> np.ndarray:
-        v = (y * y).sum(axis=-1, keepdims=True)
-        if trace is not None:
-            trace["v"] = v
-        return np.maximum(isqrt(v), 1)
-
-    return normalize_rows(x, bias_int, spread, 2**31, trace)
+    xp, x, bias_int = int_args(xp, x, bias_int)
+    spread = square_spread(xp, trace, lambda v: xp.maximum(isqrt(v, xp=xp), 1))
+    return normalize_rows(xp, x, bias_int, spread, IBERT_NORM_NUM, trace)
 
 
-def l1_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None) -> np.ndarray:
+def l1_layernorm(x: np.ndarray, bias_int: np.ndarray, trace: dict | None = None, *,
+                 xp: ArrayOps | None = None) -> np.ndarray:
     """L1 LayerNorm: divide by ``sum(|y|)``; scale ``gamma*C*sqrt(2/pi)/2^30``."""
+    xp, x, bias_int = int_args(xp, x, bias_int)
 
     def spread(y: np.ndarray) -> np.ndarray:
-        a = np.abs(y).sum(axis=-1, keepdims=True)
+        a = xp.sum(xp.abs(y))
         if trace is not None:
             trace["a"] = a
-        return np.maximum(a, 1)
+        return xp.maximum(a, 1)
 
-    return normalize_rows(x, bias_int, spread, INT32_MAX, trace)
+    return normalize_rows(xp, x, bias_int, spread, INT32_MAX, trace)
 
 
 def log_int_softmax(
     x: np.ndarray, x0: int, b_int: int, c_int: int, n: int = 30, mask: np.ndarray | None = None,
-    trace: dict | None = None,
+    trace: dict | None = None, *, xp: ArrayOps | None = None,
 ) -> np.ndarray:
     """FQ-ViT Log-Int-Softmax: code c means attention weight 2^-c; 16 means masked.
 
     ``v = round_half_even(sum(e)/e)``, ``kb = bit_length(v) - 1`` and the code
     rounds log2(v) to the nearest integer using the bit below the leading one.
+    ``trace`` adds esum and sum (both sum(e)), v and kb.
     """
-    e = ibert_exp(x, x0, b_int, c_int, n, trace)
+    if xp is None:
+        xp = NP
+        x = as_int64(x, "x")
+    e = ibert_exp(x, x0, b_int, c_int, n, trace, xp=xp)
     if mask is not None:
-        e = np.where(np.broadcast_to(np.asarray(mask, dtype=bool), e.shape), e, 0)
-    total = e.sum(axis=-1, keepdims=True)
+        e = xp.where(mask != 0, e, 0)
+    total = xp.sum(e)
     live = e > 0
-    v = div_round_half_even(np.broadcast_to(total, e.shape), np.where(live, e, 1))
-    kb = bit_length(v) - 1
-    below = (v >> np.maximum(kb - 1, 0)) & 1
-    code = np.where(kb >= 1, kb + below, kb)
-    code = np.where(live & (code < LOG_CODE_MASKED), code, LOG_CODE_MASKED)
+    v = div_round_half_even(total, xp.where(live, e, 1), xp=xp)
+    kb = bit_length(v, xp=xp) - 1
+    below = (v >> xp.maximum(kb - 1, 0)) & 1
+    code = xp.where(kb >= 1, kb + below, kb)
+    code = xp.where(live & (code < LOG_CODE_MASKED), code, LOG_CODE_MASKED)
     if trace is not None:
-        trace.update(sum=total, v=np.where(live, v, 0), kb=kb)
+        trace.update(e=e, esum=total, sum=total, v=xp.where(live, v, 0), kb=kb)
     return code
 
 
-def log_attn_v(code: np.ndarray, v: np.ndarray) -> np.ndarray:
+def log_code_weights(code, *, xp: ArrayOps | None = None):
+    """Each code's attention weight ``2^(15 - code)`` (0 when masked), a power of two."""
+    xp = xp or NP
+    return xp.where(code < LOG_CODE_MASKED, 1 << (LOG_ATTN_SHIFT - xp.minimum(code, LOG_ATTN_SHIFT)), 0)
+
+
+LOG_WEIGHT_RANGE = (0, 2**LOG_ATTN_SHIFT)
+
+
+def log_attn_v(code: np.ndarray, v: np.ndarray, *, xp: ArrayOps | None = None, gemm=None) -> np.ndarray:
     """Shift-add ``attn @ v``: ``sum_j v_j << (15 - code_j)`` over unmasked j; scale ``S_v/2^15``.
 
-    code: [..., M, N] (values 0..16), v: [..., N, D] -> [..., M, D].
+    code: [..., M, N] (values 0..16), v: [..., N, D] -> [..., M, D]. Each
+    weight is a power of two (or 0), so a GEMM of the weights is exactly the
+    shift-add sum.
     """
-    code = as_int64(code, "code")
-    v = as_int64(v, "v")
-    weight = np.where(code < LOG_CODE_MASKED, np.left_shift(np.int64(1), 15 - np.minimum(code, 15)), 0)
-    # each weight is a power of two (or 0), so this matmul is exactly the shift-add sum
-    return int_matmul(weight, v)
+    if xp is None:
+        code = as_int64(code, "code")
+        v = as_int64(v, "v")
+        return int_matmul(log_code_weights(code), v)
+    return gemm(log_code_weights(code, xp=xp), v)
 
 
 __all__ = [
+    "ERF_SHIFT",
+    "IBERT_NORM_NUM",
+    "IBERT_SOFTMAX_NUM",
+    "LOG_ATTN_SHIFT",
     "LOG_CODE_MASKED",
     "ibert_exp",
     "ibert_gelu",

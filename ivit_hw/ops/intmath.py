@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .xp import NP, ArrayOps
+
 ROUNDING_MODES = ("half_even", "half_up", "floor")
 INT32_MAX = 2**31 - 1
 
@@ -45,37 +47,63 @@ def check_rounding(rounding: str) -> None:
         raise ValueError(f"unknown rounding mode {rounding!r}; expected one of {ROUNDING_MODES}")
 
 
-def round_shift(p: np.ndarray, s: np.ndarray | int, rounding: str = "half_even") -> np.ndarray:
+def round_shift(p: np.ndarray, s: np.ndarray | int, rounding: str = "half_even", *, xp: ArrayOps | None = None,
+                zero_shift: bool | None = None) -> np.ndarray:
     """Round ``p / 2**s`` to an integer (spec section 0), elementwise.
 
     ``s`` may be an array broadcastable against ``p`` (per-channel shifts);
-    every shift must be in [0, 62]. ``p`` is int64 or an object array of
-    Python ints (the wide path of :func:`mul_round_shift`).
+    every shift must be in [0, 62]. Called without ``xp`` (numpy), ``p`` may
+    also be an object array of Python ints (the wide path of
+    :func:`mul_round_shift`) and ``s`` is validated; a kernel running on
+    another namespace passes ``xp`` and ``zero_shift`` (whether any shift is
+    0, known from the constants) and its shifts were validated when planned.
     """
     check_rounding(rounding)
-    s_arr = np.asarray(s, dtype=np.int64)
-    if s_arr.size and (s_arr.min() < 0 or s_arr.max() > 62):
-        raise ValueError(f"shift must lie in [0, 62], got [{s_arr.min()}, {s_arr.max()}]")
-    if p.dtype == object:
-        return _round_shift_object(p, s_arr, rounding)
-    p = np.asarray(p, dtype=np.int64)
+    if xp is None:
+        s_arr = np.asarray(s, dtype=np.int64)
+        if s_arr.size and (s_arr.min() < 0 or s_arr.max() > 62):
+            raise ValueError(f"shift must lie in [0, 62], got [{s_arr.min()}, {s_arr.max()}]")
+        if p.dtype == object:
+            return _round_shift_object(p, s_arr, rounding)
+        xp, s = NP, (int(s_arr) if s_arr.ndim == 0 else s_arr)
+        zero_shift = bool(s_arr.size and s_arr.min() == 0)
+        p = np.asarray(p, dtype=np.int64)
+    elif zero_shift is None:
+        zero_shift = True
+    if isinstance(s, int):
+        return _round_shift_static(p, s, rounding)
     if rounding == "floor":
-        return np.right_shift(p, s_arr)
-    s_pos = np.maximum(s_arr, 1)
-    half = np.left_shift(np.int64(1), s_pos - 1)
+        return p >> s
+    s_pos = xp.maximum(s, 1)
+    half = (xp.full_like(s_pos, 1) << (s_pos - 1))
     if rounding == "half_up":
-        out = np.right_shift(p + half, s_pos)
+        out = (p + half) >> s_pos
     else:
-        # p = q*2^s + rem: adding half - 1 + (q & 1) carries into q exactly when rem > half,
-        # or rem == half and q is odd (ties to even); |p| < 2^62 keeps the sum in int64
-        out = np.right_shift(p, s_pos)
-        out &= 1
-        out += p
-        out += half - 1
-        np.right_shift(out, s_pos, out=out)
-    if s_arr.size and s_arr.min() == 0:
-        out = np.where(s_arr == 0, p, out)
+        out = _half_even_shift(p, s_pos, half)
+    if zero_shift:
+        out = xp.where(s == 0, p, out)
     return out
+
+
+def _half_even_shift(p, s, half):
+    """``round_half_even(p / 2^s)`` for s >= 1: p = q*2^s + rem, and adding half - 1 + (q & 1)
+    carries into q exactly when rem > half, or rem == half and q is odd; |p| < 2^62 keeps it in int64."""
+    out = p >> s
+    out &= 1
+    out += p
+    out += half - 1
+    out >>= s
+    return out
+
+
+def _round_shift_static(p, s: int, rounding: str):
+    """:func:`round_shift` for one shift known as a Python int."""
+    if s == 0 or rounding == "floor":
+        return p >> s
+    half = 1 << (s - 1)
+    if rounding == "half_up":
+        return (p + half) >> s
+    return _half_even_shift(p, s, half)
 
 
 def round_shift_int(p: int, s: int, rounding: str = "half_even") -> int:
@@ -102,26 +130,65 @@ def _round_shift_object(p: np.ndarray, s: np.ndarray, rounding: str) -> np.ndarr
     return out
 
 
-def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rounding: str) -> np.ndarray:
-    """Exact ``round(a * m / 2**e)``; falls back to Python ints if ``a * m`` could leave int64.
-
-    The result is returned as int64 when it fits, otherwise as an object
-    array (the caller clamps it, so a wide intermediate never wraps).
-    """
-    a = as_int64(a)
-    m_arr = as_int64(m, "m")
-    a_max = max_abs(a)
-    m_max = max_abs(m_arr)
-    if a_max * m_max < 2**62:
-        return round_shift(a * m_arr, e, rounding)
-    e_arr = np.asarray(e, dtype=np.int64)
-    if a_max < 2**46 and m_max < 2**32 and e_arr.size and e_arr.min() >= SPLIT + 1:
-        return _mul_round_shift_split(a, m_arr, e_arr, rounding)
-    prod = a.astype(object) * m_arr.astype(object)
-    return round_shift(np.asarray(prod, dtype=object), e, rounding)
-
-
 SPLIT = 16
+DIRECT_PRODUCT = 2**62
+
+
+def product_path(a_max: int, m_max: int, e_min: int) -> str:
+    """How ``round(a*m/2^e)`` is computed for |a| <= a_max, |m| <= m_max, e >= e_min (static facts):
+    "direct" (the product fits int64 with room for the rounding add), "split" (up to ~2^78, e > 16,
+    still in int64) or "object" (Python ints, numpy only)."""
+    if a_max * m_max < DIRECT_PRODUCT:
+        return "direct"
+    if a_max < 2**46 and m_max < 2**32 and e_min >= SPLIT + 1:
+        return "split"
+    return "object"
+
+
+def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rounding: str, *,
+                    xp: ArrayOps | None = None, path: str | None = None, zero_shift: bool | None = None,
+                    trace: dict | None = None, key: str = "prod") -> np.ndarray:
+    """Exact ``round(a * m / 2**e)``; ``trace[key]`` receives the product ``a*m`` when asked.
+
+    Without ``xp`` (numpy) the path is chosen from the values (the
+    standalone entry); a planned kernel passes ``xp`` and the ``path`` of
+    :func:`product_path` from proven ranges. The result is int64 when it
+    fits, otherwise an object array (the caller clamps it, so a wide
+    intermediate never wraps).
+    """
+    if xp is None:
+        a = as_int64(a)
+        m_arr = as_int64(m, "m")
+        e_arr = np.asarray(e, dtype=np.int64)
+        path = product_path(max_abs(a), max_abs(m_arr), int(e_arr.min()) if e_arr.size else 0)
+        m = int(m_arr) if m_arr.ndim == 0 else m_arr
+        e_py = int(e_arr) if e_arr.ndim == 0 else e_arr
+        if path == "object":
+            prod = np.asarray(a.astype(object) * m_arr.astype(object), dtype=object)
+            if trace is not None:
+                trace[key] = prod
+            return round_shift(prod, e_arr, rounding)
+        if path == "direct":
+            prod = a * m
+            if trace is not None:
+                trace[key] = prod
+            return round_shift(prod, e_arr, rounding)
+        xp, e, zero_shift = NP, e_py, False
+    if path == "direct":
+        prod = a * m
+        if trace is not None:
+            trace[key] = prod
+        return round_shift(prod, e, rounding, xp=xp, zero_shift=zero_shift)
+    if path != "split":
+        raise OverflowError(f"mul_round_shift: a product path {path!r} is not available on {xp.name}")
+    if trace is not None:
+        trace[key] = _wide_product(a, m)
+    return _mul_round_shift_split(a, m, e, rounding)
+
+
+def _wide_product(a, m):
+    """``a*m`` as Python ints (numpy object array), for traces of products beyond int64."""
+    return np.asarray(np.asarray(a).astype(object) * np.asarray(m).astype(object), dtype=object)
 
 
 def _mul_round_shift_split(a: np.ndarray, m: np.ndarray, e: np.ndarray, rounding: str) -> np.ndarray:
@@ -130,7 +197,8 @@ def _mul_round_shift_split(a: np.ndarray, m: np.ndarray, e: np.ndarray, rounding
     Writes ``a*m = P*2^16 + r`` (0 <= r < 2^16) with ``m = mh*2^16 + ml``:
     ``P = a*mh + ((a*ml) >> 16)``, ``r = (a*ml) & 0xFFFF``. Then
     ``floor(a*m/2^e) = P >> (e-16)``, and the rounding decision compares the
-    dropped bits of P (and r) with the half 2^(e-17)*2^16.
+    dropped bits of P (and r) with the half 2^(e-17)*2^16. Only array
+    operators, so it runs on any namespace.
     """
     mh, ml = m >> SPLIT, m & ((1 << SPLIT) - 1)
     low = a * ml
@@ -141,12 +209,12 @@ def _mul_round_shift_split(a: np.ndarray, m: np.ndarray, e: np.ndarray, rounding
     if rounding == "floor":
         return q
     dropped = big - (q << s)
-    half = np.left_shift(np.int64(1), s - 1)
+    half = (s * 0 + 1) << (s - 1)
     above = (dropped > half) | ((dropped == half) & (r > 0))
     if rounding == "half_up":
-        return q + (above | ((dropped == half) & (r == 0))).astype(np.int64)
+        return q + (above | ((dropped == half) & (r == 0)))
     tie = (dropped == half) & (r == 0)
-    return q + (above | (tie & ((q & 1) == 1))).astype(np.int64)
+    return q + (above | (tie & ((q & 1) == 1)))
 
 
 def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:
@@ -161,58 +229,51 @@ def clamp_signed(x: np.ndarray, bits: int) -> np.ndarray:
 def floor_div(num: np.ndarray | int, den: np.ndarray | int) -> np.ndarray:
     """Exact elementwise ``num // den`` (floor division) for integers, den != 0, broadcasting.
 
-    Uses a float64 quotient (off by at most one while |num| < 2^52 and
-    |den| < 2^52) and fixes it with the remainder, several times faster than
-    numpy's integer division; falls back to integer division for larger values.
+    Uses a float64 quotient when the values allow it (see :meth:`NumpyOps.floor_div`),
+    several times faster than numpy's integer division.
     """
     n = np.asarray(num, dtype=np.int64)
     d = np.asarray(den, dtype=np.int64)
     if d.size and not d.all():
         raise ZeroDivisionError("floor_div: division by zero")
-    if max_abs(n) >= 2**52 or max_abs(d) >= 2**52:
-        return np.floor_divide(n, d)
-    q = np.floor(n / d).astype(np.int64)
-    r = n - q * d
-    if d.ndim == 0:
-        if d > 0:
-            return q - (r < 0) + (r >= d)
-        return q - (r > 0) + (r <= d)
-    pos = d > 0
-    return q - np.where(pos, r < 0, r > 0) + np.where(pos, r >= d, r <= d)
+    return NP.floor_div(n, d, max(max_abs(n), max_abs(d)))
 
 
-def div_round_half_even(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+def div_round_half_even(num: np.ndarray, den: np.ndarray | int, *, xp: ArrayOps | None = None) -> np.ndarray:
     """Exact ``round_half_even(num / den)`` for integers with ``den > 0``."""
-    num = as_int64(num, "numerator")
-    den = as_int64(den, "denominator")
-    q = np.floor_divide(num, den)
-    rem = num - q * den
-    twice = 2 * rem
-    bump = (twice > den) | ((twice == den) & ((q & 1) == 1))
-    return q + bump.astype(np.int64)
+    if xp is None:
+        num = as_int64(num, "numerator")
+        den = as_int64(den, "denominator")
+    q = num // den
+    twice = 2 * (num - q * den)
+    return q + ((twice > den) | ((twice == den) & ((q & 1) == 1)))
 
 
-def bit_length(v: np.ndarray) -> np.ndarray:
+def bit_length(v: np.ndarray, *, xp: ArrayOps | None = None) -> np.ndarray:
     """Elementwise ``int.bit_length`` of non-negative int64 values (0 -> 0)."""
-    v = as_int64(v)
-    if v.size and v.min() < 0:
-        raise ValueError("bit_length expects non-negative values")
-    length = np.zeros(v.shape, dtype=np.int64)
-    rest = v.copy()
+    if xp is None:
+        xp = NP
+        v = as_int64(v)
+        if v.size and v.min() < 0:
+            raise ValueError("bit_length expects non-negative values")
+    length = xp.full_like(v, 0)
+    rest = v
     for step in (32, 16, 8, 4, 2, 1):
-        big = rest >= (np.int64(1) << step)
-        length += np.where(big, step, 0)
-        rest = np.where(big, rest >> step, rest)
-    return length + (rest > 0).astype(np.int64)
+        big = rest >= (1 << step)
+        length = length + xp.where(big, step, 0)
+        rest = xp.where(big, rest >> step, rest)
+    return length + (rest > 0)
 
 
-def isqrt(v: np.ndarray) -> np.ndarray:
-    """Exact elementwise ``floor(sqrt(v))`` for 0 <= v < 2**62."""
-    v = as_int64(v)
-    if v.size and v.min() < 0:
-        raise ValueError("isqrt expects non-negative values")
-    k = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+def isqrt(v: np.ndarray, *, xp: ArrayOps | None = None) -> np.ndarray:
+    """Exact elementwise ``floor(sqrt(v))`` for 0 <= v < 2**62 (a float guess, corrected exactly)."""
+    if xp is None:
+        xp = NP
+        v = as_int64(v)
+        if v.size and v.min() < 0:
+            raise ValueError("isqrt expects non-negative values")
+    k = xp.floor_sqrt_guess(v)
     for _ in range(2):  # the float guess is off by at most one either way
-        k = np.where(k * k > v, k - 1, k)
-        k = np.where((k + 1) * (k + 1) <= v, k + 1, k)
+        k = xp.where(k * k > v, k - 1, k)
+        k = xp.where((k + 1) * (k + 1) <= v, k + 1, k)
     return k

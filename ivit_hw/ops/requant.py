@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .intmath import as_int64, check_rounding, clamp_signed, mul_round_shift
+from .intmath import as_int64, check_rounding, clamp_signed, max_abs, mul_round_shift, product_path
+from .xp import NP, ArrayOps
 
 MAX_SHIFT = 62  # a 32-bit accumulator times a 31-bit multiplier must fit 64 bits
 
@@ -41,6 +44,35 @@ def dyadic(ratio: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | in
     return m, e
 
 
+@dataclass(frozen=True)
+class RequantPlan:
+    """Static facts of one requantize, from its constants and the proven input ranges:
+    the product path (:func:`~ivit_hw.ops.intmath.product_path`) and whether a shift is 0,
+    for the main and the identity term."""
+
+    path: str
+    zero_shift: bool
+    path_id: str = "direct"
+    zero_shift_id: bool = False
+
+
+def _facts(a_max: int, m, e) -> tuple[str, bool]:
+    m_arr, e_arr = np.asarray(m, dtype=np.int64), np.asarray(e, dtype=np.int64)
+    if e_arr.size and (e_arr.min() < 0 or e_arr.max() > MAX_SHIFT):
+        raise ValueError(f"shift must lie in [0, 62], got [{e_arr.min()}, {e_arr.max()}]")
+    e_min = int(e_arr.min()) if e_arr.size else 0
+    return product_path(a_max, max_abs(m_arr), e_min), e_min == 0
+
+
+def plan_requantize(acc_max: int, m, e, id_max: int | None = None, m_id=None, e_id=None) -> RequantPlan:
+    """The :class:`RequantPlan` for |acc| <= acc_max (and |identity| <= id_max) with these constants."""
+    path, zero = _facts(acc_max, m, e)
+    if id_max is None:
+        return RequantPlan(path, zero)
+    path_id, zero_id = _facts(id_max, m_id, e_id)
+    return RequantPlan(path, zero, path_id, zero_id)
+
+
 def requantize(
     acc: np.ndarray,
     m: np.ndarray | int,
@@ -50,24 +82,52 @@ def requantize(
     identity: np.ndarray | None = None,
     m_id: np.ndarray | int | None = None,
     e_id: np.ndarray | int | None = None,
+    trace: dict | None = None,
+    *,
+    xp: ArrayOps | None = None,
+    plan: RequantPlan | None = None,
 ) -> np.ndarray:
     """``clamp(round(acc*m/2^e) [+ round(identity*m_id/2^e_id)], out_bits)`` exactly.
 
     ``m`` and ``e`` (and ``m_id``/``e_id``) may be per channel along the last
     axis. The identity term is the residual add of the spec: it is rounded on
-    its own and added before the clamp.
+    its own and added before the clamp. ``trace`` receives prod (acc*m), y,
+    prod_id, y_id (zeros without identity) and sum (before the clamp). Called
+    without ``xp`` (numpy), the product paths are chosen from the values; a
+    planned kernel passes ``xp`` and ``plan``.
     """
     check_rounding(rounding)
     if not 2 <= out_bits <= 64:
         raise ValueError(f"requantize: out_bits must be in [2, 64], got {out_bits}")
-    acc = as_int64(acc, "acc")
-    y = mul_round_shift(acc, m, e, rounding)
-    if identity is not None:
-        if m_id is None or e_id is None:
-            raise ValueError("requantize: identity needs m_id and e_id")
-        ident = mul_round_shift(as_int64(identity, "identity"), m_id, e_id, rounding)
-        if y.dtype == object or ident.dtype == object:
-            y = y.astype(object) + ident.astype(object)
+    if identity is not None and (m_id is None or e_id is None):
+        raise ValueError("requantize: identity needs m_id and e_id")
+    if xp is None:
+        acc = as_int64(acc, "acc")
+        if identity is not None:
+            identity = as_int64(identity, "identity")
+        y = mul_round_shift(acc, m, e, rounding, trace=trace)
+        ident = None if identity is None else mul_round_shift(identity, m_id, e_id, rounding, trace=trace,
+                                                              key="prod_id")
+        xp = NP
+    else:
+        assert plan is not None, "a planned requantize needs its RequantPlan"
+        y = mul_round_shift(acc, m, e, rounding, xp=xp, path=plan.path, zero_shift=plan.zero_shift, trace=trace)
+        ident = None if identity is None else mul_round_shift(
+            identity, m_id, e_id, rounding, xp=xp, path=plan.path_id, zero_shift=plan.zero_shift_id, trace=trace,
+            key="prod_id")
+    if ident is None:
+        total = y
+    elif y.dtype == object or ident.dtype == object:
+        total = y.astype(object) + ident.astype(object)
+    else:
+        total = y + ident
+    if trace is not None:
+        trace["y"] = y
+        if ident is None:
+            trace["prod_id"] = trace["y_id"] = xp.full_like(y, 0)
         else:
-            y = y + ident
-    return clamp_signed(np.asarray(y), out_bits)
+            trace["y_id"] = ident
+        trace["sum"] = total
+    if total.dtype == object:
+        return clamp_signed(np.asarray(total), out_bits)
+    return xp.clip(total, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)

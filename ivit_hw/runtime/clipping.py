@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.graph import Node
+from ..ir.graph import Graph, Node
 from ..ops.intmath import mul_round_shift
 
 __all__ = ["CLIP_WARN_SHARE", "ClipCounter", "ClipStat"]
@@ -40,28 +40,34 @@ class ClipStat:
 
 
 def requantize_preclamp(args: Mapping[str, np.ndarray], attrs: Mapping[str, object]) -> np.ndarray:
-    """The value requantize clamps: ``round(acc*m/2^e) [+ round(identity*m_id/2^e_id)]`` (exact)."""
+    """The value requantize clamps: ``round(acc*m/2^e) [+ round(identity*m_id/2^e_id)]`` (exact).
+
+    ``args`` holds every role (data and param constants) as numpy arrays.
+    """
     rounding = str(attrs.get("rounding", "half_even"))
-    y = mul_round_shift(args["acc"], args["m"], args["e"], rounding)
+    y = mul_round_shift(np.asarray(args["acc"]), np.asarray(args["m"]), np.asarray(args["e"]), rounding)
     if args.get("identity") is not None:
-        ident = mul_round_shift(args["identity"], args["m_id"], args["e_id"], rounding)
+        ident = mul_round_shift(np.asarray(args["identity"]), np.asarray(args["m_id"]), np.asarray(args["e_id"]),
+                                rounding)
         y = y.astype(object) + ident.astype(object) if object in (y.dtype, ident.dtype) else y + ident
     return np.asarray(y)
 
 
 class ClipCounter:
-    """Observer counting, per requantize node, the elements that saturated."""
+    """Observer counting, per requantize node of ``graph``, the elements that saturated."""
 
-    def __init__(self) -> None:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
         self.stats: dict[str, ClipStat] = {}
 
     def __call__(self, node: Node, args: Mapping[str, np.ndarray], out: np.ndarray) -> None:
-        """Called by ``run_graph`` after each node."""
+        """Called by ``run_graph`` after each node (data arguments in ``args``, params from the graph)."""
         if node.op != "requantize":
             return
         bits = int(node.attrs["out_bits"])
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        pre = requantize_preclamp(args, node.attrs)
+        every = {role: args[role] if role in args else self.graph.constants[t] for role, t in node.inputs.items()}
+        pre = requantize_preclamp(every, node.attrs)
         stat = self.stats.setdefault(node.name, ClipStat(node.name, bits))
         stat.clipped += int(np.count_nonzero((pre < lo) | (pre > hi)))
         stat.total += int(pre.size)

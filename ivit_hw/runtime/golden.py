@@ -13,6 +13,9 @@ Key convention of a case file (all arrays integer unless noted):
                               (str attrs) or 1-d int (list-of-int attrs)
 ``out``                       the output, with its leading batch axis
 ``internal.<name>``           an intermediate of the op's spec (trace)
+``dtype.<role>``, ``dtype.out``  optional 0-d string (``"i8"``, ``"u16"``): the
+                              declared type of an input or of the output, so
+                              :func:`case_graph` rebuilds the case's widths
 ============================  ==================================================
 
 Integer arrays are stored in the smallest of int8, uint8, int16, uint16,
@@ -25,20 +28,26 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..ir.analysis import infer_ranges
+from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..ir.registry import get_op
 from ..ir.serialize import compact_int_array, npz_bytes, write_file_atomic
-from ..ir.types import IRError
+from ..ir.types import Interval, IntType, IRError
+from ..ir.verify import verify
 from .numpy_exec import RunResult, node_args, run_graph
 
 GOLDEN_FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DTYPE = re.compile(r"^([iu])([0-9]+)$")
+#: the name of the output tensor (and of the one node) in a :func:`case_graph`
+CASE_OUTPUT = "out"
 
 
 @dataclass
@@ -52,13 +61,8 @@ class GoldenCase:
     output: np.ndarray
     internals: dict[str, np.ndarray] = field(default_factory=dict)
     node: str = ""
-
-    def replay(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Recompute the case with the registry's numpy kernel: ``(output, internals)``."""
-        opdef = get_op(self.op)
-        trace: dict = {}
-        out = np.asarray(opdef.kernel({**self.inputs, **self.params}, self.attrs, trace), dtype=np.int64)
-        return out, {k: np.asarray(trace[k]) for k in opdef.internals if k in trace}
+    #: declared types by role (and ``"out"``), from the optional ``dtype.*`` keys
+    dtypes: dict[str, IntType] = field(default_factory=dict)
 
 
 def safe_filename(name: str) -> str:
@@ -68,8 +72,11 @@ def safe_filename(name: str) -> str:
 
 def golden_arrays(op: str, inputs: Mapping[str, np.ndarray], output: np.ndarray,
                   attrs: Mapping[str, Any] | None = None, internals: Mapping[str, np.ndarray] | None = None,
-                  node: str = "") -> dict[str, np.ndarray]:
-    """The named arrays of one case (see the module docstring); inputs mix data and parameter roles."""
+                  node: str = "", dtypes: Mapping[str, IntType] | None = None) -> dict[str, np.ndarray]:
+    """The named arrays of one case (see the module docstring); inputs mix data and parameter roles.
+
+    ``dtypes`` optionally maps roles (and ``"out"``) to their declared types.
+    """
     opdef = get_op(op)
     where = f"golden case {node or op!r}"
     opdef.check_roles(inputs, where)
@@ -95,18 +102,22 @@ def golden_arrays(op: str, inputs: Mapping[str, np.ndarray], output: np.ndarray,
         if key not in opdef.internals:
             raise IRError(f"{where}: op {op!r} has no internal {key!r}")
         arrays[f"internal.{key}"] = compact_int_array(value, f"{where}: internal {key!r}")
+    for key, dtype in (dtypes or {}).items():
+        if key != CASE_OUTPUT and key not in inputs:
+            raise IRError(f"{where}: dtype given for {key!r}, which is neither an input role nor 'out'")
+        arrays[f"dtype.{key}"] = np.array(str(dtype))
     return arrays
 
 
 def dump_golden_case(path: str | os.PathLike, op: str, inputs: Mapping[str, np.ndarray], output: np.ndarray,
                      attrs: Mapping[str, Any] | None = None, internals: Mapping[str, np.ndarray] | None = None,
-                     node: str = "") -> Path:
+                     node: str = "", dtypes: Mapping[str, IntType] | None = None) -> Path:
     """Write one golden case to ``path`` (deterministic bytes, atomic); returns the path.
 
     ``inputs`` maps every role of ``op`` to its array (data with batch axis,
     parameters as stored); attributes are validated and defaults filled.
     """
-    data = npz_bytes(golden_arrays(op, inputs, output, attrs, internals, node))
+    data = npz_bytes(golden_arrays(op, inputs, output, attrs, internals, node, dtypes))
     return write_file_atomic(path, data)
 
 
@@ -114,6 +125,13 @@ def _text(arr: np.ndarray, key: str, path: Path) -> str:
     if arr.ndim != 0 or arr.dtype.kind != "U":
         raise IRError(f"{path}: {key!r} must be a 0-d string")
     return str(arr)
+
+
+def _parse_dtype(text: str, key: str, path: Path) -> IntType:
+    match = _DTYPE.match(text)
+    if match is None:
+        raise IRError(f"{path}: {key!r} must name an integer type like 'i8' or 'u16', got {text!r}")
+    return IntType(int(match.group(2)), match.group(1) == "i")
 
 
 def load_golden_case(path: str | os.PathLike) -> GoldenCase:
@@ -141,7 +159,11 @@ def load_golden_case(path: str | os.PathLike) -> GoldenCase:
         elif prefix == "const":
             case.params[name] = arr.astype(np.int64)
         elif prefix == "internal":
+            if name not in opdef.internals:
+                raise IRError(f"{path}: op {op!r} has no internal {name!r}")
             case.internals[name] = arr.astype(np.int64)
+        elif prefix == "dtype":
+            case.dtypes[name] = _parse_dtype(_text(arr, key, path), key, path)
         elif prefix == "attr":
             kind = kinds.get(name)
             if kind is None:
@@ -157,7 +179,68 @@ def load_golden_case(path: str | os.PathLike) -> GoldenCase:
         elif key not in ("format", "op", "node", "out"):
             raise IRError(f"{path}: unexpected array {key!r} in golden case")
     case.attrs = opdef.check_attrs(case.attrs, f"{path}")
+    opdef.check_roles({**case.inputs, **case.params}, f"{path}")
     return case
+
+
+def _value_type(values: np.ndarray) -> IntType:
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return IntType(8)
+    return IntType.fitting(Interval(int(arr.min()), int(arr.max())))
+
+
+def _rule_scale(case: GoldenCase, shapes: Mapping[str, tuple[int, ...]]) -> Any:
+    """The output scale the op's scale rule fixes without any input scale (Shiftmax: 2^-(out_bits-1)),
+    else None: a case is pure integers, its tensors carry no scale."""
+    try:
+        from ..ir.scales import output_scale
+    except ImportError:  # a registry without scale rules
+        return None
+    shapes = {**shapes, **{role: arr.shape for role, arr in case.params.items()}}
+    try:
+        return output_scale(case.op, {}, case.attrs, case.params, shapes)
+    except IRError:  # the rule claims nothing when no input has a scale
+        return None
+
+
+def case_graph(case: GoldenCase) -> tuple[Graph, dict[str, np.ndarray]]:
+    """A verified, analysed one-node graph computing ``case`` and its inputs (``{role: array}``).
+
+    Data roles become graph inputs named after the role (per-sample shape,
+    declared type from ``case.dtypes`` or else the narrowest type holding the
+    values, declared range the whole type, no scale); parameter roles become
+    constants. The output has the scale the op's rule fixes without input
+    scales (Shiftmax, I-BERT softmax), else none.
+    The output tensor is ``"out"``, typed ``case.dtypes["out"]`` or else the
+    narrowest type holding its proven range. Every executor and backend can
+    run the result: ``run_graph(*case_graph(case))`` recomputes the case.
+    """
+    opdef = get_op(case.op)
+    where = f"golden case {case.node or case.op!r}"
+    b = GraphBuilder(safe_filename(f"case_{case.node or case.op}"))
+    names: dict[str, str] = {}
+    for role in opdef.roles:
+        if role.name in case.inputs:
+            arr = case.inputs[role.name]
+            if arr.ndim == 0:
+                raise IRError(f"{where}: input {role.name!r} has no batch axis")
+            dtype = case.dtypes.get(role.name) or _value_type(arr)
+            dtype.check_values(arr, f"{where}: input {role.name!r}")
+            names[role.name] = b.input(role.name, tuple(arr.shape[1:]), dtype, None, Interval.of_type(dtype))
+        elif role.name in case.params:
+            arr = case.params[role.name]
+            dtype = case.dtypes.get(role.name) or _value_type(arr)
+            names[role.name] = b.const(role.name, arr, dtype)
+    out_type = case.dtypes.get(CASE_OUTPUT)
+    out_scale = _rule_scale(case, {role: arr.shape[1:] for role, arr in case.inputs.items()})
+    b.node(case.op, names, CASE_OUTPUT, out_type or IntType(64), out_scale, case.attrs, name=CASE_OUTPUT)
+    graph = b.finish([CASE_OUTPUT])
+    if out_type is None:
+        proven = infer_ranges(graph).tensor(CASE_OUTPUT).range
+        spec = graph.tensors[CASE_OUTPUT]
+        graph = replace(graph, tensors={**graph.tensors, CASE_OUTPUT: replace(spec, dtype=IntType.fitting(proven))})
+    return verify(graph), {r: case.inputs[r] for r in graph.inputs}
 
 
 def node_case_arrays(graph: Graph, result: RunResult) -> dict[str, dict[str, np.ndarray]]:

@@ -48,7 +48,8 @@ def test_demo_report_fields(demo):
     assert saved["train_images"] == 1347 and saved["test_images"] == N_TEST
     for key in ("fp_accuracy", "ptq_int_accuracy", "int_accuracy"):
         assert _is_count_of(saved[key], N_TEST), (key, saved[key])
-    assert saved["int_bit_exact_vs_twin"] is True
+    assert saved["export_wiring_exact"] is True
+    assert saved["independent_forward_exact"] is True and saved["independent_forward_images"] == 3
     assert saved["accuracy_drop_points"] == pytest.approx(100 * (saved["fp_accuracy"] - saved["int_accuracy"]))
     assert saved["quant_config"]["softmax"] == "shiftmax"
     stages = saved["stage_seconds"]
@@ -133,7 +134,7 @@ def test_ablation_two_variants(tmp_path, capsys):
     assert rows[0]["ops"]["softmax"] == "shiftmax" and rows[1]["ops"]["softmax"] == "ibert_softmax"
     assert rows[1]["ops"]["gelu"] == "shiftgelu" and rows[1]["ops"]["layernorm"] == "ilayernorm"
     for r in rows:
-        assert r["seeds"] == [0] and r["bit_exact_vs_twin"] is True
+        assert r["seeds"] == [0] and r["export_wiring_exact"] is True
         for key in ("ptq", "qat"):
             accs = r[f"{key}_accuracy"]
             assert len(accs) == 1 and all(_is_count_of(a, N_TEST) for a in accs)
@@ -167,7 +168,8 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
 
     def fake_demo(out, seed=0, progress=True):
         calls.append(("demo", out, seed, progress))
-        return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "int_bit_exact_vs_twin": True, "seconds": 12.4}
+        return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "export_wiring_exact": True,
+                "independent_forward_exact": True, "seconds": 12.4}
 
     def fake_ablation(out, seeds, progress=True):
         calls.append(("ablation", out, seeds, progress))
@@ -177,7 +179,8 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
     monkeypatch.setattr(ablation_mod, "run_ablation", fake_ablation)
     assert cli.main(["demo", "--out", str(tmp_path / "x"), "--seed", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == f"float 98.76 % | integer 97.00 % | bit-exact True | 12 s | {tmp_path / 'x'}/report.md"
+    assert out.strip() == (f"float 98.76 % | integer 97.00 % | export wiring exact True | independent forward "
+                           f"exact True | 12 s | {tmp_path / 'x'}/report.md")
     assert cli.main(["ablation", "--out", str(tmp_path / "y"), "--seeds", "4", "5"]) == 0
     assert calls == [("demo", str(tmp_path / "x"), 3, False), ("ablation", str(tmp_path / "y"), (4, 5), True)]
     assert cli.main(["demo", "--seed", "x"]) == 2

@@ -98,7 +98,7 @@ def test_eval_on_2000_images_streams_with_flat_memory_and_reports_agreement(setu
     print(f"eval on {N_BIG} images: peak RSS main {usage['self_kb'] / 1024:.0f} MB + worker "
           f"{usage['children_kb'] / 1024:.0f} MB")
     assert peak_mb < 1024
-    clips = ClipCounter()
+    clips = ClipCounter(s["graph"])
     int_top1, float_top1, agree = _expected(s, clips=clips)
     warning = clips.warning()
     assert warning is not None  # calibrated on 4 synthetic images: real digits saturate some requantizes

@@ -36,7 +36,10 @@ def _random_twin(preset: str, cfg: QuantConfig, seed: int = 0, n_calib: int = 6,
 
 
 @pytest.mark.parametrize("cfg", VARIANTS, ids=lambda c: c.label() + "+" + c.rounding)
-def test_exported_digits_graph_gives_twin_integers(cfg, tmp_path):
+def test_export_wiring_digits_graph_equals_the_eager_program(cfg, tmp_path):
+    # the twin's int_forward and the export run one integer program with the same kernels: this checks the
+    # graph builder, the serialiser and the executor's wiring (the integers themselves are checked against
+    # independent references: tests/ops, the conformance suite, tests/frontend/test_scratch_forward.py)
     q, images = _random_twin("vit_digits", cfg)
     graph = q.export("t")
     save_graph(graph, tmp_path / "g")
@@ -53,7 +56,7 @@ def test_exported_digits_graph_gives_twin_integers(cfg, tmp_path):
     ("deit_small", {"depth": 1, "img_size": 64}),
     ("vit_base", {"depth": 1, "img_size": 32}),
 ])
-def test_exported_imagenet_presets_match_twin(preset, overrides, tmp_path):
+def test_export_wiring_imagenet_presets(preset, overrides, tmp_path):
     q, images = _random_twin(preset, QuantConfig(), n_calib=2, **overrides)
     save_graph(q.export(preset), tmp_path / "g")
     loaded = load_graph(tmp_path / "g")

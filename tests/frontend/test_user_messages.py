@@ -240,7 +240,8 @@ def test_training_uses_a_fixed_thread_count_whatever_the_machine(monkeypatch):
 
 def test_report_never_prints_a_negative_drop():
     base = {"quant_config": {}, "test_images": 450, "train_images": 1347, "fp_accuracy": 0.98,
-            "ptq_int_accuracy": 0.98, "graph_nodes": 1, "graph_constants": 1, "int_bit_exact_vs_twin": True,
+            "ptq_int_accuracy": 0.98, "graph_nodes": 1, "graph_constants": 1, "export_wiring_exact": True,
+            "independent_forward_exact": True, "independent_forward_images": 3,
             "stage_seconds": {"x": 1.0}, "seconds": 1.0, "top1_agreement_int_vs_float": 0.99}
     above = demo_mod.render_report_md({**base, "int_accuracy": 0.9844, "accuracy_drop_points": -0.44})
     assert "-0.44" not in above and "Integer is 0.44 points above float (no drop)." in above

@@ -1,4 +1,4 @@
-"""A deliberately naive reference for ``spec/integer-ops.md``.
+"""A deliberately naive reference for the normative semantics, ``docs/semantics.md`` Part A.
 
 Written straight from the spec text with Python ints and per-element loops,
 so that it shares no code (and as few ideas as possible) with the vectorised
@@ -389,3 +389,130 @@ def ibert_gelu_consts(scale: float) -> dict[str, int]:
         "c_int": math.floor((1.0 / a) / s_e**2),
         "one": math.floor(1.0 / s_u),
     }
+
+
+# ------------------------------------------ data movement, add, reductions --
+# Nested lists of any depth; ``axis`` counts from the outermost level, negative from the innermost.
+
+
+def shape_of(t) -> list[int]:
+    """The shape of a (rectangular) nested list."""
+    dims = []
+    while isinstance(t, list):
+        dims.append(len(t))
+        t = t[0] if t else None
+    return dims
+
+
+def flatten(t) -> list[int]:
+    """Row-major list of the scalars of a nested list."""
+    if not isinstance(t, list):
+        return [t]
+    return [v for sub in t for v in flatten(sub)]
+
+
+def build(flat: list[int], shape: list[int]):
+    """The nested list of ``shape`` holding ``flat`` in row-major order."""
+    if not shape:
+        return flat[0]
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [build(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _at(t, index):
+    for i in index:
+        t = t[i]
+    return t
+
+
+def _indices(shape):
+    """Every multi-index of ``shape`` in row-major order."""
+    if not shape:
+        yield ()
+        return
+    for i in range(shape[0]):
+        for rest in _indices(shape[1:]):
+            yield (i, *rest)
+
+
+def reshape(t, shape):
+    return build(flatten(t), list(shape))
+
+
+def transpose(t, perm):
+    """out[i_0..i_k] = t[j] with j[perm[a]] = i_a."""
+    src = shape_of(t)
+    out_shape = [src[p] for p in perm]
+    flat = []
+    for idx in _indices(out_shape):
+        j = [0] * len(perm)
+        for a, p in enumerate(perm):
+            j[p] = idx[a]
+        flat.append(_at(t, j))
+    return build(flat, out_shape)
+
+
+def _norm_axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def concat(a, b, axis):
+    axis = _norm_axis(axis, len(shape_of(a)))
+    if axis == 0:
+        return a + b
+    return [concat(x, y, axis - 1) for x, y in zip(a, b, strict=True)]
+
+
+def take_range(t, axis, start, stop):
+    axis = _norm_axis(axis, len(shape_of(t)))
+    if axis == 0:
+        return t[start:stop]
+    return [take_range(sub, axis - 1, start, stop) for sub in t]
+
+
+def gather(t, axis, index):
+    axis = _norm_axis(axis, len(shape_of(t)))
+    if axis == 0:
+        return t[index]
+    return [gather(sub, axis - 1, index) for sub in t]
+
+
+def reduce_sum(t, axis):
+    axis = _norm_axis(axis, len(shape_of(t)))
+    if axis == 0:
+        total = t[0]
+        for sub in t[1:]:
+            total = add(total, sub)
+        return total
+    return [reduce_sum(sub, axis - 1) for sub in t]
+
+
+def argmax(t):
+    """Index of the first largest value of every innermost row."""
+    def row_fn(row):
+        best = 0
+        for j, v in enumerate(row):
+            if v > row[best]:
+                best = j
+        return best
+
+    if _is_row(t):
+        return row_fn(t)
+    return [argmax(sub) for sub in t]
+
+
+def add(a, b):
+    """Elementwise a + b, broadcasting size-1 dimensions (equal ranks)."""
+    if not isinstance(a, list):
+        return a + b
+    n = max(len(a), len(b))
+    return [add(a[i if len(a) > 1 else 0], b[i if len(b) > 1 else 0]) for i in range(n)]
+
+
+def matmul(a, b, transpose_b=False):
+    """Batched a @ b over leading axes (equal ranks, no broadcasting); b's last two axes swapped first if asked."""
+    if len(shape_of(a)) == 2:
+        if transpose_b:
+            b = [list(col) for col in zip(*b, strict=True)]
+        return matmul2d(a, b)
+    return [matmul(x, y, transpose_b) for x, y in zip(a, b, strict=True)]

@@ -1,0 +1,51 @@
+"""The independent check: the digits model's integer logits from a from-scratch
+Python-int forward (no ivit_hw kernels, executor or registry) equal the golden
+executor's, exactly."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import numpy as np
+import pytest
+
+from ivit_hw.frontend import scratch_forward
+from ivit_hw.frontend.data import load_digits_split
+from ivit_hw.frontend.scratch_forward import ScratchViT, scratch_logits
+from ivit_hw.runtime import run_graph
+
+N_IMAGES = 3
+
+
+def test_scratch_forward_shares_no_code_with_the_model():
+    tree = ast.parse(inspect.getsource(scratch_forward))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported <= {"__future__", "math", "fractions", "typing"}, imported
+
+
+def test_scratch_logits_equal_the_golden_executor_on_test_images(digits_graph):
+    images = load_digits_split().test_images[:N_IMAGES]
+    golden = run_graph(digits_graph, {digits_graph.inputs[0]: images}).outputs[digits_graph.outputs[0]]
+    scratch = np.asarray(scratch_logits(digits_graph, images), dtype=np.int64)
+    assert scratch.shape == golden.shape == (N_IMAGES, 10)
+    assert len(np.unique(scratch)) > 5  # real logits, not a constant
+    np.testing.assert_array_equal(scratch, golden)
+
+
+def test_scratch_forward_sees_a_changed_constant(digits_graph):
+    # the check can fail: one weight changed in the scratch model's copy moves its logits away from the golden's
+    images = load_digits_split().test_images[:1]
+    model = ScratchViT(digits_graph)
+    before = model.logits(images[0].tolist())
+    model.c["head.weight"][0] = [w + 50 for w in model.c["head.weight"][0]]
+    assert model.logits(images[0].tolist()) != before
+
+
+def test_scratch_forward_refuses_the_baseline_ops():
+    class Other:
+        meta = {"quant": {"softmax": "ibert_softmax"}}
+
+    with pytest.raises(ValueError, match="softmax='ibert_softmax'"):
+        ScratchViT(Other())
