@@ -152,7 +152,7 @@ class _Block:
         w_int, s_w = P.quantize_weight(self.w[f"{name}.weight"], 8)
         b_int = P.quantize_bias(self.w[f"{name}.bias"], x_scale, s_w, 32)
         acc_scale = x_scale * s_w
-        ins = {"x": x, "weight": self.b.const(f"{name}.weight", w_int, I8, s_w),
+        ins = {"x": x, "weight": self.b.const(f"{name}.weight", w_int, I8, s_w, scale_axis=0),
                "bias": self.b.const(f"{name}.bias", b_int, I32, acc_scale)}
         return self.b.node("linear", ins, f"{name}.acc", I32, acc_scale), acc_scale
 
@@ -179,7 +179,8 @@ class _Block:
                         {"axis": 1, "start": lo, "stop": hi})
             qkv[part] = self.heads(part, self.requant(part, sl, acc_scale[lo:hi] / s[part], 8, s[part]))
         score_scale = s["q"] * s["k"] / math.sqrt(c.head_dim)  # 1/sqrt(hd) folded into the scale
-        sc = b.node("matmul", {"a": qkv["q"], "b": qkv["k"]}, "scores.acc", I32, score_scale, {"transpose_b": True})
+        sc = b.node("matmul", {"a": qkv["q"], "b": qkv["k"]}, "scores.acc", I32, score_scale,
+                    {"transpose_b": True, "fold_rsqrt_k": True})
         sc = self.requant("scores", sc, score_scale / s["scores"], 8, s["scores"])
         attn_scale = 2.0 ** -(ATTN_BITS - 1)
         attn = b.node("shiftmax", {"x": sc}, "attn", I16, attn_scale,

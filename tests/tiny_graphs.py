@@ -26,7 +26,7 @@ def tiny_graph(seed: int = 0) -> Graph:
     w_int = rng.integers(-127, 128, (6, 8))
     s_w = 0.01 * (1 + rng.random(6))
     acc_scale = 0.05 * s_w
-    w = b.const("fc.weight", w_int, I8, s_w)
+    w = b.const("fc.weight", w_int, I8, s_w, scale_axis=0)
     bias = b.const("fc.bias", rng.integers(-500, 500, 6), I32, acc_scale)
     acc = b.node("linear", {"x": x, "weight": w, "bias": bias}, "fc.acc", I32, acc_scale)
     m, e = ops.dyadic(acc_scale / 0.2)

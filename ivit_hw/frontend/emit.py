@@ -14,11 +14,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..ir.analysis import infer_ranges
+from ..ir.analysis import infer_ranges, width_violations
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..ir.registry import get_op
-from ..ir.types import IntType
+from ..ir.scales import scale_rule_problems
+from ..ir.types import IntType, IRError
+from ..ir.verify import format_problems, verify_structure, width_problem
 
 AUTO = None  # dtype placeholder: the narrowest type holding the proven range
 _AUTO_PLACEHOLDER = IntType(64)
@@ -27,7 +29,8 @@ _AUTO_PLACEHOLDER = IntType(64)
 class Emitter(Protocol):
     """What an integer program may do: declare constants and apply ops."""
 
-    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> Any: ...
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None,
+              scale_axis: int | None = None) -> Any: ...
 
     def op(
         self,
@@ -37,6 +40,7 @@ class Emitter(Protocol):
         dtype: IntType | None,
         scale: Any = None,
         attrs: dict[str, Any] | None = None,
+        scale_axis: int | None = None,
     ) -> Any: ...
 
 
@@ -51,9 +55,10 @@ class GraphEmitter:
         """Declare a graph input."""
         return self.builder.input(name, shape, dtype, scale, range)
 
-    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> str:
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None,
+              scale_axis: int | None = None) -> str:
         """Declare a constant tensor."""
-        return self.builder.const(name, values, dtype, scale)
+        return self.builder.const(name, values, dtype, scale, scale_axis)
 
     def op(
         self,
@@ -63,27 +68,36 @@ class GraphEmitter:
         dtype: IntType | None,
         scale: Any = None,
         attrs: dict[str, Any] | None = None,
+        scale_axis: int | None = None,
     ) -> str:
         """Add a node; ``dtype=AUTO`` defers the width to range analysis."""
         if dtype is AUTO:
             self.auto.append(out)
-        return self.builder.node(op, inputs, out, dtype or _AUTO_PLACEHOLDER, scale, attrs)
+        return self.builder.node(op, inputs, out, dtype or _AUTO_PLACEHOLDER, scale, attrs, scale_axis=scale_axis)
 
     def finish(self, outputs: list[str], meta: dict[str, Any] | None = None) -> Graph:
-        """The graph, with every AUTO tensor narrowed to the type its proven range needs."""
+        """The analysed, verified graph: every AUTO tensor narrowed to the type its proven
+        range needs, every tensor's proven range and every node's internals (type and range)
+        filled in. IRError listing every width violation or scale-rule contradiction."""
         self.builder.meta.update(meta or {})
         graph = self.builder.finish(outputs)
+        verify_structure(graph)
         analysed = infer_ranges(graph)
-        tensors = dict(graph.tensors)
+        tensors = dict(analysed.tensors)
         for name in self.auto:
-            tensors[name] = replace(tensors[name], dtype=IntType.fitting(analysed.tensors[name].range, True))
-        return replace(graph, tensors=tensors)
+            tensors[name] = replace(tensors[name], dtype=IntType.fitting(tensors[name].range, True))
+        analysed = replace(analysed, tensors=tensors)
+        problems = [width_problem(v) for v in width_violations(analysed)] + scale_rule_problems(analysed)
+        if problems:
+            raise IRError(format_problems(f"graph {graph.name!r}", problems))
+        return analysed
 
 
 class EagerEmitter:
     """Runs each op at once on batched int64 arrays; handles are the arrays themselves."""
 
-    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> np.ndarray:
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None,
+              scale_axis: int | None = None) -> np.ndarray:
         """Check the constant fits ``dtype`` and return it as int64."""
         arr = np.asarray(values).astype(np.int64)
         dtype.check_values(arr, f"constant {name!r}")
@@ -98,6 +112,7 @@ class EagerEmitter:
         dtype: IntType | None,
         scale: Any = None,
         attrs: dict[str, Any] | None = None,
+        scale_axis: int | None = None,
     ) -> np.ndarray:
         """Apply the op's kernel now (constants used as data get a batch axis of 1)."""
         opdef = get_op(op)

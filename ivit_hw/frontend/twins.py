@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ir.graph import Graph
+from ..ir.scales import output_scale
 from ..ir.types import Interval, IntType
 from ..ops import dyadic
 from ..ops import params as P
@@ -36,7 +37,6 @@ from .qconfig import QuantConfig
 
 I8, U8, I32 = IntType(8), IntType(8, signed=False), IntType(32)
 SHIFT_T = IntType(8, signed=False)  # requantize shift amounts (0..62)
-SHIFTMAX_N, SHIFTGELU_N = 15, 23
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -179,10 +179,11 @@ class QuantViT(nn.Module):
 
     def _linear(self, em: Emitter, name: str, x: Any, x_scale: float, lin: nn.Linear) -> tuple[Any, np.ndarray]:
         w_int, s_w = P.quantize_weight(_np(lin.weight))
-        ins = {"x": x, "weight": em.const(f"{name}.weight", w_int, I8, s_w)}
+        ins = {"x": x, "weight": em.const(f"{name}.weight", w_int, I8, s_w, scale_axis=0)}
+        s_acc = output_scale("linear", {"x": x_scale, "weight": s_w})
         if lin.bias is not None:
-            ins["bias"] = em.const(f"{name}.bias", P.quantize_bias(_np(lin.bias), x_scale, s_w), I32, x_scale * s_w)
-        return em.op("linear", ins, f"{name}.acc", I32, x_scale * s_w), x_scale * s_w
+            ins["bias"] = em.const(f"{name}.bias", P.quantize_bias(_np(lin.bias), x_scale, s_w), I32, s_acc)
+        return em.op("linear", ins, f"{name}.acc", I32, s_acc), s_acc
 
     def _norm(self, em: Emitter, name: str, x: Any, ln: nn.LayerNorm, point: str) -> tuple[Any, float]:
         op = self.cfg.layernorm
@@ -206,15 +207,18 @@ class QuantViT(nn.Module):
         s_q, s_k, s_v = (self.scale(f"b{i}_{t}") for t in "qkv")
         target = np.repeat([s_q, s_k, s_v], d)
         qkv = self._requant(em, f"{pre}.attn.qkv.q", acc, s_acc / target, 8, target)
-        qkv = em.op("reshape", {"x": qkv}, f"{pre}.attn.qkv.split", I8, None, {"shape": [n, 3, h, hd]})
-        qkv = em.op("transpose", {"x": qkv}, f"{pre}.attn.qkv.heads", I8, None, {"perm": [1, 2, 0, 3]})
+        s_qkv = (s_q, s_k, s_v)  # the split's axis 1 (then the heads' axis 0) picks q, k or v
+        qkv = em.op("reshape", {"x": qkv}, f"{pre}.attn.qkv.split", I8, s_qkv, {"shape": [n, 3, h, hd]}, 1)
+        qkv = em.op("transpose", {"x": qkv}, f"{pre}.attn.qkv.heads", I8, s_qkv, {"perm": [1, 2, 0, 3]}, 0)
         q, k, v = (
             em.op("gather", {"x": qkv}, f"{pre}.attn.{t}", I8, s, {"axis": 0, "index": j})
             for j, (t, s) in enumerate(zip("qkv", (s_q, s_k, s_v), strict=True))
         )
-        sc = em.op("matmul", {"a": q, "b": k}, f"{pre}.attn.scores.acc", I32, s_q * s_k, {"transpose_b": True})
+        attrs = {"transpose_b": True, "fold_rsqrt_k": True}  # the 1/sqrt(head_dim) lives in the scale
+        s_sc = output_scale("matmul", {"a": s_q, "b": s_k}, attrs, shapes={"a": (h, n, hd)})
+        sc = em.op("matmul", {"a": q, "b": k}, f"{pre}.attn.scores.acc", I32, s_sc, attrs)
         s_s = self.scale(f"b{i}_scores")
-        sc = self._requant(em, f"{pre}.attn.scores", sc, s_q * s_k * att.scale / s_s, 8, s_s)
+        sc = self._requant(em, f"{pre}.attn.scores", sc, s_sc / s_s, 8, s_s)
         o_acc, s_oacc = self._softmax_attn_v(em, f"{pre}.attn", sc, s_s, v, s_v, ab)
         s_o = self.scale(f"b{i}_attnv")
         o = self._requant(em, f"{pre}.attn.out", o_acc, s_oacc / s_o, 8, s_o)
@@ -233,16 +237,17 @@ class QuantViT(nn.Module):
             code = em.op(
                 op, {"x": sc}, f"{pre}.attn_code", AUTO, None, {k: p[k] for k in ("x0", "b_int", "c_int", "n")}
             )
-            return em.op("log_attn_v", {"code": code, "v": v}, f"{pre}.attnv.acc", I32, s_v / 2**15), s_v / 2**15
+            s_acc = output_scale("log_attn_v", {"v": s_v})
+            return em.op("log_attn_v", {"code": code, "v": v}, f"{pre}.attnv.acc", I32, s_acc), s_acc
         if op == "shiftmax":
-            attrs, s_attn, t = {"x0": P.exp_x0(s_s), "n": SHIFTMAX_N, "out_bits": ab}, 2.0 ** -(ab - 1), IntType(ab)
+            attrs, t = {"x0": P.exp_x0(s_s), "out_bits": ab}, IntType(ab)  # n: the registry default (15)
         else:
             p = P.ibert_exp_params(s_s)
-            attrs = {k: p[k] for k in ("x0", "b_int", "c_int", "n", "h")} | {"out_bits": ab}
-            s_attn, t = 2.0**-ab, AUTO
+            attrs, t = {k: p[k] for k in ("x0", "b_int", "c_int", "n", "h")} | {"out_bits": ab}, AUTO
+        s_attn = output_scale(op, {"x": s_s}, attrs)
         attn = em.op(op, {"x": sc}, f"{pre}.attn_prob", t, s_attn, attrs)
-        acc = em.op("matmul", {"a": attn, "b": v}, f"{pre}.attnv.acc", I32, s_attn * s_v)
-        return acc, s_attn * s_v
+        s_acc = output_scale("matmul", {"a": s_attn, "b": s_v})
+        return em.op("matmul", {"a": attn, "b": v}, f"{pre}.attnv.acc", I32, s_acc), s_acc
 
     def _mlp(self, em: Emitter, i: int, x: Any, x_scale: float) -> tuple[Any, float]:
         blk, pre, ab = self.model.blocks[i], f"blocks.{i}", self.cfg.act_bits
@@ -253,10 +258,11 @@ class QuantViT(nn.Module):
         g_in = self._requant(em, f"{pre}.mlp.gelu_in", acc, s_acc / s_g, g_bits, s_g)
         if self.cfg.gelu == "shiftgelu":
             coef = self.cfg.gelu_coef
-            attrs, s_out = {"x0": P.gelu_x0(s_g, coef), "n": SHIFTGELU_N, "coef": coef}, s_g / 128
+            attrs = {"x0": P.gelu_x0(s_g, coef), "coef": coef}  # n: the registry default (23)
         else:
             p = P.ibert_gelu_params(s_g)
-            attrs, s_out = {k: p[k] for k in ("b_int", "c_int", "one")}, p["out_scale"]
+            attrs = {k: p[k] for k in ("b_int", "c_int", "one")}
+        s_out = output_scale(self.cfg.gelu, {"x": s_g}, attrs)
         g = em.op(self.cfg.gelu, {"x": g_in}, f"{pre}.mlp.gelu", AUTO, s_out, attrs)
         s_h = self.scale(f"b{i}_gelu_out")
         g = self._requant(em, f"{pre}.mlp.gelu.q", g, s_out / s_h, 8, s_h)
@@ -270,17 +276,19 @@ class QuantViT(nn.Module):
         w, b = fold_normalization(m)
         w_int, s_w = P.quantize_weight(_np(w))
         b_int = P.quantize_bias(_np(b), 1.0, s_w)
+        attrs = {"patch": c.patch_size}
+        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)  # pixels are on scale 1
         acc = em.op(
             "patch_embed",
             {
                 "x": pixels,
-                "weight": em.const("patch_embed.weight", w_int, I8, s_w),
-                "bias": em.const("patch_embed.bias", b_int, I32, s_w),
+                "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
+                "bias": em.const("patch_embed.bias", b_int, I32, s_acc),
             },
             "patch_embed.acc",
             I32,
-            s_w,
-            {"patch": c.patch_size},
+            s_acc,
+            attrs,
         )
         s_e = self.scale("embed")
         pos = _np(m.pos_embed[0])

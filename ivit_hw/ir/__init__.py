@@ -1,8 +1,10 @@
 """The fixed-point graph IR: types, graphs, the op registry, range analysis.
 
-Imports with numpy and pyyaml alone.
+Imports with numpy and pyyaml alone. Importing it fills :data:`REGISTRY`
+(through :mod:`ivit_hw.ir.opset`).
 """
 
+from . import opset  # noqa: F401  (fills the registry)
 from .analysis import WidthViolation, check_widths, headroom_bits, infer_ranges, width_violations
 from .builder import GraphBuilder
 from .graph import Graph, Node

@@ -14,7 +14,7 @@ import numpy as np
 
 from .graph import Graph
 from .registry import RangeInputs, get_op
-from .types import InternalSpec, Interval, IntType, IRError, TensorSpec
+from .types import MAX_BITS, WORD_BITS, InternalSpec, Interval, IntType, IRError, TensorSpec
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,20 @@ def const_interval(values: np.ndarray) -> Interval:
     return Interval(int(arr.min()), int(arr.max()))
 
 
-def _check_representable(interval: Interval, where: str, declared: IntType | None) -> None:
-    """IRError naming ``where`` when no integer type (64 bits at most) holds ``interval``.
+def _check_representable(interval: Interval, where: str, declared: IntType | None, limit: int = WORD_BITS) -> None:
+    """IRError naming ``where`` when no integer type of ``limit`` bits at most holds ``interval``
+    (64 for tensors and ordinary internals, 128 for an op's ``wide_internals``).
 
     Without it, IntType.fitting (for an undeclared internal) or
     WidthViolation.needed (signed when the declared type is) would fail
     with a message naming nothing.
     """
     try:
-        IntType.fitting(interval, True if declared is not None and declared.signed else None)
+        bits = IntType.fitting(interval, True if declared is not None and declared.signed else None).bits
     except IRError:
-        raise IRError(f"{where}: proven range {interval} needs more than 64 bits") from None
+        bits = MAX_BITS + 1
+    if bits > limit:
+        raise IRError(f"{where}: proven range {interval} needs more than {limit} bits") from None
 
 
 def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) -> Graph:
@@ -101,7 +104,8 @@ def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) 
         internals = {}
         for key in opdef.internals:
             declared = node.internals.get(key)
-            _check_representable(result[key], f"{node.name}/{key}", declared.dtype if declared else None)
+            _check_representable(result[key], f"{node.name}/{key}", declared.dtype if declared else None,
+                                 MAX_BITS if key in opdef.wide_internals else WORD_BITS)
             dtype = declared.dtype if declared is not None else IntType.fitting(result[key])
             internals[key] = InternalSpec(dtype, result[key])
         nodes.append(replace(node, internals=internals))

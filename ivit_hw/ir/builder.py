@@ -45,20 +45,24 @@ class GraphBuilder:
         self.inputs.append(name)
         return self._add(TensorSpec(name, tuple(shape), dtype, _norm_scale(scale), range))
 
-    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None) -> str:
-        """Declare a constant; its values must fit ``dtype``."""
+    def const(self, name: str, values: np.ndarray, dtype: IntType, scale: Any = None,
+              scale_axis: int | None = None) -> str:
+        """Declare a constant; its values must fit ``dtype``. A per-channel ``scale`` runs
+        along ``scale_axis`` (default the last axis; 0 for a weight's output channels)."""
         arr = np.asarray(values)
         if arr.dtype.kind not in "iub":
             raise IRError(f"constant {name!r} must hold integers, got dtype {arr.dtype}")
         arr = arr.astype(np.int64)
         dtype.check_values(arr, f"constant {name!r}")
         self.constants[name] = arr
-        return self._add(TensorSpec(name, tuple(arr.shape), dtype, _norm_scale(scale), const=True))
+        return self._add(TensorSpec(name, tuple(arr.shape), dtype, _norm_scale(scale), const=True,
+                                    scale_axis=scale_axis))
 
     def node(self, op: str, inputs: dict[str, str], out: str, dtype: IntType, scale: Any = None,
              attrs: dict[str, Any] | None = None, name: str | None = None,
-             internals: dict[str, IntType] | None = None) -> str:
-        """Add ``out = op(inputs)``; returns the output tensor name."""
+             internals: dict[str, IntType] | None = None, scale_axis: int | None = None) -> str:
+        """Add ``out = op(inputs)``; returns the output tensor name (a per-channel ``scale``
+        runs along ``scale_axis``, default the last axis)."""
         opdef = get_op(op)
         node_name = name or out
         where = f"node {node_name!r}"
@@ -74,7 +78,7 @@ class GraphBuilder:
             shape = tuple(opdef.shape(shapes, checked))
         except IRError as exc:
             raise IRError(f"{where}: {exc}") from None
-        self._add(TensorSpec(out, shape, dtype, _norm_scale(scale)))
+        self._add(TensorSpec(out, shape, dtype, _norm_scale(scale), scale_axis=scale_axis))
         declared = {k: InternalSpec(t) for k, t in (internals or {}).items()}
         self.nodes.append(Node(node_name, op, dict(inputs), out, checked, declared))
         return out

@@ -3,7 +3,9 @@
 Kernel convention: data inputs arrive with a leading batch axis (size B, or
 1 for a constant used as data); ``param`` inputs arrive as stored. Axis
 attributes count per-sample axes (no batch axis), so shape kernels add one.
-Range rules live in :mod:`ivit_hw.ir.range_rules`, next to their reasoning.
+Range rules live in :mod:`ivit_hw.ir.range_rules`, scale rules in
+:mod:`ivit_hw.ir.scale_rules`, each next to its reasoning. Importing
+:mod:`ivit_hw.ir` imports this module, which fills the registry.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from .. import ops
 from . import range_rules as rr
+from . import scale_rules as sr
 from .registry import Attr, OpDef, Role, register
 from .types import IRError
 
@@ -115,11 +118,12 @@ def _opt(ins, name):
 
 
 X = Role("x")
-BIAS_INT = Role("bias_int", param=True)
+BIAS_INT = Role("bias_int", param=True, out_scale=True)
 MASK = Role("mask", param=True, optional=True)
 SHIFT_EXP_INTERNALS = ("p", "q", "r", "t", "s", "e")
 IBERT_EXP_ATTRS = (Attr("x0", int), Attr("b_int", int), Attr("c_int", int), Attr("n", int, 30))
-NORM_INTERNALS = ("y", "k", "f", "z")
+NORM_HEAD = ("xsum", "mean", "y")  # every LayerNorm: row sum, rounded mean, centred values
+NORM_TAIL = ("k", "f", "yf", "z")  # spread, its reciprocal, y*f before >> 1, the shifted product
 
 OPS = [
     OpDef(
@@ -131,7 +135,11 @@ OPS = [
                                           _opt(ins, "identity"), _opt(ins, "m_id"), _opt(ins, "e_id"), tr),
         lambda s, a: s["acc"],
         rr.requantize,
+        internals=("prod", "y", "prod_id", "y_id", "sum"),
+        wide_internals=("prod", "prod_id"),
         doc="Dyadic requantize with optional residual (identity) term, spec section 2.",
+        scale_rule=sr.requantize,
+        family="requant",
     ),
     OpDef(
         "linear",
@@ -141,15 +149,20 @@ OPS = [
         _linear_shape,
         rr.linear,
         doc="int8 x int8 GEMM with 32-bit accumulator and optional int32 bias; weight [N, K].",
+        scale_rule=sr.gemm,
+        family="gemm",
     ),
     OpDef(
         "matmul",
         (Role("a"), Role("b")),
-        (Attr("transpose_b", bool, False),),
+        (Attr("transpose_b", bool, False), Attr("fold_rsqrt_k", bool, False)),
         lambda ins, a, tr: ops.matmul(ins["a"], ins["b"], a["transpose_b"]),
         _matmul_shape,
         rr.matmul,
-        doc="Batched activation x activation GEMM (q @ k^T, attn @ v).",
+        doc="Batched activation x activation GEMM (q @ k^T, attn @ v). ``fold_rsqrt_k``: the output "
+            "stands for (a @ b) / sqrt(K) (attention scores; the factor lives in the scale only).",
+        scale_rule=sr.matmul,
+        family="gemm",
     ),
     OpDef(
         "patch_embed",
@@ -159,6 +172,8 @@ OPS = [
         _patch_shape,
         rr.patch_embed,
         doc="Stride-p convolution as GEMM: [C, H, W] -> [N_patches, O].",
+        scale_rule=sr.gemm,
+        family="gemm",
     ),
     OpDef(
         "add",
@@ -168,6 +183,7 @@ OPS = [
         _broadcast_shape,
         rr.add,
         doc="Elementwise integer add of two tensors on the same scale.",
+        scale_rule=sr.add,
     ),
     OpDef(
         "shiftmax",
@@ -176,8 +192,10 @@ OPS = [
         lambda ins, a, tr: ops.shiftmax(ins["x"], a["x0"], a["n"], a["out_bits"], _opt(ins, "mask"), tr),
         _same_shape,
         rr.shiftmax,
-        internals=("d",) + SHIFT_EXP_INTERNALS + ("sum", "f", "prod"),
+        internals=("d",) + SHIFT_EXP_INTERNALS + ("esum", "sum", "f", "prod"),
         doc="I-ViT Shiftmax over the last axis, spec section 5.",
+        scale_rule=sr.fixed(lambda a: 2.0 ** -(a["out_bits"] - 1), "2^-(out_bits-1)"),
+        family="softmax",
     ),
     OpDef(
         "shiftgelu",
@@ -186,8 +204,10 @@ OPS = [
         lambda ins, a, tr: ops.shiftgelu(ins["x"], a["x0"], a["n"], a["coef"], tr),
         _same_shape,
         rr.shiftgelu,
-        internals=("z", "m") + SHIFT_EXP_INTERNALS + ("em", "sum", "f", "prod", "g"),
+        internals=("z", "m", "d") + SHIFT_EXP_INTERNALS + ("em", "esum", "sum", "f", "prod", "g"),
         doc="I-ViT ShiftGELU over the hidden axis, spec section 6.",
+        scale_rule=sr.shiftgelu,
+        family="gelu",
     ),
     OpDef(
         "ilayernorm",
@@ -196,8 +216,11 @@ OPS = [
         lambda ins, a, tr: ops.ilayernorm(ins["x"], ins["bias_int"], a["iters"], a["k0"], a["sqrt"], tr),
         _same_shape,
         rr.ilayernorm,
-        internals=("y", "v") + NORM_INTERNALS[1:],
+        internals=NORM_HEAD + ("sq", "v") + NORM_TAIL,
         doc="I-LayerNorm with the fixed 10-step integer Newton sqrt, spec section 7.",
+        scale_rule=sr.free,
+        negative_scale=True,
+        family="norm",
     ),
     OpDef(
         "ibert_softmax",
@@ -207,8 +230,10 @@ OPS = [
                                              a["out_bits"], tr),
         _same_shape,
         rr.ibert_softmax,
-        internals=("d", "q", "r", "z", "e", "e16", "sum", "f", "prod"),
+        internals=("d", "p", "q", "r", "z", "e", "e16", "esum", "sum", "f", "prod"),
         doc="I-BERT polynomial softmax baseline, spec section 9.",
+        scale_rule=sr.fixed(lambda a: 2.0 ** -a["out_bits"], "2^-out_bits"),
+        family="softmax",
     ),
     OpDef(
         "ibert_gelu",
@@ -217,8 +242,11 @@ OPS = [
         lambda ins, a, tr: ops.ibert_gelu(ins["x"], a["b_int"], a["c_int"], a["one"], tr),
         _same_shape,
         rr.ibert_gelu,
-        internals=("t", "u"),
+        internals=("t", "poly", "u", "g"),
         doc="I-BERT i-GELU baseline, spec section 9.",
+        scale_rule=sr.ibert_gelu,
+        negative_scale=True,
+        family="gelu",
     ),
     OpDef(
         "ibert_layernorm",
@@ -227,8 +255,11 @@ OPS = [
         lambda ins, a, tr: ops.ibert_layernorm(ins["x"], ins["bias_int"], tr),
         _same_shape,
         rr.ibert_layernorm,
-        internals=("y", "v") + NORM_INTERNALS[1:],
+        internals=NORM_HEAD + ("sq", "v") + NORM_TAIL,
         doc="I-BERT LayerNorm baseline (exact isqrt, 2^31 // k), spec section 9.",
+        scale_rule=sr.free,
+        negative_scale=True,
+        family="norm",
     ),
     OpDef(
         "l1_layernorm",
@@ -237,8 +268,11 @@ OPS = [
         lambda ins, a, tr: ops.l1_layernorm(ins["x"], ins["bias_int"], tr),
         _same_shape,
         rr.l1_layernorm,
-        internals=("y", "a") + NORM_INTERNALS[1:],
+        internals=NORM_HEAD + ("a",) + NORM_TAIL,
         doc="L1 LayerNorm baseline (mean absolute deviation), spec section 9.",
+        scale_rule=sr.free,
+        negative_scale=True,
+        family="norm",
     ),
     OpDef(
         "log_int_softmax",
@@ -248,8 +282,10 @@ OPS = [
                                                _opt(ins, "mask"), tr),
         _same_shape,
         rr.log_int_softmax,
-        internals=("d", "q", "r", "z", "e", "sum", "v", "kb"),
+        internals=("d", "p", "q", "r", "z", "e", "esum", "sum", "v", "kb"),
         doc="FQ-ViT Log-Int-Softmax baseline: 4-bit log2 codes (16 = masked), spec section 9.",
+        scale_rule=sr.no_scale,
+        family="softmax",
     ),
     OpDef(
         "log_attn_v",
@@ -259,6 +295,8 @@ OPS = [
         _log_attn_shape,
         rr.log_attn_v,
         doc="Shift-add attn @ v for Log-Int-Softmax codes; scale S_v / 2^15.",
+        scale_rule=sr.log_attn_v,
+        family="gemm",
     ),
     OpDef(
         "reshape",
@@ -268,6 +306,8 @@ OPS = [
         _reshape_shape,
         rr.passthrough,
         doc="Per-sample reshape (the batch axis is kept).",
+        scale_rule=sr.reshape,
+        family="layout",
     ),
     OpDef(
         "transpose",
@@ -277,6 +317,8 @@ OPS = [
         _transpose_shape,
         rr.passthrough,
         doc="Per-sample axis permutation.",
+        scale_rule=sr.transpose,
+        family="layout",
     ),
     OpDef(
         "concat",
@@ -286,6 +328,8 @@ OPS = [
         _concat_shape,
         rr.concat,
         doc="Concatenate two tensors (e.g. the class token and the patch tokens).",
+        scale_rule=sr.concat,
+        family="layout",
     ),
     OpDef(
         "slice",
@@ -295,6 +339,8 @@ OPS = [
         _slice_shape,
         rr.passthrough,
         doc="Contiguous slice [start, stop) along one axis.",
+        scale_rule=sr.slice_,
+        family="layout",
     ),
     OpDef(
         "gather",
@@ -304,6 +350,8 @@ OPS = [
         _gather_shape,
         rr.passthrough,
         doc="Pick one index along an axis, dropping it (the class token).",
+        scale_rule=sr.gather,
+        family="layout",
     ),
     OpDef(
         "reduce_sum",
@@ -312,7 +360,9 @@ OPS = [
         lambda ins, a, tr: ops.layout.reduce_sum(ins["x"], a["axis"]),
         _reduce_shape,
         rr.reduce_sum,
-        doc="Integer sum over one axis (average pooling; 1/N goes into the next scale).",
+        doc="Integer sum over one axis (average pooling; its 1/N goes into the output scale).",
+        scale_rule=sr.reduce_sum,
+        family="reduce",
     ),
     OpDef(
         "argmax",
@@ -322,6 +372,8 @@ OPS = [
         lambda s, a: s["x"][:-1],
         rr.argmax,
         doc="Index of the largest value on the last axis (first one on ties).",
+        scale_rule=sr.no_scale,
+        family="index",
     ),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import LOG_ATTN_SHIFT, LOG_CODE_MASKED
 from ..ops.intmath import round_shift_int
 from .registry import RangeInputs
 from .types import Interval, IRError
@@ -20,29 +21,38 @@ def _clamp_to_bits(iv: Interval, bits: int) -> Interval:
     return Interval(min(max(iv.lo, lo), hi), max(min(iv.hi, hi), lo))
 
 
-def _scaled_interval(iv: Interval, m: np.ndarray, e: np.ndarray, rounding: str) -> Interval:
-    """Hull over channels of round(x*m_c/2^e_c) for x in iv: monotone in x, so the ends suffice."""
+def _scaled_intervals(iv: Interval, m: np.ndarray, e: np.ndarray, rounding: str) -> tuple[Interval, Interval]:
+    """Hulls over channels of the product x*m_c and of round(x*m_c/2^e_c) for x in iv.
+
+    Both are monotone in x for a fixed channel (increasing for m_c > 0,
+    decreasing for m_c < 0, constant 0 for m_c = 0), so the two ends of iv
+    per channel give each channel's exact range; the hull over channels is
+    exact for the tensor.
+    """
     m_b, e_b = np.broadcast_arrays(np.asarray(m).ravel(), np.asarray(e).ravel())
-    vals = [
-        round_shift_int(x * int(mc), int(ec), rounding)
-        for mc, ec in zip(m_b.tolist(), e_b.tolist(), strict=False)
-        for x in (iv.lo, iv.hi)
-    ]
-    return Interval(min(vals), max(vals))
+    prods = [(x * int(mc), int(ec)) for mc, ec in zip(m_b.tolist(), e_b.tolist(), strict=False) for x in (iv.lo, iv.hi)]
+    rounded = [round_shift_int(p, ec, rounding) for p, ec in prods]
+    return Interval(min(p for p, _ in prods), max(p for p, _ in prods)), Interval(min(rounded), max(rounded))
 
 
 def requantize(ri: RangeInputs) -> dict[str, Interval]:
-    """round(acc*m/2^e) is monotone in acc for each channel (increasing for m > 0,
-    decreasing for m < 0), so evaluating both ends of the acc interval per
-    channel and taking the hull is exact for the scaled term. The identity
-    term is handled the same way and added; the clamp to out_bits is applied last.
+    """prod = acc*m and y = round(prod/2^e) per channel by :func:`_scaled_intervals`
+    (exact). The identity term gives prod_id and y_id the same way ([0, 0]
+    without one: the kernel traces zeros). sum = y + y_id before the clamp:
+    the interval sum, sound since each term lies in its own interval for any
+    element (a little loose across channels, where the two terms' extremes
+    may fall on different channels). out = sum clamped to out_bits (the
+    clamp is monotone, so the ends of sum give the ends of out).
     """
     a = ri.attrs
-    out = _scaled_interval(ri.intervals["acc"], ri.consts["m"], ri.consts["e"], a["rounding"])
+    prod, y = _scaled_intervals(ri.intervals["acc"], ri.consts["m"], ri.consts["e"], a["rounding"])
+    prod_id = y_id = Interval(0, 0)
     if "identity" in ri.intervals:
-        ident = _scaled_interval(ri.intervals["identity"], ri.consts["m_id"], ri.consts["e_id"], a["rounding"])
-        out = Interval(out.lo + ident.lo, out.hi + ident.hi)
-    return {"out": _clamp_to_bits(out, a["out_bits"])}
+        prod_id, y_id = _scaled_intervals(ri.intervals["identity"], ri.consts["m_id"], ri.consts["e_id"],
+                                          a["rounding"])
+    total = Interval(y.lo + y_id.lo, y.hi + y_id.hi)
+    return {"prod": prod, "y": y, "prod_id": prod_id, "y_id": y_id, "sum": total,
+            "out": _clamp_to_bits(total, a["out_bits"])}
 
 
 def _gemm_const(iv: Interval, w: np.ndarray, b: np.ndarray | None) -> Interval:
@@ -109,9 +119,6 @@ def argmax(ri: RangeInputs) -> dict[str, Interval]:
     return {"out": Interval(0, ri.shapes["x"][-1] - 1)}
 
 
-_LOG_CODE_MASKED = 16  # Log-Int-Softmax's code for "masked / zero weight"
-
-
 def log_attn_v(ri: RangeInputs) -> dict[str, Interval]:
     """sum_j w_j * v_j with w_j = 2^(15 - code_j) for code_j < 16, else 0.
 
@@ -126,10 +133,11 @@ def log_attn_v(ri: RangeInputs) -> dict[str, Interval]:
     """
     n = ri.shapes["code"][-1]
     code, v = ri.intervals["code"], ri.intervals["v"]
-    if code.lo < 15 - 62:
+    top = LOG_ATTN_SHIFT
+    if code.lo < top - 62:
         raise IRError(f"{ri.node}: code range {code} reaches shifts beyond 62 bits (codes are 0..16)")
-    w_hi = 1 << (15 - code.lo) if code.lo < _LOG_CODE_MASKED else 0
-    w_lo = 0 if code.hi >= _LOG_CODE_MASKED else 1 << (15 - code.hi)
+    w_hi = 1 << (top - code.lo) if code.lo < LOG_CODE_MASKED else 0
+    w_lo = 0 if code.hi >= LOG_CODE_MASKED else 1 << (top - code.hi)
     term = _product_hull(v, Interval(w_lo, w_hi))
     return {"out": Interval(n * term.lo, n * term.hi)}
 

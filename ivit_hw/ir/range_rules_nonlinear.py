@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import ERF_SHIFT, IBERT_SOFTMAX_NUM, INT32_MAX, LOG_CODE_MASKED, SIGMOID_SHIFT
 from .registry import RangeInputs
 from .types import Interval, IRError
 
-INT32_MAX = 2**31 - 1
-SIGMOID_SHIFT = 24  # ShiftGELU: g = (e * f) >> 24
-ERF_SHIFT = 14  # I-BERT GELU: u = (...) >> 14
-LOG_CODE_MASKED = 16
 _ENUM_LIMIT = 1 << 21  # the most points a rule evaluates one by one (I-BERT GELU's middle part)
 
 
@@ -145,8 +142,10 @@ def shiftmax(ri: RangeInputs) -> dict[str, Interval]:
 
     Every row's maximum has d = 0, so an unmasked row sums to at least
     e0 + (C-1)*e_min and at most C*e0; with a mask, k_min..k_max kept
-    positions (a row with none kept has sum 0, taken as 1). The sum is
-    clamped to 2^31-1; f = (2^31-1) // sum is non-increasing in the sum.
+    positions (a row with none kept has sum 0, taken as 1). That unclamped
+    row sum is ``esum``; ``sum`` is it clamped to [1, 2^31-1] (a monotone
+    map, so its ends are the clamped ends); f = (2^31-1) // sum is
+    non-increasing in the sum.
 
     prod = e*f: e is one of the non-negative summands, so when the sum is
     not clamped e*f <= sum*((2^31-1)//sum) <= 2^31-1, and more precisely
@@ -161,8 +160,8 @@ def shiftmax(ri: RangeInputs) -> dict[str, Interval]:
     ex = _shift_exp_ranges(d, x0, n)
     e0, e_min = ex["e"].hi, ex["e"].lo
     e = Interval(0 if masked else e_min, e0 if kmax else 0)
-    sum_lo = 1 if kmin == 0 else min(e0 + (kmin - 1) * e_min, INT32_MAX)
-    sum_hi = max(min(kmax * e0, INT32_MAX), 1)
+    esum = Interval(0 if kmin == 0 else e0 + (kmin - 1) * e_min, kmax * e0)
+    sum_lo, sum_hi = max(min(esum.lo, INT32_MAX), 1), max(min(esum.hi, INT32_MAX), 1)
     f = Interval(INT32_MAX // sum_hi, INT32_MAX // sum_lo)
     k_live = max(kmin, 1)
     unclamped = INT32_MAX * e.hi // (e.hi + (k_live - 1) * e_min) if e.hi else 0
@@ -170,7 +169,7 @@ def shiftmax(ri: RangeInputs) -> dict[str, Interval]:
     prod = Interval(e.lo * f.lo, min(e.hi * f.hi, max(unclamped, clamped)))
     shift = 32 - out_bits
     return {
-        "d": d, **{k: ex[k] for k in ("p", "q", "r", "t", "s")}, "e": e,
+        "d": d, **{k: ex[k] for k in ("p", "q", "r", "t", "s")}, "e": e, "esum": esum,
         "sum": Interval(sum_lo, sum_hi), "f": f, "prod": prod,
         "out": Interval(prod.lo >> shift, prod.hi >> shift),
     }
@@ -183,7 +182,8 @@ def shiftgelu(ri: RangeInputs) -> dict[str, Interval]:
     """ShiftGELU over rows of C elements in [L, H] (spec section 6, both coef modes).
 
     z = x or 1.6875 x (non-decreasing), so z and the row maximum m lie in
-    [Z(L), Z(H)] and z - m in [Z(L) - Z(H), 0] (0 alone when C = 1).
+    [Z(L), Z(H)] and d = z - m in [Z(L) - Z(H), 0] (0 alone when C = 1;
+    both ends are reached: a row [L, H] and an all-equal row).
     e = ShiftExp(z - m) and em = min(ShiftExp(-m), 2^31-1) are monotone.
 
     p, q, r, t, s are reported as the hull over *both* ShiftExp calls: the
@@ -192,9 +192,10 @@ def shiftgelu(ri: RangeInputs) -> dict[str, Interval]:
     alone would wrap there (spec section 4: "widths must cover that").
 
     Every per-element quantity is a function of (z, m) with e and em both
-    non-increasing in m. sum = min(e + em, 2^31-1): its minimum needs z - m
-    and -m both smallest, i.e. m = Z(H) for both, and its maximum z = m = Z(L):
-    both consistent, so the naive ends are exact. f = (2^31-1) // sum.
+    non-increasing in m. esum = e + em (em already saturated at 2^31-1)
+    and sum = min(esum, 2^31-1): the minimum needs z - m and -m both
+    smallest, i.e. m = Z(H) for both, and the maximum z = m = Z(L): both
+    consistent, so the naive ends are exact. f = (2^31-1) // sum.
 
     prod = e*f. If the sum is not clamped, e*f <= (2^31-1)*e/(e + em) (em
     is then not saturated either), which grows with e and shrinks with em,
@@ -225,7 +226,7 @@ def shiftgelu(ri: RangeInputs) -> dict[str, Interval]:
     prod = Interval(e.lo * f.lo, min(e.hi * f.hi, max(cands)))
     g = Interval(prod.lo >> SIGMOID_SHIFT, prod.hi >> SIGMOID_SHIFT)
     out = {k: _hull(main[k], side[k]) for k in ("p", "q", "r", "t", "s")}
-    out.update(z=z, m=z, e=e, em=em, sum=total, f=f, prod=prod, g=g, out=_product_hull(x, g))
+    out.update(z=z, m=z, d=dz, e=e, em=em, esum=raw, sum=total, f=f, prod=prod, g=g, out=_product_hull(x, g))
     return out
 
 
@@ -243,9 +244,10 @@ def _quad_range(lo: int, hi: int, b: int, c: int) -> Interval:
 
 
 def _ibert_exp_ranges(d: Interval, x0: int, b: int, c: int, n: int) -> dict[str, Interval]:
-    """Exact intervals of I-BERT exp's q, r, z, e for d in ``d`` (d <= 0).
+    """Exact intervals of I-BERT exp's p, q, r, z, e for d in ``d`` (d <= 0).
 
-    p = max(d, n*x0) and q = p // x0 in [0, n] as for ShiftExp. e =
+    p = max(d, n*x0) is non-decreasing in d, so its ends are the clamped
+    ends of d; q = p // x0 in [0, n] as for ShiftExp. e =
     max(z << (n - q), 0) couples z with q, so split by q (at most n + 1
     blocks): inside block q, r runs over the part of (x0, 0] that p reaches
     there, z over the parabola's range on it (:func:`_quad_range`), and e
@@ -263,7 +265,7 @@ def _ibert_exp_ranges(d: Interval, x0: int, b: int, c: int, n: int) -> dict[str,
         rs.append(r)
         zs.append(zq)
         es.append(Interval(max(zq.lo << sh, 0), max(zq.hi << sh, 0)))
-    return {"d": d, "q": q, "r": _hull(*rs), "z": _hull(*zs), "e": _hull(*es), "e0": max(c << n, 0)}
+    return {"d": d, "p": p, "q": q, "r": _hull(*rs), "z": _hull(*zs), "e": _hull(*es), "e0": max(c << n, 0)}
 
 
 def _ibert_exp_setup(ri: RangeInputs) -> dict[str, Interval]:
@@ -280,8 +282,8 @@ def ibert_softmax(ri: RangeInputs) -> dict[str, Interval]:
     """I-BERT softmax (spec section 9): exp by :func:`_ibert_exp_ranges`, then
 
     e16 = e >> h (monotone). The row maximum has d = 0, hence e16 = E(0) >> h,
-    so sum = max(sum e16, 1) lies in [E0 + (C-1)*e16_min, E0 + (C-1)*e16_max].
-    f = 2^32 // sum. prod = e16*f: e16 is a non-negative summand, so
+    so esum = sum e16 lies in [E0 + (C-1)*e16_min, E0 + (C-1)*e16_max] and
+    sum = max(esum, 1) in the same ends raised to 1. f = 2^32 // sum. prod = e16*f: e16 is a non-negative summand, so
     prod <= sum*(2^32//sum) <= 2^32, and more precisely
     prod <= 2^32*e16/(e16 + (C-1)*e16_min), increasing in e16.
     out = prod >> (32 - out_bits), so out_bits = 16 gives up to 2^16 (17 bits).
@@ -295,13 +297,14 @@ def ibert_softmax(ri: RangeInputs) -> dict[str, Interval]:
     e = ex["e"]
     e16 = Interval(e.lo >> h, e.hi >> h)
     e16_0 = ex["e0"] >> h
-    total = Interval(max(e16_0 + (c - 1) * e16.lo, 1), max(e16_0 + (c - 1) * e16.hi, 1))
-    f = Interval(2**32 // total.hi, 2**32 // total.lo)
-    rel = 2**32 * e16.hi // (e16.hi + (c - 1) * e16.lo) if e16.hi else 0
+    esum = Interval(e16_0 + (c - 1) * e16.lo, e16_0 + (c - 1) * e16.hi)
+    total = Interval(max(esum.lo, 1), max(esum.hi, 1))
+    f = Interval(IBERT_SOFTMAX_NUM // total.hi, IBERT_SOFTMAX_NUM // total.lo)
+    rel = IBERT_SOFTMAX_NUM * e16.hi // (e16.hi + (c - 1) * e16.lo) if e16.hi else 0
     prod = Interval(e16.lo * f.lo, min(e16.hi * f.hi, rel))
     shift = 32 - out_bits
-    out = {k: ex[k] for k in ("d", "q", "r", "z", "e")}
-    out.update(e16=e16, sum=total, f=f, prod=prod, out=Interval(prod.lo >> shift, prod.hi >> shift))
+    out = {k: ex[k] for k in ("d", "p", "q", "r", "z", "e")}
+    out.update(e16=e16, esum=esum, sum=total, f=f, prod=prod, out=Interval(prod.lo >> shift, prod.hi >> shift))
     return out
 
 
@@ -317,7 +320,7 @@ def log_int_softmax(ri: RangeInputs) -> dict[str, Interval]:
     does not change the row maximum, so d, q, r, z, e are I-BERT exp's (e
     also takes 0 when a position is masked).
 
-    sum: the kept e of a row. Unmasked, the d = 0 element is kept:
+    sum (= esum: this op neither clamps nor floors its sum): the kept e of a row. Unmasked, the d = 0 element is kept:
     [E0 + (C-1)*e_min, E0 + (C-1)*e_max]; masked: [k_min*e_min, k_max*e_max].
     A live element (kept, e > 0) is one of its row's summands, so
     v = rhe(sum/e) = rhe(1 + others/e) >= 1 with others <= (k_max-1)*e_max,
@@ -353,8 +356,8 @@ def log_int_softmax(ri: RangeInputs) -> dict[str, Interval]:
         kb_parts.append(Interval(total.lo.bit_length() - 1, total.hi.bit_length() - 1))
         v_parts.append(Interval(0, 0))
         code_parts.append(Interval(LOG_CODE_MASKED, LOG_CODE_MASKED))
-    out = {k: ex[k] for k in ("d", "q", "r", "z")}
-    out.update(e=Interval(0, e.hi) if masked else e, sum=total, v=_hull(*v_parts), kb=_hull(*kb_parts),
+    out = {k: ex[k] for k in ("d", "p", "q", "r", "z")}
+    out.update(e=Interval(0, e.hi) if masked else e, esum=total, sum=total, v=_hull(*v_parts), kb=_hull(*kb_parts),
                out=_hull(*code_parts))
     return out
 
@@ -362,20 +365,20 @@ def log_int_softmax(ri: RangeInputs) -> dict[str, Interval]:
 # ------------------------------------------------------------ I-BERT GELU --
 
 
-def _erf_u(lo: int, hi: int, sign: int, b: int, c: int) -> Interval:
-    """u = (sign * ((t + b)^2 + c)) >> 14 for |x| in [lo, hi] (lo >= 0), t = min(|x|, -b).
+def _erf_u(lo: int, hi: int, sign: int, b: int, c: int) -> tuple[Interval, Interval]:
+    """(poly, u) with poly = sign * ((t + b)^2 + c) and u = poly >> 14, for |x| in [lo, hi]
+    (lo >= 0), t = min(|x|, -b).
 
     t and w = t + b are non-decreasing in |x|; w^2 ranges over the squares
     of the integer interval [w(lo), w(hi)] (0 inside when it spans 0); the
-    signed value and the shift are monotone.
+    sign and the shift are monotone maps, so both come from the ends.
     """
     w1, w2 = min(lo, -b) + b, min(hi, -b) + b
     sq = [w1 * w1, w2 * w2]
     sq_lo = 0 if w1 <= 0 <= w2 else min(sq)
     qr = Interval(sq_lo + c, max(sq) + c)
-    if sign > 0:
-        return Interval(qr.lo >> ERF_SHIFT, qr.hi >> ERF_SHIFT)
-    return Interval((-qr.hi) >> ERF_SHIFT, (-qr.lo) >> ERF_SHIFT)
+    poly = qr if sign > 0 else Interval(-qr.hi, -qr.lo)
+    return poly, Interval(poly.lo >> ERF_SHIFT, poly.hi >> ERF_SHIFT)
 
 
 def _erf_y_exact(lo: int, hi: int, b: int, c: int, one: int) -> Interval:
@@ -411,22 +414,26 @@ def ibert_gelu(ri: RangeInputs) -> dict[str, Interval]:
     ends. For |x| < cut (2|b_int| - 1 points, about 5000 at S = 5e-4) y is
     evaluated at every point, which is exact; beyond 2^21 points, or where
     that evaluation could leave int64, the corner hull of x and u + one is
-    used for the piece instead (sound, looser).
+    used for the piece instead (sound, looser). poly (before the shift) and
+    u come from :func:`_erf_u`; g = u + one is u shifted by a constant.
+    At x = 0 the sign is 0, so poly = u = 0 there.
     """
     a = ri.attrs
     b, c, one = a["b_int"], a["c_int"], a["one"]
     x = ri.intervals["x"]
     cut = -b
-    ts, us, ys = [], [], []
+    ts, polys, us, ys = [], [], [], []
     for lo, hi in _erf_pieces(x, cut):
         sign = (lo > 0) - (hi < 0)
         alo, ahi = (lo, hi) if sign >= 0 else (-hi, -lo)
         ts.append(Interval(min(alo, cut), min(ahi, cut)))
         if sign == 0:
+            polys.append(Interval(0, 0))
             us.append(Interval(0, 0))
             ys.append(Interval(0, 0))
             continue
-        u = _erf_u(alo, ahi, sign, b, c)
+        poly, u = _erf_u(alo, ahi, sign, b, c)
+        polys.append(poly)
         us.append(u)
         safe = b * b + abs(c) < 2**62 and ahi * (max(-u.lo, u.hi) + abs(one)) < 2**62
         if u.lo == u.hi:
@@ -436,4 +443,6 @@ def ibert_gelu(ri: RangeInputs) -> dict[str, Interval]:
             ys.append(_erf_y_exact(lo, hi, b, c, one))
         else:
             ys.append(_product_hull(Interval(lo, hi), Interval(u.lo + one, u.hi + one)))
-    return {"t": _hull(*ts), "u": _hull(*us), "out": _hull(*ys)}
+    u = _hull(*us)
+    return {"t": _hull(*ts), "poly": _hull(*polys), "u": u, "g": Interval(u.lo + one, u.hi + one),
+            "out": _hull(*ys)}

@@ -13,9 +13,25 @@ import math
 
 import numpy as np
 
-from .range_rules_nonlinear import INT32_MAX, _div_rhe, _product_hull, _row_len
+from ..ops import IBERT_NORM_NUM, INT32_MAX
+from .range_rules_nonlinear import _div_rhe, _product_hull, _row_len
 from .registry import RangeInputs
 from .types import Interval, IRError
+
+
+def _row_stats(x: Interval, c: int) -> dict[str, Interval]:
+    """xsum = sum(x) over a row of c values in [L, H] lies in [c*L, c*H] (all-equal rows
+    reach both ends); mean = round_half_even(xsum / c) is non-decreasing in xsum and
+    rhe(c*L/c) = L, so it lies in [L, H]. y from :func:`_centered`."""
+    return {"xsum": Interval(c * x.lo, c * x.hi), "mean": x, "y": _centered(x, c)}
+
+
+def _squares(y: Interval, v_hi: int) -> Interval:
+    """sq = y*y per element: the square of y's interval (0 when it spans 0), and at most
+    v = sum(y*y) >= y_i^2, whose bound ``v_hi`` may be tighter."""
+    ends = [y.lo * y.lo, y.hi * y.hi]
+    lo = 0 if y.lo <= 0 <= y.hi else min(ends)
+    return Interval(lo, max(min(max(ends), v_hi), lo))
 
 
 def _centered(x: Interval, c: int) -> Interval:
@@ -134,11 +150,12 @@ def _sqrt_yf_bound(c: int, y: Interval, v: Interval, k_lo: int, num: int) -> int
 
 
 def _normalize(ri: RangeInputs, y: Interval, k: Interval, numerator: int, yf_max: int | None) -> dict[str, Interval]:
-    """f = N // k, z = (y*f) >> 1, out = z + bias_int.
+    """f = N // k, yf = y*f, z = yf >> 1, out = z + bias_int.
 
     ``yf_max`` is a proven bound on |y*f| from the relation between y and k
-    (None: only the plain product of the y and f intervals); the result is
-    the intersection of the two. The bias is per channel and independent of z.
+    (None: only the plain product of the y and f intervals); yf is the
+    intersection of the two, z its shift (monotone). The bias is per channel
+    and independent of z.
     """
     f = Interval(numerator // k.hi, numerator // k.lo)
     yf = _product_hull(y, f)
@@ -147,7 +164,7 @@ def _normalize(ri: RangeInputs, y: Interval, k: Interval, numerator: int, yf_max
     z = Interval(yf.lo >> 1, yf.hi >> 1)
     bias = np.asarray(ri.consts["bias_int"])
     b = Interval(int(bias.min()), int(bias.max())) if bias.size else Interval(0, 0)
-    return {"k": k, "f": f, "z": z, "out": Interval(z.lo + b.lo, z.hi + b.hi)}
+    return {"k": k, "f": f, "yf": yf, "z": z, "out": Interval(z.lo + b.lo, z.hi + b.hi)}
 
 
 def ilayernorm(ri: RangeInputs) -> dict[str, Interval]:
@@ -163,7 +180,8 @@ def ilayernorm(ri: RangeInputs) -> dict[str, Interval]:
     """
     a = ri.attrs
     x, c = ri.intervals["x"], _row_len(ri)
-    y = _centered(x, c)
+    stats = _row_stats(x, c)
+    y = stats["y"]
     v = Interval(0, _var_max(x, c, y))
     if a["sqrt"] == "exact":
         k = Interval(max(math.isqrt(v.lo), 1), max(math.isqrt(v.hi), 1))
@@ -174,7 +192,7 @@ def ilayernorm(ri: RangeInputs) -> dict[str, Interval]:
             raise IRError(f"{ri.node}: isqrt_iter needs k0 >> iters >= 1, got k0={k0}, iters={iters}")
         k = _newton_k(v, iters, k0) if iters else Interval(k0, k0)
         yf_max = _sqrt_yf_bound(c, y, v, k0 >> iters, INT32_MAX) if iters else None
-    return {"y": y, "v": v, **_normalize(ri, y, k, INT32_MAX, yf_max)}
+    return {**stats, "sq": _squares(y, v.hi), "v": v, **_normalize(ri, y, k, INT32_MAX, yf_max)}
 
 
 def ibert_layernorm(ri: RangeInputs) -> dict[str, Interval]:
@@ -185,10 +203,12 @@ def ibert_layernorm(ri: RangeInputs) -> dict[str, Interval]:
     f = 2^21, so z = 2^30 needs 32 signed bits (not 31 as for I-LayerNorm).
     """
     x, c = ri.intervals["x"], _row_len(ri)
-    y = _centered(x, c)
+    stats = _row_stats(x, c)
+    y = stats["y"]
     v = Interval(0, _var_max(x, c, y))
     k = Interval(max(math.isqrt(v.lo), 1), max(math.isqrt(v.hi), 1))
-    return {"y": y, "v": v, **_normalize(ri, y, k, 2**31, _sqrt_yf_bound(c, y, v, 1, 2**31))}
+    yf_max = _sqrt_yf_bound(c, y, v, 1, IBERT_NORM_NUM)
+    return {**stats, "sq": _squares(y, v.hi), "v": v, **_normalize(ri, y, k, IBERT_NORM_NUM, yf_max)}
 
 
 def l1_layernorm(ri: RangeInputs) -> dict[str, Interval]:
@@ -198,7 +218,8 @@ def l1_layernorm(ri: RangeInputs) -> dict[str, Interval]:
     |y*f| <= 2^31 - 1 and z fits 31 bits.
     """
     x, c = ri.intervals["x"], _row_len(ri)
-    y = _centered(x, c)
+    stats = _row_stats(x, c)
+    y = stats["y"]
     a_iv = Interval(0, _abs_dev_max(x, c, y))
     k = Interval(max(a_iv.lo, 1), max(a_iv.hi, 1))
-    return {"y": y, "a": a_iv, **_normalize(ri, y, k, INT32_MAX, INT32_MAX)}
+    return {**stats, "a": a_iv, **_normalize(ri, y, k, INT32_MAX, INT32_MAX)}

@@ -1,8 +1,14 @@
 """The closed op set: one :class:`OpDef` per op, holding its input roles,
-attribute schema, intermediates, numpy kernel, shape rule and range rule.
+attribute schema, intermediates, numpy kernel, shape rule, range rule and
+scale rule, whether its output may carry a negative scale and its family.
 
 Adding an op means adding one entry (see :mod:`ivit_hw.ir.opset`); the
 serialiser, verifier, range analysis, executor and renderers all read it.
+The registry is filled when :mod:`ivit_hw.ir` is imported (the package
+imports :mod:`ivit_hw.ir.opset`); this module imports no op definitions.
+Role and attribute validation lives here only: :meth:`OpDef.role_problems`
+and :meth:`OpDef.attr_problems` list every problem (the verifier reports
+them all), :meth:`OpDef.check_roles` / :meth:`OpDef.check_attrs` raise.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .types import Interval, IRError
+from .types import Interval, IRError, is_int
 
 _REQUIRED = object()
 
@@ -25,11 +31,15 @@ ShapeRule = Callable[[Mapping[str, Shape], Mapping[str, Any]], Shape]
 @dataclass(frozen=True)
 class Role:
     """An input slot of an op. ``param`` roles must be constants and reach the
-    kernel without a batch axis (weights, multipliers, masks)."""
+    kernel without a batch axis (weights, multipliers, masks). ``out_scale``
+    marks an input added on the output's scale (a LayerNorm's ``bias_int``):
+    its scale, when it has one, must equal the output's, and it may be
+    negative where the op's output may."""
 
     name: str
     param: bool = False
     optional: bool = False
+    out_scale: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,10 +59,10 @@ class Attr:
     def check(self, value: Any, where: str) -> Any:
         """Validate (and normalise) ``value``; IRError naming ``where`` and the attribute."""
         if self.kind == "ints":
-            if not isinstance(value, list | tuple) or not all(_is_int(v) for v in value):
+            if not isinstance(value, list | tuple) or not all(is_int(v) for v in value):
                 raise IRError(f"{where}: attribute {self.name!r} must be a list of ints, got {value!r}")
             return [int(v) for v in value]
-        if self.kind is int and not _is_int(value):
+        if self.kind is int and not is_int(value):
             raise IRError(f"{where}: attribute {self.name!r} must be an int, got {value!r}")
         if self.kind is bool and not isinstance(value, bool):
             raise IRError(f"{where}: attribute {self.name!r} must be a bool, got {value!r}")
@@ -61,10 +71,6 @@ class Attr:
         if self.choices is not None and value not in self.choices:
             raise IRError(f"{where}: attribute {self.name!r} must be one of {list(self.choices)}, got {value!r}")
         return int(value) if self.kind is int else value
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,54 @@ RangeRule = Callable[[RangeInputs], Mapping[str, Interval]]
 
 
 @dataclass(frozen=True)
+class ScaleInputs:
+    """What a scale rule sees: the scale of every input by role, expanded to a
+    per-element array broadcastable to that input's per-sample shape (None for
+    an input without a scale), constant values, shapes and attributes."""
+
+    node: str
+    scales: Mapping[str, np.ndarray | None]
+    consts: Mapping[str, np.ndarray]
+    shapes: Mapping[str, Shape]
+    attrs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScaleClaim:
+    """What a scale rule says the output scale must be.
+
+    ``value``: per-element scale broadcastable to the output shape, or None
+    (the output must have no scale: codes, indices). ``rtol``: the relative
+    precision of the claim (0 for exact facts; a dyadic multiplier's 2^-30).
+    ``why`` names the formula in error messages; ``target`` the tensor
+    claimed about.
+    """
+
+    value: np.ndarray | None
+    rtol: float
+    why: str
+    target: str = "out"  # "out", or the role whose tensor the claim is about (linear's bias)
+
+
+#: A scale rule returns the claim(s) on the output scale; () when the op
+#: claims nothing for these inputs (an input without a scale).
+ScaleRule = Callable[[ScaleInputs], tuple[ScaleClaim, ...]]
+
+
+@dataclass(frozen=True)
 class OpDef:
     """Everything the tool knows about one op. The range rule returns the
-    interval of ``"out"`` and of every name in ``internals``."""
+    interval of ``"out"`` and of every name in ``internals``; the scale rule
+    the claims on the output scale (:mod:`ivit_hw.ir.scale_rules`).
+
+    ``negative_scale``: the output's real scale may be negative per channel
+    (LayerNorm's gamma, I-BERT GELU's negative erf coefficient); every other
+    tensor's scale must be positive. ``family`` groups ops for structure
+    passes (``gemm``, ``requant``, ``softmax``, ``gelu``, ``norm``,
+    ``layout``, ``elementwise``, ``reduce``, ``index``). ``wide_internals``:
+    internals the kernel computes exactly beyond 64 bits (requantize's
+    products): their type may have up to 128 bits, every other value 64.
+    """
 
     name: str
     roles: tuple[Role, ...]
@@ -95,6 +146,10 @@ class OpDef:
     internals: tuple[str, ...] = ()
     doc: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    scale_rule: ScaleRule | None = None
+    negative_scale: bool = False
+    family: str = "elementwise"
+    wide_internals: tuple[str, ...] = ()
 
     def role(self, name: str) -> Role:
         """The role called ``name``."""
@@ -107,31 +162,55 @@ class OpDef:
         """A constant as its kernel sees it: as stored for a param role, with a batch axis of 1 as data."""
         return values if self.role(role).param else values[None]
 
-    def check_attrs(self, attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
-        """Validate attributes against the schema; fill defaults; reject unknown keys."""
-        known = {a.name for a in self.attrs}
-        unknown = sorted(set(attrs) - known)
+    def attr_problems(self, attrs: Mapping[str, Any], where: str, defaults: bool = True) -> list[str]:
+        """Every problem of ``attrs`` against the schema: unknown keys, wrong kinds or choices,
+        missing required ones (with ``defaults=False`` a missing defaulted one too)."""
+        known = [a.name for a in self.attrs]
+        problems = []
+        unknown = [k for k in attrs if k not in known]
         if unknown:
-            raise IRError(f"{where}: unknown attribute(s) {unknown} for op {self.name!r}")
-        out: dict[str, Any] = {}
+            problems.append(f"{where}: unknown attribute(s) {unknown} for op {self.name!r}; its attributes: {known}")
         for a in self.attrs:
             if a.name in attrs:
-                out[a.name] = a.check(attrs[a.name], where)
-            elif a.required:
-                raise IRError(f"{where}: missing attribute {a.name!r} for op {self.name!r}")
-            else:
-                out[a.name] = a.default
+                try:
+                    a.check(attrs[a.name], where)
+                except IRError as exc:
+                    problems.append(str(exc))
+            elif a.required or not defaults:
+                problems.append(f"{where}: missing attribute {a.name!r} for op {self.name!r}")
+        return problems
+
+    def with_defaults(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """``attrs`` with every missing defaulted attribute filled, in schema order (unknown keys kept last)."""
+        out = {a.name: attrs[a.name] if a.name in attrs else a.default for a in self.attrs
+               if a.name in attrs or not a.required}
+        out.update((k, v) for k, v in attrs.items() if k not in out)
         return out
 
-    def check_roles(self, inputs: Mapping[str, str], where: str) -> None:
-        """Reject unknown roles and missing required ones."""
-        names = {r.name for r in self.roles}
-        unknown = sorted(set(inputs) - names)
+    def check_attrs(self, attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Validate attributes against the schema; fill defaults; reject unknown keys (IRError, first problem)."""
+        problems = self.attr_problems(attrs, where)
+        if problems:
+            raise IRError(problems[0])
+        return {a.name: a.check(attrs[a.name], where) if a.name in attrs else a.default for a in self.attrs}
+
+    def role_problems(self, inputs: Mapping[str, Any], where: str) -> list[str]:
+        """Unknown roles and missing required ones, one problem each kind."""
+        names = [r.name for r in self.roles]
+        problems = []
+        unknown = [r for r in inputs if r not in names]
         if unknown:
-            raise IRError(f"{where}: unknown input role(s) {unknown} for op {self.name!r}")
+            problems.append(f"{where}: unknown input role(s) {unknown} for op {self.name!r}; its roles: {names}")
         missing = [r.name for r in self.roles if not r.optional and r.name not in inputs]
         if missing:
-            raise IRError(f"{where}: missing input role(s) {missing} for op {self.name!r}")
+            problems.append(f"{where}: missing input role(s) {missing} for op {self.name!r}")
+        return problems
+
+    def check_roles(self, inputs: Mapping[str, str], where: str) -> None:
+        """Reject unknown roles and missing required ones (IRError, first problem)."""
+        problems = self.role_problems(inputs, where)
+        if problems:
+            raise IRError(problems[0])
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -147,8 +226,6 @@ def register(opdef: OpDef) -> OpDef:
 
 def get_op(name: str) -> OpDef:
     """The definition of op ``name``; IRError listing the known ops otherwise."""
-    from . import opset  # noqa: F401  (fills the registry on first use)
-
     try:
         return REGISTRY[name]
     except KeyError:

@@ -14,7 +14,8 @@ Format (version 1), keys in this order::
         bits: 16
         signed: true
         scale: 0.0123                 # float, [per, channel, list] or null
-        range: [-32767, 32767]        # only when known
+        scale_axis: 1                 # only with a per-channel list: the axis it runs along
+        range: [-32767, 32767]        # proven range (declared, for graph inputs)
         const: false
         doc: residual stream          # only when non-empty
     nodes:
@@ -26,6 +27,10 @@ Format (version 1), keys in this order::
       internals:
         y: {bits: 18, signed: true, range: [-65535, 65535]}
 
+:func:`save_graph` writes the analysed graph: every tensor's proven range and
+every node's internals (type and proven range), so a renderer reads widths
+from the file and never reruns the analysis. :func:`load_graph` verifies
+(structure, widths, stale ranges, scale rules) and returns the analysed graph.
 Writing is deterministic (floats as ``repr``, zip entries with a fixed date)
 and atomic (a temporary sibling folder renamed into place). Reading
 validates everything and reports every problem in one :class:`IRError`.
@@ -46,10 +51,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .analysis import infer_ranges
 from .graph import Graph, Node
-from .registry import REGISTRY, get_op
-from .types import InternalSpec, Interval, IntType, IRError, TensorSpec
-from .verify import constant_problems, format_problems, range_problems, structural_problems
+from .registry import REGISTRY
+from .types import MAX_BITS, WORD_BITS, InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
+from .verify import constant_problems, format_problems, semantic_problems, structural_problems
 
 FORMAT_KEY = "ivit_hw_ir"
 FORMAT_VERSION = 1
@@ -61,7 +67,7 @@ _INT_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16
 _TOP_REQUIRED = (FORMAT_KEY, "name", "inputs", "outputs", "tensors", "nodes")
 _TOP_OPTIONAL = ("meta",)
 _TENSOR_REQUIRED = ("shape", "bits", "signed", "scale", "const")
-_TENSOR_OPTIONAL = ("range", "doc")
+_TENSOR_OPTIONAL = ("scale_axis", "range", "doc")
 _NODE_REQUIRED = ("name", "op", "inputs", "output")
 _NODE_OPTIONAL = ("attrs", "internals")
 _INTERNAL_REQUIRED = ("bits", "signed")
@@ -203,6 +209,7 @@ def _tensor_doc(spec: TensorSpec) -> dict[str, Any]:
                            "signed": spec.dtype.signed}
     if isinstance(spec.scale, tuple | list):
         doc["scale"] = _Flow(float(s) for s in spec.scale)
+        doc["scale_axis"] = spec.scale_axis
     else:
         doc["scale"] = None if spec.scale is None else float(spec.scale)
     if spec.range is not None:
@@ -240,8 +247,7 @@ def _node_doc(node: Node) -> dict[str, Any]:
 
 
 def graph_to_yaml(graph: Graph) -> str:
-    """The ``graph.yaml`` text of ``graph`` (deterministic)."""
-    get_op("requantize")  # make sure the registry is filled
+    """The ``graph.yaml`` text of ``graph`` as given (deterministic)."""
     doc = {
         FORMAT_KEY: FORMAT_VERSION,
         "name": graph.name,
@@ -256,16 +262,19 @@ def graph_to_yaml(graph: Graph) -> str:
 
 
 def save_graph(graph: Graph, folder: str | os.PathLike, check: bool = True) -> Path:
-    """Write ``graph`` to ``folder`` (``graph.yaml`` + ``constants.npz``), atomically.
+    """Write the analysed ``graph`` to ``folder`` (``graph.yaml`` + ``constants.npz``), atomically.
 
     With ``check`` (default) the structure is verified first, so nothing is
-    written that :func:`load_graph` would reject for its structure; widths
-    are not checked (a graph with violations can still be saved and inspected).
+    written that :func:`load_graph` would reject for its structure, and the
+    proven range of every tensor and internal is computed and written (a
+    graph with width violations is still written, for ``inspect``). With
+    ``check=False`` the graph is written exactly as given (tests of broken files).
     """
     if check:
         problems = structural_problems(graph)
         if problems:
             raise IRError(format_problems(f"graph {graph.name!r}", problems))
+        graph = infer_ranges(graph)
     text = graph_to_yaml(graph).encode("utf-8")
     consts = {name: compact_int_array(graph.constants[name], f"constant {name!r}") for name in graph.constants}
     blob = npz_bytes(consts)
@@ -358,14 +367,13 @@ def _check_keys(entry: Any, where: str, required: tuple[str, ...], optional: tup
     return ok
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _parse_type(entry: dict, where: str, problems: list[str]) -> IntType | None:
+def _parse_type(entry: dict, where: str, problems: list[str], limit: int = MAX_BITS) -> IntType | None:
     bits, signed = entry["bits"], entry["signed"]
-    if not _is_int(bits):
+    if not is_int(bits):
         problems.append(f"{where}: bits must be an int, got {bits!r}")
+        return None
+    if not 1 <= bits <= limit:
+        problems.append(f"{where}: bits must be in [1, {limit}], got {bits}")
         return None
     if not isinstance(signed, bool):
         problems.append(f"{where}: signed must be true or false, got {signed!r}")
@@ -380,7 +388,7 @@ def _parse_type(entry: dict, where: str, problems: list[str]) -> IntType | None:
 def _parse_range(value: Any, where: str, problems: list[str]) -> tuple[bool, Interval | None]:
     if value is None:
         return True, None
-    if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+    if not (isinstance(value, list) and len(value) == 2 and all(is_int(v) for v in value)):
         problems.append(f"{where}: range must be [lo, hi] with two ints, got {value!r}")
         return False, None
     if value[0] > value[1]:
@@ -412,11 +420,14 @@ def _parse_tensor(name: Any, entry: Any, problems: list[str]) -> TensorSpec | No
         return None
     before = len(problems)
     shape = entry["shape"]
-    if not (isinstance(shape, list) and all(_is_int(d) and d >= 1 for d in shape)):
+    if not (isinstance(shape, list) and all(is_int(d) and d >= 1 for d in shape)):
         problems.append(f"{where}: shape must be a list of positive ints, got {shape!r}")
-    dtype = _parse_type(entry, where, problems)
+    dtype = _parse_type(entry, where, problems, WORD_BITS)
     _, scale = _parse_scale(entry["scale"], where, problems)
     _, rng = _parse_range(entry.get("range"), where, problems)
+    axis = entry.get("scale_axis")
+    if axis is not None and not is_int(axis):
+        problems.append(f"{where}: scale_axis must be an int, got {axis!r}")
     if not isinstance(entry["const"], bool):
         problems.append(f"{where}: const must be true or false, got {entry['const']!r}")
     doc = entry.get("doc", "")
@@ -424,7 +435,7 @@ def _parse_tensor(name: Any, entry: Any, problems: list[str]) -> TensorSpec | No
         problems.append(f"{where}: doc must be a string, got {doc!r}")
     if len(problems) > before or dtype is None:
         return None
-    return TensorSpec(name, tuple(shape), dtype, scale, rng, entry["const"], doc)
+    return TensorSpec(name, tuple(shape), dtype, scale, rng, entry["const"], doc, axis)
 
 
 def _parse_node(index: int, entry: Any, problems: list[str]) -> Node | None:
@@ -460,14 +471,7 @@ def _parse_node(index: int, entry: Any, problems: list[str]) -> Node | None:
         return None
     opdef = REGISTRY.get(entry["op"])
     if opdef is not None:  # fill defaulted attributes in schema order; unknown ones stay for the verifier
-        filled = {}
-        for a in opdef.attrs:
-            if a.name in attrs:
-                filled[a.name] = attrs[a.name]
-            elif not a.required:
-                filled[a.name] = a.default
-        filled.update((k, v) for k, v in attrs.items() if k not in filled)
-        attrs = filled
+        attrs = opdef.with_defaults(attrs)
     return Node(entry["name"], entry["op"], dict(inputs), entry["output"], attrs, internals)
 
 
@@ -487,7 +491,6 @@ def graph_from_doc(doc: Any, constants: Mapping[str, np.ndarray] | None, problem
     ``constants`` None means the constants file is missing (already reported):
     the constants are then not checked one by one.
     """
-    get_op("requantize")  # fill the registry
     if not isinstance(doc, dict):
         problems.append(f"{GRAPH_FILE}: top level must be a mapping, got {type(doc).__name__}")
         return None
@@ -535,12 +538,15 @@ def graph_from_doc(doc: Any, constants: Mapping[str, np.ndarray] | None, problem
 
 
 def load_graph(folder: str | os.PathLike, widths: bool = True) -> Graph:
-    """Read and fully validate a graph folder; the graph exactly as stored.
+    """Read and fully validate a graph folder; return the analysed graph.
 
     Raises one IRError listing every problem found (missing files, bad YAML,
-    schema, structure; then, with ``widths``, range analysis: width violations
-    and stale recorded ranges). Call :func:`ivit_hw.ir.verify.verify` for the
-    graph with every range proven.
+    schema, structure; then, with ``widths``, range analysis and scales:
+    width violations, stale recorded ranges, scales contradicting their op's
+    scale rule). The result has the proven range of every tensor and the
+    type and proven range of every internal (equal to the stored ones, which
+    may be absent from a hand-written file). ``widths=False`` skips those
+    checks and returns the graph exactly as stored.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -571,8 +577,9 @@ def load_graph(folder: str | os.PathLike, widths: bool = True) -> Graph:
     problems = structural_problems(graph)
     if problems:
         raise IRError(format_problems(str(folder), problems))
-    if widths:
-        _, problems = range_problems(graph)
-        if problems:
-            raise IRError(format_problems(str(folder), problems))
-    return graph
+    if not widths:
+        return graph
+    analysed, problems = semantic_problems(graph)
+    if problems or analysed is None:
+        raise IRError(format_problems(str(folder), problems))
+    return analysed

@@ -7,11 +7,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-MAX_BITS = 64
+MAX_BITS = 128  # the widest type: an internal the kernel computes on Python ints (requantize's acc*m)
+WORD_BITS = 64  # the widest tensor (and ordinary internal): what an executor holds in one int64
 
 
 class IRError(ValueError):
     """A problem with a graph, always naming the node, tensor or key at fault."""
+
+
+def is_int(v: object) -> bool:
+    """True for Python and numpy integers, False for bools (the one integer test of the IR)."""
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,10 @@ class TensorSpec:
     """A named integer tensor: per-sample shape, declared type, compile-time scale, proven range.
 
     ``shape`` excludes the batch axis (the executors add one). ``scale`` is the
-    real value of one LSB: a float, a tuple of floats (per channel, last
-    axis) or None for index-like tensors (argmax). ``range`` is the proven
+    real value of one LSB: a float, a tuple of floats (per channel) or None
+    for index-like tensors (argmax). A per-channel scale runs along the
+    per-sample axis ``scale_axis`` (default: the last axis; 0 for a weight's
+    output channels); it is None for a scalar scale. ``range`` is the proven
     interval after range analysis (declared, for graph inputs); ``const``
     marks tensors whose values live in ``constants.npz``.
     """
@@ -116,10 +124,30 @@ class TensorSpec:
     range: Interval | None = None
     const: bool = False
     doc: str = field(default="", compare=False)
+    scale_axis: int | None = None
+
+    def __post_init__(self) -> None:
+        # a per-channel scale defaults to the last axis; a negative axis counts from the end
+        rank = len(self.shape) if isinstance(self.shape, tuple) else 0
+        if isinstance(self.scale, tuple) and self.scale_axis is None and rank:
+            object.__setattr__(self, "scale_axis", rank - 1)
+        elif is_int(self.scale_axis) and -rank <= self.scale_axis < 0:
+            object.__setattr__(self, "scale_axis", int(self.scale_axis) + rank)
 
     def with_range(self, interval: Interval) -> TensorSpec:
         """A copy carrying a (new) proven range."""
         return replace(self, range=interval)
+
+    def scale_map(self) -> np.ndarray | None:
+        """The scale as an array broadcastable to ``shape`` (per-channel entries along
+        ``scale_axis``), or None without a scale. Assumes a structurally sound spec."""
+        if self.scale is None:
+            return None
+        if not isinstance(self.scale, tuple):
+            return np.asarray(float(self.scale))
+        view = [1] * len(self.shape)
+        view[self.scale_axis] = len(self.scale)
+        return np.asarray(self.scale, dtype=np.float64).reshape(view)
 
 
 @dataclass(frozen=True)

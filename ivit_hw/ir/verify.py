@@ -10,7 +10,6 @@ pass.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,18 +17,9 @@ import numpy as np
 
 from .analysis import WidthViolation, infer_ranges, width_violations
 from .graph import Graph, Node
-from .registry import REGISTRY, OpDef, get_op
-from .types import InternalSpec, Interval, IntType, IRError, TensorSpec
-
-# The only tensors allowed a negative scale: LayerNorm outputs (and the
-# bias_int added on their scale) carry S_out[c] = gamma[c] * unit, negative
-# where gamma is (spec section 7); I-BERT GELU's output scale S * S_u / 2 has
-# S_u = S_e^2 * a * 2^14 with a = -0.2888 (spec section 9).
-NEGATIVE_SCALE_OPS = frozenset({"ilayernorm", "ibert_layernorm", "l1_layernorm", "ibert_gelu"})
-# Per-channel scales run along the last axis, except for tensors bound to a
-# ``weight`` role (linear, patch_embed: torch layout [out, ...], quantized per
-# output channel, spec section 1): axis 0.
-WEIGHT_ROLE = "weight"
+from .registry import REGISTRY, OpDef
+from .scales import negative_scale_tensors, scale_rule_problems, tensor_scale_problems
+from .types import WORD_BITS, InternalSpec, Interval, IntType, IRError, TensorSpec, is_int
 
 
 def format_problems(where: str, problems: list[str]) -> str:
@@ -38,38 +28,6 @@ def format_problems(where: str, problems: list[str]) -> str:
         return f"{where}: {problems[0]}"
     lines = "\n".join(f"  - {p}" for p in problems)
     return f"{where}: {len(problems)} problems:\n{lines}"
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
-
-
-def scale_problems(name: str, spec: TensorSpec, allow_negative: bool = False, axis: int = -1) -> list[str]:
-    """Problems with one tensor's scale: not finite, zero/negative, or a per-channel list whose
-    length is not that of the channel ``axis`` (-1, or 0 for weights)."""
-    scale = spec.scale
-    if scale is None:
-        return []
-    where = f"tensor {name!r}"
-    if isinstance(scale, bool) or not isinstance(scale, float | int | tuple | list):
-        return [f"{where}: scale must be a number, a list of numbers or null, got {scale!r}"]
-    values = list(scale) if isinstance(scale, tuple | list) else [scale]
-    if not all(isinstance(v, float | int) and not isinstance(v, bool) for v in values):
-        return [f"{where}: scale entries must be numbers, got {scale!r}"]
-    out = []
-    if isinstance(scale, tuple | list):
-        size = spec.shape[axis] if spec.shape else None
-        if size != len(values):
-            which = "the last axis" if axis == -1 else f"axis {axis} (output channels)"
-            out.append(f"{where}: per-channel scale has {len(values)} entries but {which} of shape "
-                       f"{list(spec.shape)} has {size if size is not None else 'none (scalar tensor)'}")
-    bad = [v for v in values if not math.isfinite(v)]
-    if bad:
-        out.append(f"{where}: scale must be finite, got {bad[0]!r}")
-    low = [v for v in values if math.isfinite(v) and (v == 0 or (v < 0 and not allow_negative))]
-    if low:
-        out.append(f"{where}: scale must be positive, got {low[0]!r}")
-    return out
 
 
 def constant_problems(name: str, spec: TensorSpec, value: Any) -> list[str]:
@@ -97,10 +55,12 @@ def _tensor_problems(name: str, spec: Any) -> list[str]:
     out = []
     if spec.name != name:
         out.append(f"{where}: spec is named {spec.name!r}")
-    if not isinstance(spec.shape, tuple) or not all(_is_int(d) and d >= 1 for d in spec.shape):
+    if not isinstance(spec.shape, tuple) or not all(is_int(d) and d >= 1 for d in spec.shape):
         out.append(f"{where}: shape must be a tuple of positive ints, got {spec.shape!r}")
     if not isinstance(spec.dtype, IntType):
         out.append(f"{where}: dtype must be an IntType, got {spec.dtype!r}")
+    elif spec.dtype.bits > WORD_BITS:
+        out.append(f"{where}: bits must be in [1, {WORD_BITS}] for a tensor, got {spec.dtype.bits}")
     if spec.range is not None and not isinstance(spec.range, Interval):
         out.append(f"{where}: range must be an Interval or None, got {spec.range!r}")
     return out
@@ -125,19 +85,14 @@ class _Checker:
         if not isinstance(g.name, str) or not g.name:
             self.add(f"graph name must be a non-empty string, got {g.name!r}")
         ok_tensors = set()
-        bound = [(n.op, role, t) for n in g.nodes if isinstance(n, Node) and isinstance(n.inputs, Mapping)
-                 for role, t in n.inputs.items()]
-        weights = {t for _, role, t in bound if role == WEIGHT_ROLE}
-        norm_biases = {t for op, role, t in bound if op in NEGATIVE_SCALE_OPS and role == "bias_int"}
+        negative_ok = negative_scale_tensors(g)
         for name, spec in g.tensors.items():
             found = _tensor_problems(name, spec)
             self.problems += found
             if found:
                 continue
             ok_tensors.add(name)
-            prod = self.producers.get(name, [])
-            neg = name in norm_biases or any(g.nodes[i].op in NEGATIVE_SCALE_OPS for i in prod)
-            self.problems += scale_problems(name, spec, allow_negative=neg, axis=0 if name in weights else -1)
+            self.problems += tensor_scale_problems(name, spec, allow_negative=name in negative_ok)
             if spec.const:
                 self.problems += constant_problems(name, spec, g.constants.get(name))
         for name in g.constants:
@@ -192,19 +147,16 @@ class _Checker:
         if not isinstance(node.op, str):
             self.add(f"{where}: op must be a string, got {node.op!r}")
             return
-        if node.op not in REGISTRY:
-            try:
-                get_op(node.op)  # fills the registry on first use
-            except IRError:
-                self.add(f"{where}: unknown op {node.op!r}; known ops: {', '.join(sorted(REGISTRY))}")
-                return
-        opdef = get_op(node.op)
+        opdef = REGISTRY.get(node.op)
+        if opdef is None:
+            self.add(f"{where}: unknown op {node.op!r}; known ops: {', '.join(sorted(REGISTRY))}")
+            return
         if not isinstance(node.inputs, Mapping):
             self.add(f"{where}: inputs must map roles to tensor names, got {node.inputs!r}")
             return
         sound = True
         problems_before = len(self.problems)
-        self._check_roles(where, opdef, node)
+        self.problems += opdef.role_problems(node.inputs, where)
         for role, tname in node.inputs.items():
             if not isinstance(tname, str):
                 self.add(f"{where}: input {role} must name a tensor, got {tname!r}")
@@ -225,7 +177,7 @@ class _Checker:
             if known_role and opdef.role(role).param and not spec.const:
                 self.add(f"{where}: input {role}={tname!r} must be a constant (a {opdef.name} parameter)")
         if isinstance(node.attrs, Mapping) and isinstance(node.internals, Mapping):
-            self._check_attrs(where, opdef, node.attrs)
+            self.problems += opdef.attr_problems(node.attrs, where, defaults=False)
             self._check_internals(where, opdef, node.internals)
         else:
             self.add(f"{where}: attrs and internals must be mappings")
@@ -244,29 +196,6 @@ class _Checker:
         if sound and len(self.problems) == problems_before:
             self._check_shape(where, opdef, node, spec)
 
-    def _check_roles(self, where: str, opdef: OpDef, node: Node) -> None:
-        names = [r.name for r in opdef.roles]
-        unknown = [r for r in node.inputs if r not in names]
-        if unknown:
-            self.add(f"{where}: unknown input role(s) {unknown} for op {opdef.name!r}; its roles: {names}")
-        missing = [r.name for r in opdef.roles if not r.optional and r.name not in node.inputs]
-        if missing:
-            self.add(f"{where}: missing input role(s) {missing} for op {opdef.name!r}")
-
-    def _check_attrs(self, where: str, opdef: OpDef, attrs: Mapping[str, Any]) -> None:
-        known = [a.name for a in opdef.attrs]
-        unknown = [k for k in attrs if k not in known]
-        if unknown:
-            self.add(f"{where}: unknown attribute(s) {unknown} for op {opdef.name!r}; its attributes: {known}")
-        for a in opdef.attrs:
-            if a.name not in attrs:
-                self.add(f"{where}: missing attribute {a.name!r} for op {opdef.name!r}")
-                continue
-            try:
-                a.check(attrs[a.name], where)
-            except IRError as exc:
-                self.add(str(exc))
-
     def _check_internals(self, where: str, opdef: OpDef, internals: Mapping[str, InternalSpec]) -> None:
         for key, spec in internals.items():
             if key not in opdef.internals:
@@ -274,6 +203,9 @@ class _Checker:
                          f"{list(opdef.internals)}")
             elif not isinstance(spec, InternalSpec) or not isinstance(spec.dtype, IntType):
                 self.add(f"{where}: internal {key!r} must be an InternalSpec with an IntType, got {spec!r}")
+            elif spec.dtype.bits > WORD_BITS and key not in opdef.wide_internals:
+                self.add(f"{where}: internal {key!r} has {spec.dtype.bits} bits; only {list(opdef.wide_internals)} "
+                         f"may exceed {WORD_BITS}")
 
     def _check_shape(self, where: str, opdef: OpDef, node: Node, spec: TensorSpec) -> None:
         shapes = {role: self.g.tensors[t].shape for role, t in node.inputs.items()}
@@ -339,15 +271,23 @@ def range_problems(graph: Graph) -> tuple[Graph | None, list[str]]:
     return analysed, problems
 
 
+def semantic_problems(graph: Graph) -> tuple[Graph | None, list[str]]:
+    """On a structurally sound graph: the analysed graph, and every width violation, stale
+    recorded range and scale that contradicts its op's scale rule."""
+    analysed, problems = range_problems(graph)
+    return analysed, problems + scale_rule_problems(graph)
+
+
 def verify(graph: Graph) -> Graph:
     """Check ``graph`` completely; return it with every range proven.
 
     Structural problems come first (all of them, in one IRError); on a sound
     structure, range analysis runs and every width violation is reported
-    (tensor or node/internal, the type it needs and the declared one).
+    (tensor or node/internal, the type it needs and the declared one), with
+    every scale its op's scale rule contradicts.
     """
     verify_structure(graph)
-    analysed, problems = range_problems(graph)
+    analysed, problems = semantic_problems(graph)
     if problems or analysed is None:
         raise IRError(format_problems(f"graph {graph.name!r}", problems))
     return analysed

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType, infer_ranges
+from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType, IRError, infer_ranges
+from ivit_hw.ir.scales import output_scale
 from ivit_hw.ops import params
 
 I8, I16, I32, I64 = IntType(8), IntType(16), IntType(32), IntType(64)
@@ -42,8 +43,18 @@ def _one_node(op: str, data: dict[str, tuple[tuple[int, ...], Interval]], consts
         values = np.asarray(values)
         dtype = U1 if role == "mask" else IntType.fitting(Interval(int(values.min()), int(values.max())))
         inputs[role] = b.const(f"c.{role}", values, dtype, 0.1)
-    b.node(op, inputs, "y", I64, attrs=attrs)
+    b.node(op, inputs, "y", I64, _rule_scale(op, data, consts, attrs), attrs=attrs)
     return infer_ranges(b.finish(["y"])), feeds
+
+
+def _rule_scale(op: str, data: dict, consts: dict, attrs: dict):
+    """The output scale the op's scale rule gives for these inputs (every one on scale 0.1), else None."""
+    shapes = {**{r: shape for r, (shape, _) in data.items()}, **{r: np.shape(v) for r, v in consts.items()}}
+    try:
+        values = {r: np.asarray(v) for r, v in consts.items()}
+        return output_scale(op, {r: 0.1 for r in (*data, *consts)}, attrs, values, shapes)
+    except IRError:
+        return None
 
 
 R8, R16 = Interval(-128, 127), Interval(-32768, 32767)

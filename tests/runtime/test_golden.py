@@ -96,7 +96,7 @@ def test_attribute_types_survive(tmp_path):
     paths = dump_node_cases(g, {}, tmp_path, result=res)
     by_name = {p.stem: load_golden_case(p) for p in paths}
     assert by_name["t"].attrs == {"perm": [1, 0, 2]}
-    assert by_name["s.acc"].attrs == {"transpose_b": True}
+    assert by_name["s.acc"].attrs == {"transpose_b": True, "fold_rsqrt_k": False}
     assert by_name["y"].attrs == {"out_bits": 8, "rounding": "half_up"}
     assert set(by_name["y"].params) == {"m", "e"} and set(by_name["y"].inputs) == {"acc"}
     assert set(by_name["fc.acc"].params) == {"weight", "bias"}
