@@ -80,7 +80,8 @@ def test_inspect_summary_names_widest_tensor_memory_and_ok(capsys, tmp_path):
     assert any(line.startswith(f"  constants:         {len(consts)} tensors, ") and f"{n_bytes / 2**20:.2f} MiB"
                in line for line in lines)
     assert "  width violations:  0" in lines
-    assert lines[-1] == f"OK: all {len(g.tensors)} tensors and 0 internals fit their declared widths"
+    n_internals = sum(len(n.internals) for n in g.nodes)
+    assert lines[-1] == f"OK: all {len(g.tensors)} tensors and {n_internals} internals fit their declared widths"
     # the full listing ends with the same summary
     code, out, _ = _run(capsys, "inspect", tmp_path / "tiny")
     assert code == 0 and out.rstrip().endswith(lines[-1]) and "tensor " in out

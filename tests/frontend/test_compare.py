@@ -126,7 +126,8 @@ def test_report_numbers_match_a_direct_computation(digits):
     names = [r["tensor"] for r in report["tensors"]]
     order = [n.output for n in g.nodes]
     assert names == [n for n in order if n in rows]
-    assert report["no_float_counterpart"] == []
+    # only the qkv layout views (a per-channel scale over a split axis) are not compared
+    assert all(n.endswith((".attn.qkv.split", ".attn.qkv.heads")) for n in report["no_float_counterpart"])
     finite = [r for r in report["tensors"] if isinstance(r["sqnr_db"], float)]
     worst = min(finite, key=lambda r: r["sqnr_db"])
     assert s["worst_tensor"] == worst["tensor"]
@@ -189,7 +190,7 @@ def test_compare_deit_tiny_from_a_timm_style_checkpoint(capsys, tmp_path, deit_t
     rep = json.loads((tmp_path / "rep" / "compare.json").read_text())
     names = [r["tensor"] for r in rep["tensors"]]
     assert {f"blocks.{i}.res2" for i in range(12)} <= set(names) and names[-1] == "logits"
-    assert rep["no_float_counterpart"] == []
+    assert all(n.endswith((".attn.qkv.split", ".attn.qkv.heads")) for n in rep["no_float_counterpart"])
     assert rep["summary"]["images"] == 1 and rep["summary"]["int_top1"] is None  # 1 folder != 1000 logits
     assert all(isinstance(r["sqnr_db"], float) and r["sqnr_db"] > 0 for r in rep["tensors"]
                if r["sqnr_db"] is not None)
