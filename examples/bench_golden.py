@@ -88,6 +88,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = [(m, *bench_model(m, args.repeats, args.calib)) for m in args.models]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.1f} (above the core count: the figures are not quiet ones), "
           f"median of {args.repeats} runs after one warm-up")
     print("| model | golden int (s/img) | torch fp32 eager (s/img) | ratio golden/fp32 |")
     print("|---|---|---|---|")

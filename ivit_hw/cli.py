@@ -19,17 +19,29 @@ from typing import NamedTuple
 import numpy as np
 import yaml
 
+from . import __version__
 from .ir.analysis import headroom_bits
 from .ir.graph import Graph
 from .ir.serialize import atomic_folder, load_graph, npz_bytes, write_file_atomic
 from .ir.types import Scale
+from .paths import check_output_file, graph_folder
+from .runtime.clipping import CLIP_WARN_SHARE, ClipCounter
 from .runtime.golden import node_case_arrays, safe_filename
 from .runtime.numpy_exec import run_graph
 
 PROG = "ivit-hw"
 EXIT_OK = 0
 EXIT_USER = 2
+EXIT_INTERRUPTED = 130
 TRACE_INDEX = "index.yaml"
+#: Subcommands in the order a user meets them; any other registered command is listed after these.
+WORKFLOW_ORDER = ("quantize", "inspect", "run", "eval", "compare", "goldens", "codegen", "verify", "demo",
+                  "ablation")
+#: Packages of the optional extras: a command that needs one says so in one line (exit 2).
+OPTIONAL_PACKAGES = {"torch": "torch", "PIL": "pillow", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
+                     "safetensors": "safetensors", "tqdm": "tqdm"}
+#: ``run --trace`` refuses to write more than this many bytes unless ``--trace-limit-mb`` says otherwise.
+TRACE_LIMIT_MB = 1024
 
 
 class UserError(Exception):
@@ -139,18 +151,61 @@ def inspect_text(graph: Graph) -> str:
     return "\n".join(out)
 
 
+def _numel(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def _mib(nbytes: float) -> str:
+    return f"{nbytes / 2**20:.2f} MiB"
+
+
+def inspect_summary(graph: Graph, n_violations: int) -> str:
+    """The closing section of ``ivit-hw inspect``: widest tensor and internal, memory, violations, OK line."""
+    acts = [s for s in graph.tensors.values() if not s.const]
+    consts = [s for s in graph.tensors.values() if s.const]
+    lines = ["summary:"]
+    if acts:
+        wide = max(acts, key=lambda s: (s.dtype.bits, _numel(s.shape)))
+        big = max(acts, key=lambda s: (_numel(s.shape) * s.dtype.bits, s.dtype.bits))
+        lines.append(f"  widest tensor:     {wide.name} {wide.dtype} {list(wide.shape)}")
+        lines.append(f"  largest tensor:    {big.name} {big.dtype} {list(big.shape)} "
+                     f"({_mib(_numel(big.shape) * big.dtype.bits / 8)} per sample at its width)")
+    internals = [(n.name, k, spec) for n in graph.nodes for k, spec in n.internals.items()]
+    if internals:
+        node, key, spec = max(internals, key=lambda t: t[2].dtype.bits)
+        lines.append(f"  widest internal:   {node}/{key} {spec.dtype}")
+    n_values = sum(_numel(s.shape) for s in consts)
+    n_bytes = sum(_numel(s.shape) * s.dtype.bits / 8 for s in consts)
+    lines.append(f"  constants:         {len(consts)} tensors, {n_values:,} values, {_mib(n_bytes)} at their "
+                 f"declared widths")
+    act_bytes = sum(_numel(s.shape) * s.dtype.bits / 8 for s in acts)
+    lines.append(f"  activations:       {len(acts)} tensors, {_mib(act_bytes)} per sample if all were kept")
+    lines.append(f"  width violations:  {n_violations}")
+    if n_violations:
+        lines.append(f"FAIL: {n_violations} width violation(s), listed on stderr")
+    else:
+        lines.append(f"OK: all {len(graph.tensors)} tensors and {len(internals)} internals fit their declared widths")
+    return "\n".join(lines)
+
+
 def _inspect_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("graph_dir", metavar="GRAPH_DIR", help="folder with graph.yaml and constants.npz")
+    p.add_argument("graph_dir", metavar="GRAPH_DIR", help="folder with graph.yaml and constants.npz (or its "
+                   "graph.yaml)")
+    p.add_argument("--summary", action="store_true", help="print only the closing summary, not the tables")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """Print every tensor and node internal with its type and proven range, as stored.
+    """Print every tensor and node internal with its type and proven range, as stored, then a summary.
 
     The graph is loaded verified: a width too narrow for its proven range or a
     scale that contradicts its op's scale rule is an error naming the tensor or
     node (exit 2), and nothing is printed.
     """
-    print(inspect_text(load_graph(args.graph_dir)))
+    graph = load_graph(graph_folder(args.graph_dir))
+    if not args.summary:
+        print(inspect_text(graph))
+        print()
+    print(inspect_summary(graph, 0))
     return EXIT_OK
 
 
@@ -189,7 +244,51 @@ def _parse_inputs(graph: Graph, specs: list[str]) -> dict[str, np.ndarray]:
     missing = [n for n in graph.inputs if n not in named]
     if missing:
         raise UserError(f"missing --input for graph input(s) {missing}")
-    return {n: _load_npy(p) for n, p in named.items()}
+    arrays = {n: _load_npy(p) for n, p in named.items()}
+    for n, arr in arrays.items():
+        if arr.ndim == len(graph.tensor(n).shape) + 1 and arr.shape[0] == 0:
+            raise UserError(f"--input {named[n]}: a batch of 0 samples for input {n!r}; give at least one")
+    return arrays
+
+
+def _output_plan(graph: Graph, spec: str) -> tuple[Path, list[str]]:
+    """Where ``run`` writes and which outputs: ``Y.npz`` (all), ``Y.npy`` (the only one) or ``NAME=Y.npy``."""
+    name, sep, path = spec.partition("=")
+    if sep and name in graph.outputs:
+        check_output_file(path, "--output", (".npy",))
+        return Path(path), [name]
+    p = check_output_file(spec, "--output", (".npy", ".npz"))
+    if p.suffix.lower() == ".npz":
+        return p, list(graph.outputs)
+    if len(graph.outputs) != 1:
+        first = graph.outputs[0]
+        raise UserError(f"--output {spec}: graph {graph.name!r} has {len(graph.outputs)} outputs "
+                        f"{list(graph.outputs)}; a .npy holds one array: give --output {p.with_suffix('.npz')} for "
+                        f"all of them, or --output {first}={spec} for one")
+    return p, list(graph.outputs)
+
+
+def trace_bytes(graph: Graph, batch: int) -> int:
+    """About how many bytes ``run --trace`` keeps in memory and writes for ``batch`` samples (int64 .npy files).
+
+    Every activation tensor, every node internal (counted at the size of the node's largest tensor, an
+    upper estimate) and the per-node cases (inputs, constants, output and internals again).
+    """
+    from .ir.registry import get_op
+
+    def size(name: str) -> int:
+        spec = graph.tensor(name)
+        return _numel(spec.shape) * (1 if spec.const else batch)
+
+    acts = sum(size(n) for n, s in graph.tensors.items() if not s.const)
+    internals = cases = 0
+    for node in graph.nodes:
+        names = [*node.inputs.values(), node.output]
+        per_internal = max(_numel(graph.tensor(t).shape) for t in names) * batch
+        n_int = per_internal * len(get_op(node.op).internals)
+        internals += n_int
+        cases += sum(size(t) for t in names) + n_int
+    return 8 * (acts + internals + cases)
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -229,10 +328,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", action="append", required=True, metavar="[NAME=]X.npy",
                    help="integer input array (per-sample shape, or with a leading batch axis); "
                         "NAME= is needed when the graph has several inputs")
-    p.add_argument("--output", required=True, metavar="Y.npy",
-                   help="where to write the output (.npy; an .npz with one array per output when several)")
+    p.add_argument("--output", required=True, metavar="Y.npz|Y.npy|NAME=Y.npy",
+                   help="where to write: Y.npz holds every output (one array per output name); Y.npy the only "
+                        "output of a one-output graph; NAME=Y.npy one named output")
     p.add_argument("--trace", metavar="DIR",
                    help="also write every tensor and internal (.npy) and the per-node golden cases here")
+    p.add_argument("--trace-limit-mb", type=float, default=TRACE_LIMIT_MB, metavar="MB",
+                   help=f"refuse a --trace larger than about this many MB (default {TRACE_LIMIT_MB})")
+    p.add_argument("--clip-warn", type=float, default=CLIP_WARN_SHARE, metavar="SHARE",
+                   help=f"warn when a requantize clips more than this share of its elements (default "
+                        f"{CLIP_WARN_SHARE}; numpy backend)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="numpy: the golden executor (default); torch: the torch executor (needs torch)")
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
@@ -243,10 +348,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 BACKENDS = ("numpy", "torch")
 
 
-def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace):
-    """Run with the chosen backend; a missing torch is a one-line user error."""
+def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace, observe=None):
+    """Run with the chosen backend; a missing torch is a one-line user error. ``observe``: numpy only."""
     if args.backend == "numpy":
-        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check)
+        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check, observe=observe)
     try:
         from .runtime.torch_exec import TorchExecutor
     except ModuleNotFoundError as exc:
@@ -261,18 +366,21 @@ def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespa
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a graph on integer inputs with the golden executor (or the torch executor)."""
-    graph = load_graph(args.graph_dir)
+    graph = load_graph(graph_folder(args.graph_dir))
+    out_path, out_names = _output_plan(graph, args.output)
     inputs = _parse_inputs(graph, args.input)
     unbatch = all(tuple(arr.shape) == graph.tensor(n).shape for n, arr in inputs.items())
-    out_path = Path(args.output)
-    if out_path.is_dir():
-        raise UserError(f"--output {args.output}: is a folder; give a .npy file name")
-    result = _execute(graph, inputs, args)
-    outs = {n: (a[0] if unbatch else a) for n, a in result.outputs.items()}
-    if len(outs) == 1:
-        data = _npy_bytes(next(iter(outs.values())))
-    else:
-        data = npz_bytes(outs)
+    if args.trace:
+        batch = 1 if unbatch else max(len(a) for a in inputs.values())
+        need = trace_bytes(graph, batch)
+        if need > args.trace_limit_mb * 2**20:
+            raise UserError(f"--trace {args.trace}: would hold and write about {need / 2**20:,.0f} MB for {batch} "
+                            f"sample(s) (limit {args.trace_limit_mb:g} MB); trace fewer samples or raise "
+                            "--trace-limit-mb")
+    clips = ClipCounter(graph)
+    result = _execute(graph, inputs, args, observe=clips)
+    outs = {n: np.asarray(result.outputs[n][0] if unbatch else result.outputs[n]) for n in out_names}
+    data = npz_bytes(outs) if out_path.suffix.lower() == ".npz" else _npy_bytes(outs[out_names[0]])
     if args.trace:
         with atomic_folder(args.trace, TRACE_INDEX) as tmp:
             _write_trace(tmp, graph, result, unbatch)
@@ -280,12 +388,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         write_file_atomic(out_path, data)
     shapes = ", ".join(f"{n} {list(a.shape)}" for n, a in outs.items())
-    print(f"wrote {args.output}: {shapes}" + (f"; trace in {args.trace}" if args.trace else ""))
+    print(f"wrote {out_path}: {shapes}" + (f"; trace in {args.trace}" if args.trace else ""))
+    warning = clips.warning(args.clip_warn)
+    if warning:
+        print(f"{PROG}: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
-register_command(Command("inspect", "print tensor widths, scales and proven ranges", _inspect_args, cmd_inspect))
-register_command(Command("run", "run a graph with the golden executor (or --backend torch)", _run_args, cmd_run))
+register_command(Command("inspect", "print tensor widths, scales and proven ranges, and a summary", _inspect_args,
+                         cmd_inspect))
+register_command(Command("run", "run a graph on integer inputs (.npy) with the golden executor (or --backend torch)",
+                         _run_args, cmd_run))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -294,9 +407,13 @@ register_command(Command("run", "run a graph with the golden executor (or --back
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     _load_plugins()
-    parser = argparse.ArgumentParser(prog=PROG, description="Integer-only ViT hardware toolkit.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Integer-only ViT hardware toolkit: quantize a float ViT/DeiT into a fixed-point "
+        "graph, inspect and run it exactly, measure its accuracy and fidelity, generate hardware from it.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for cmd in COMMANDS:
+    rank = {name: i for i, name in enumerate(WORKFLOW_ORDER)}
+    for cmd in sorted(COMMANDS, key=lambda c: rank.get(c.name, len(rank))):
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(p)
         p.set_defaults(_handler=cmd.handler)
@@ -305,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The pip package of an optional extra whose absence raised ``exc`` (None for anything else)."""
+    root = (exc.name or "").partition(".")[0]
+    return OPTIONAL_PACKAGES.get(root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,9 +439,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USER
     try:
         return int(args._handler(args))
+    except ModuleNotFoundError as exc:
+        package = missing_extra(exc)
+        if package is None:
+            raise
+        print(f"{PROG}: error: '{PROG} {args.command}' needs {package}, which is not installed "
+              f"(pip install 'ivit_hw[torch]')", file=sys.stderr)
+        return EXIT_USER
     except (UserError, ValueError, TypeError, OverflowError, OSError, yaml.YAMLError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def test_inspect_exits_2_on_a_width_violation(capsys, tmp_path):
 
 def test_run_per_sample_and_batched(capsys, tiny_dir, tmp_path, x_npy):
     code, out, err = _run(capsys, "run", tiny_dir, "--input", x_npy, "--output", tmp_path / "y.npy")
-    assert code == 0 and err == "" and "wrote" in out
+    assert code == 0 and "error" not in err and "wrote" in out  # err may hold a clipping warning
     y = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(y, run_graph(tiny_graph(), {"x": tiny_input()}).outputs["y"][0])
     xs = tiny_input(batch=3)

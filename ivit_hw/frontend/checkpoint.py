@@ -77,6 +77,8 @@ def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a checkpoint file into a flat state dict (unwrapped, prefixes stripped)."""
     p = Path(path)
+    if p.is_dir():
+        raise CheckpointError(f"checkpoint {p} is a folder; give the .pth, .pt or .safetensors file", p)
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} does not exist", p)
     suffix = p.suffix.lower()
@@ -94,8 +96,34 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     except CheckpointError:
         raise
     except Exception as exc:  # torch / safetensors raise many types for corrupt or unsafe files
-        raise CheckpointError(f"checkpoint {p} could not be read: {type(exc).__name__}: {exc}", p) from exc
+        kind = "safetensors" if suffix == _SAFETENSORS_SUFFIX else "PyTorch (torch.save)"
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise CheckpointError(f"checkpoint {p} is not a readable {kind} file: it is corrupt, truncated or another "
+                              f"format ({type(exc).__name__}: {detail})", p) from exc
     return _strip_prefixes(_unwrap(obj, p))
+
+
+def _shape_summary(state: Mapping[str, Any]) -> dict[str, int] | None:
+    """ViT shape fields read off a timm-style state dict (None when the keys are not there)."""
+    try:
+        proj = tuple(state["patch_embed.proj.weight"].shape)
+        depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+        return {"embed_dim": proj[0], "in_chans": proj[1], "patch_size": proj[2], "depth": depth,
+                "num_tokens": int(state["pos_embed"].shape[1]), "num_classes": int(state["head.weight"].shape[0])}
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def guess_presets(state: Mapping[str, Any]) -> list[str]:
+    """Presets whose shapes (embed dim, depth, patch, channels, tokens) match a state dict."""
+    from .presets import PRESETS
+
+    got = _shape_summary(state)
+    if got is None:
+        return []
+    return sorted(name for name, c in PRESETS.items()
+                  if (c.embed_dim, c.depth, c.patch_size, c.in_chans, c.num_tokens)
+                  == (got["embed_dim"], got["depth"], got["patch_size"], got["in_chans"], got["num_tokens"]))
 
 
 def _mismatch_message(
@@ -104,16 +132,33 @@ def _mismatch_message(
     missing: list[str],
     unexpected: list[str],
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
+    state: Mapping[str, Any],
 ) -> str:
-    lines = [f"checkpoint {path} does not match {type(model).__name__}:"]
+    """One line: what does not match (counts and the first example of each kind) and which preset would fit."""
+    config = getattr(model, "config", None)
+    what = type(model).__name__
+    if config is not None:
+        what += f" (embed_dim {config.embed_dim}, depth {config.depth}, {config.num_classes} classes)"
+    parts = []
     if missing:
-        lines.append(f"  missing keys ({len(missing)}): " + ", ".join(missing))
+        parts.append(f"{len(missing)} missing key(s), e.g. {', '.join(missing[:3])}")
     if unexpected:
-        lines.append(f"  unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
+        parts.append(f"{len(unexpected)} unexpected key(s), e.g. {', '.join(unexpected[:3])}")
     if mismatched:
-        lines.append(f"  shape mismatches ({len(mismatched)}):")
-        lines.extend(f"    {k}: checkpoint {list(c)} vs model {list(m)}" for k, c, m in mismatched)
-    return "\n".join(lines)
+        k, c, m = mismatched[0]
+        parts.append(f"{len(mismatched)} shape mismatch(es), e.g. {k}: checkpoint {list(c)} vs model {list(m)}")
+    hint = ""
+    fits = guess_presets(state)
+    got = _shape_summary(state)
+    same = config is not None and got is not None and all(
+        getattr(config, k) == got[k] for k in ("embed_dim", "in_chans", "patch_size", "depth", "num_tokens"))
+    if same:
+        pass  # the right architecture with wrong keys: a preset hint would not help
+    elif fits:
+        hint = f"; its shapes fit --model {' or '.join(fits)}"
+    elif got is not None:
+        hint = "; the checkpoint has " + ", ".join(f"{k} {v}" for k, v in got.items())
+    return f"checkpoint {path} does not match {what}: " + "; ".join(parts) + hint
 
 
 def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
@@ -121,8 +166,9 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module
 
     Accepts ``.pth``/``.pt`` (``torch.load(weights_only=True)``; a raw state dict or one
     nested under ``model``, ``state_dict`` or ``model_ema``) and ``.safetensors``. Raises
-    :class:`CheckpointError` for a missing or unreadable file, or one error listing all
-    missing keys, unexpected keys and shape mismatches.
+    :class:`CheckpointError` for a missing or unreadable file, or one error (one line: counts, the
+    first examples and, when the shapes fit another preset, its name) whose ``missing``,
+    ``unexpected`` and ``mismatched`` attributes list every key.
     """
     p = Path(path)
     state = read_state_dict(p)
@@ -136,7 +182,7 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module
     )
     if missing or unexpected or mismatched:
         raise CheckpointError(
-            _mismatch_message(p, model, missing, unexpected, mismatched), p, missing, unexpected, mismatched
+            _mismatch_message(p, model, missing, unexpected, mismatched, state), p, missing, unexpected, mismatched
         )
     model.load_state_dict(state, strict=True)
     return model

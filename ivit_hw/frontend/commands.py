@@ -1,52 +1,95 @@
-"""CLI subcommands of the model frontend: ``quantize``, ``demo``, ``ablation``
-and ``eval``. Each is a (name, help, add_arguments, handler) entry in
-:data:`COMMANDS`; :mod:`ivit_hw.cli` registers them. Handlers raise
+"""CLI subcommands of the model frontend: ``quantize``, ``eval``, ``compare``,
+``demo`` and ``ablation``. Each is a (name, help, add_arguments, handler) entry
+in :data:`COMMANDS`; :mod:`ivit_hw.cli` registers them. Handlers raise
 ValueError (or its subclasses) for user errors; the CLI turns those into one
-line on stderr and exit status 2."""
+line on stderr and exit status 2.
+
+This module imports neither torch nor PIL at import time (``ivit-hw --help``
+works with the core dependencies alone); a handler that needs them imports
+them, and the CLI turns a missing package into one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import numpy as np
+from ..paths import check_output_folder, graph_folder
+from ..runtime.clipping import CLIP_WARN_SHARE
+from .presets import DEFAULT_CROP_PCT, PRESETS
+
+PRESET_CHOICES = sorted(PRESETS)
+
+
+def _positive(opt: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{opt} must be >= 1, got {value}")
+
+
+def _crop(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"--crop-pct must be in (0, 1], got {value}")
+    return value
+
+
+def _add_crop_pct(p: argparse.ArgumentParser, default_text: str) -> None:
+    p.add_argument("--crop-pct", type=float, default=None, metavar="F",
+                   help="eval transform of image folders (timm's): bicubic resize of the shorter side to "
+                        f"floor(size / F), center crop; default {default_text}")
 
 
 def _add_quantize(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="preset name (deit_tiny, deit_small, ..., vit_digits)")
+    p.add_argument("--model", required=True, choices=PRESET_CHOICES, metavar="PRESET",
+                   help=f"float model preset: {', '.join(PRESET_CHOICES)}")
     p.add_argument("--checkpoint", help="timm-style .pth/.pt/.safetensors state dict (random weights if omitted)")
-    p.add_argument("--config", help="quantization options as YAML (see QuantConfig)")
-    p.add_argument("--calib", required=True, help="calibration images: 'digits', a .npy of uint8 [N,C,H,W] or a folder")
-    p.add_argument("--max-calib", type=int, default=None, help="use at most this many calibration images")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights and calibration subset")
-    p.add_argument("-o", "--output", required=True, help="output IR folder (graph.yaml + constants.npz)")
+    p.add_argument("--config", metavar="YAML", help="quantization options as YAML (softmax, gelu, layernorm, "
+                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef)")
+    p.add_argument("--calib", required=True, metavar="SOURCE",
+                   help="calibration images: 'digits', a .npy of uint8 [N,C,H,W] or a class-per-folder tree")
+    p.add_argument("--max-calib", type=int, default=None, metavar="N",
+                   help="use a seeded random subset of at most N calibration images (default: all)")
+    _add_crop_pct(p, f"{DEFAULT_CROP_PCT} (timm's for these presets)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights and the calibration subset")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output IR folder (graph.yaml + "
+                   "constants.npz), replaced atomically")
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    from .qconfig import QuantConfig
+
+    # everything that can be checked without torch is checked before any long work
+    cfg = QuantConfig.load(args.config) if args.config else QuantConfig()
+    _positive("--max-calib", args.max_calib)
+    crop_pct = _crop(DEFAULT_CROP_PCT if args.crop_pct is None else args.crop_pct)
+    check_output_folder(args.output, "-o")
+    if args.checkpoint and Path(args.checkpoint).is_dir():
+        raise ValueError(f"checkpoint {args.checkpoint} is a folder; give the .pth, .pt or .safetensors file")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise ValueError(f"checkpoint not found: {args.checkpoint}")
+
     import torch
 
     from ..ir.serialize import save_graph
     from .checkpoint import load_checkpoint
     from .data import load_calibration
     from .models import create_model
-    from .qconfig import QuantConfig
     from .twins import QuantViT, calibrate
 
-    cfg = QuantConfig.load(args.config) if args.config else QuantConfig()
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise ValueError(f"checkpoint not found: {args.checkpoint}")
     torch.manual_seed(args.seed)
     model = create_model(args.model)
     if args.checkpoint:
         load_checkpoint(model, args.checkpoint)
     else:
-        print(f"ivit-hw: note: no --checkpoint, {args.model} has random weights")
-    images = load_calibration(args.calib, model.config, max_images=args.max_calib, seed=args.seed)
+        print(f"ivit-hw: note: no --checkpoint, {args.model} has random weights", file=sys.stderr)
+    images = load_calibration(args.calib, model.config, max_images=args.max_calib, seed=args.seed,
+                              crop_pct=crop_pct, progress=True)
     print(f"calibrating {args.model} on {len(images)} image(s) ({cfg.label()})", flush=True)
     qmodel = QuantViT(model, cfg)
-    calibrate(qmodel, images, batch_size=32)
+    calibrate(qmodel, images, batch_size=32, progress=True, threads=None)
     graph = qmodel.export(args.model, {"preset": args.model, "checkpoint": Path(args.checkpoint).name
-                                       if args.checkpoint else None})
+                                       if args.checkpoint else None,
+                                       "preprocess": {"crop_pct": crop_pct, "interpolation": "bicubic"}})
     save_graph(graph, args.output)
     print(f"wrote {args.output}: {len(graph.nodes)} nodes, {len(graph.constants)} constants")
     return 0
@@ -54,7 +97,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--rtl", action="store_true",
                    help="also verify the model's Verilog units on its traced activations (slow; known to stall on "
@@ -62,6 +105,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, "--out")
     from .demo import run_demo
 
     report = run_demo(args.out, seed=args.seed, progress=not args.quiet, rtl=args.rtl)
@@ -74,78 +118,169 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_ablation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/ablation", help="output folder (default out/ablation)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _ablation(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, "--out")
     from .ablation import run_ablation
 
     run_ablation(args.out, tuple(args.seeds), progress=not args.quiet)
     return 0
 
 
+def _classifier_shape(graph, where: str) -> tuple[int, int, int]:
+    shape = graph.tensor(graph.inputs[0]).shape if len(graph.inputs) == 1 else ()
+    if len(shape) != 3 or len(graph.outputs) != 2:
+        raise ValueError(f"graph {where}: expected one image input [C, H, W] and outputs (logits, prediction) "
+                         f"as 'ivit-hw quantize' writes, got inputs {list(graph.inputs)} {list(shape)} and "
+                         f"outputs {list(graph.outputs)}")
+    c, h, w = shape
+    if h != w:
+        raise ValueError(f"graph {where}: input {h}x{w} is not square")
+    return c, h, w
+
+
+def graph_crop_pct(graph, given: float | None) -> float:
+    """``--crop-pct`` if given, else the one the graph was calibrated with, else timm's default."""
+    if given is not None:
+        return _crop(given)
+    pre = graph.meta.get("preprocess") if isinstance(graph.meta, dict) else None
+    if isinstance(pre, dict) and isinstance(pre.get("crop_pct"), int | float):
+        return _crop(float(pre["crop_pct"]))
+    return DEFAULT_CROP_PCT
+
+
+def load_float_model(preset: str, checkpoint: str | None, shape: tuple[int, int, int], where: str):
+    """The float preset with its checkpoint, checked against the graph's input shape."""
+    if checkpoint is None:
+        raise ValueError(f"--float-model {preset} needs --checkpoint: with random weights its top-1 means nothing")
+    from .checkpoint import load_checkpoint
+    from .models import create_model
+
+    model = create_model(preset)
+    c, h, w = shape
+    if (model.config.in_chans, model.config.img_size) != (c, h):
+        raise ValueError(f"--float-model {preset} takes {model.config.in_chans}x{model.config.img_size}"
+                         f"x{model.config.img_size} images, graph {where} takes {c}x{h}x{w}")
+    load_checkpoint(model, checkpoint)
+    return model.eval()
+
+
 def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="IR folder written by 'ivit-hw quantize'")
-    p.add_argument("--imagefolder", required=True, help="class-per-folder image tree")
-    p.add_argument("--float-model", help="also evaluate this float preset side by side")
+    p.add_argument("--imagefolder", required=True, metavar="DIR", help="class-per-folder image tree (e.g. ImageNet "
+                   "val as DIR/<wnid>/<image>)")
+    p.add_argument("--class-map", metavar="FILE", help="class folder -> logit index: one folder name per line "
+                   "(line i = logit i), or YAML/JSON name: index; needed when the folders are not exactly the "
+                   "graph's classes")
+    p.add_argument("--float-model", choices=PRESET_CHOICES, metavar="PRESET",
+                   help="also evaluate this float preset (with --checkpoint) and report agreement")
     p.add_argument("--checkpoint", help="checkpoint of the float model")
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--crop-pct", type=float, default=0.875,
-                   help="DeiT eval transform: resize the shorter side to floor(size / crop_pct), center-crop "
-                        "(default 0.875; 1.0 passes images already at the graph's size unchanged)")
+    p.add_argument("--max-images", type=int, default=None, metavar="N", help="evaluate the first N images "
+                   "(sorted order)")
+    p.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
+                   help="integer executor: numpy (golden, default) or torch (ivit_hw.runtime.torch_exec)")
+    p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="images per executor call (default: fast for the backend; see evaluate.default_batch)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="image loader processes (default: cores - 1, at least 1; 0 loads in this process)")
+    _add_crop_pct(p, f"the graph's (recorded by quantize), else {DEFAULT_CROP_PCT}")
+    p.add_argument("--clip-warn", type=float, default=CLIP_WARN_SHARE, metavar="SHARE",
+                   help=f"warn when a requantize clips more than this share of its elements (default "
+                        f"{CLIP_WARN_SHARE})")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _eval(args: argparse.Namespace) -> int:
     from ..ir.serialize import load_graph
     from .data import ImageFolderDataset
-    from .pipeline import graph_predict
+    from .evaluate import default_batch, default_workers, evaluate_folder, load_class_map, logit_index, make_backend
 
     if args.checkpoint and not args.float_model:
         raise ValueError("--checkpoint is the float model's: give --float-model too")
+    if args.float_model and not args.checkpoint:
+        raise ValueError(f"--float-model {args.float_model} needs --checkpoint: with random weights its top-1 "
+                         "means nothing")
     for opt, value in (("--max-images", args.max_images), ("--batch", args.batch)):
-        if value is not None and value < 1:
-            raise ValueError(f"{opt} must be >= 1, got {value}")
-    graph = load_graph(args.graph)
-    shape = graph.tensor(graph.inputs[0]).shape if len(graph.inputs) == 1 else ()
-    if len(shape) != 3 or len(graph.outputs) != 2:
-        raise ValueError(f"graph {args.graph}: expected one image input [C, H, W] and outputs (logits, prediction) "
-                         f"as 'ivit-hw quantize' writes, got inputs {list(graph.inputs)} {list(shape)} and "
-                         f"outputs {list(graph.outputs)}")
-    c, h, w = shape
-    if h != w:
-        raise ValueError(f"graph {args.graph}: input {h}x{w} is not square")
-    if not 0 < args.crop_pct <= 1:
-        raise ValueError(f"--crop-pct must be in (0, 1], got {args.crop_pct}")
-    ds = ImageFolderDataset(args.imagefolder, h, in_chans=c, crop_pct=args.crop_pct)
-    model = None
-    if args.float_model:  # build and load it first: a bad preset or checkpoint fails before the long integer run
-        from .checkpoint import load_checkpoint
-        from .models import create_model
+        _positive(opt, value)
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    graph = load_graph(graph_folder(args.graph))
+    c, h, w = _classifier_shape(graph, args.graph)
+    crop_pct = graph_crop_pct(graph, args.crop_pct)
+    ds = ImageFolderDataset(args.imagefolder, h, in_chans=c, crop_pct=crop_pct)
+    class_map = load_class_map(args.class_map) if args.class_map else None
+    logits_n = graph.tensor(graph.outputs[0]).shape[-1]
+    logit_of = logit_index(ds.classes, logits_n, class_map, args.imagefolder, args.class_map)
+    backend = make_backend(args.backend, graph, args.device)
+    model = load_float_model(args.float_model, args.checkpoint, (c, h, w), args.graph) if args.float_model else None
+    batch = args.batch or default_batch(graph, args.backend)
+    workers = default_workers() if args.workers is None else args.workers
+    indices = list(range(len(ds)))[: args.max_images]
+    res = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model, progress=not args.quiet)
+    print(f"integer top-1: {100 * res.int_top1:.2f} % on {res.images} images")
+    if res.float_top1 is not None:
+        print(f"float   top-1: {100 * res.float_top1:.2f} %")
+        print(f"agreement (integer vs float top-1): {100 * res.agreement:.2f} %")
+    print(f"{res.images / res.seconds:.1f} img/s ({args.backend} backend, batch {batch}, {workers} loader "
+          f"worker(s), crop_pct {crop_pct})")
+    warning = res.clips.warning(args.clip_warn)
+    if warning:
+        print(f"ivit-hw: {warning}", file=sys.stderr)
+    return 0
 
-        model = create_model(args.float_model)
-        if (model.config.in_chans, model.config.img_size) != (c, h):
-            raise ValueError(f"--float-model {args.float_model} takes {model.config.in_chans}x{model.config.img_size}"
-                             f"x{model.config.img_size} images, graph {args.graph} takes {c}x{h}x{w}")
-        if args.checkpoint:
-            load_checkpoint(model, args.checkpoint)
-    idx = list(range(len(ds)))[: args.max_images]
-    images, labels = ds.stack(idx)
-    _, pred = graph_predict(graph, images, args.batch, desc="integer")
-    print(f"integer top-1: {100 * float((pred == labels).mean()):.2f} % on {len(labels)} images")
-    if model is not None:
-        import torch
 
-        with torch.no_grad():
-            logits = np.concatenate([model.forward_uint8(torch.as_tensor(images[i : i + args.batch])).numpy()
-                                     for i in range(0, len(images), args.batch)])
-        print(f"float   top-1: {100 * float((logits.argmax(-1) == labels).mean()):.2f} %")
+def _add_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="IR folder written by 'ivit-hw quantize'")
+    p.add_argument("--float-model", required=True, choices=PRESET_CHOICES, metavar="PRESET",
+                   help="the float preset the graph was quantized from")
+    p.add_argument("--checkpoint", required=True, help="its checkpoint (.pth/.pt/.safetensors)")
+    p.add_argument("--images", required=True, metavar="DIR|digits",
+                   help="'digits' (the digits test split) or a class-per-folder image tree")
+    p.add_argument("--max-images", type=int, default=64, metavar="N", help="images to compare on (default 64)")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="images per executor call")
+    _add_crop_pct(p, f"the graph's (recorded by quantize), else {DEFAULT_CROP_PCT}")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default: 'compare' beside the graph folder); compare.json, compare.md, "
+                        "compare.png")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ..ir.serialize import load_graph
+
+    _positive("--max-images", args.max_images)
+    _positive("--batch", args.batch)
+    folder = graph_folder(args.graph)
+    out = Path(args.out) if args.out else folder.resolve().parent / "compare"
+    check_output_folder(out, "--out")
+    graph = load_graph(folder)
+    shape = _classifier_shape(graph, args.graph)
+    crop_pct = graph_crop_pct(graph, args.crop_pct)
+    from .compare import compare_images, run_compare, write_compare
+
+    model = load_float_model(args.float_model, args.checkpoint, shape, args.graph)
+    images, labels, source = compare_images(args.images, shape, args.max_images, crop_pct,
+                                            graph.tensor(graph.outputs[0]).shape[-1])
+    report = run_compare(graph, model, images, labels, batch=args.batch, progress=not args.quiet)
+    report["source"] = {"graph": str(args.graph), "float_model": args.float_model,
+                        "checkpoint": Path(args.checkpoint).name, "images": source, "crop_pct": crop_pct}
+    write_compare(report, out)
+    s = report["summary"]
+    print(f"wrote {out}/compare.md: {len(report['tensors'])} tensors, top-1 agreement "
+          f"{100 * s['top1_agreement']:.2f} % on {s['images']} images, worst SQNR {s['worst_sqnr_db']:.1f} dB "
+          f"({s['worst_tensor']})")
     return 0
 
 
 COMMANDS = [
     ("quantize", "calibrate a float ViT/DeiT and export its integer IR", _add_quantize, _quantize),
-    ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate)", _add_demo, _demo),
+    ("eval", "top-1 of an integer IR (and its float model) on a class-per-folder image tree", _add_eval, _eval),
+    ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
+     _add_compare, _compare),
+    ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate, compare)", _add_demo,
+     _demo),
     ("ablation", "I-ViT ops vs baselines over seeds, with and without QAT", _add_ablation, _ablation),
-    ("eval", "top-1 of an integer IR on a class-per-folder image tree", _add_eval, _eval),
 ]

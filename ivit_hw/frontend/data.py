@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..progress import Progress
+from .presets import DEFAULT_CROP_PCT
+
 if TYPE_CHECKING:
     from .models import ViTConfig
 
@@ -34,8 +37,6 @@ __all__ = [
 
 #: File extensions (lower case) that ImageFolderDataset reads.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-#: timm / DeiT eval crop fraction: resize the shorter side to int(img_size / 0.875), then center-crop.
-DEFAULT_CROP_PCT = 0.875
 
 
 class DataError(ValueError):
@@ -181,20 +182,7 @@ class ImageFolderDataset:
 
     def load(self, path: Path) -> np.ndarray:
         """Read one image file as uint8 [C, img_size, img_size], raising DataError naming the file."""
-        try:
-            with Image.open(path) as im:
-                im.load()
-                img = im.copy()
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DataError(f"cannot read image {path}: {exc}") from exc
-        if self.resize:
-            return eval_transform(img, self.img_size, self.crop_pct, self.in_chans)
-        if img.size != (self.img_size, self.img_size):
-            raise DataError(
-                f"image {path} is {img.size[0]}x{img.size[1]}, expected {self.img_size}x{self.img_size} "
-                "(pass resize=True to apply the eval transform)"
-            )
-        return _to_chw(_to_mode(img, self.in_chans), self.in_chans)
+        return read_image(path, self.img_size, self.in_chans, self.resize, self.crop_pct)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         path, label = self.samples[index]
@@ -204,10 +192,14 @@ class ImageFolderDataset:
         for i in range(len(self)):
             yield self[i]
 
-    def stack(self, indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Load (a subset of) the folder as uint8 [N, C, H, W] and int64 labels [N]."""
+    def stack(self, indices: list[int] | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Load (a subset of) the folder as uint8 [N, C, H, W] and int64 labels [N] (``progress`` on stderr)."""
         idx = range(len(self)) if indices is None else indices
-        images = [self[i][0] for i in idx]
+        images = []
+        with Progress(len(idx), f"loading {self.root.name}", "img", enabled=progress) as bar:
+            for i in idx:
+                images.append(self[i][0])
+                bar.update()
         labels = np.array([self.samples[i][1] for i in idx], dtype=np.int64)
         shape = (0, self.in_chans, self.img_size, self.img_size)
         return (np.stack(images) if images else np.zeros(shape, np.uint8)), labels
@@ -231,10 +223,13 @@ def load_calibration(
     max_images: int | None = None,
     seed: int = 0,
     resize: bool = True,
+    crop_pct: float = DEFAULT_CROP_PCT,
+    progress: bool = False,
 ) -> np.ndarray:
     """Calibration images as uint8 [N, C, H, W] from a ``.npy`` file, an image folder, or ``"digits"``.
 
-    ``"digits"`` is the train split of :func:`load_digits_split` (seed 0). A ``.npy`` must
+    Folders go through :func:`eval_transform` with ``crop_pct``. ``"digits"`` is the train split
+    of :func:`load_digits_split` (seed 0). A ``.npy`` must
     hold uint8 [N, C, H, W]. A folder is read with :class:`ImageFolderDataset` (labels
     ignored). img_size / in_chans come from ``config`` unless given. ``max_images`` keeps a
     seeded random subset (sorted indices). Raises DataError (a ValueError) naming the source
@@ -251,8 +246,9 @@ def load_calibration(
     elif path.is_dir():
         if img_size is None:
             raise DataError(f"calibration folder {path}: pass a model config or img_size")
-        ds = ImageFolderDataset(path, img_size, in_chans=3 if in_chans is None else in_chans, resize=resize)
-        images, _ = ds.stack(_subset(len(ds), max_images, seed))
+        ds = ImageFolderDataset(path, img_size, in_chans=3 if in_chans is None else in_chans, resize=resize,
+                                crop_pct=crop_pct)
+        images, _ = ds.stack(_subset(len(ds), max_images, seed), progress=progress)
     elif path.suffix.lower() == ".npy":
         if not path.is_file():
             raise DataError(f"calibration file {path} does not exist")
@@ -278,3 +274,27 @@ def load_calibration(
     if img_size is not None and (h, w) != (img_size, img_size):
         raise DataError(f"calibration set {name} has images {h}x{w}, the model expects {img_size}x{img_size}")
     return np.ascontiguousarray(images)
+
+
+def read_image(path: str | os.PathLike[str], img_size: int, in_chans: int = 3, resize: bool = True,
+               crop_pct: float = DEFAULT_CROP_PCT) -> np.ndarray:
+    """One image file as uint8 [C, img_size, img_size] (see :class:`ImageFolderDataset`); DataError names the file."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            img = im.copy()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from exc
+    if resize:
+        return eval_transform(img, img_size, crop_pct, in_chans)
+    if img.size != (img_size, img_size):
+        raise DataError(
+            f"image {path} is {img.size[0]}x{img.size[1]}, expected {img_size}x{img_size} "
+            "(pass resize=True to apply the eval transform)"
+        )
+    return _to_chw(_to_mode(img, in_chans), in_chans)
+
+
+def read_images(paths: list[str], img_size: int, in_chans: int, crop_pct: float) -> np.ndarray:
+    """Image files through :func:`eval_transform` as uint8 [N, C, H, W] (a picklable worker job)."""
+    return np.stack([read_image(p, img_size, in_chans, True, crop_pct) for p in paths])

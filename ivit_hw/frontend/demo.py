@@ -2,8 +2,16 @@
 
 Trains the float ``vit_digits``, calibrates its quantized twin, runs a short
 QAT, exports the integer IR, evaluates float vs integer accuracy with the
-golden executor, and writes ``report.json``, ``report.md``, ``accuracy.png``
-and the IR folder ``model.ivit`` into the output folder.
+golden executor, compares it layer by layer with its float weights, and writes
+``report.json``, ``report.md``, ``accuracy.png``, the IR folder ``model.ivit``,
+the graph's float weights ``float_qat.safetensors`` (the float model after
+QAT, whose quantization the graph is) and the fidelity report ``compare/``
+(``compare.json``, ``compare.md``, ``compare.png``) into the output folder.
+
+Reproducible: the same seed gives the same numbers whatever the machine's
+thread count (training and calibration run on a fixed number of torch
+threads, the integer path is exact). Different CPUs or torch builds may still
+round float training differently.
 
 Two checks go into the report. ``export_wiring_exact``: the saved and
 reloaded graph gives exactly the integers of the same program run eagerly
@@ -25,6 +33,8 @@ import numpy as np
 
 from ..ir.serialize import save_graph
 from ..runtime.numpy_exec import run_graph
+from .checkpoint import save_checkpoint
+from .compare import run_compare, write_compare
 from .data import load_digits_split
 from .pipeline import quantize_and_export, train_digits_float, write_json
 from .qconfig import QuantConfig
@@ -71,10 +81,19 @@ def run_demo(out_dir: str | Path, seed: int = 0, progress: bool = True, cfg: Qua
         "graph_constants": len(run.graph.constants),
         "stage_seconds": {"float_train": train_s, **run.seconds},
     }
+    _log("comparing the integer graph with its float weights, layer by layer", progress)
+    t = time.perf_counter()
+    qat_float = run.qmodel.model  # the float weights the exported graph quantizes (after QAT)
+    fidelity = run_compare(run.graph, qat_float, split.test_images, split.test_labels, progress=progress)
+    fidelity["source"] = {"graph": "model.ivit", "float_model": "vit_digits",
+                          "checkpoint": "float_qat.safetensors", "images": "digits test split", "crop_pct": None}
+    report["stage_seconds"]["compare"] = time.perf_counter() - t
+    report["top1_agreement_int_vs_float"] = fidelity["summary"]["top1_agreement"]
+    report["worst_sqnr_db"] = fidelity["summary"]["worst_sqnr_db"]
     if rtl:  # `ivit-hw demo` / `make demo`: Verilog units of the model checked on its activations
         report["rtl"] = _rtl_step(run.graph, split.test_images, out, progress)
     report["seconds"] = time.perf_counter() - t0
-    _write_outputs(out, report, run.graph)
+    _write_outputs(out, report, run.graph, qat_float, fidelity)
     _log(f"integer accuracy {run.int_accuracy:.4f} (float {fp_acc:.4f}); export wiring exact: "
          f"{run.export_wiring_exact}; independent forward exact: {report['independent_forward_exact']}; "
          f"{report['seconds']:.0f} s -> {out}", progress)
@@ -97,7 +116,10 @@ def independent_forward_exact(graph, images: np.ndarray) -> bool:
     return bool(np.array_equal(np.asarray(scratch_logits(graph, images), dtype=np.int64), golden))
 
 
-def _write_outputs(out: Path, report: dict[str, Any], graph) -> None:
+OUTPUTS = ("report.json", "report.md", "accuracy.png", "model.ivit", "float_qat.safetensors", "compare")
+
+
+def _write_outputs(out: Path, report: dict[str, Any], graph, model, fidelity: dict[str, Any]) -> None:
     """Write every file into a temp folder beside ``out`` and move them in (nothing half-written)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.tmp") as tmp:
@@ -106,8 +128,10 @@ def _write_outputs(out: Path, report: dict[str, Any], graph) -> None:
         (t / "report.md").write_text(render_report_md(report))
         plot_accuracy(report, t / "accuracy.png")
         save_graph(graph, t / "model.ivit")
+        save_checkpoint(model, t / "float_qat.safetensors")
+        write_compare(fidelity, t / "compare")
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("report.json", "report.md", "accuracy.png", "model.ivit"):
+        for name in OUTPUTS:
             dest = out / name
             if dest.is_dir():
                 shutil.rmtree(dest)
@@ -127,7 +151,10 @@ def render_report_md(r: dict[str, Any]) -> str:
         f"Quantization: `{r['quant_config']}`\n\n"
         f"Test split: {r['test_images']} images (train {r['train_images']}).\n\n"
         "| model | top-1 |\n|---|---|\n" + table + "\n\n"
-        f"Drop float -> integer: {r['accuracy_drop_points']:.2f} points.\n\n"
+        f"{_change_line(r['accuracy_drop_points'])}\n\n"
+        f"Top-1 agreement between the integer graph and its float weights (after QAT, "
+        f"`float_qat.safetensors`): {100 * r['top1_agreement_int_vs_float']:.2f} %; per-layer fidelity in "
+        f"`compare/compare.md`.\n\n"
         f"Export wiring (graph saved, reloaded and run by the golden executor gives exactly the eager "
         f"program's integers on every test image; checks builder, serialiser and wiring): "
         f"**{r['export_wiring_exact']}** ({r['graph_nodes']} nodes, {r['graph_constants']} constants).\n\n"
@@ -149,6 +176,15 @@ def _rtl_md(rtl: dict[str, Any] | None) -> str:
     return (f"RTL units ({rtl['units']} Verilog units for the model's non-linear and requantize nodes, "
             f"cocotb on {rtl['simulator']} with the traced activations of {rtl['images']} test images): "
             f"{verdict}, {rtl['passed']} passed, {rtl['failed']} failed (`{rtl['folder']}`).\n\n")
+
+
+def _change_line(drop_points: float) -> str:
+    """Float -> integer accuracy change in words, never a negative "drop"."""
+    if drop_points > 0:
+        return f"Integer is {drop_points:.2f} points below float."
+    if drop_points < 0:
+        return f"Integer is {-drop_points:.2f} points above float (no drop)."
+    return "Integer and float have the same top-1 (no drop)."
 
 
 def plot_accuracy(r: dict[str, Any], path: Path) -> None:

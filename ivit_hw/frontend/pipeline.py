@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..ir.graph import Graph
 from ..ir.serialize import load_graph, save_graph
+from ..progress import Progress
 from ..runtime.numpy_exec import run_graph
 from .data import DigitsSplit
 from .qconfig import QuantConfig
@@ -42,10 +42,12 @@ def graph_predict(
     """Run the golden executor over uint8 images: (integer logits [N, K], predictions [N])."""
     logits, preds = [], []
     name_logits, name_pred = graph.outputs[0], graph.outputs[1]
-    for i in tqdm(range(0, len(images), batch), desc=desc, unit="batch", disable=not progress, leave=False):
-        out = run_graph(graph, {graph.inputs[0]: images[i : i + batch]}).outputs
-        logits.append(out[name_logits])
-        preds.append(out[name_pred])
+    with Progress(len(images), desc, "img", enabled=progress) as bar:
+        for i in range(0, len(images), batch):
+            out = run_graph(graph, {graph.inputs[0]: images[i : i + batch]}).outputs
+            logits.append(out[name_logits])
+            preds.append(out[name_pred])
+            bar.update(len(out[name_pred]))
     return np.concatenate(logits), np.concatenate(preds)
 
 
@@ -91,7 +93,7 @@ def quantize_and_export(
     """
     t0 = time.perf_counter()
     qmodel = QuantViT(copy.deepcopy(model), cfg)
-    calibrate(qmodel, calib)
+    calibrate(qmodel, calib, progress=progress)
     run = QuantRun(qmodel)
     run.seconds["calibrate"] = time.perf_counter() - t0
     if eval_data is not None:

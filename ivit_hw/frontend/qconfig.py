@@ -44,8 +44,17 @@ class QuantConfig:
             "rounding": ("half_even", "half_up", "floor"),
             "gelu_coef": ("scale", "shift"),
         }
+        for key in ("act_bits",):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"quant config: {key} must be an integer, got {value!r} "
+                                 f"({type(value).__name__})")
+        for key in ("ema_momentum", "percentile"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"quant config: {key} must be a number, got {value!r} ({type(value).__name__})")
         for key, allowed in checks.items():
-            if getattr(self, key) not in allowed:
+            if not isinstance(getattr(self, key), str) or getattr(self, key) not in allowed:
                 raise ValueError(f"quant config: {key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
         if self.act_bits not in (8, 16):
             raise ValueError(f"quant config: act_bits must be 8 or 16, got {self.act_bits!r}")

@@ -1,22 +1,27 @@
 """Float training and evaluation on uint8 images (AdamW, warmup + cosine, 1-pixel random shifts).
 
-Deterministic for a given seed on a given machine: model init is the caller's
-(seed torch before ``create_model``), while the data order and augmentation come
-from a ``torch.Generator`` seeded here, and torch runs on at most 2 threads.
+Deterministic for a given seed, whatever the machine's thread count: model init
+is the caller's (seed torch before ``create_model``), the data order and
+augmentation come from a ``torch.Generator`` seeded here, and torch runs on
+exactly :data:`TRAIN_THREADS` thread(s) (float sums split over a different
+number of threads round differently, so a thread count that followed the
+machine would change the trained weights).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from ..progress import Progress
 from .models import VisionTransformer, create_model
 
 __all__ = ["DIGITS_RECIPE", "TrainResult", "evaluate_float", "random_shift", "train_digits", "train_float"]
@@ -38,7 +43,19 @@ DIGITS_RECIPE: dict[str, Any] = {
     "label_smoothing": 0.1,
 }
 
-MAX_THREADS = 2
+#: torch threads while training / calibrating: fixed, so results do not depend on the machine.
+TRAIN_THREADS = 1
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int = TRAIN_THREADS) -> Iterator[None]:
+    """Run the body with exactly ``n`` torch intra-op threads, restoring the previous count after."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 @dataclass
@@ -141,14 +158,12 @@ def train_float(
 
     Each epoch visits the data in a seeded random order; with probability ``shift_prob``
     an image is shifted by up to ``max_shift`` pixels (zero fill); gradients are clipped
-    to norm ``clip_grad`` when given. Weight decay skips biases, norms, cls_token and pos_embed. One
-    tqdm bar per run shows loss, train accuracy and (when ``val`` is given) val accuracy.
+    to norm ``clip_grad`` when given. Weight decay skips biases, norms, cls_token and pos_embed. A
+    progress line (stderr) shows epochs, loss, train accuracy and (when ``val`` is given) val accuracy.
     The model is left in eval mode.
     """
     x, y = _as_tensors(images_uint8, labels)
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(min(MAX_THREADS, old_threads))
-    try:
+    with fixed_threads(), Progress(epochs, "train", "epoch", enabled=progress) as bar:
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(_param_groups(model, weight_decay), lr=lr)
@@ -158,8 +173,7 @@ def train_float(
         loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         result = TrainResult()
         t0 = time.perf_counter()
-        bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=True)
-        for _ in bar:
+        for _ in range(epochs):
             model.train()
             order = torch.randperm(len(x), generator=gen)
             loss_sum, correct = 0.0, 0
@@ -182,12 +196,11 @@ def train_float(
             if val is not None:
                 result.val_acc.append(evaluate_float(model, val[0], val[1]))
                 postfix["val_acc"] = f"{result.val_acc[-1]:.3f}"
-            bar.set_postfix(postfix)
+            bar.note(" ".join(f"{k} {v}" for k, v in postfix.items()))
+            bar.update()
         result.seconds = time.perf_counter() - t0
         model.eval()
         return result
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def train_digits(

@@ -331,14 +331,25 @@ class QuantViT(nn.Module):
         return em.finish([logits, pred], info)
 
 
-def calibrate(qmodel: QuantViT, images_uint8: np.ndarray, batch_size: int = 128) -> None:
-    """Run the float twin over calibration images with every point observing (no fake quant)."""
+def calibrate(qmodel: QuantViT, images_uint8: np.ndarray, batch_size: int = 128, progress: bool = False,
+              threads: int | None = 1) -> None:
+    """Run the float twin over calibration images with every point observing (no fake quant).
+
+    Runs on ``threads`` torch threads (default 1, so the scales do not depend on the machine's thread
+    count; None keeps the current count, faster for big models); ``progress`` prints images done and
+    images/s on stderr.
+    """
+    from ..progress import Progress
+    from .train import fixed_threads
+
     if len(images_uint8) == 0:
         raise ValueError("calibration set is empty")
     qmodel.eval()
     qmodel.set_mode("observe")
     x = torch.as_tensor(np.asarray(images_uint8))
-    with torch.no_grad():
+    n_threads = threads or torch.get_num_threads()
+    with torch.no_grad(), fixed_threads(n_threads), Progress(len(x), "calibrate", "img", enabled=progress) as bar:
         for i in range(0, len(x), batch_size):
             qmodel.forward_uint8(x[i : i + batch_size])
+            bar.update(len(x[i : i + batch_size]))
     qmodel.set_mode("qat")

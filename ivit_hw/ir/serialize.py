@@ -561,7 +561,10 @@ def load_graph(folder: str | os.PathLike, widths: bool = True) -> Graph:
         problems.append(f"{GRAPH_FILE} cannot be read: {exc}")
     constants: dict[str, np.ndarray] | None = None
     if (folder / CONSTANTS_FILE).is_file():
+        before = len(problems)
         constants = _read_npz(folder / CONSTANTS_FILE, problems)
+        if len(problems) > before and not constants:
+            constants = None  # the whole file is unreadable: one problem, not one more per constant
     else:
         problems.append(f"{CONSTANTS_FILE} is missing")
     graph = None

@@ -56,6 +56,11 @@ def node_args(graph: Graph, node: Node, env: Mapping[str, np.ndarray]) -> dict[s
     return {role: env[t] if t in env else opdef.const_arg(role, graph.constants[t]) for role, t in node.inputs.items()}
 
 
+#: ``observe(node, args, out)``: called after each node with its data arguments (by role; the param
+#: constants are in ``graph.constants``) and its output, read only: statistics without keeping a trace.
+Observer = Callable[[Node, Mapping[str, Any], Any], None]
+
+
 def _values_check(values: Any, dtype, what: str) -> None:
     arr = np.asarray(values)
     if arr.size and (int(arr.min()) < dtype.min or int(arr.max()) > dtype.max):
@@ -78,20 +83,27 @@ class PlannedGraph:
         data_consts = {t for pn in self.planned for _, t in pn.data if self.graph.tensor(t).const}
         self.const_env = {t: xp.asarray(self.graph.constants[t])[None] for t in sorted(data_consts)}
 
-    def execute(self, env: dict[str, Any], trace: bool = False, check: bool = False) -> RunResult:
-        """Run every node on ``env`` (graph inputs, batch first); outputs (and traces) on the namespace."""
+    def execute(self, env: dict[str, Any], trace: bool = False, check: bool = False,
+                observe: Observer | None = None) -> RunResult:
+        """Run every node on ``env`` (graph inputs, batch first); outputs (and traces) on the namespace.
+
+        ``observe`` (see :data:`Observer`) sees every node's data arguments and output.
+        """
         env = {**self.const_env, **env}
         result = RunResult({})
         for pn in self.planned:
             node = pn.node
             node_trace: dict | None = {} if (trace or check) else None
+            args = {r: env[t] for r, t in pn.data}
             try:
-                out = pn.impl({r: env[t] for r, t in pn.data}, node_trace)
+                out = pn.impl(args, node_trace)
             except IRError as exc:
                 raise IRError(f"node {node.name!r} (op {node.op}): {exc}") from exc
             except (ValueError, TypeError, OverflowError, ZeroDivisionError, ArithmeticError, RuntimeError) as exc:
                 raise IRError(f"node {node.name!r} (op {node.op}): {type(exc).__name__}: {exc}") from exc
             env[node.output] = out
+            if observe is not None:
+                observe(node, args, out)
             if check:
                 self._check(pn, out, node_trace)
             if trace:
@@ -121,13 +133,14 @@ class GoldenExecutor(PlannedGraph):
     def __init__(self, graph: Graph, fast: bool = True) -> None:
         super().__init__(graph, NP, fast)
 
-    def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False) -> RunResult:
+    def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
+            observe: Observer | None = None) -> RunResult:
         """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis)."""
         missing = [n for n in self.graph.inputs if n not in inputs]
         if missing:
             raise IRError(f"graph {self.graph.name!r}: missing input(s) {missing}")
         env = {n: check_input(self.graph, n, inputs[n]) for n in self.graph.inputs}
-        return self.execute(env, trace, check)
+        return self.execute(env, trace, check, observe)
 
 
 _CACHE_ATTR = "_ivit_golden_executors"
@@ -142,7 +155,7 @@ def golden_executor(graph: Graph, fast: bool = True) -> GoldenExecutor:
 
 
 def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
-              fast: bool = True) -> RunResult:
+              fast: bool = True, observe: Observer | None = None) -> RunResult:
     """Execute ``graph`` on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
     Outputs always carry the batch axis. ``trace`` records every tensor and
@@ -150,10 +163,11 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
     the value when anything leaves its declared type; ``fast=False`` takes the
     spec path of every kernel. Raises IRError naming the input that is
     missing, mistyped, mis-shaped or outside its declared type, and naming the
-    node when a kernel fails.
+    node when a kernel fails. ``observe(node, args, out)`` sees every node as it
+    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`).
     """
-    return golden_executor(graph, fast).run(inputs, trace, check)
+    return golden_executor(graph, fast).run(inputs, trace, check, observe)
 
 
-__all__ = ["GoldenExecutor", "PlannedGraph", "RunResult", "check_input", "golden_executor",
+__all__ = ["GoldenExecutor", "Observer", "PlannedGraph", "RunResult", "check_input", "golden_executor",
            "node_args", "run_graph"]

@@ -57,11 +57,11 @@ def _marker_image(w: int, h: int, x: int, y: int) -> Image.Image:
 
 def test_eval_transform_center_crop_offsets_without_resize() -> None:
     # shorter side 256 == int(224 / 0.875): no resize; crop offsets round((300-224)/2)=38, (256-224)/2=16
-    out = eval_transform(_marker_image(300, 256, 38, 16), 224)
+    out = eval_transform(_marker_image(300, 256, 38, 16), 224, crop_pct=0.875)
     assert out.shape == (3, 224, 224) and out.dtype == np.uint8
     assert out[:, 0, 0].tolist() == [255, 10, 20]
     assert int(out.astype(np.int64).sum()) == 255 + 10 + 20
-    out = eval_transform(_marker_image(256, 300, 16 + 223, 38 + 223), 224)
+    out = eval_transform(_marker_image(256, 300, 16 + 223, 38 + 223), 224, crop_pct=0.875)
     assert out[:, 223, 223].tolist() == [255, 10, 20]
 
 

@@ -40,7 +40,8 @@ def _is_count_of(acc: float, n: int) -> bool:
 
 def test_demo_report_fields(demo):
     out, report = demo
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "model.ivit", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float_qat.safetensors", "model.ivit",
+                                                      "report.json", "report.md"]
     saved = json.loads((out / "report.json").read_text())
     assert saved == json.loads(json.dumps(report))
     assert saved["model"] == "vit_digits" and saved["seed"] == 0
@@ -52,7 +53,7 @@ def test_demo_report_fields(demo):
     assert saved["accuracy_drop_points"] == pytest.approx(100 * (saved["fp_accuracy"] - saved["int_accuracy"]))
     assert saved["quant_config"]["softmax"] == "shiftmax"
     stages = saved["stage_seconds"]
-    assert {"float_train", "calibrate", "ptq_eval", "qat", "export", "int_eval"} <= set(stages)
+    assert {"float_train", "calibrate", "ptq_eval", "qat", "export", "int_eval", "compare"} <= set(stages)
     assert all(v >= 0 for v in stages.values())
     assert saved["seconds"] >= sum(stages.values()) > 0
     # three short epochs already learn something on 10 classes (chance is 0.1)
@@ -102,8 +103,8 @@ def test_demo_run_again_overwrites_cleanly(tmp_path):
     assert first["seed"] == 0 and second["seed"] == 1
     saved = json.loads((out / "report.json").read_text())
     assert saved["seed"] == 1 and saved["int_accuracy"] == second["int_accuracy"]
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "model.ivit", "notes.txt", "report.json",
-                                                      "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "compare", "float_qat.safetensors", "model.ivit",
+                                                      "notes.txt", "report.json", "report.md"]
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (out / "model.ivit").iterdir()) == ["constants.npz", "graph.yaml"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no temporary folders left behind
@@ -184,3 +185,21 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
     assert calls == [("demo", str(tmp_path / "x"), 3, False), ("ablation", str(tmp_path / "y"), (4, 5), True)]
     assert cli.main(["demo", "--seed", "x"]) == 2
     assert "invalid int value" in capsys.readouterr().err
+
+
+def test_demo_writes_its_fidelity_report_from_the_saved_files(demo):
+    """compare/ is what 'ivit-hw compare' gives on the saved graph and float checkpoint (make demo writes it)."""
+    from ivit_hw.frontend.checkpoint import load_checkpoint
+    from ivit_hw.frontend.compare import run_compare
+    from ivit_hw.frontend.models import create_model
+
+    out, report = demo
+    saved = json.loads((out / "compare" / "compare.json").read_text())
+    assert sorted(p.name for p in (out / "compare").iterdir()) == ["compare.json", "compare.md", "compare.png"]
+    model = load_checkpoint(create_model("vit_digits"), out / "float_qat.safetensors").eval()
+    split = load_digits_split()
+    again = run_compare(load_graph(out / "model.ivit"), model, split.test_images, split.test_labels, progress=False)
+    assert saved["summary"] == json.loads(json.dumps(again["summary"]))
+    assert saved["summary"]["images"] == N_TEST
+    assert report["top1_agreement_int_vs_float"] == saved["summary"]["top1_agreement"]
+    assert saved["summary"]["int_top1"] == report["int_accuracy"]
