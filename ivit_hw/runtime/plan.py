@@ -262,21 +262,26 @@ def plan_graph(graph: Graph, xp: ArrayOps, fast: bool = True,
     Raises IRError naming the node when a builder rejects it (an op the
     table lacks, constants a backend cannot run).
     """
-    table = BUILDERS if builders is None else builders
     graph = analysed(graph)
     planned = []
     for node in graph.nodes:
         opdef = get_op(node.op)
-        build = table.get(node.op)
-        if build is None:
-            raise IRError(f"node {node.name!r}: no {xp.name} implementation of op {node.op!r}")
-        ctx = node_context(graph, node, xp, fast)
-        try:
-            impl = build(ctx)
-        except IRError:
-            raise
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise IRError(f"node {node.name!r} (op {node.op}): {exc}") from exc
+        impl = build_node(graph, node, xp, fast, builders)
         data = tuple((r, t) for r, t in node.inputs.items() if not opdef.role(r).param)
         planned.append(PlannedNode(node, data, impl))
     return graph, planned
+
+
+def build_node(graph: Graph, node: Node, xp: ArrayOps, fast: bool = True,
+               builders: Mapping[str, Builder] | None = None) -> Impl:
+    """The implementation of one node of an analysed ``graph`` on ``xp`` (IRError naming the node
+    when no builder takes it)."""
+    build = (BUILDERS if builders is None else builders).get(node.op)
+    if build is None:
+        raise IRError(f"node {node.name!r}: no {xp.name} implementation of op {node.op!r}")
+    try:
+        return build(node_context(graph, node, xp, fast))
+    except IRError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise IRError(f"node {node.name!r} (op {node.op}): {exc}") from exc

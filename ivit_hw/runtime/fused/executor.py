@@ -15,13 +15,15 @@ import numpy as np
 import torch
 
 from ...ir.analysis import infer_ranges
-from ...ir.graph import Graph, Node
+from ...ir.graph import Graph
 from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
+from ...ops.linear import im2col_patches
 from ..numpy_exec import RunResult
+from ..plan import build_node
+from ..torch_ops import TorchOps
 from . import torch_ops as T
-from .plan import Step, _max_abs, build_plan, requant_info
-from .single_ops import run_single
+from .plan import Step, build_plan
 
 BACKENDS = ("torch", "triton")
 I64 = torch.int64
@@ -105,6 +107,7 @@ class FusedExecutor:
         if any(graph.tensor(t).range is None for t in graph.tensors if t not in graph.constants):
             graph = infer_ranges(graph)
         self.graph = graph
+        self._xp = TorchOps(self.device)
         self.steps = build_plan(graph, fuse)
         self.consts = {name: torch.from_numpy(np.ascontiguousarray(v).astype(np.int64)).to(self.device)
                        for name, v in graph.constants.items()}
@@ -141,24 +144,8 @@ class FusedExecutor:
             return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
                     "m": self._const(i["m"]), "e": self._const(i["e"]),
                     "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
-        return {"info": self._single_info(step.nodes[0])}
-
-    def _single_info(self, node: Node) -> dict:
-        g = self.graph
-        if node.op == "requantize":
-            return requant_info(g, node)
-        if node.op in ("linear", "patch_embed"):
-            w = g.constants[node.inputs["weight"]]
-            k = int(np.prod(w.shape[1:]))
-            return {"bound": _max_abs(g, node.inputs["x"]) * _max_abs(g, node.inputs["weight"]) * k}
-        if node.op == "matmul":
-            a, b = g.tensor(node.inputs["a"]), g.tensor(node.inputs["b"])
-            k = a.shape[-1]
-            bound = _max_abs(g, node.inputs["a"]) * _max_abs(g, node.inputs["b"]) * k
-            split16 = (bound >= T.FLOAT32_EXACT and not node.attrs["transpose_b"] and k < 1024
-                       and a.range.lo >= 0 and a.range.hi < 2**15 and b.range.lo >= -128 and b.range.hi <= 127)
-            return {"bound": bound, "split16": split16}
-        return {}
+        # a node the plan does not fuse: the torch executor's spec builder, on this device
+        return {"impl": build_node(self.graph, step.nodes[0], self._xp)}
 
     def _step_bodies(self, compile: bool) -> dict[str, Callable]:
         bodies = {"gemm": gemm_step, "attention": attention_step, "layernorm": layernorm_step, "gelu": gelu_step}
@@ -172,25 +159,21 @@ class FusedExecutor:
         return {k: torch.compile(f, dynamic=False) for k, f in bodies.items()}
 
     # ------------------------------------------------------------------ run
-    def _arg(self, node: Node, role: str, env: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        t = node.inputs[role]
-        if t in env:
-            return env[t]
-        c = self.consts[t]
-        return c if get_op(node.op).role(role).param else c[None]
+    def _data(self, t: str, env: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """A data input as int64: from ``env``, or a constant with a batch axis of one."""
+        return (env[t] if t in env else self.consts[t][None]).to(I64)
 
     def _run_step(self, step: Step, prep: dict, env: dict[str, torch.Tensor]) -> torch.Tensor:
         i, b = step.info, self._bodies
         if step.kind == "op":
             node = step.nodes[0]
-            args = {role: self._arg(node, role, env) for role in node.inputs}
-            return run_single(node.op, args, node.attrs, prep["info"])
+            opdef = get_op(node.op)
+            args = {role: self._data(t, env) for role, t in node.inputs.items() if not opdef.role(role).param}
+            return prep["impl"](args, None)
         if step.kind == "gemm":
             x = env[i["x"]] if i["x"] in env else self.consts[i["x"]][None]
             if i["patch"]:
-                from .single_ops import im2col
-
-                x = im2col(x, i["patch"])
+                x = im2col_patches(x, i["patch"], xp=self._xp)
             ident = None
             if i["identity"] is not None:
                 ident = env[i["identity"]] if i["identity"] in env else self.consts[i["identity"]][None]

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import torch
 
-INT32_MAX = 2**31 - 1
+from ...ops.intmath import _mul_round_shift_split
+from ..torch_ops import INT32_MAX, _float_gemm
+
 I64 = torch.int64
-SPLIT = 16  # the low half of a multiplier in the split requantize product
-FLOAT32_EXACT = 2**24
-FLOAT64_EXACT = 2**53
 
 
 def _i64(x: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
@@ -45,29 +44,6 @@ def round_shift(p: torch.Tensor, s: torch.Tensor | int, rounding: str = "half_ev
     return torch.where(s == 0, p, out)
 
 
-def mul_round_shift_split(a: torch.Tensor, m: torch.Tensor, e: torch.Tensor, rounding: str) -> torch.Tensor:
-    """``round(a*m / 2^e)`` for products beyond int64 (|a| < 2^46, |m| <= 2^31, e > 16), exactly.
-
-    ``a*m = big*2^16 + r`` with ``m = mh*2^16 + ml``; the rounding compares the
-    dropped bits of ``big`` (and r) with the half, as the golden model's split path.
-    """
-    mh, ml = m >> SPLIT, m & ((1 << SPLIT) - 1)
-    low = a * ml
-    big = a * mh + (low >> SPLIT)
-    r = low & ((1 << SPLIT) - 1)
-    s = e - SPLIT
-    q = big >> s
-    if rounding == "floor":
-        return q
-    dropped = big - (q << s)
-    half = torch.ones_like(s) << (s - 1)
-    tie = (dropped == half) & (r == 0)
-    above = (dropped > half) | ((dropped == half) & (r > 0))
-    if rounding == "half_up":
-        return q + (above | tie).to(I64)
-    return q + (above | (tie & ((q & 1) == 1))).to(I64)
-
-
 def clamp_bits(y: torch.Tensor, bits: int) -> torch.Tensor:
     """Clamp to the signed ``bits``-bit range."""
     return torch.clamp(y, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -81,11 +57,12 @@ def requantize(acc: torch.Tensor, m: torch.Tensor | int, e: torch.Tensor | int, 
     from the proven ranges: needed when ``|acc| * |m|`` may reach 2^63)."""
     acc = acc.to(I64)
     m, e = _i64(m, acc), _i64(e, acc)
-    y = mul_round_shift_split(acc, m, e, rounding) if split else round_shift(acc * m, e, rounding)
+    y = _mul_round_shift_split(acc, m, e, rounding) if split else round_shift(acc * m, e, rounding)
     if identity is not None:
         ident = identity.to(I64)
         mi, ei = _i64(m_id, acc), _i64(e_id, acc)
-        y = y + (mul_round_shift_split(ident, mi, ei, rounding) if split_id else round_shift(ident * mi, ei, rounding))
+        y = y + (_mul_round_shift_split(ident, mi, ei, rounding) if split_id
+                 else round_shift(ident * mi, ei, rounding))
     return clamp_bits(y, out_bits)
 
 
@@ -109,25 +86,6 @@ def shift_exp(x: torch.Tensor, x0: int, n: int, saturate: bool = False) -> torch
     return torch.clamp(e, min=0)
 
 
-def shiftmax(x: torch.Tensor, x0: int, n: int = 15, out_bits: int = 16,
-             mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Spec section 5 over the last axis; ``mask`` (bool, True = keep) as the golden kernel."""
-    x = x.to(I64)
-    if mask is None:
-        d = x - x.amax(dim=-1, keepdim=True)
-        e = shift_exp(d, x0, n)
-    else:
-        keep = mask.to(device=x.device, dtype=torch.bool).expand(x.shape)
-        lowest = torch.iinfo(I64).min
-        row_max = torch.where(keep, x, lowest).amax(dim=-1, keepdim=True)
-        row_max = torch.where(row_max == lowest, 0, row_max)
-        d = torch.where(keep, x - row_max, 0)
-        e = torch.where(keep, shift_exp(d, x0, n), 0)
-    total = torch.clamp(e.sum(dim=-1, keepdim=True), 1, INT32_MAX)
-    f = INT32_MAX // total
-    return (e * f) >> (32 - out_bits)
-
-
 def shiftgelu(x: torch.Tensor, x0: int, n: int = 23, coef: str = "scale") -> torch.Tensor:
     """Spec section 6 over the last axis, with ``em`` saturated at 2^31 - 1 (the spec allows it)."""
     x = x.to(I64)
@@ -141,9 +99,10 @@ def shiftgelu(x: torch.Tensor, x0: int, n: int = 23, coef: str = "scale") -> tor
 
 
 def shiftmax_lut(x: torch.Tensor, x0, n: int, out_bits: int, span: int) -> torch.Tensor:
-    """:func:`shiftmax` for rows whose values span at most ``span`` (e.g. 255 for 8-bit scores):
-    ``e = shift_exp(d)`` depends on d = x - max in [-span, 0] only, so it is tabulated once and
-    looked up (the same formula evaluated on every possible d: exact by construction)."""
+    """The spec's Shiftmax (:func:`ivit_hw.ops.shiftmax`, unmasked) over the last axis, for rows whose
+    values span at most ``span`` (e.g. 255 for 8-bit scores): ``e = shift_exp(d)`` depends on
+    d = x - max in [-span, 0] only, so it is tabulated once and looked up (the same formula evaluated
+    on every possible d: exact by construction)."""
     x = x.to(I64)
     table = shift_exp(torch.arange(-span, 1, device=x.device, dtype=I64), x0, n)
     e = table[x - x.amax(dim=-1, keepdim=True) + span]
@@ -236,19 +195,9 @@ def int8_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
 
 
 def exact_matmul(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
-    """Exact batched ``a @ b`` (int64 result) when every |partial sum| is at most ``bound``.
-
-    float32 is exact below 2^24 and float64 below 2^53 (products and sums of
-    integers are exactly representable there); larger bounds use int64 (CPU only).
-    Off the CPU float32 is never used: TF32 (a global torch setting) would round it.
-    """
-    if bound < FLOAT32_EXACT and a.device.type == "cpu":
-        return torch.matmul(a.to(torch.float32), b.to(torch.float32)).to(I64)
-    if bound < FLOAT64_EXACT:
-        return torch.matmul(a.to(torch.float64), b.to(torch.float64)).to(I64)
-    if a.device.type != "cpu":
-        raise OverflowError(f"exact_matmul: |sum| may reach {bound}, beyond float64 on {a.device}")
-    return torch.matmul(a.to(I64), b.to(I64))
+    """Exact batched ``a @ b`` (int64 result) when every |partial sum| is at most ``bound``: the
+    torch namespace's float GEMM (float32 below 2^24 on CPU, float64 below 2^53, int64 on CPU beyond)."""
+    return _float_gemm(bound, None, a.device)(a, b)
 
 
 def split16(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
