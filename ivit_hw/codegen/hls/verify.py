@@ -59,6 +59,7 @@ def build_csim(out_dir: Path, sanitize: bool = False, opt: str = "-O1") -> Path:
 
 def run_csim(out_dir: Path, sanitize: bool = False, echo: bool = True) -> tuple[int, str]:
     """Build and run the C-simulation; (exit status, its output). Exit 0 only when all tensors pass."""
+    out_dir = Path(out_dir).resolve()  # the binary runs inside out_dir: relative paths would not resolve there
     exe = build_csim(out_dir, sanitize)
     proc = subprocess.run([str(exe), str(out_dir / "tb" / "data")], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, cwd=out_dir)
