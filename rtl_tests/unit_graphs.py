@@ -86,7 +86,7 @@ def _requant(shape, acc_bits: int, iv: Interval, ratios, out_bits: int, rounding
         ins["m_id"] = b.const(f"{name}.m_id", np.asarray(m2), IntType(32))
         ins["e_id"] = b.const(f"{name}.e_id", np.asarray(e2), IntType(8, signed=False))
     scale = 2.0 ** np.asarray(e, dtype=np.float64) / np.asarray(m, dtype=np.float64)  # S_acc = 1
-    out_scale = float(scale) if scale.ndim == 0 or scale.size == 1 else tuple(float(v) for v in np.broadcast_to(
+    out_scale = float(scale.reshape(-1)[0]) if scale.size == 1 else tuple(float(v) for v in np.broadcast_to(
         scale, (shape[-1],)))
     if identity:
         out_scale = None
