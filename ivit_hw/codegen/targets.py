@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..ir.graph import Graph
+from ..ir.serialize import read_yaml_file
 from ..ir.types import IRError
 
 MANIFEST = "manifest.yaml"
@@ -86,12 +85,7 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     path = Path(out_dir) / MANIFEST
     if not Path(out_dir).is_dir():
         raise IRError(f"{out_dir}: no such folder (expected the output of 'ivit-hw codegen')")
-    if not path.is_file():
-        raise IRError(f"{out_dir}: no {MANIFEST}; not a folder written by 'ivit-hw codegen'")
-    try:
-        body = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise IRError(f"{path}: not valid YAML ({exc})") from None
+    body = read_yaml_file(path, "not a folder written by 'ivit-hw codegen'")
     if not isinstance(body, dict) or not isinstance(body.get("target"), str):
         raise IRError(f"{path}: missing the 'target' key")
     return body

@@ -319,6 +319,17 @@ def _read_yaml(text: str, problems: list[str]) -> Any:
     return data
 
 
+def read_yaml_file(path: str | os.PathLike, missing: str) -> Any:
+    """The YAML document in ``path``; IRError naming the file (``missing`` says what its absence means)."""
+    path = Path(path)
+    if not path.is_file():
+        raise IRError(f"{path.parent}: no {path.name} ({missing})")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise IRError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+
+
 _UNREADABLE = np.empty(0)  # stands for an array already reported as unreadable
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from ..ir.registry import REGISTRY, get_op
-from ..ir.serialize import atomic_folder, npz_bytes
+from ..ir.serialize import atomic_folder, npz_bytes, read_yaml_file
 from ..ir.types import IntType, IRError
 from .conformance_cases import CaseSpec, all_case_specs
 from .golden import CASE_OUTPUT, GoldenCase, case_graph, golden_arrays, load_golden_case
@@ -145,12 +145,7 @@ def write_suite(out_dir: str | os.PathLike, ops: Iterable[str] | None = None,
 
 def _read_index(folder: Path) -> list[dict[str, Any]]:
     path = folder / INDEX
-    if not path.is_file():
-        raise IRError(f"{folder}: no {INDEX} (not a conformance suite)")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise IRError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    doc = read_yaml_file(path, "not a conformance suite")
     if not isinstance(doc, dict) or doc.get("format") != SUITE_FORMAT or not isinstance(doc.get("cases"), list):
         raise IRError(f"{path}: expected a mapping with format: {SUITE_FORMAT} and a list of cases")
     return doc["cases"]
