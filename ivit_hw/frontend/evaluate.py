@@ -38,7 +38,7 @@ BACKENDS = ("numpy", "torch")
 #: Images per loader job (independent of the executor batch).
 LOAD_CHUNK = 32
 #: The numpy executor is fastest when a batch's largest tensor stays around this many elements.
-NUMPY_BATCH_ELEMENTS = 2**20
+NUMPY_BATCH_ELEMENTS = 2**18  # measured: deit_tiny batch 1 beats 4 and 32 per image (docs/benchmarks.md)
 TORCH_BATCH = 64
 #: ``--backend torch`` measures clipping with the golden executor on this many images.
 TORCH_CLIP_IMAGES = 32
@@ -46,7 +46,7 @@ TORCH_CLIP_IMAGES = 32
 
 def default_batch(graph: Graph, backend: str = "numpy") -> int:
     """A batch size that is fast for ``backend``: torch 64; numpy a power of two (1..256) keeping the
-    largest per-batch tensor near 2^20 elements (beyond that the int64 passes fall out of cache)."""
+    largest per-batch tensor near 2^18 elements (beyond that the int64 passes fall out of cache)."""
     if backend == "torch":
         return TORCH_BATCH
     largest = max(math.prod(s.shape) for s in graph.tensors.values() if not s.const)
