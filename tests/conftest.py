@@ -49,3 +49,18 @@ def deit_tiny_graph():
     from ivit_hw.frontend.synthetic import synthetic_graph
 
     return synthetic_graph("deit_tiny")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One torch thread for every test: the test models are small, and on a busy 2-core machine two
+    threads spin against each other (many times slower). No-op where torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

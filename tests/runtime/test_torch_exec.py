@@ -27,15 +27,6 @@ sys.modules.setdefault("ivit_op_cases", op_cases)
 _spec.loader.exec_module(op_cases)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: on a busy 2-core machine two threads spin against each other (many times slower)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_every_registered_op_has_a_case():
     assert {op_cases.case_op(name) for name in op_cases.CASES} == set(REGISTRY)
 
