@@ -6,6 +6,10 @@ LayerNorm over 768 channels, GELU over the 3072-wide MLP hidden layer, requantiz
 ``ivit-hw synth`` (ECP5-25k, place and route at 150 MHz), then writes the table and a PNG.
 
     python examples/hardware_ablation.py out/hw_ablation        # ~tens of minutes on 2 cores
+    python examples/hardware_ablation.py out/hw_ln --groups LayerNorm GELU   # only groups whose label holds a word
+
+With ``--groups`` only the units of the matching groups are synthesised and only their rows of
+``docs/hardware_ablation.md`` are replaced (the others keep their last measured values).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from ivit_hw import ops
 from ivit_hw.cli import main
 from ivit_hw.ir import GraphBuilder, Interval, IntType
+from ivit_hw.ir.scales import output_scale
 from ivit_hw.ir.serialize import save_graph
 from ivit_hw.ops.params import exp_x0, gelu_x0, ibert_exp_params, ibert_gelu_params
 
@@ -39,7 +44,8 @@ def ablation_graph():
     outs = [b.node("shiftmax", {"x": scores}, "y_shiftmax", IntType(16), 2.0**-15, {"x0": exp_x0(0.1)},
                    name="shiftmax")]
     p = ibert_exp_params(0.1)
-    outs.append(b.node("ibert_softmax", {"x": scores}, "y_ibert_softmax", IntType(17), None, p, name="ibert_softmax"))
+    outs.append(b.node("ibert_softmax", {"x": scores}, "y_ibert_softmax", IntType(17),
+                       output_scale("ibert_softmax", {"x": 0.1}, p), p, name="ibert_softmax"))
     p.pop("h")
     outs.append(b.node("log_int_softmax", {"x": scores}, "y_log_int_softmax", IntType(8), None, p,
                        name="log_int_softmax"))
@@ -47,7 +53,8 @@ def ablation_graph():
                        name="shiftgelu"))
     g = ibert_gelu_params(0.05)
     g.pop("out_scale")
-    outs.append(b.node("ibert_gelu", {"x": hidden}, "y_ibert_gelu", IntType(32), None, g, name="ibert_gelu"))
+    outs.append(b.node("ibert_gelu", {"x": hidden}, "y_ibert_gelu", IntType(32),
+                       output_scale("ibert_gelu", {"x": 0.05}, g), g, name="ibert_gelu"))
     rng = np.random.default_rng(0)
     bias = b.const("ln.bias", rng.integers(-3000, 3000, HIDDEN), IntType(32))
     for op in ("ilayernorm", "ibert_layernorm", "l1_layernorm"):
@@ -55,24 +62,51 @@ def ablation_graph():
     m, e = ops.dyadic(0.001 * (1 + np.arange(HIDDEN) / HIDDEN))
     outs.append(b.node("requantize", {"acc": acc, "m": b.const("rq.m", m, IntType(32)),
                                       "e": b.const("rq.e", e, IntType(8, signed=False))},
-                       "y_requantize", IntType(8), None, {"out_bits": 8}, name="requantize"))
+                       "y_requantize", IntType(8),
+                       output_scale("requantize", {"acc": 1.0, "m": None, "e": None}, {"out_bits": 8},
+                                    {"m": m, "e": e}),
+                       {"out_bits": 8}, name="requantize"))
     return b.finish(outs)
 
 
-def write_report(out: Path, docs: Path) -> None:
-    """Markdown table + PNG of ``out/synth.json`` into ``docs``."""
+def selected(groups: list[str] | None) -> list[str]:
+    """Units of the groups whose label contains one of ``groups`` (every unit when None)."""
+    return [n for label, names in GROUPS.items() if groups is None or any(g in label for g in groups) for n in names]
+
+
+def _old_rows(table: Path) -> dict[str, dict]:
+    """Unit -> {"line", "lut", "ff", "fmax_mhz"} from a table this script wrote before."""
+    old: dict[str, dict] = {}
+    if not table.exists():
+        return old
+    for line in table.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 9 and cells[1] in {n for g in GROUPS.values() for n in g}:
+            num = [float(c) if c.replace(".", "", 1).isdigit() else None for c in cells[2:7]]
+            old[cells[1]] = {"line": line, "lut": num[0], "ff": num[1], "fmax_mhz": num[4]}
+    return old
+
+
+def write_report(out: Path, docs: Path, units: list[str] | None = None) -> None:
+    """Markdown table + PNG of ``out/synth.json`` into ``docs``; with ``units``, only their rows are
+    replaced and the others keep what the existing table says."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = {r["node"]: r for r in json.loads((out / "synth.json").read_text())["units"]}
+    old = _old_rows(docs / "hardware_ablation.md") if units is not None else {}
     missing = {"lut": 0, "ff": 0, "dsp": 0, "bram": 0, "fmax_mhz": None, "latency_cycles": "-",
                "elements_per_cycle": "-", "missing": True}
     lines = ["| group | unit | LUT | FF | DSP | BRAM | Fmax (MHz) | latency (cycles) | elements/cycle |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for group, names in GROUPS.items():
         for n in names:
+            if units is not None and n not in units and n in old:
+                rows[n] = old[n]
+                lines.append(old[n]["line"])
+                continue
             r = rows.get(n, missing)
             if r.get("missing"):
                 lines.append(f"| {group} | {n} | not run | | | | | | |")
@@ -120,16 +154,17 @@ def collect(out: Path) -> None:
     (out / "synth.json").write_text(json.dumps({"device": "ecp5", "freq_mhz": 150.0, "units": rows}, indent=1))
 
 
-def run(out_dir: str) -> int:
-    """Save the graph, render, synthesise and report."""
+def run(out_dir: str, groups: list[str] | None = None) -> int:
+    """Save the graph, render, synthesise (the units of ``groups`` only, when given) and report."""
     out = Path(out_dir)
     graph_dir = out.parent / (out.name + ".ivit")
     save_graph(ablation_graph(), graph_dir)
     status = main(["codegen", str(graph_dir), "--target", "verilog", "-o", str(out)])
     if status == 0:
-        status = main(["synth", str(out), "--device", "ecp5"])
+        units = selected(groups)
+        status = main(["synth", str(out), "--device", "ecp5", *(["--units", *units] if groups else [])])
     if status == 0:
-        write_report(out, Path(__file__).parents[1] / "docs")
+        write_report(out, Path(__file__).parents[1] / "docs", units if groups else None)
     return status
 
 
@@ -138,4 +173,10 @@ if __name__ == "__main__":
         collect(Path(sys.argv[1]))
         write_report(Path(sys.argv[1]), Path(__file__).parents[1] / "docs")
         sys.exit(0)
-    sys.exit(run(sys.argv[1] if len(sys.argv) > 1 else "out/hw_ablation"))
+    args = sys.argv[1:]
+    only = args[args.index("--groups") + 1:] if "--groups" in args else None
+    if only is not None:
+        args = args[:args.index("--groups")]
+        if not selected(only):
+            sys.exit(f"no group label contains any of {only}; groups: {list(GROUPS)}")
+    sys.exit(run(args[0] if args else "out/hw_ablation", only))

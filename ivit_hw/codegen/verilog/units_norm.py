@@ -13,6 +13,7 @@ from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_wi
 from .units_common import tdata_bits as _tdata
 from .widths import derived, sbits
 
+MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
 TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
           "l1_layernorm": "L1 LayerNorm (baseline)"}
 
@@ -46,6 +47,8 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
         k_all = max(k.hi, 1)
         spread_doc = "k = max(sum(|y|), 1)"
     kb = max(k_all.bit_length(), 1)
+    if variant == "exact":  # the digit-by-digit root takes two radicand bits per step, kb steps
+        kb = max(kb, (vb + 1) // 2, 2)
     dnw = max(vb, 32)
     divisions = iters + 1 if variant == "iter" else 1
     radix = radix_for(dnw, c - (kb if variant == "exact" else 0), divisions)
@@ -53,7 +56,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
     xsum_w = sbits(xsum)
     radix_mean = radix_for(xsum_w, c)
-    mean_cycles = math.ceil(xsum_w / radix_mean) + 4
+    mean_cycles = math.ceil(xsum_w / radix_mean) + 4 + MEAN_STAGES
     bias = np.asarray(graph.constants[node.inputs["bias_int"]], dtype=np.int64).reshape(-1)
     if bias.size not in (1, c):
         raise UnsupportedError(f"{node.name}: bias_int has {bias.size} values; the unit takes 1 or {c}")
@@ -65,7 +68,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "f": sbits(rg["f"]), "yf": sbits(yf), "bias": sbits(Interval(min(bias_vals + [0]), max(bias_vals + [0]))),
          "out": sbits(rg["out"])}
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,
-         "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": max(2 * kb, vb),
+         "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
          "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
          "bias": bias_vals, "aw_x": aw_for(2 * c + mean_cycles + 16), "aw_y": aw_for(2 * c + spread_cycles + 16),
          "aw_c": aw_for(c), "tdw_in": _tdata(wx), "tdw_out": _tdata(out_width(graph, node)),
