@@ -13,6 +13,8 @@ from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_wi
 from .units_common import tdata_bits as _tdata
 from .widths import derived, sbits
 
+OUT_FIFO_AW = 4  # the output FIFO behind pass C: 16 words cover the credit loop at one element per clock
+OUT_FIFO_CLOCKS = 3  # pass C's last register -> y_TVALID through that FIFO (write, read register, output register)
 MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
 TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
           "l1_layernorm": "L1 LayerNorm (baseline)"}
@@ -71,9 +73,9 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
          "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
          "bias": bias_vals, "aw_x": aw_for(2 * c + mean_cycles + 16), "aw_y": aw_for(2 * c + spread_cycles + 16),
-         "aw_c": aw_for(c), "tdw_in": _tdata(wx), "tdw_out": _tdata(out_width(graph, node)),
+         "aw_c": aw_for(c), "aw_o": OUT_FIFO_AW, "tdw_in": _tdata(wx), "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(spread_cycles, mean_cycles) + 4,
-         "latency": c + mean_cycles + spread_cycles + 24}
+         "latency": c + mean_cycles + spread_cycles + 24 + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("norm_row.v.j2", u, w, ports)
