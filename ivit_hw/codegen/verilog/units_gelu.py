@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
+from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
 from .units_common import UnitView, aw_for, data_width, out_width, row_len, shift_exp_cfg, tdata_bits
 from .widths import derived, sbits
 
@@ -27,7 +28,8 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
     lat_b = 1 + 5 + 1 + DIV_STAGES + 5
     u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
          "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(2 * c + 48), "tdw_in": tdata_bits(wx),
-         "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 16, "min_row": 8}
+         "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 16 + OUT_FIFO_CLOCKS,
+         "aw_o": out_fifo_aw(lat_b + 5), "min_row": 8}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("shiftgelu.v.j2", u, w, ports)

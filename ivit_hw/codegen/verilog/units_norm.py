@@ -9,12 +9,12 @@ import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
+from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
 from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_width, out_width, radix_for, row_len
 from .units_common import tdata_bits as _tdata
 from .widths import derived, sbits
 
-OUT_FIFO_AW = 4  # the output FIFO behind pass C: 16 words cover the credit loop at one element per clock
-OUT_FIFO_CLOCKS = 3  # pass C's last register -> y_TVALID through that FIFO (write, read register, output register)
+PASS_C_STAGES = 5  # pass C registers before the output FIFO (the vc1..vc5 chain of norm_row.v.j2)
 MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
 TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
           "l1_layernorm": "L1 LayerNorm (baseline)"}
@@ -73,7 +73,8 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
          "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
          "bias": bias_vals, "aw_x": aw_for(2 * c + mean_cycles + 16), "aw_y": aw_for(2 * c + spread_cycles + 16),
-         "aw_c": aw_for(c), "aw_o": OUT_FIFO_AW, "tdw_in": _tdata(wx), "tdw_out": _tdata(out_width(graph, node)),
+         "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
+         "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(spread_cycles, mean_cycles) + 4,
          "latency": c + mean_cycles + spread_cycles + 24 + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
