@@ -27,7 +27,7 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
     sem["wd"] = w["z"] + 1
     lat_b = 1 + 5 + 1 + DIV_STAGES + 5
     u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
-         "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(2 * c + 48), "tdw_in": tdata_bits(wx),
+         "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(c + 48), "tdw_in": tdata_bits(wx),
          "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 16 + OUT_FIFO_CLOCKS,
          "aw_o": out_fifo_aw(lat_b + 5), "min_row": 8}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],

@@ -72,7 +72,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,
          "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
          "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
-         "bias": bias_vals, "aw_x": aw_for(2 * c + mean_cycles + 16), "aw_y": aw_for(2 * c + spread_cycles + 16),
+         "bias": bias_vals, "aw_x": aw_for(c + mean_cycles + 16), "aw_y": aw_for(c + spread_cycles + 16),
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(spread_cycles, mean_cycles) + 4,
