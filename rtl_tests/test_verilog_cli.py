@@ -66,7 +66,10 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
     _fails(["codegen", g, "--target", "verilog", "-o", str(blocker)], capsys, str(blocker))
-    assert blocker.read_text() == "keep me"
+    # ... and handed to verify / synth as a rendered folder
+    _fails(["verify", str(blocker), "--sim", "icarus"], capsys, str(blocker), "is a file")
+    _fails(["synth", str(blocker)], capsys, str(blocker), "is a file")
+    assert blocker.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "g"]
     # an unknown op in the graph file
     bad = Path(_graph_dir(tmp_path, tiny_graph(), "bad"))
     doc = (bad / "graph.yaml").read_text().replace("op: matmul", "op: warp_drive")
