@@ -101,6 +101,7 @@ def run_job(folder: Path, sim: str) -> dict[str, Any]:
     os.environ.update(simulator_env(sim))
     from cocotb_tools.runner import get_results, get_runner  # noqa: PLC0415
 
+    folder = folder.resolve()  # the simulator runs in the job folder: every path it is handed is absolute
     cfg = json.loads((folder / "tb.json").read_text(encoding="utf-8"))
     shared = cfg.get("shared") if sim == "verilator" else None
     if shared:
