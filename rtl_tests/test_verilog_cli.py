@@ -6,13 +6,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
-from unit_graphs import requantize_c, shiftmax_a
+from unit_graphs import CONFIGS, requantize_c, shiftmax_a
 
+from ivit_hw import ops
 from ivit_hw.cli import main
-from ivit_hw.ir import GraphBuilder, Interval, IntType
-from ivit_hw.ir.serialize import save_graph
+from ivit_hw.codegen.verilog.render import render_unit, unit_view
+from ivit_hw.codegen.verilog.vectors import stream_vectors
+from ivit_hw.codegen.verilog.widths import MissingRange
+from ivit_hw.ir import GraphBuilder, Interval, IntType, infer_ranges
+from ivit_hw.ir.serialize import load_graph, save_graph
 from ivit_hw.ops.params import exp_x0
+from ivit_hw.runtime.golden import dump_node_cases, load_golden_case
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from tiny_graphs import tiny_graph  # noqa: E402
@@ -60,7 +66,10 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
     _fails(["codegen", g, "--target", "verilog", "-o", str(blocker)], capsys, str(blocker))
-    assert blocker.read_text() == "keep me"
+    # ... and handed to verify / synth as a rendered folder
+    _fails(["verify", str(blocker), "--sim", "icarus"], capsys, str(blocker), "is a file")
+    _fails(["synth", str(blocker)], capsys, str(blocker), "is a file")
+    assert blocker.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "g"]
     # an unknown op in the graph file
     bad = Path(_graph_dir(tmp_path, tiny_graph(), "bad"))
     doc = (bad / "graph.yaml").read_text().replace("op: matmul", "op: warp_drive")
@@ -114,3 +123,99 @@ def test_synth_smoke_ecp5_yosys(tmp_path):
     row = synth_unit(out / "synth", lib + [out / unit["file"]], unit["module"], "ecp5", 150.0,
                      Path(".cache") / "yowasp", place_route=False)
     assert row["lut"] > 50 and row["ff"] > 50 and row["dsp"] >= 1 and row["bram"] >= 1, row
+
+
+# ----------------------------------------------------------------------------- traced multi-image stimulus
+
+
+def _pos_embed_requant(rows: int = 3, c: int = 8):
+    """The digits model's patch embedding in small: acc [rows, c] per image plus a *constant* identity
+    (a position embedding, no batch axis), per-channel m/e, scalar m_id/e_id, half-even rounding."""
+    b = GraphBuilder("pos_rq")
+    acc = b.input("acc", (rows, c), IntType(20), 1.0, Interval(-(2**19), 2**19 - 1))
+    m, e = ops.dyadic(0.002 * (1 + np.arange(c) / 5.0))
+    mi, ei = ops.dyadic(np.array(0.3))
+    out_scale = 2.0 ** np.asarray(e, dtype=np.float64) / np.asarray(m, dtype=np.float64)  # S_acc = 1
+    pos_scale = out_scale * float(mi) / 2.0 ** float(ei)  # S_pos * 2^e_id / m_id = S_out
+    pos = np.arange(rows * c, dtype=np.int64).reshape(rows, c) * 97 - 1000
+    ins = {"acc": acc, "m": b.const("m", np.asarray(m), IntType(32)),
+           "e": b.const("e", np.asarray(e), IntType(8, signed=False)),
+           "identity": b.const("pos_embed", pos, IntType(16), tuple(float(v) for v in pos_scale)),
+           "m_id": b.const("m_id", np.asarray(mi), IntType(32)), "e_id": b.const("e_id", np.asarray(ei),
+                                                                                  IntType(8, signed=False))}
+    y = b.node("requantize", ins, "y", IntType(16), tuple(float(v) for v in out_scale),
+               {"out_bits": 16, "rounding": "half_even"}, name="pe.out")
+    return b.finish([y])
+
+
+def test_traced_multi_image_requantize_with_a_constant_identity_verifies(tmp_path, capsys, monkeypatch):
+    """The stall of the demo's RTL step: 3 traced images, 3 rows each, the identity a constant without a
+    batch axis. Every stream must carry one element per output element, and the unit must pass."""
+    g = _graph_dir(tmp_path, _pos_embed_requant())
+    graph = load_graph(g)
+    acc = np.random.default_rng(5).integers(-(2**19), 2**19, size=(3, 3, 8))
+    dump_node_cases(graph, {"acc": acc}, tmp_path / "cases")
+    case = load_golden_case(tmp_path / "cases" / "pe.out.npz")
+    assert case.inputs["acc"].shape == (3, 3, 8) and case.inputs["identity"].size == 24  # one image's worth
+    vec = stream_vectors("requantize", {**case.inputs, **case.params}, case.output)
+    assert len(vec["in_acc"]) == len(vec["in_identity"]) == len(vec["out"]) == 72
+    # the identity stream repeats the constant once per image, in the output's element order
+    assert np.array_equal(vec["in_identity"], np.tile(case.inputs["identity"].reshape(-1), 3))
+    monkeypatch.chdir(tmp_path)  # relative folders, as `make demo` passes them
+    assert main(["codegen", "g", "--target", "verilog", "-o", "rtl", "--cases", "cases", "--nodes", "pe.out"]) == 0
+    capsys.readouterr()
+    assert main(["verify", "rtl", "--sim", "icarus"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_write_job_rejects_an_input_stream_shorter_than_the_output(tmp_path):
+    from ivit_hw.eda.cocotb_run import write_job
+
+    unit = {"node": "pe.out", "module": "m", "ports": {"in": [], "out": {}}, "row": 8, "latency_cycles": 8}
+    vec = {"in_acc": np.zeros(72, np.int64), "in_identity": np.zeros(24, np.int64), "out": np.zeros(72, np.int64)}
+    with pytest.raises(ValueError, match=r"pe\.out: stream 'in_identity' has 24 elements, the output 72"):
+        write_job(tmp_path / "job", unit, [], vec)
+    assert not (tmp_path / "job").exists()
+
+
+# ----------------------------------------------------------------------------- widths from the stored graph
+
+NO_ANALYSIS_MODULES = ("ivit_hw.ir.analysis", "ivit_hw.ir.verify", "ivit_hw.ir.serialize", "ivit_hw.ir")
+
+
+def _forbid_analysis(monkeypatch) -> None:
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("the Verilog renderer ran the range analysis")
+
+    for module in NO_ANALYSIS_MODULES:
+        monkeypatch.setattr(sys.modules[module], "infer_ranges", no_analysis)
+
+
+def test_units_render_from_the_stored_graph_without_range_analysis(tmp_path, monkeypatch):
+    """Every unit configuration (and a constant identity) renders the same text from the file as stored,
+    with the range analysis patched to raise, as from the analysed graph in memory: every width comes
+    from the stored ranges and internals."""
+    graphs = [fn() for fns in CONFIGS.values() for fn in fns] + [infer_ranges(_pos_embed_requant())]
+    analysed = [render_unit(unit_view(gr, gr.nodes[0])) for gr in graphs]
+    folders = [save_graph(gr, tmp_path / gr.name) for gr in graphs]
+    _forbid_analysis(monkeypatch)
+    stored = [load_graph(f, widths=False) for f in folders]  # the file as stored: no check, no analysis
+    assert [render_unit(unit_view(gr, gr.nodes[0])) for gr in stored] == analysed
+
+
+def test_a_missing_internal_is_one_clear_error_naming_node_and_internal(tmp_path, monkeypatch, capsys):
+    g = Path(_graph_dir(tmp_path, _pos_embed_requant()))
+    doc = yaml.safe_load((g / "graph.yaml").read_text())
+    del doc["nodes"][0]["internals"]["prod_id"]
+    (g / "graph.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    stored = load_graph(g, widths=False)
+    with pytest.raises(MissingRange, match=r"node 'pe\.out': internal 'prod_id' has no stored type and range"):
+        unit_view(stored, stored.node("pe.out"))
+    # through the CLI, handed the graph as stored (load_graph itself would re-derive the internal)
+    import ivit_hw.codegen.commands as commands
+
+    monkeypatch.setattr(commands, "load_graph", lambda folder: load_graph(folder, widths=False))
+    _forbid_analysis(monkeypatch)
+    out = tmp_path / "out"
+    _fails(["codegen", str(g), "--target", "verilog", "-o", str(out)], capsys, "pe.out", "prod_id")
+    assert not out.exists()

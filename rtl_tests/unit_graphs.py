@@ -1,11 +1,11 @@
-"""One-node graphs for the RTL tests: two width/parameter configurations of every unit."""
+"""One-node analysed graphs for the RTL tests: two width/parameter configurations of every unit."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ivit_hw import ops
-from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType
+from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType, infer_ranges
 from ivit_hw.ops.params import exp_x0, gelu_x0, ibert_exp_params, ibert_gelu_params
 
 
@@ -17,7 +17,7 @@ def _one(op: str, shape, bits: int, iv: Interval, out_bits: int, attrs: dict, co
     for role, (vals, dtype) in (consts or {}).items():
         ins[role] = b.const(f"{name}.{role}", vals, dtype)
     y = b.node(op, ins, "y", IntType(out_bits), out_scale, attrs, name=name)
-    return b.finish([y])
+    return infer_ranges(b.finish([y]))  # analysed, as load_graph returns it: the renderer reads its ranges
 
 
 def shiftmax_a() -> Graph:
@@ -92,7 +92,7 @@ def _requant(shape, acc_bits: int, iv: Interval, ratios, out_bits: int, rounding
         out_scale = None
     y = b.node("requantize", ins, "y", IntType(out_bits), out_scale, {"out_bits": out_bits, "rounding": rounding},
                name=name)
-    return b.finish([y])
+    return infer_ranges(b.finish([y]))  # analysed, as load_graph returns it: the renderer reads its ranges
 
 
 def requantize_a() -> Graph:

@@ -84,7 +84,8 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     """The manifest of a rendered folder; IRError naming the path when it is missing or malformed."""
     path = Path(out_dir) / MANIFEST
     if not Path(out_dir).is_dir():
-        raise IRError(f"{out_dir}: no such folder (expected the output of 'ivit-hw codegen')")
+        what = "is a file, not a folder" if Path(out_dir).exists() else "no such folder"
+        raise IRError(f"{out_dir}: {what} (expected the output of 'ivit-hw codegen')")
     body = read_yaml_file(path, "not a folder written by 'ivit-hw codegen'")
     if not isinstance(body, dict) or not isinstance(body.get("target"), str):
         raise IRError(f"{path}: missing the 'target' key")

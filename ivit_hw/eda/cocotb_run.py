@@ -70,6 +70,11 @@ def write_job(folder: Path, unit: dict[str, Any], sources: Sequence[Path], vecto
     ``shared`` = ``{"top", "build", "prefix", "sources"}`` makes the job use a
     multi-unit harness built once in ``build`` (see :func:`build`) for Verilator.
     """
+    n = len(vectors["out"])
+    for key, arr in vectors.items():
+        if len(arr) != n:  # a shorter input stream would leave the unit waiting for it until the timeout
+            raise ValueError(f"{unit['node']}: stream {key!r} has {len(arr)} elements, the output {n}; "
+                             "every input stream carries one element per output element")
     folder.mkdir(parents=True, exist_ok=True)
     cfg = {"module": unit["module"], "sources": [str(Path(s).resolve()) for s in sources],
            "inputs": unit["ports"]["in"], "output": unit["ports"]["out"], "row": unit["row"],
@@ -96,6 +101,7 @@ def run_job(folder: Path, sim: str) -> dict[str, Any]:
     os.environ.update(simulator_env(sim))
     from cocotb_tools.runner import get_results, get_runner  # noqa: PLC0415
 
+    folder = folder.resolve()  # the simulator runs in the job folder: every path it is handed is absolute
     cfg = json.loads((folder / "tb.json").read_text(encoding="utf-8"))
     shared = cfg.get("shared") if sim == "verilator" else None
     if shared:

@@ -64,6 +64,7 @@ class StreamDriver:
         self.last = sig(dut, f"{port['name']}_TLAST")
         self.user = sig(dut, f"{port['name']}_TUSER") if tuser is not None else None
         self.mask = (1 << port["tdata"]) - 1
+        self.name = port["name"]
         self.values, self.row, self.idle, self.tuser, self.rng = values, row, idle, tuser, rng
         self.sent = 0
         self.first_fire: int | None = None
@@ -171,11 +172,27 @@ async def _run_stream(dut, cfg, vec, idle, stall, rng, cycle, reps=1):
     return drivers, mon, mon_task, tasks
 
 
-async def _wait_outputs(mon, n, cycle, limit):
-    start = cycle[0]
+def quiet_limit(cfg: dict) -> int:
+    """Clocks without a new output after which the stream counts as stalled.
+
+    Generous for a working unit (a whole row, its per-row divider and the
+    pipeline, slowed by the random idle and backpressure), and independent of
+    the stream's length, so a stall shows up in a few thousand clocks.
+    """
+    return 10 * (cfg["latency"] + max(cfg["row"], cfg.get("min_row", 1))) + 1000
+
+
+async def _wait_outputs(mon, n, cycle, limit, drivers):
+    """Wait for ``n`` outputs; fail when none comes for ``limit`` clocks, naming what each input sent."""
+    seen, since = len(mon.got), cycle[0]
     while len(mon.got) < n:
         await RisingEdge(mon.clk)
-        assert cycle[0] - start < limit, f"timeout: {len(mon.got)} of {n} outputs after {limit} cycles"
+        if len(mon.got) != seen:
+            seen, since = len(mon.got), cycle[0]
+        if cycle[0] - since >= limit:
+            sent = ", ".join(f"{d.name} {d.sent} of {len(d.values)}" for d in drivers)
+            raise AssertionError(f"stalled: {len(mon.got)} of {n} outputs, none for {limit} clocks "
+                                 f"(inputs sent: {sent})")
 
 
 async def _start(dut, cfg: dict) -> list[int]:
@@ -201,8 +218,13 @@ async def stream_with_reset(dut):
     # phase 1: stop one and a half rows in (or half the stream), then reset
     cut = min(n // 2, row + row // 2 + 1)
     drivers, mon, mon_task, tasks = await _run_stream(dut, cfg, vec, 0.3, 0.3, rng, cycle)
+    limit, moved, since = quiet_limit(cfg), 0, cycle[0]
     while min(d.sent for d in drivers) < cut:
         await RisingEdge(dut.ap_clk)
+        if sum(d.sent for d in drivers) != moved:
+            moved, since = sum(d.sent for d in drivers), cycle[0]
+        assert cycle[0] - since < limit, (f"stalled before the reset: no input taken for {limit} clocks "
+                                          f"({', '.join(f'{d.name} {d.sent}' for d in drivers)} sent)")
     for t in tasks:
         t.cancel()
     await _reset(dut)
@@ -213,7 +235,7 @@ async def stream_with_reset(dut):
         await RisingEdge(dut.ap_clk)
     # phase 2: the full stream from a clean state
     drivers, mon, mon_task, tasks = await _run_stream(dut, cfg, vec, 0.25, 0.35, rng, cycle)
-    await _wait_outputs(mon, n, cycle, 40 * n + 20 * cfg["latency"] + 2000)
+    await _wait_outputs(mon, n, cycle, quiet_limit(cfg), drivers)
     for _ in range(cfg["latency"] + 10):
         await RisingEdge(dut.ap_clk)
     board.check(mon.got, "after the reset")
@@ -231,7 +253,7 @@ async def unstalled_throughput(dut):
     reps = max(1, cfg.get("throughput_elements", 0) // max(len(vec["out"]), 1))
     n = len(vec["out"]) * reps
     drivers, mon, mon_task, tasks = await _run_stream(dut, cfg, vec, 0.0, 0.0, rng, cycle, reps)
-    await _wait_outputs(mon, n, cycle, 4 * n + 20 * cfg["latency"] + 2000)
+    await _wait_outputs(mon, n, cycle, quiet_limit(cfg), drivers)
     Scoreboard(np.tile(vec["out"], reps), cfg["row"]).check(mon.got, "unstalled")
     first_in = min(d.first_fire for d in drivers)
     span = mon.last_cycle - first_in + 1

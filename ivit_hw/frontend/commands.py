@@ -99,16 +99,13 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--rtl", action="store_true",
-                   help="also verify the model's Verilog units on its traced activations (slow; known to stall on "
-                        "multi-image requantize streams, see docs/hardware.md)")
 
 
 def _demo(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")
     from .demo import run_demo
 
-    report = run_demo(args.out, seed=args.seed, progress=not args.quiet, rtl=args.rtl)
+    report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
     print(f"float {100 * report['fp_accuracy']:.2f} % | integer {100 * report['int_accuracy']:.2f} % | "
           f"export wiring exact {report['export_wiring_exact']} | independent forward exact "
           f"{report['independent_forward_exact']} | {report['seconds']:.0f} s | {args.out}/report.md")

@@ -49,8 +49,7 @@ def _log(msg: str, progress: bool) -> None:
 
 
 def run_demo(out_dir: str | Path, seed: int = 0, progress: bool = True, cfg: QuantConfig | None = None,
-             float_recipe: dict[str, Any] | None = None, qat_recipe: dict[str, Any] | None = None,
-             rtl: bool = False) -> dict[str, Any]:
+             float_recipe: dict[str, Any] | None = None, qat_recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the whole flow; write the reports atomically into ``out_dir``; return the report dict."""
     t0 = time.perf_counter()
     cfg = cfg or QuantConfig()
@@ -90,24 +89,12 @@ def run_demo(out_dir: str | Path, seed: int = 0, progress: bool = True, cfg: Qua
     report["stage_seconds"]["compare"] = time.perf_counter() - t
     report["top1_agreement_int_vs_float"] = fidelity["summary"]["top1_agreement"]
     report["worst_sqnr_db"] = fidelity["summary"]["worst_sqnr_db"]
-    if rtl:  # `ivit-hw demo` / `make demo`: Verilog units of the model checked on its activations
-        report["rtl"] = _rtl_step(run.graph, split.test_images, out, progress)
     report["seconds"] = time.perf_counter() - t0
     _write_outputs(out, report, run.graph, qat_float, fidelity)
     _log(f"integer accuracy {run.int_accuracy:.4f} (float {fp_acc:.4f}); export wiring exact: "
          f"{run.export_wiring_exact}; independent forward exact: {report['independent_forward_exact']}; "
          f"{report['seconds']:.0f} s -> {out}", progress)
     return report
-
-
-def _rtl_step(graph, images, out: Path, progress: bool) -> dict[str, Any]:
-    """Verilog units of the model's non-linear / requantize nodes, verified on its traced activations."""
-    from ..codegen.verilog.demo_step import rtl_demo_step
-
-    t = time.perf_counter()
-    res = rtl_demo_step(graph, images, out, log=lambda m: _log(m.removeprefix("[demo] "), progress))
-    res["seconds"] = time.perf_counter() - t
-    return res
 
 
 def independent_forward_exact(graph, images: np.ndarray) -> bool:
@@ -161,21 +148,8 @@ def render_report_md(r: dict[str, Any]) -> str:
         f"Independent check (a from-scratch Python-int forward sharing no code with the model gives exactly "
         f"the golden executor's logits on {r['independent_forward_images']} test images): "
         f"**{r['independent_forward_exact']}**.\n\n"
-        + _rtl_md(r.get("rtl"))
         + "| stage | seconds |\n|---|---|\n" + stages + f"\n\nTotal: {r['seconds']:.1f} s.\n"
     )
-
-
-def _rtl_md(rtl: dict[str, Any] | None) -> str:
-    """The RTL paragraph of the report (empty when the step did not run)."""
-    if not rtl:
-        return ""
-    if "error" in rtl:
-        return f"RTL units: not verified ({rtl['error']}).\n\n"
-    verdict = "**pass**" if rtl["ok"] else "**FAIL**"
-    return (f"RTL units ({rtl['units']} Verilog units for the model's non-linear and requantize nodes, "
-            f"cocotb on {rtl['simulator']} with the traced activations of {rtl['images']} test images): "
-            f"{verdict}, {rtl['passed']} passed, {rtl['failed']} failed (`{rtl['folder']}`).\n\n")
 
 
 def _change_line(drop_points: float) -> str:

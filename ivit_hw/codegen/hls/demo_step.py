@@ -6,13 +6,13 @@ on the full test split, and the verdict added to the demo's report.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ...frontend.data import load_digits_split
+from ...frontend.demo_report import add_to_report
 from ...ir.serialize import load_graph
 from .options import HlsOptions
 from .project import write_project
@@ -36,17 +36,10 @@ def run_hls_demo(demo_dir: str | Path, trace_samples: int = 2) -> dict[str, Any]
               "failed_lines": [ln for ln in lines if ln.startswith(("FAIL", "ERROR"))][:20],
               "render_seconds": round(t1 - t0, 2), "build_and_run_seconds": round(time.perf_counter() - t1, 2),
               "project": str(out)}
-    report_path = demo / "report.json"
-    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
-    report["hls_csim"] = result
-    report_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    md = demo / "report.md"
     verdict = "bit-exact" if result["bit_exact"] else "NOT bit-exact"
-    section = (f"\n## HLS C-simulation\n\nThe whole model as a Vitis HLS project (`{out.name}/`), C-simulated with g++ "
-               f"on all {len(images)} test images: **{verdict}** against the golden model ({final}).\n")
-    if md.is_file():
-        md.write_text(md.read_text(encoding="utf-8").split("\n## HLS C-simulation\n")[0].rstrip("\n") + "\n" + section,
-                      encoding="utf-8")
+    add_to_report(demo, "hls_csim", result, "HLS C-simulation",
+                  f"The whole model as a Vitis HLS project (`{out.name}/`), C-simulated with g++ on all "
+                  f"{len(images)} test images: **{verdict}** against the golden model ({final}).")
     return result
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .units_common import UnitView, UnsupportedError, aw_for, data_width, out_width, row_len, tdata_bits
-from .widths import derived, hull, sbits
+from .widths import hull, sbits
 
 
 def _const(graph: Graph, node: Node, role: str, c: int) -> list[int]:
@@ -22,19 +22,15 @@ def _const(graph: Graph, node: Node, role: str, c: int) -> list[int]:
 
 
 def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: str, e_role: str,
-          prefix: str, c: int, rounding: str, key: str) -> dict:
+          prefix: str, c: int, key: str) -> dict:
     bits = data_width(graph, node, role)
     m_vals, e_vals = _const(graph, node, m_role, c), _const(graph, node, e_role, c)
     if max(e_vals) > 62 or min(e_vals) < 0:
         raise UnsupportedError(f"{node.name}: shift {e_role!r} outside [0, 62]")
-    a = rg[role]
     ms = Interval(min(m_vals), max(m_vals))
-    corners = [a.lo * ms.lo, a.lo * ms.hi, a.hi * ms.lo, a.hi * ms.hi]
-    # prod = acc * m: the corner hull over the channels' multipliers (exact for an interval times a set)
-    prod = derived(rg, "prod" if key == "y" else "prod_id", Interval(min(corners), max(corners)))
+    # the IR's proven intervals: prod = acc * m (per channel) and y = round(prod / 2^e)
+    prod, y = rg["prod" if key == "y" else "prod_id"], rg[key]
     e_min = min(e_vals)
-    # y = round(prod / 2^e) lies within [prod.lo >> e_min, (prod.hi >> e_min) + 1]
-    y = derived(rg, key, Interval(min(prod.lo >> e_min, 0), max((prod.hi >> e_min) + 1, 0)))
     wprod = sbits(prod)
     span = max(e_vals) - e_min
     # the shift splits into a constant part (e_min) and a narrow variable part (e - e_min < 2^ds)
@@ -55,14 +51,14 @@ def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     a = node.attrs
     c = row_len(graph, node, "acc")
     rounding = a["rounding"]
-    terms = [_term(graph, node, rg, "acc", "m", "e", "ra", c, rounding, "y")]
+    terms = [_term(graph, node, rg, "acc", "m", "e", "ra", c, "y")]
     if "identity" in node.inputs:
-        terms.append(_term(graph, node, rg, "identity", "m_id", "e_id", "ri", c, rounding, "y_id"))
-    total = Interval(sum(t["y"].lo for t in terms), sum(t["y"].hi for t in terms))
-    w = {"sum": sbits(derived(rg, "sum", total))}
+        terms.append(_term(graph, node, rg, "identity", "m_id", "e_id", "ri", c, "y_id"))
+    ob = a["out_bits"]
+    # the sum as the IR proves it, but at least out_bits wide: the clamp compares it with out_bits bounds
+    w = {"sum": max(sbits(rg["sum"]), ob)}
     sum_expr = " + ".join(_sext(f"{t['p']}_y", t["wy"], w["sum"]) for t in terms)
     inputs = [{"name": t["name"], "tdata": tdata_bits(t["win"]), "bits": t["win"], "tuser": 0} for t in terms]
-    ob = a["out_bits"]
     u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": 8,
          "latency": 8, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
          "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
@@ -81,9 +77,7 @@ def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     tc = hull(Interval(0, max(-x.lo, x.hi)), Interval(0, -b))
     tb = Interval(b, 0)
     pv = Interval(min(c_int, b * b + c_int), max(c_int, b * b + c_int))
-    poly = derived(rg, "poly", hull(pv, Interval(-pv.hi, -pv.lo), Interval(0, 0)))
-    u_iv = rg.get("u", Interval(poly.lo >> 14, poly.hi >> 14))
-    g = derived(rg, "g", Interval(u_iv.lo + one, u_iv.hi + one))
+    poly, g = rg["poly"], rg["g"]
     w = {"x": wx, "tc": sbits(tc) + 1, "tb": sbits(tb), "poly": max(sbits(poly), sbits(Interval(0, b * b)) + 1,
                                                                      sbits(pv)),
          "g": sbits(g), "out": sbits(rg["out"])}

@@ -6,7 +6,7 @@ from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
 from .units_common import UnitView, aw_for, data_width, out_width, row_len, shift_exp_cfg, tdata_bits
-from .widths import derived, sbits
+from .widths import sbits
 
 DIV_STAGES = 31
 
@@ -17,7 +17,7 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
     c = row_len(graph, node)
     wx = data_width(graph, node, "x")
     z = rg["z"]
-    d = derived(rg, "d", Interval(z.lo - z.hi if c > 1 else 0, 0))
+    d = rg["d"]
     se = shift_exp_cfg(d, rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"), rg["e"], a["x0"], a["n"])
     sem = shift_exp_cfg(Interval(-z.hi, -z.lo), rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"),
                         None, a["x0"], a["n"], sat=True)

@@ -12,7 +12,7 @@ from ...ir.types import Interval
 from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
 from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_width, out_width, radix_for, row_len
 from .units_common import tdata_bits as _tdata
-from .widths import derived, sbits
+from .widths import sbits
 
 PASS_C_STAGES = 5  # pass C registers before the output FIFO (the vc1..vc5 chain of norm_row.v.j2)
 MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
@@ -29,9 +29,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
         variant = "exact" if op == "ibert_layernorm" else "l1"
     c = row_len(graph, node)
     wx = data_width(graph, node, "x")
-    x, y, k = rg["x"], rg["y"], rg["k"]
-    xsum = derived(rg, "xsum", Interval(c * x.lo, c * x.hi))
-    mean = derived(rg, "mean", x)
+    y, k, xsum, mean = rg["y"], rg["k"], rg["xsum"], rg["mean"]
     y_abs = max(-y.lo, y.hi)
     spread = rg["a"] if variant == "l1" else rg["v"]
     vb = max(spread.hi.bit_length(), 1)
@@ -63,10 +61,9 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     if bias.size not in (1, c):
         raise UnsupportedError(f"{node.name}: bias_int has {bias.size} values; the unit takes 1 or {c}")
     bias_vals = [int(bias[0])] if bias.size == 1 or np.all(bias == bias[0]) else [int(v) for v in bias]
-    z = rg["z"]
-    yf = derived(rg, "yf", Interval(2 * z.lo, 2 * z.hi + 1))
+    yf = rg["yf"]
     w = {"x": wx, "xsum": xsum_w, "mean": sbits(mean), "y": sbits(y), "yw": max(wx, sbits(mean)) + 1,
-         "sq": (sbits(Interval(0, y_abs)) if variant == "l1" else sbits(derived(rg, "sq", Interval(0, y_abs**2)))),
+         "sq": (sbits(Interval(0, y_abs)) if variant == "l1" else sbits(rg["sq"])),
          "f": sbits(rg["f"]), "yf": sbits(yf), "bias": sbits(Interval(min(bias_vals + [0]), max(bias_vals + [0]))),
          "out": sbits(rg["out"])}
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,15 @@ def write_golden(graph: Graph, nodes: list[Node], rows: list[dict[str, Any]], tm
     return "traced run (--cases)" if src is not None else "conformance-style stimulus through the golden kernels"
 
 
-def verify_folder(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2) -> int:
-    """Run the testbench on every unit of ``out_dir`` with ``sim``; print ``N passed, N failed``; 0 iff none failed."""
+def verify_units(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2,
+                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Run the testbench on every unit of ``out_dir`` with ``sim``; one row per unit, in manifest order.
+
+    A row: ``node``, ``op``, ``passed``, ``failed`` (cocotb tests), ``rate``
+    (elements per clock of the unstalled run, or None) and ``error`` (the end
+    of the log when a test failed). ``progress`` gets one line per finished
+    unit, ``[k/N] node on sim: ...``, after a first line ``verify: N unit(s) on sim ...``.
+    """
     from ...eda.cocotb_run import run_jobs, simulator_env, write_job
 
     simulator_env(sim)  # one clear line when the simulator is missing
@@ -72,16 +81,32 @@ def verify_folder(out_dir: Path, manifest: dict[str, Any], sim: str, workers: in
                   "sources": all_sources}
         jobs.append((write_job(work / safe_filename(unit["node"]), unit, lib + [out_dir / unit["file"]], vec,
                                THROUGHPUT_ELEMENTS, shared=shared), sim))
-    print(f"verify: {len(jobs)} unit(s) on {sim} ...", file=sys.stderr, flush=True)
-    results = run_jobs(jobs, workers=workers, progress=lambda line: print(line, file=sys.stderr, flush=True))
-    passed = sum(r["passed"] for r in results)
-    failed = sum(r["failed"] for r in results)
+    if progress:
+        progress(f"verify: {len(jobs)} unit(s) on {sim} ...")
+    done = itertools.count(1)
+
+    def line(text: str) -> None:
+        if progress:
+            progress(f"[{next(done)}/{len(jobs)}] {text}")
+
+    results = run_jobs(jobs, workers=workers, progress=line)
+    rows = []
     for unit, res in zip(units, results, strict=True):
-        status = "ok" if res["failed"] == 0 else "FAILED"
         tp = res.get("result", {}).get("throughput")
-        rate = f", {tp['elements'] / tp['cycles']:.3f} elements/clock" if tp else ""
-        print(f"{unit['node']} ({unit['op']}): {status}{rate}")
-        if res["failed"] and res.get("error"):
-            print("  " + res["error"].replace("\n", "\n  "))
+        rows.append({"node": unit["node"], "op": unit["op"], "passed": res["passed"], "failed": res["failed"],
+                     "rate": round(tp["elements"] / tp["cycles"], 3) if tp else None,
+                     "error": res.get("error") if res["failed"] else None})
+    return rows
+
+
+def verify_folder(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2) -> int:
+    """``ivit-hw verify``: :func:`verify_units`, one line per unit, then ``N passed, N failed``; 0 iff none failed."""
+    rows = verify_units(out_dir, manifest, sim, workers, lambda text: print(text, file=sys.stderr, flush=True))
+    for row in rows:
+        rate = f", {row['rate']:.3f} elements/clock" if row["rate"] is not None else ""
+        print(f"{row['node']} ({row['op']}): {'ok' if row['failed'] == 0 else 'FAILED'}{rate}")
+        if row["error"]:
+            print("  " + row["error"].replace("\n", "\n  "))
+    passed, failed = sum(r["passed"] for r in rows), sum(r["failed"] for r in rows)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
