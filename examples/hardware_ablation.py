@@ -39,15 +39,16 @@ def ablation_graph():
     outs = [b.node("shiftmax", {"x": scores}, "y_shiftmax", IntType(16), 2.0**-15, {"x0": exp_x0(0.1)},
                    name="shiftmax")]
     p = ibert_exp_params(0.1)
-    outs.append(b.node("ibert_softmax", {"x": scores}, "y_ibert_softmax", IntType(17), None, p, name="ibert_softmax"))
+    outs.append(b.node("ibert_softmax", {"x": scores}, "y_ibert_softmax", IntType(17), 2.0**-16, p,
+                       name="ibert_softmax"))
     p.pop("h")
     outs.append(b.node("log_int_softmax", {"x": scores}, "y_log_int_softmax", IntType(8), None, p,
                        name="log_int_softmax"))
     outs.append(b.node("shiftgelu", {"x": hidden}, "y_shiftgelu", IntType(16), 0.05 / 128, {"x0": gelu_x0(0.05)},
                        name="shiftgelu"))
     g = ibert_gelu_params(0.05)
-    g.pop("out_scale")
-    outs.append(b.node("ibert_gelu", {"x": hidden}, "y_ibert_gelu", IntType(32), None, g, name="ibert_gelu"))
+    g_scale = g.pop("out_scale")
+    outs.append(b.node("ibert_gelu", {"x": hidden}, "y_ibert_gelu", IntType(32), g_scale, g, name="ibert_gelu"))
     rng = np.random.default_rng(0)
     bias = b.const("ln.bias", rng.integers(-3000, 3000, HIDDEN), IntType(32))
     for op in ("ilayernorm", "ibert_layernorm", "l1_layernorm"):
@@ -55,7 +56,7 @@ def ablation_graph():
     m, e = ops.dyadic(0.001 * (1 + np.arange(HIDDEN) / HIDDEN))
     outs.append(b.node("requantize", {"acc": acc, "m": b.const("rq.m", m, IntType(32)),
                                       "e": b.const("rq.e", e, IntType(8, signed=False))},
-                       "y_requantize", IntType(8), None, {"out_bits": 8}, name="requantize"))
+                       "y_requantize", IntType(8), 2.0**e / m, {"out_bits": 8}, name="requantize"))
     return b.finish(outs)
 
 
