@@ -4,7 +4,7 @@
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. in_ready depends only on the fill level.
-// With IVIT_ECP5 defined and AW <= 10 the memory is DP16KD blocks (1024 x 18)
+// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18)
 // instantiated with REGMODE_B = OUTREG (yosys maps inferred memories without
 // the output register); otherwise an inferred memory with the same clocks.
 module ivit_fifo #(
@@ -35,7 +35,7 @@ module ivit_fifo #(
 
     generate
 `ifdef IVIT_ECP5
-        if (AW <= 10) begin : g_dp16kd
+        if (AW >= 6 && AW <= 10) begin : g_dp16kd
             localparam NB = (W + 17) / 18;
             wire [18*NB-1:0] wd = {{(18 * NB - W){1'b0}}, in_data};
             wire [18*NB-1:0] rd;
