@@ -69,7 +69,7 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["nw"] = max(esum_bits, 1)
         u["out_doc"] = "the 4-bit log2 code (0..15; 16 = masked)"
         u["pass_c"] = "v = round_half_even(sum / e) in a pipelined divider, code = round(log2 v)"
-        u["latency"] = c + u["lat_b"] + u["nw"] + 14
+        u["latency"] = c + u["lat_b"] + u["nw"] + 15
         u["min_row"] = 1
         u["aw_e"] = aw_for(2 * c + 16)
         u["radix"] = 1
@@ -91,8 +91,9 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         steps = math.ceil(nw / u["radix"])
         u["min_row"] = steps + 4
         u["mul_lat"] = DMUL_LAT
-        # 12 clocks of FIFO hops and division hand-over, then pass C: operand registers + the DSP multiplier
-        u["latency"] = c + u["lat_b"] + steps + 12 + 1 + DMUL_LAT
+        # 13 clocks of the row-max push, FIFO hops and division hand-over, then pass C: operand registers
+        # and the DSP multiplier
+        u["latency"] = c + u["lat_b"] + steps + 13 + 1 + DMUL_LAT
         u["out_doc"] = f"{a['out_bits']}-bit probabilities (scale 2^-{a['out_bits'] - (1 if op == 'shiftmax' else 0)})"
         u["pass_c"] = "y = (e * f) >> (32 - out_bits)"
         u["aw_e"] = aw_for(2 * c + steps + 24)
