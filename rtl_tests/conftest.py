@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from unit_graphs import CONFIGS, config_names  # noqa: E402, F401
 
-from ivit_hw.codegen.verilog.render import write_harness, write_units  # noqa: E402
+from ivit_hw.codegen.verilog.render import LIB_FILES, write_harness, write_units  # noqa: E402
 from ivit_hw.codegen.verilog.stimulus import node_case  # noqa: E402
 from ivit_hw.codegen.verilog.vectors import stream_vectors  # noqa: E402
 from ivit_hw.eda.cocotb_run import SIMULATORS, run_jobs, write_job  # noqa: E402
@@ -38,7 +38,7 @@ def rendered(tmp_path_factory) -> dict:
             args, out = node_case(graph, node)
             units[f"{op}/{fn.__name__}"] = (root / fn.__name__, row, graph, node, stream_vectors(node.op, args, out))
     lib = sorted((next(iter(units.values()))[0] / "rtl").glob("ivit_*.v"))
-    lib = [p for p in lib if p.name in ("ivit_fifo.v", "ivit_seqdiv.v", "ivit_pipediv.v")]
+    lib = [p for p in lib if p.name in LIB_FILES]
     harness = root / "ivit_harness.v"
     prefixes = write_harness([u[1] for u in units.values()], harness)
     all_sources = [str(p) for p in lib] + [str(u[0] / u[1]["file"]) for u in units.values()] + [str(harness)]

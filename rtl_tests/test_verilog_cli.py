@@ -12,7 +12,7 @@ from unit_graphs import CONFIGS, requantize_c, shiftmax_a
 
 from ivit_hw import ops
 from ivit_hw.cli import main
-from ivit_hw.codegen.verilog.render import render_unit, unit_view
+from ivit_hw.codegen.verilog.render import LIB_FILES, render_unit, unit_view
 from ivit_hw.codegen.verilog.vectors import stream_vectors
 from ivit_hw.codegen.verilog.widths import MissingRange
 from ivit_hw.ir import GraphBuilder, Interval, IntType, infer_ranges
@@ -119,7 +119,7 @@ def test_synth_smoke_ecp5_yosys(tmp_path):
                  "--nodes", "sm_a"]) == 0
     manifest = yaml.safe_load((out / "manifest.yaml").read_text())
     unit = manifest["units"][0]
-    lib = [out / "rtl" / n for n in ("ivit_fifo.v", "ivit_seqdiv.v", "ivit_pipediv.v")]
+    lib = [out / "rtl" / n for n in LIB_FILES]
     row = synth_unit(out / "synth", lib + [out / unit["file"]], unit["module"], "ecp5", 150.0,
                      Path(".cache") / "yowasp", place_route=False)
     assert row["lut"] > 50 and row["ff"] > 50 and row["dsp"] >= 1 and row["bram"] >= 1, row

