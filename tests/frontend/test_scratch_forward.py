@@ -35,12 +35,17 @@ def test_scratch_logits_equal_the_golden_executor_on_test_images(digits_graph):
 
 
 def test_scratch_forward_sees_a_changed_constant(digits_graph):
-    # the check can fail: one weight changed in the scratch model's copy moves its logits away from the golden's
+    # the check can fail: head weights changed in the scratch model's copy move its logits away from the golden's.
+    # Random +-50 steps per weight, not a constant shift: the head's input is a LayerNorm output whose row sum is
+    # near zero, so adding one constant to a whole row can vanish in the logits' requantize.
     images = load_digits_split().test_images[:1]
     model = ScratchViT(digits_graph)
     before = model.logits(images[0].tolist())
-    model.c["head.weight"][0] = [w + 50 for w in model.c["head.weight"][0]]
-    assert model.logits(images[0].tolist()) != before
+    rng = np.random.default_rng(0)
+    model.c["head.weight"] = [[w + int(d) for w, d in zip(row, rng.choice([-50, 50], len(row)), strict=True)]
+                              for row in model.c["head.weight"]]
+    after = model.logits(images[0].tolist())
+    assert sum(a != b for a, b in zip(after, before, strict=True)) >= 5
 
 
 def test_scratch_forward_refuses_the_baseline_ops():
