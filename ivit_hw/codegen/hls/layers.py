@@ -196,13 +196,19 @@ def requantize(ctx: LayerCtx) -> Layer:
 
 
 def _partial_sums(x: Interval, w: np.ndarray, b: np.ndarray | None, out: Interval) -> Interval:
-    """Hull of every partial sum b + sum_{k<j} w_k x_k (x in the interval), per channel, and of out."""
-    w = w.reshape(w.shape[0], -1).astype(object)
-    t_lo = np.minimum(w * x.lo, w * x.hi)
-    t_hi = np.maximum(w * x.lo, w * x.hi)
-    bias = np.zeros(w.shape[0], dtype=object) if b is None else b.astype(object)
-    lo = bias + np.minimum(t_lo, 0).sum(axis=1)
-    hi = bias + np.maximum(t_hi, 0).sum(axis=1)
+    """Hull of every partial sum b + sum_{k<j} w_k x_k (x in the interval), per channel, and of out.
+
+    Per channel the extremes are b plus the sum of the negative (positive) terms' minima (maxima).
+    Exact in int64 when every such sum is below 2^62 in magnitude, else in Python integers."""
+    w = w.reshape(w.shape[0], -1)
+    bias = np.zeros(w.shape[0], dtype=np.int64) if b is None else np.asarray(b)
+    big = max(abs(x.lo), abs(x.hi)) * int(np.abs(w).max(initial=0)) * w.shape[1] + int(np.abs(bias).max(initial=0))
+    if big >= 2**62:
+        w, bias = w.astype(object), bias.astype(object)
+    lo_term = np.where(w >= 0, w * x.lo, w * x.hi)  # the smaller of w * lo and w * hi
+    hi_term = np.where(w >= 0, w * x.hi, w * x.lo)
+    lo = bias + np.minimum(lo_term, 0).sum(axis=1)
+    hi = bias + np.maximum(hi_term, 0).sum(axis=1)
     return hull(out, Interval(int(min(lo.min(), 0)), int(max(hi.max(), 0))))
 
 
