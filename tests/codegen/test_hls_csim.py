@@ -1,9 +1,8 @@
 """HLS C-simulation against the golden model, bit for bit: every op of the registry on its
-golden cases (one binary, -Wall -Wextra -Werror under -fsanitize=address,undefined), the
-conformance suite (one binary, plain C++14 build), one DeiT-tiny block (sanitizer build), and the whole digits
-model on its full test split (plain build: 450 images under the sanitizers would cost about a
-minute of CPU; every kernel it uses runs under them in the op suite). Needs g++ and the ap_int
-headers (``make hls-headers``)."""
+golden cases, the whole conformance suite (two binaries: batch-lifted cases, and patch_embed's
+cases one image per call), one DeiT-tiny block, and the whole digits model on its full test
+split. Every build is -Wall -Wextra -Werror under -fsanitize=address,undefined
+-fno-sanitize-recover=all. Needs g++ and the ap_int headers (``make hls-headers``)."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hls_cases import suite_graph, write_cases  # noqa: E402
-from hls_conformance import SKIP_OPS, conformance_graph  # noqa: E402
+from hls_conformance import PER_SAMPLE_OPS, conformance_graph, per_sample_graph  # noqa: E402
 
 from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
 from ivit_hw.codegen.hls.verify import SANITIZE, WARN  # noqa: E402
@@ -32,8 +31,8 @@ def _lines(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def op_suite(tmp_path_factory):
-    """Two projects C-simulated in parallel: the op suite of ``hls_cases`` (sanitizer build, C++20)
-    and the conformance suite of ``ivit-hw goldens`` (plain build, C++14)."""
+    """Three sanitizer builds C-simulated two at a time: the op suite of ``hls_cases`` and the
+    conformance suite of ``ivit-hw goldens`` (its batch-lifted cases and its per-sample cases)."""
     from ivit_hw.runtime.conformance import write_suite
 
     root = tmp_path_factory.mktemp("hls_ops")
@@ -43,14 +42,17 @@ def op_suite(tmp_path_factory):
     out.mkdir()
     render_project(graph, out, HlsOptions(layer_par=tuple(par.items())), vectors=vectors)
     write_suite(root / "conformance")
-    c_graph, c_vectors, c_names = conformance_graph(root / "conformance")
-    c_out = root / "conformance_prj"
-    c_out.mkdir()
-    render_project(c_graph, c_out, HlsOptions(default_par=4), vectors=c_vectors)
+    c_names = {}
+    c_dirs = {}
+    for key, build in (("conformance", conformance_graph), ("per_sample", per_sample_graph)):
+        c_graph, c_vectors, c_names[key] = build(root / "conformance")
+        c_dirs[key] = root / f"{key}_prj"
+        c_dirs[key].mkdir()
+        render_project(c_graph, c_dirs[key], HlsOptions(default_par=4), vectors=c_vectors)
     with ThreadPoolExecutor(2) as pool:
-        sanitized = pool.submit(run_csim, out, True, False)
-        plain = pool.submit(run_csim, c_out, False, False)
-        results = {"sanitize": sanitized.result(), "conformance": plain.result()}
+        futures = {"sanitize": pool.submit(run_csim, out, True, False)}
+        futures.update({key: pool.submit(run_csim, d, True, False) for key, d in c_dirs.items()})
+        results = {key: f.result() for key, f in futures.items()}
     return out, graph, names, results, c_names
 
 
@@ -65,16 +67,22 @@ def test_every_op_case_is_bit_exact_under_sanitizers(op_suite):
     assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
 
 
-def test_conformance_suite_is_bit_exact(op_suite):
+def test_conformance_suite_is_bit_exact_under_sanitizers(op_suite):
     *_, results, c_names = op_suite
-    status, text = results["conformance"]
-    lines = _lines(text)
-    assert len(c_names) >= 190
-    assert lines[-1] == f"{len(c_names)} passed, 0 failed", text[-3000:]
-    assert status == 0
-    passed = {ln.split(": ")[0].removeprefix("PASS ") for ln in lines if ln.startswith("PASS ")}
-    assert passed == set(c_names)
-    assert {n.split(".")[0] for n in c_names} == set(REGISTRY) - set(SKIP_OPS)
+    for key, n_min in (("conformance", 190), ("per_sample", 4)):
+        status, text = results[key]
+        lines = _lines(text)
+        assert len(c_names[key]) >= n_min
+        assert lines[-1] == f"{len(c_names[key])} passed, 0 failed", text[-3000:]
+        assert status == 0
+        passed = {ln.split(": ")[0].removeprefix("PASS ") for ln in lines if ln.startswith("PASS ")}
+        assert passed == set(c_names[key])
+        assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
+    ops = {key: {n.split(".")[0] for n in names} for key, names in c_names.items()}
+    assert ops["per_sample"] == set(PER_SAMPLE_OPS)
+    assert ops["conformance"] | ops["per_sample"] == set(REGISTRY)
+    # patch_embed: one image per call, every stored output (63 random images; 3 edge images, cycled)
+    assert "PASS patch_embed.c3_img16_p4.random: 63 samples x 256 values bit-exact" in results["per_sample"][1]
 
 
 def test_suite_covers_every_registry_op_and_enough_rows(op_suite):
@@ -127,7 +135,7 @@ def test_deit_tiny_block_is_bit_exact_under_sanitizers(tmp_path):
     assert "PASS blocks.0.res2: 3 samples" in text
 
 
-def test_whole_digits_model_on_the_test_split(digits_graph, tmp_path):
+def test_whole_digits_model_on_the_test_split_under_sanitizers(digits_graph, tmp_path):
     from ivit_hw.frontend.data import load_digits_split
     from ivit_hw.runtime.numpy_exec import run_graph
 
@@ -137,9 +145,10 @@ def test_whole_digits_model_on_the_test_split(digits_graph, tmp_path):
     out.mkdir()
     render_project(digits_graph, out, HlsOptions(samples=len(images), trace_samples=2),
                    graph_inputs={digits_graph.inputs[0]: images})
-    status, text = run_csim(out, sanitize=False, echo=False)
+    status, text = run_csim(out, sanitize=True, echo=False)
     lines = _lines(text)
     assert status == 0, text[-3000:]
+    assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
     assert "PASS logits: 450 samples x 10 values bit-exact" in lines
     assert "PASS pred: 450 samples x 1 values bit-exact" in lines
     assert lines[-1].endswith(" passed, 0 failed")

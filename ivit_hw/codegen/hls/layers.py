@@ -196,13 +196,19 @@ def requantize(ctx: LayerCtx) -> Layer:
 
 
 def _partial_sums(x: Interval, w: np.ndarray, b: np.ndarray | None, out: Interval) -> Interval:
-    """Hull of every partial sum b + sum_{k<j} w_k x_k (x in the interval), per channel, and of out."""
-    w = w.reshape(w.shape[0], -1).astype(object)
-    t_lo = np.minimum(w * x.lo, w * x.hi)
-    t_hi = np.maximum(w * x.lo, w * x.hi)
-    bias = np.zeros(w.shape[0], dtype=object) if b is None else b.astype(object)
-    lo = bias + np.minimum(t_lo, 0).sum(axis=1)
-    hi = bias + np.maximum(t_hi, 0).sum(axis=1)
+    """Hull of every partial sum b + sum_{k<j} w_k x_k (x in the interval), per channel, and of out.
+
+    Per channel the extremes are b plus the sum of the negative (positive) terms' minima (maxima).
+    Exact in int64 when every such sum is below 2^62 in magnitude, else in Python integers."""
+    w = w.reshape(w.shape[0], -1)
+    bias = np.zeros(w.shape[0], dtype=np.int64) if b is None else np.asarray(b)
+    big = max(abs(x.lo), abs(x.hi)) * int(np.abs(w).max(initial=0)) * w.shape[1] + int(np.abs(bias).max(initial=0))
+    if big >= 2**62:
+        w, bias = w.astype(object), bias.astype(object)
+    lo_term = np.where(w >= 0, w * x.lo, w * x.hi)  # the smaller of w * lo and w * hi
+    hi_term = np.where(w >= 0, w * x.hi, w * x.lo)
+    lo = bias + np.minimum(lo_term, 0).sum(axis=1)
+    hi = bias + np.maximum(hi_term, 0).sum(axis=1)
     return hull(out, Interval(int(min(lo.min(), 0)), int(max(hi.max(), 0))))
 
 
@@ -321,15 +327,24 @@ def _exp_types(ctx: LayerCtx, layer: Layer, keys: tuple[str, ...]) -> None:
         ctx.typed(layer, f"{key}_t", key)
 
 
-def shiftmax(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::shiftmax")
+def _row_layer(ctx: LayerCtx, kernel: str, internals: tuple[str, ...], attrs: tuple[str, ...]
+               ) -> tuple[Layer, int, int]:
+    """The common part of the row-wise exp kernels: ``x_t``, the internals' types, ``out_t``; the
+    consts ``rows``, ``cols`` and the 64-bit integer attributes ``attrs``. (layer, rows, cols)."""
+    layer = ctx.new_layer(kernel)
     rows, cols = _rows_cols(ctx.shape("x"))
     ctx.typed(layer, "x_t", "in.x")
-    _exp_types(ctx, layer, ("d", "p", "q", "r", "t", "s", "e", "esum", "sum", "f", "prod"))
+    _exp_types(ctx, layer, internals)
     ctx.typed(layer, "out_t", "out")
-    a = ctx.node.attrs
-    layer.consts += [("rows", _i(rows)), ("cols", _i(cols)), ("x0", f"{a['x0']}LL"), ("n", f"{a['n']}LL"),
-                     ("out_shift", _i(32 - a["out_bits"]))]
+    layer.consts += [("rows", _i(rows)), ("cols", _i(cols))]
+    layer.consts += [(k, f"{ctx.node.attrs[k]}LL") for k in attrs]
+    return layer, rows, cols
+
+
+def shiftmax(ctx: LayerCtx) -> Layer:
+    layer, rows, cols = _row_layer(ctx, "ivit::shiftmax", ("d", "p", "q", "r", "t", "s", "e", "esum", "sum", "f",
+                                                           "prod"), ("x0", "n"))
+    layer.consts += [("out_shift", _i(32 - ctx.node.attrs["out_bits"]))]
     mask = _mask(ctx, layer)
     layer.args = [ctx.buffers["x"], mask, ctx.out]
     layer.loops = {"SM_ROWS": rows, "SM_MAX": cols, "SM_EXP": cols, "SM_NORM": cols}
@@ -339,14 +354,10 @@ def shiftmax(ctx: LayerCtx) -> Layer:
 
 
 def shiftgelu(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::shiftgelu")
-    rows, cols = _rows_cols(ctx.shape("x"))
-    ctx.typed(layer, "x_t", "in.x")
-    _exp_types(ctx, layer, ("z", "m", "d", "p", "q", "r", "t", "s", "e", "em", "esum", "sum", "f", "prod", "g"))
-    ctx.typed(layer, "out_t", "out")
-    a = ctx.node.attrs
-    layer.consts += [("rows", _i(rows)), ("cols", _i(cols)), ("x0", f"{a['x0']}LL"), ("n", f"{a['n']}LL"),
-                     ("t_bits", _i(ctx.ctype("t").bits)), ("coef_shift", "1" if a["coef"] == "shift" else "0")]
+    layer, rows, cols = _row_layer(ctx, "ivit::shiftgelu", ("z", "m", "d", "p", "q", "r", "t", "s", "e", "em", "esum",
+                                                            "sum", "f", "prod", "g"), ("x0", "n"))
+    layer.consts += [("t_bits", _i(ctx.ctype("t").bits)),
+                     ("coef_shift", "1" if ctx.node.attrs["coef"] == "shift" else "0")]
     layer.args = [ctx.buffers["x"], ctx.out]
     layer.loops = {"SG_ROWS": rows, "SG_MAX": cols, "SG_OUT": cols}
     layer.multipliers = 2
@@ -355,15 +366,9 @@ def shiftgelu(ctx: LayerCtx) -> Layer:
 
 
 def ibert_softmax(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::ibert_softmax")
-    rows, cols = _rows_cols(ctx.shape("x"))
-    ctx.typed(layer, "x_t", "in.x")
-    _exp_types(ctx, layer, ("d", "p", "q", "r", "z", "e", "e16", "esum", "sum", "f", "prod"))
-    ctx.typed(layer, "out_t", "out")
-    a = ctx.node.attrs
-    layer.consts += [("rows", _i(rows)), ("cols", _i(cols)), ("x0", f"{a['x0']}LL"), ("n", f"{a['n']}LL"),
-                     ("b_int", f"{a['b_int']}LL"), ("c_int", f"{a['c_int']}LL"), ("h", _i(a["h"])),
-                     ("out_shift", _i(32 - a["out_bits"]))]
+    layer, rows, cols = _row_layer(ctx, "ivit::ibert_softmax", ("d", "p", "q", "r", "z", "e", "e16", "esum", "sum",
+                                                                "f", "prod"), ("x0", "n", "b_int", "c_int"))
+    layer.consts += [("h", _i(ctx.node.attrs["h"])), ("out_shift", _i(32 - ctx.node.attrs["out_bits"]))]
     layer.args = [ctx.buffers["x"], ctx.out]
     layer.loops = {"IBS_ROWS": rows, "IBS_MAX": cols - 1, "IBS_EXP": cols, "IBS_NORM": cols}
     layer.multipliers = 2
@@ -372,15 +377,9 @@ def ibert_softmax(ctx: LayerCtx) -> Layer:
 
 
 def log_int_softmax(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::log_int_softmax")
-    rows, cols = _rows_cols(ctx.shape("x"))
-    ctx.typed(layer, "x_t", "in.x")
-    _exp_types(ctx, layer, ("d", "p", "q", "r", "z", "e", "sum", "v", "kb"))
-    ctx.typed(layer, "out_t", "out")
-    a = ctx.node.attrs
-    layer.consts += [("rows", _i(rows)), ("cols", _i(cols)), ("x0", f"{a['x0']}LL"), ("n", f"{a['n']}LL"),
-                     ("b_int", f"{a['b_int']}LL"), ("c_int", f"{a['c_int']}LL"),
-                     ("v_bits", _i(ctx.ctype("v").bits))]
+    layer, rows, cols = _row_layer(ctx, "ivit::log_int_softmax", ("d", "p", "q", "r", "z", "e", "sum", "v", "kb"),
+                                   ("x0", "n", "b_int", "c_int"))
+    layer.consts += [("v_bits", _i(ctx.ctype("v").bits))]
     mask = _mask(ctx, layer)
     layer.args = [ctx.buffers["x"], mask, ctx.out]
     layer.loops = {"LIS_ROWS": rows, "LIS_MAX": cols - 1, "LIS_EXP": cols, "LIS_CODE": cols}

@@ -112,10 +112,28 @@ def _size(graph: Graph, t: str) -> int:
     return int(np.prod(shape, dtype=np.int64)) if shape else 1
 
 
+ROM_LINE = 24  # values per line of a weights header
+
+
 def _rom_body(rom: Rom) -> str:
-    vals = rom.values.tolist()
-    lines = [", ".join(map(str, vals[i:i + 24])) for i in range(0, len(vals), 24)]
-    return ",\n".join("    " + line for line in lines)
+    """The initializer lines: ``ROM_LINE`` values a line, four spaces in, ``", "`` between, ``",\n"`` at a line end.
+
+    Vectorised: each distinct value is formatted once (a table over the values' range when that is
+    small, as for int8 weights), then one join over the values and their separators."""
+    vals = np.asarray(rom.values, dtype=np.int64).reshape(-1)
+    if vals.size == 0:
+        return ""
+    lo, hi = int(vals.min()), int(vals.max())
+    if hi - lo < 1 << 16:
+        strs = np.array([str(v) for v in range(lo, hi + 1)], dtype=object)[vals - lo]
+    else:
+        strs = np.array([str(v) for v in vals.tolist()], dtype=object)
+    seps = np.full(vals.size, ", ", dtype=object)
+    seps[ROM_LINE - 1::ROM_LINE] = ",\n    "
+    seps[-1] = ""
+    tokens = np.empty(2 * vals.size, dtype=object)
+    tokens[0::2], tokens[1::2] = strs, seps
+    return "    " + "".join(tokens.tolist())
 
 
 class _Builder:
