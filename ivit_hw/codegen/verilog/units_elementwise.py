@@ -6,8 +6,17 @@ import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
-from .units_common import DMUL_LAT, UnitView, UnsupportedError, aw_for, data_width, dp16kd_initvals, out_width, row_len
-from .units_common import tdata_bits
+from .units_common import (
+    DMUL_LAT,
+    UnitView,
+    UnsupportedError,
+    aw_for,
+    data_width,
+    dp16kd_initvals,
+    out_width,
+    row_len,
+    tdata_bits,
+)
 from .widths import hull, sbits
 
 

@@ -10,8 +10,18 @@ import numpy as np
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
-from .units_common import DMUL_LAT, INT32_MAX, UnitView, UnsupportedError, aw_for, data_width, out_width
-from .units_common import radix_for, row_len
+from .units_common import (
+    DMUL_LAT,
+    INT32_MAX,
+    UnitView,
+    UnsupportedError,
+    aw_for,
+    data_width,
+    dp16kd_initvals,
+    out_width,
+    radix_for,
+    row_len,
+)
 from .units_common import tdata_bits as _tdata
 from .widths import sbits
 
@@ -75,7 +85,9 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(spread_cycles, mean_cycles) + 4,
-         "b_stages": b_stages, "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,
+         "b_stages": b_stages,
+         "bias_init": dp16kd_initvals(bias_vals, w["bias"]) if len(bias_vals) > 1 and 64 <= c <= 1024 else None,
+         "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,
          "latency": c + mean_cycles + spread_cycles + 17 + b_stages + PASS_C_STAGES + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}

@@ -4,9 +4,10 @@
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. in_ready depends only on the fill level.
-// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18)
-// instantiated with REGMODE_B = OUTREG (yosys maps inferred memories without
-// the output register); otherwise an inferred memory with the same clocks.
+// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18),
+// with AW = 11 DP16KD blocks in their 2048 x 9 mode, both instantiated with
+// REGMODE_B = OUTREG (yosys maps inferred memories without the output register);
+// otherwise an inferred memory with the same clocks.
 module ivit_fifo #(
     parameter W = 8,
     parameter AW = 4
@@ -45,6 +46,16 @@ module ivit_fifo #(
             for (b = 0; b < NB; b = b + 1) begin : g_blk
                 ivit_bram18 blk (.clk(clk), .we(push), .wa(wa), .wd(wd[18*b+17:18*b]), .rce(pop), .oce(ld2),
                     .ra(ra), .rd(rd[18*b+17:18*b]));
+            end
+            assign s2_data = rd[W-1:0];
+        end else if (AW == 11) begin : g_dp16kd9
+            localparam NB = (W + 8) / 9;
+            wire [9*NB-1:0] wd = {{(9 * NB - W){1'b0}}, in_data};
+            wire [9*NB-1:0] rd;
+            genvar b;
+            for (b = 0; b < NB; b = b + 1) begin : g_blk
+                ivit_bram9 blk (.clk(clk), .we(push), .wa(wptr), .wd(wd[9*b+8:9*b]), .rce(pop), .oce(ld2),
+                    .ra(rptr), .rd(rd[9*b+8:9*b]));
             end
             assign s2_data = rd[W-1:0];
         end else begin : g_infer
@@ -237,6 +248,35 @@ module ivit_rom18 #(
         .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(1'b0), .WEB(1'b0), .CEA(1'b0), .CEB(ce), .OCEA(1'b0),
         .OCEB(ce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
         .CSB2(1'b0)
+    );
+endmodule
+// ivit_bram9: one DP16KD as a 2048 x 9 simple dual-port RAM (address bits 13..3), otherwise as
+// ivit_bram18: write on port A, read on port B through the read (rce) and output (oce) registers.
+(* keep_hierarchy *)
+module ivit_bram9 (
+    input  wire        clk,
+    input  wire        we,
+    input  wire [10:0] wa,
+    input  wire [8:0]  wd,
+    input  wire        rce,
+    input  wire        oce,
+    input  wire [10:0] ra,
+    output wire [8:0]  rd
+);
+    DP16KD #(
+        .DATA_WIDTH_A(9), .DATA_WIDTH_B(9), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+        .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
+        .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED")
+    ) ram (
+        .DIA0(wd[0]), .DIA1(wd[1]), .DIA2(wd[2]), .DIA3(wd[3]), .DIA4(wd[4]), .DIA5(wd[5]), .DIA6(wd[6]),
+        .DIA7(wd[7]), .DIA8(wd[8]), .ADA0(1'b0), .ADA1(1'b0), .ADA2(1'b0), .ADA3(wa[0]), .ADA4(wa[1]),
+        .ADA5(wa[2]), .ADA6(wa[3]), .ADA7(wa[4]), .ADA8(wa[5]), .ADA9(wa[6]), .ADA10(wa[7]), .ADA11(wa[8]),
+        .ADA12(wa[9]), .ADA13(wa[10]), .ADB0(1'b0), .ADB1(1'b0), .ADB2(1'b0), .ADB3(ra[0]), .ADB4(ra[1]),
+        .ADB5(ra[2]), .ADB6(ra[3]), .ADB7(ra[4]), .ADB8(ra[5]), .ADB9(ra[6]), .ADB10(ra[7]), .ADB11(ra[8]),
+        .ADB12(ra[9]), .ADB13(ra[10]), .DOB0(rd[0]), .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]),
+        .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]), .DOB8(rd[8]), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0),
+        .CEA(1'b1), .CEB(rce), .OCEA(1'b1), .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0),
+        .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0)
     );
 endmodule
 `endif
