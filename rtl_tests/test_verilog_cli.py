@@ -219,3 +219,19 @@ def test_a_missing_internal_is_one_clear_error_naming_node_and_internal(tmp_path
     out = tmp_path / "out"
     _fails(["codegen", str(g), "--target", "verilog", "-o", str(out)], capsys, "pe.out", "prod_id")
     assert not out.exists()
+
+
+def test_dp16kd_rom_packing_puts_word_i_at_bits_20_i_of_its_initval_row():
+    """The ECP5 requantize ROM contents: 18-bit slices per block, 16 words per INITVAL in 20-bit slots
+    (the layout yosys's own ECP5 memory mapping writes), two's complement, zero past the values."""
+    from ivit_hw.codegen.verilog.units_common import dp16kd_initvals
+
+    vals = [-1, 5, 2**20 + 3] + [0] * 14 + [7]  # word 17 opens INITVAL_01 of each block
+    lo, hi = dp16kd_initvals(vals, 32)
+    assert len(lo) == len(hi) == 64
+    assert lo[0] == "320'h" + "%080X" % ((3 << 40) | (5 << 20) | 0x3FFFF)
+    assert hi[0] == "320'h" + "%080X" % ((4 << 40) | 0x3FFF)  # bits 18..31: -1 -> 0x3FFF, 2^20+3 -> 4
+    assert lo[1] == "320'h" + "%080X" % (7 << 20) and hi[1] == "320'h" + "0" * 80
+    assert all(v == "320'h" + "0" * 80 for v in lo[2:] + hi[2:])
+    with pytest.raises(ValueError):
+        dp16kd_initvals([0] * 1025, 8)

@@ -16,7 +16,7 @@ INT32_MAX = 2**31 - 1
 PMUL_LAT = 3
 DMUL_LAT = 4
 # stages of the exp pipelines in _macros.v.j2 (shift_exp; ibert_exp with its DSP square)
-SHIFT_EXP_LAT = 5
+SHIFT_EXP_LAT = 7
 IBERT_EXP_LAT = 6 + DMUL_LAT
 
 
@@ -120,3 +120,22 @@ def ibert_exp_cfg(d: Interval, ranges: dict[str, Interval], x0: int, n: int, b: 
              sbits(Interval(min(c, 0), max(c, 0))))
     return dict(x0=x0, n=n, b=b, c=c, wd=wd, wcmp=wcmp, wq=wq, wqx=wqx, wr=wr, wz=wz, ww=wz + n,
                 we=sbits(ranges["e"]), mul_lat=DMUL_LAT)
+
+
+def dp16kd_initvals(values: list[int], w: int) -> list[list[str]]:
+    """INITVAL_00..3F of the DP16KD blocks (1024 x 18 each, block b holding bits 18b..18b+17) of a
+    ROM of ``w``-bit two's-complement ``values``: word i sits at bits 20*(i % 16) .. +17 of
+    INITVAL_(i // 16), the packing yosys's ECP5 memory mapping writes. One list of 64 hex strings per block."""
+    if len(values) > 1024:
+        raise ValueError(f"a DP16KD ROM holds at most 1024 words, got {len(values)}")
+    words = [int(v) % (1 << w) for v in values] + [0] * (1024 - len(values))
+    blocks = []
+    for b in range((w + 17) // 18):
+        inits = []
+        for row in range(64):
+            v = 0
+            for i in range(16):
+                v |= ((words[16 * row + i] >> (18 * b)) & 0x3FFFF) << (20 * i)
+            inits.append(f"320'h{v:080X}")
+        blocks.append(inits)
+    return blocks

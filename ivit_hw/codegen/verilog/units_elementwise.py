@@ -6,7 +6,17 @@ import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
-from .units_common import DMUL_LAT, UnitView, UnsupportedError, aw_for, data_width, out_width, row_len, tdata_bits
+from .units_common import (
+    DMUL_LAT,
+    UnitView,
+    UnsupportedError,
+    aw_for,
+    data_width,
+    dp16kd_initvals,
+    out_width,
+    row_len,
+    tdata_bits,
+)
 from .widths import hull, sbits
 
 
@@ -36,7 +46,10 @@ def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: 
     # the shift splits into a constant part (e_min) and a narrow variable part (e - e_min < 2^ds)
     return {"name": role, "p": prefix, "port": role, "win": bits, "wm": sbits(ms), "wprod": wprod,
             "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y, "e_min": e_min,
-            "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2)}
+            "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2),
+            # DP16KD contents of the per-channel ROMs (used under IVIT_ECP5 for 64..1024 channels)
+            "m_init": dp16kd_initvals(m_vals, sbits(ms)) if 64 <= c <= 1024 and len(m_vals) > 1 else None,
+            "e_init": dp16kd_initvals(e_vals, 8) if 64 <= c <= 1024 and len(e_vals) > 1 else None}
 
 
 def _sext(sig: str, wf: int, wt: int) -> str:

@@ -10,11 +10,22 @@ import numpy as np
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
-from .units_common import INT32_MAX, UnitView, UnsupportedError, aw_for, data_width, out_width, radix_for, row_len
+from .units_common import (
+    DMUL_LAT,
+    INT32_MAX,
+    UnitView,
+    UnsupportedError,
+    aw_for,
+    data_width,
+    dp16kd_initvals,
+    out_width,
+    radix_for,
+    row_len,
+)
 from .units_common import tdata_bits as _tdata
 from .widths import sbits
 
-PASS_C_STAGES = 5  # pass C registers before the output FIFO (the vc1..vc5 chain of norm_row.v.j2)
+PASS_C_STAGES = 2 + DMUL_LAT  # pass C registers before the output FIFO (operands, DSP multiplier, + bias)
 MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
 TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
           "l1_layernorm": "L1 LayerNorm (baseline)"}
@@ -55,6 +66,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     steps = math.ceil(dnw / radix)
     spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
     xsum_w = sbits(xsum)
+    b_stages = 2 if variant == "l1" else 1 + DMUL_LAT  # pass B: y = x - mean, then |y| or y^2 (DSP)
     radix_mean = radix_for(xsum_w, c)
     mean_cycles = math.ceil(xsum_w / radix_mean) + 4 + MEAN_STAGES
     bias = np.asarray(graph.constants[node.inputs["bias_int"]], dtype=np.int64).reshape(-1)
@@ -73,7 +85,10 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(spread_cycles, mean_cycles) + 4,
-         "latency": c + mean_cycles + spread_cycles + 24 + OUT_FIFO_CLOCKS}
+         "b_stages": b_stages,
+         "bias_init": dp16kd_initvals(bias_vals, w["bias"]) if len(bias_vals) > 1 and 64 <= c <= 1024 else None,
+         "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,
+         "latency": c + mean_cycles + spread_cycles + 17 + b_stages + PASS_C_STAGES + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("norm_row.v.j2", u, w, ports)

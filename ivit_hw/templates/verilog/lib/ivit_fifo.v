@@ -4,9 +4,10 @@
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. in_ready depends only on the fill level.
-// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18)
-// instantiated with REGMODE_B = OUTREG (yosys maps inferred memories without
-// the output register); otherwise an inferred memory with the same clocks.
+// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18),
+// with AW = 11 DP16KD blocks in their 2048 x 9 mode, both instantiated with
+// REGMODE_B = OUTREG (yosys maps inferred memories without the output register);
+// otherwise an inferred memory with the same clocks.
 module ivit_fifo #(
     parameter W = 8,
     parameter AW = 4
@@ -45,6 +46,16 @@ module ivit_fifo #(
             for (b = 0; b < NB; b = b + 1) begin : g_blk
                 ivit_bram18 blk (.clk(clk), .we(push), .wa(wa), .wd(wd[18*b+17:18*b]), .rce(pop), .oce(ld2),
                     .ra(ra), .rd(rd[18*b+17:18*b]));
+            end
+            assign s2_data = rd[W-1:0];
+        end else if (AW == 11) begin : g_dp16kd9
+            localparam NB = (W + 8) / 9;
+            wire [9*NB-1:0] wd = {{(9 * NB - W){1'b0}}, in_data};
+            wire [9*NB-1:0] rd;
+            genvar b;
+            for (b = 0; b < NB; b = b + 1) begin : g_blk
+                ivit_bram9 blk (.clk(clk), .we(push), .wa(wptr), .wd(wd[9*b+8:9*b]), .rce(pop), .oce(ld2),
+                    .ra(rptr), .rd(rd[9*b+8:9*b]));
             end
             assign s2_data = rd[W-1:0];
         end else begin : g_infer
@@ -124,6 +135,148 @@ module ivit_bram18 (
         .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0), .CEA(1'b1), .CEB(rce), .OCEA(1'b1),
         .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
         .CSB2(1'b0)
+    );
+endmodule
+// ivit_rom18: one DP16KD as a 1024 x 18 ROM (contents in INITVAL_00..3F, word i at bits
+// 20*(i%16) .. +17 of INITVAL_(i/16)), read on port B through the read and the output register,
+// both on `ce`: rd is the word at ra of two enabled clocks before. Used by the requantize ROMs.
+(* keep_hierarchy *)
+module ivit_rom18 #(
+    parameter [319:0] INITVAL_00 = 320'h0,
+    parameter [319:0] INITVAL_01 = 320'h0,
+    parameter [319:0] INITVAL_02 = 320'h0,
+    parameter [319:0] INITVAL_03 = 320'h0,
+    parameter [319:0] INITVAL_04 = 320'h0,
+    parameter [319:0] INITVAL_05 = 320'h0,
+    parameter [319:0] INITVAL_06 = 320'h0,
+    parameter [319:0] INITVAL_07 = 320'h0,
+    parameter [319:0] INITVAL_08 = 320'h0,
+    parameter [319:0] INITVAL_09 = 320'h0,
+    parameter [319:0] INITVAL_0A = 320'h0,
+    parameter [319:0] INITVAL_0B = 320'h0,
+    parameter [319:0] INITVAL_0C = 320'h0,
+    parameter [319:0] INITVAL_0D = 320'h0,
+    parameter [319:0] INITVAL_0E = 320'h0,
+    parameter [319:0] INITVAL_0F = 320'h0,
+    parameter [319:0] INITVAL_10 = 320'h0,
+    parameter [319:0] INITVAL_11 = 320'h0,
+    parameter [319:0] INITVAL_12 = 320'h0,
+    parameter [319:0] INITVAL_13 = 320'h0,
+    parameter [319:0] INITVAL_14 = 320'h0,
+    parameter [319:0] INITVAL_15 = 320'h0,
+    parameter [319:0] INITVAL_16 = 320'h0,
+    parameter [319:0] INITVAL_17 = 320'h0,
+    parameter [319:0] INITVAL_18 = 320'h0,
+    parameter [319:0] INITVAL_19 = 320'h0,
+    parameter [319:0] INITVAL_1A = 320'h0,
+    parameter [319:0] INITVAL_1B = 320'h0,
+    parameter [319:0] INITVAL_1C = 320'h0,
+    parameter [319:0] INITVAL_1D = 320'h0,
+    parameter [319:0] INITVAL_1E = 320'h0,
+    parameter [319:0] INITVAL_1F = 320'h0,
+    parameter [319:0] INITVAL_20 = 320'h0,
+    parameter [319:0] INITVAL_21 = 320'h0,
+    parameter [319:0] INITVAL_22 = 320'h0,
+    parameter [319:0] INITVAL_23 = 320'h0,
+    parameter [319:0] INITVAL_24 = 320'h0,
+    parameter [319:0] INITVAL_25 = 320'h0,
+    parameter [319:0] INITVAL_26 = 320'h0,
+    parameter [319:0] INITVAL_27 = 320'h0,
+    parameter [319:0] INITVAL_28 = 320'h0,
+    parameter [319:0] INITVAL_29 = 320'h0,
+    parameter [319:0] INITVAL_2A = 320'h0,
+    parameter [319:0] INITVAL_2B = 320'h0,
+    parameter [319:0] INITVAL_2C = 320'h0,
+    parameter [319:0] INITVAL_2D = 320'h0,
+    parameter [319:0] INITVAL_2E = 320'h0,
+    parameter [319:0] INITVAL_2F = 320'h0,
+    parameter [319:0] INITVAL_30 = 320'h0,
+    parameter [319:0] INITVAL_31 = 320'h0,
+    parameter [319:0] INITVAL_32 = 320'h0,
+    parameter [319:0] INITVAL_33 = 320'h0,
+    parameter [319:0] INITVAL_34 = 320'h0,
+    parameter [319:0] INITVAL_35 = 320'h0,
+    parameter [319:0] INITVAL_36 = 320'h0,
+    parameter [319:0] INITVAL_37 = 320'h0,
+    parameter [319:0] INITVAL_38 = 320'h0,
+    parameter [319:0] INITVAL_39 = 320'h0,
+    parameter [319:0] INITVAL_3A = 320'h0,
+    parameter [319:0] INITVAL_3B = 320'h0,
+    parameter [319:0] INITVAL_3C = 320'h0,
+    parameter [319:0] INITVAL_3D = 320'h0,
+    parameter [319:0] INITVAL_3E = 320'h0,
+    parameter [319:0] INITVAL_3F = 320'h0
+) (
+    input  wire        clk,
+    input  wire        ce,
+    input  wire [9:0]  ra,
+    output wire [17:0] rd
+);
+    DP16KD #(
+        .DATA_WIDTH_A(18), .DATA_WIDTH_B(18), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+        .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
+        .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED"),
+        .INITVAL_00(INITVAL_00), .INITVAL_01(INITVAL_01), .INITVAL_02(INITVAL_02), .INITVAL_03(INITVAL_03),
+        .INITVAL_04(INITVAL_04), .INITVAL_05(INITVAL_05), .INITVAL_06(INITVAL_06), .INITVAL_07(INITVAL_07),
+        .INITVAL_08(INITVAL_08), .INITVAL_09(INITVAL_09), .INITVAL_0A(INITVAL_0A), .INITVAL_0B(INITVAL_0B),
+        .INITVAL_0C(INITVAL_0C), .INITVAL_0D(INITVAL_0D), .INITVAL_0E(INITVAL_0E), .INITVAL_0F(INITVAL_0F),
+        .INITVAL_10(INITVAL_10), .INITVAL_11(INITVAL_11), .INITVAL_12(INITVAL_12), .INITVAL_13(INITVAL_13),
+        .INITVAL_14(INITVAL_14), .INITVAL_15(INITVAL_15), .INITVAL_16(INITVAL_16), .INITVAL_17(INITVAL_17),
+        .INITVAL_18(INITVAL_18), .INITVAL_19(INITVAL_19), .INITVAL_1A(INITVAL_1A), .INITVAL_1B(INITVAL_1B),
+        .INITVAL_1C(INITVAL_1C), .INITVAL_1D(INITVAL_1D), .INITVAL_1E(INITVAL_1E), .INITVAL_1F(INITVAL_1F),
+        .INITVAL_20(INITVAL_20), .INITVAL_21(INITVAL_21), .INITVAL_22(INITVAL_22), .INITVAL_23(INITVAL_23),
+        .INITVAL_24(INITVAL_24), .INITVAL_25(INITVAL_25), .INITVAL_26(INITVAL_26), .INITVAL_27(INITVAL_27),
+        .INITVAL_28(INITVAL_28), .INITVAL_29(INITVAL_29), .INITVAL_2A(INITVAL_2A), .INITVAL_2B(INITVAL_2B),
+        .INITVAL_2C(INITVAL_2C), .INITVAL_2D(INITVAL_2D), .INITVAL_2E(INITVAL_2E), .INITVAL_2F(INITVAL_2F),
+        .INITVAL_30(INITVAL_30), .INITVAL_31(INITVAL_31), .INITVAL_32(INITVAL_32), .INITVAL_33(INITVAL_33),
+        .INITVAL_34(INITVAL_34), .INITVAL_35(INITVAL_35), .INITVAL_36(INITVAL_36), .INITVAL_37(INITVAL_37),
+        .INITVAL_38(INITVAL_38), .INITVAL_39(INITVAL_39), .INITVAL_3A(INITVAL_3A), .INITVAL_3B(INITVAL_3B),
+        .INITVAL_3C(INITVAL_3C), .INITVAL_3D(INITVAL_3D), .INITVAL_3E(INITVAL_3E), .INITVAL_3F(INITVAL_3F)
+    ) ram (
+        .DIA0(1'b0), .DIA1(1'b0), .DIA2(1'b0), .DIA3(1'b0), .DIA4(1'b0), .DIA5(1'b0), .DIA6(1'b0),
+        .DIA7(1'b0), .DIA8(1'b0), .DIA9(1'b0), .DIA10(1'b0), .DIA11(1'b0), .DIA12(1'b0), .DIA13(1'b0),
+        .DIA14(1'b0), .DIA15(1'b0), .DIA16(1'b0), .DIA17(1'b0), .ADA0(1'b0), .ADA1(1'b0), .ADA2(1'b0),
+        .ADA3(1'b0), .ADA4(1'b0), .ADA5(1'b0), .ADA6(1'b0), .ADA7(1'b0), .ADA8(1'b0), .ADA9(1'b0),
+        .ADA10(1'b0), .ADA11(1'b0), .ADA12(1'b0), .ADA13(1'b0), .ADB0(1'b0),
+        .ADB1(1'b0), .ADB2(1'b0), .ADB3(1'b0), .ADB4(ra[0]), .ADB5(ra[1]), .ADB6(ra[2]), .ADB7(ra[3]),
+        .ADB8(ra[4]), .ADB9(ra[5]), .ADB10(ra[6]), .ADB11(ra[7]), .ADB12(ra[8]), .ADB13(ra[9]), .DOB0(rd[0]),
+        .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]), .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]),
+        .DOB8(rd[8]), .DOB9(rd[9]), .DOB10(rd[10]), .DOB11(rd[11]), .DOB12(rd[12]), .DOB13(rd[13]),
+        .DOB14(rd[14]), .DOB15(rd[15]), .DOB16(rd[16]), .DOB17(rd[17]), .DIB0(1'b0), .DIB1(1'b0), .DIB2(1'b0),
+        .DIB3(1'b0), .DIB4(1'b0), .DIB5(1'b0), .DIB6(1'b0), .DIB7(1'b0), .DIB8(1'b0), .DIB9(1'b0),
+        .DIB10(1'b0), .DIB11(1'b0), .DIB12(1'b0), .DIB13(1'b0), .DIB14(1'b0), .DIB15(1'b0), .DIB16(1'b0),
+        .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(1'b0), .WEB(1'b0), .CEA(1'b0), .CEB(ce), .OCEA(1'b0),
+        .OCEB(ce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
+        .CSB2(1'b0)
+    );
+endmodule
+// ivit_bram9: one DP16KD as a 2048 x 9 simple dual-port RAM (address bits 13..3), otherwise as
+// ivit_bram18: write on port A, read on port B through the read (rce) and output (oce) registers.
+(* keep_hierarchy *)
+module ivit_bram9 (
+    input  wire        clk,
+    input  wire        we,
+    input  wire [10:0] wa,
+    input  wire [8:0]  wd,
+    input  wire        rce,
+    input  wire        oce,
+    input  wire [10:0] ra,
+    output wire [8:0]  rd
+);
+    DP16KD #(
+        .DATA_WIDTH_A(9), .DATA_WIDTH_B(9), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+        .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
+        .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED")
+    ) ram (
+        .DIA0(wd[0]), .DIA1(wd[1]), .DIA2(wd[2]), .DIA3(wd[3]), .DIA4(wd[4]), .DIA5(wd[5]), .DIA6(wd[6]),
+        .DIA7(wd[7]), .DIA8(wd[8]), .ADA0(1'b0), .ADA1(1'b0), .ADA2(1'b0), .ADA3(wa[0]), .ADA4(wa[1]),
+        .ADA5(wa[2]), .ADA6(wa[3]), .ADA7(wa[4]), .ADA8(wa[5]), .ADA9(wa[6]), .ADA10(wa[7]), .ADA11(wa[8]),
+        .ADA12(wa[9]), .ADA13(wa[10]), .ADB0(1'b0), .ADB1(1'b0), .ADB2(1'b0), .ADB3(ra[0]), .ADB4(ra[1]),
+        .ADB5(ra[2]), .ADB6(ra[3]), .ADB7(ra[4]), .ADB8(ra[5]), .ADB9(ra[6]), .ADB10(ra[7]), .ADB11(ra[8]),
+        .ADB12(ra[9]), .ADB13(ra[10]), .DOB0(rd[0]), .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]),
+        .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]), .DOB8(rd[8]), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0),
+        .CEA(1'b1), .CEB(rce), .OCEA(1'b1), .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0),
+        .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0)
     );
 endmodule
 `endif
