@@ -200,8 +200,8 @@ def _partial_sums(x: Interval, w: np.ndarray, b: np.ndarray | None, out: Interva
 
     Per channel the extremes are b plus the sum of the negative (positive) terms' minima (maxima).
     Exact in int64 when every such sum is below 2^62 in magnitude, else in Python integers."""
-    w = w.reshape(w.shape[0], -1)
-    bias = np.zeros(w.shape[0], dtype=np.int64) if b is None else np.asarray(b)
+    w = np.asarray(w, dtype=np.int64).reshape(w.shape[0], -1)  # never a narrow dtype: w * x.lo must not wrap
+    bias = np.zeros(w.shape[0], dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64)
     big = max(abs(x.lo), abs(x.hi)) * int(np.abs(w).max(initial=0)) * w.shape[1] + int(np.abs(bias).max(initial=0))
     if big >= 2**62:
         w, bias = w.astype(object), bias.astype(object)
