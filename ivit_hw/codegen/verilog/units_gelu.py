@@ -28,7 +28,7 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
     lat_b = 1 + SHIFT_EXP_LAT + 1 + DIV_STAGES + 5
     u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
          "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(c + 48), "tdw_in": tdata_bits(wx),
-         "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 12 + SHIFT_EXP_LAT + OUT_FIFO_CLOCKS,
+         "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 13 + SHIFT_EXP_LAT + OUT_FIFO_CLOCKS,
          "exp_lat": SHIFT_EXP_LAT,
          "aw_o": out_fifo_aw(lat_b + 5), "min_row": 8}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
