@@ -87,8 +87,9 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["min_row"] = steps + 4
         u["mul_lat"] = DMUL_LAT
         # 13 clocks of the row-max push, FIFO hops and division hand-over, then pass C: operand registers
-        # and the DSP multiplier
-        u["latency"] = c + u["lat_b"] + steps + 13 + 1 + DMUL_LAT
+        # and the DSP multiplier, then the output FIFO
+        u["latency"] = c + u["lat_b"] + steps + 13 + 1 + DMUL_LAT + OUT_FIFO_CLOCKS
+        u["aw_o"] = out_fifo_aw(DMUL_LAT + 1)
         u["out_doc"] = f"{a['out_bits']}-bit probabilities (scale 2^-{a['out_bits'] - (1 if op == 'shiftmax' else 0)})"
         u["pass_c"] = "y = (e * f) >> (32 - out_bits)"
         u["aw_e"] = aw_for(2 * c + steps + 24)
