@@ -4,9 +4,9 @@
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. in_ready depends only on the fill level.
-// With IVIT_ECP5 defined and 6 <= AW <= 10 the memory is DP16KD blocks (1024 x 18),
-// with AW = 11 DP16KD blocks in their 2048 x 9 mode, both instantiated with
-// REGMODE_B = OUTREG (yosys maps inferred memories without the output register);
+// With IVIT_ECP5 defined and 6 <= AW <= 12 the memory is DP16KD blocks (1024 x 18,
+// 2048 x 9 or 4096 x 4), instantiated with REGMODE_B = OUTREG (yosys maps inferred
+// memories without the output register);
 // otherwise an inferred memory with the same clocks.
 module ivit_fifo #(
     parameter W = 8,
@@ -36,26 +36,19 @@ module ivit_fifo #(
 
     generate
 `ifdef IVIT_ECP5
-        if (AW >= 6 && AW <= 10) begin : g_dp16kd
-            localparam NB = (W + 17) / 18;
-            wire [18*NB-1:0] wd = {{(18 * NB - W){1'b0}}, in_data};
-            wire [18*NB-1:0] rd;
-            wire [9:0] wa = {{(10 - AW){1'b0}}, wptr};
-            wire [9:0] ra = {{(10 - AW){1'b0}}, rptr};
+        if (AW >= 6 && AW <= 12) begin : g_dp16kd
+            // a DP16KD holds 1024 x 18, 2048 x 9 or 4096 x 4: the widest shape that has the depth
+            localparam BW = (AW <= 10) ? 18 : ((AW == 11) ? 9 : 4);
+            localparam BAW = (AW <= 10) ? 10 : AW;
+            localparam NB = (W + BW - 1) / BW;
+            wire [BW*NB-1:0] wd = in_data;  // zero-extended
+            wire [BW*NB-1:0] rd;
+            wire [BAW-1:0] wa = wptr;  // zero-extended
+            wire [BAW-1:0] ra = rptr;
             genvar b;
             for (b = 0; b < NB; b = b + 1) begin : g_blk
-                ivit_bram18 blk (.clk(clk), .we(push), .wa(wa), .wd(wd[18*b+17:18*b]), .rce(pop), .oce(ld2),
-                    .ra(ra), .rd(rd[18*b+17:18*b]));
-            end
-            assign s2_data = rd[W-1:0];
-        end else if (AW == 11) begin : g_dp16kd9
-            localparam NB = (W + 8) / 9;
-            wire [9*NB-1:0] wd = {{(9 * NB - W){1'b0}}, in_data};
-            wire [9*NB-1:0] rd;
-            genvar b;
-            for (b = 0; b < NB; b = b + 1) begin : g_blk
-                ivit_bram9 blk (.clk(clk), .we(push), .wa(wptr), .wd(wd[9*b+8:9*b]), .rce(pop), .oce(ld2),
-                    .ra(rptr), .rd(rd[9*b+8:9*b]));
+                ivit_bram #(.DW(BW), .AW(BAW)) blk (.clk(clk), .we(push), .wa(wa), .wd(wd[BW*b+BW-1:BW*b]),
+                    .rce(pop), .oce(ld2), .ra(ra), .rd(rd[BW*b+BW-1:BW*b]));
             end
             assign s2_data = rd[W-1:0];
         end else begin : g_infer
@@ -100,37 +93,47 @@ module ivit_fifo #(
 endmodule
 
 `ifdef IVIT_ECP5
-// ivit_bram18: one DP16KD as a 1024 x 18 simple dual-port RAM: write on port A,
-// read on port B into the read register (rce), then the output register (oce).
-// Kept as its own module: yosys re-derives a flattened parameterised DP16KD
-// instance and loses the wrapper.
+// ivit_bram: one DP16KD as a simple dual-port RAM of 2^AW words of DW bits (DW = 18, AW = 10;
+// DW = 9, AW = 11; DW = 4, AW = 12): write on port A, read on port B into the read register (rce),
+// then the output register (oce). The word address sits above the 14 - AW low address bits, which in
+// the 18-bit mode are port A's byte write enables (both on). Kept as its own module: yosys
+// re-derives a flattened parameterised DP16KD instance and loses the wrapper.
 (* keep_hierarchy *)
-module ivit_bram18 (
-    input  wire        clk,
-    input  wire        we,
-    input  wire [9:0]  wa,
-    input  wire [17:0] wd,
-    input  wire        rce,
-    input  wire        oce,
-    input  wire [9:0]  ra,
-    output wire [17:0] rd
+module ivit_bram #(
+    parameter DW = 18,
+    parameter AW = 10
+) (
+    input  wire          clk,
+    input  wire          we,
+    input  wire [AW-1:0] wa,
+    input  wire [DW-1:0] wd,
+    input  wire          rce,
+    input  wire          oce,
+    input  wire [AW-1:0] ra,
+    output wire [DW-1:0] rd
 );
+    wire [13:0] awr = {wa, {(14 - AW){1'b0}}} | ((DW == 18) ? 14'd3 : 14'd0);
+    wire [13:0] ard = {ra, {(14 - AW){1'b0}}};
+    wire [17:0] di = wd;  // zero-extended
+    wire [17:0] dout;
+    assign rd = dout[DW-1:0];
     DP16KD #(
-        .DATA_WIDTH_A(18), .DATA_WIDTH_B(18), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+        .DATA_WIDTH_A(DW), .DATA_WIDTH_B(DW), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
         .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
         .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED")
     ) ram (
-        .DIA0(wd[0]), .DIA1(wd[1]), .DIA2(wd[2]), .DIA3(wd[3]), .DIA4(wd[4]), .DIA5(wd[5]), .DIA6(wd[6]),
-        .DIA7(wd[7]), .DIA8(wd[8]), .DIA9(wd[9]), .DIA10(wd[10]), .DIA11(wd[11]), .DIA12(wd[12]),
-        .DIA13(wd[13]), .DIA14(wd[14]), .DIA15(wd[15]), .DIA16(wd[16]), .DIA17(wd[17]), .ADA0(1'b1),
-        .ADA1(1'b1), .ADA2(1'b0), .ADA3(1'b0), .ADA4(wa[0]), .ADA5(wa[1]), .ADA6(wa[2]), .ADA7(wa[3]),
-        .ADA8(wa[4]), .ADA9(wa[5]), .ADA10(wa[6]), .ADA11(wa[7]), .ADA12(wa[8]), .ADA13(wa[9]), .ADB0(1'b0),
-        .ADB1(1'b0), .ADB2(1'b0), .ADB3(1'b0), .ADB4(ra[0]), .ADB5(ra[1]), .ADB6(ra[2]), .ADB7(ra[3]),
-        .ADB8(ra[4]), .ADB9(ra[5]), .ADB10(ra[6]), .ADB11(ra[7]), .ADB12(ra[8]), .ADB13(ra[9]), .DOB0(rd[0]),
-        .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]), .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]),
-        .DOB8(rd[8]), .DOB9(rd[9]), .DOB10(rd[10]), .DOB11(rd[11]), .DOB12(rd[12]), .DOB13(rd[13]),
-        .DOB14(rd[14]), .DOB15(rd[15]), .DOB16(rd[16]), .DOB17(rd[17]), .DIB0(1'b0), .DIB1(1'b0), .DIB2(1'b0),
-        .DIB3(1'b0), .DIB4(1'b0), .DIB5(1'b0), .DIB6(1'b0), .DIB7(1'b0), .DIB8(1'b0), .DIB9(1'b0),
+        .DIA0(di[0]), .DIA1(di[1]), .DIA2(di[2]), .DIA3(di[3]), .DIA4(di[4]), .DIA5(di[5]), .DIA6(di[6]),
+        .DIA7(di[7]), .DIA8(di[8]), .DIA9(di[9]), .DIA10(di[10]), .DIA11(di[11]), .DIA12(di[12]),
+        .DIA13(di[13]), .DIA14(di[14]), .DIA15(di[15]), .DIA16(di[16]), .DIA17(di[17]), .ADA0(awr[0]),
+        .ADA1(awr[1]), .ADA2(awr[2]), .ADA3(awr[3]), .ADA4(awr[4]), .ADA5(awr[5]), .ADA6(awr[6]),
+        .ADA7(awr[7]), .ADA8(awr[8]), .ADA9(awr[9]), .ADA10(awr[10]), .ADA11(awr[11]), .ADA12(awr[12]),
+        .ADA13(awr[13]), .ADB0(ard[0]), .ADB1(ard[1]), .ADB2(ard[2]), .ADB3(ard[3]), .ADB4(ard[4]),
+        .ADB5(ard[5]), .ADB6(ard[6]), .ADB7(ard[7]), .ADB8(ard[8]), .ADB9(ard[9]), .ADB10(ard[10]),
+        .ADB11(ard[11]), .ADB12(ard[12]), .ADB13(ard[13]), .DOB0(dout[0]), .DOB1(dout[1]), .DOB2(dout[2]),
+        .DOB3(dout[3]), .DOB4(dout[4]), .DOB5(dout[5]), .DOB6(dout[6]), .DOB7(dout[7]), .DOB8(dout[8]),
+        .DOB9(dout[9]), .DOB10(dout[10]), .DOB11(dout[11]), .DOB12(dout[12]), .DOB13(dout[13]),
+        .DOB14(dout[14]), .DOB15(dout[15]), .DOB16(dout[16]), .DOB17(dout[17]), .DIB0(1'b0), .DIB1(1'b0),
+        .DIB2(1'b0), .DIB3(1'b0), .DIB4(1'b0), .DIB5(1'b0), .DIB6(1'b0), .DIB7(1'b0), .DIB8(1'b0), .DIB9(1'b0),
         .DIB10(1'b0), .DIB11(1'b0), .DIB12(1'b0), .DIB13(1'b0), .DIB14(1'b0), .DIB15(1'b0), .DIB16(1'b0),
         .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0), .CEA(1'b1), .CEB(rce), .OCEA(1'b1),
         .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
@@ -248,35 +251,6 @@ module ivit_rom18 #(
         .DIB17(1'b0), .CLKA(clk), .CLKB(clk), .WEA(1'b0), .WEB(1'b0), .CEA(1'b0), .CEB(ce), .OCEA(1'b0),
         .OCEB(ce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0),
         .CSB2(1'b0)
-    );
-endmodule
-// ivit_bram9: one DP16KD as a 2048 x 9 simple dual-port RAM (address bits 13..3), otherwise as
-// ivit_bram18: write on port A, read on port B through the read (rce) and output (oce) registers.
-(* keep_hierarchy *)
-module ivit_bram9 (
-    input  wire        clk,
-    input  wire        we,
-    input  wire [10:0] wa,
-    input  wire [8:0]  wd,
-    input  wire        rce,
-    input  wire        oce,
-    input  wire [10:0] ra,
-    output wire [8:0]  rd
-);
-    DP16KD #(
-        .DATA_WIDTH_A(9), .DATA_WIDTH_B(9), .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
-        .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"), .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
-        .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("DISABLED")
-    ) ram (
-        .DIA0(wd[0]), .DIA1(wd[1]), .DIA2(wd[2]), .DIA3(wd[3]), .DIA4(wd[4]), .DIA5(wd[5]), .DIA6(wd[6]),
-        .DIA7(wd[7]), .DIA8(wd[8]), .ADA0(1'b0), .ADA1(1'b0), .ADA2(1'b0), .ADA3(wa[0]), .ADA4(wa[1]),
-        .ADA5(wa[2]), .ADA6(wa[3]), .ADA7(wa[4]), .ADA8(wa[5]), .ADA9(wa[6]), .ADA10(wa[7]), .ADA11(wa[8]),
-        .ADA12(wa[9]), .ADA13(wa[10]), .ADB0(1'b0), .ADB1(1'b0), .ADB2(1'b0), .ADB3(ra[0]), .ADB4(ra[1]),
-        .ADB5(ra[2]), .ADB6(ra[3]), .ADB7(ra[4]), .ADB8(ra[5]), .ADB9(ra[6]), .ADB10(ra[7]), .ADB11(ra[8]),
-        .ADB12(ra[9]), .ADB13(ra[10]), .DOB0(rd[0]), .DOB1(rd[1]), .DOB2(rd[2]), .DOB3(rd[3]), .DOB4(rd[4]),
-        .DOB5(rd[5]), .DOB6(rd[6]), .DOB7(rd[7]), .DOB8(rd[8]), .CLKA(clk), .CLKB(clk), .WEA(we), .WEB(1'b0),
-        .CEA(1'b1), .CEB(rce), .OCEA(1'b1), .OCEB(oce), .RSTA(1'b0), .RSTB(1'b0), .CSA0(1'b0), .CSA1(1'b0),
-        .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0)
     );
 endmodule
 `endif
