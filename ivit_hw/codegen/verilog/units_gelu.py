@@ -5,7 +5,17 @@ from __future__ import annotations
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
-from .units_common import SHIFT_EXP_LAT, UnitView, aw_for, data_width, out_width, row_len, shift_exp_cfg, tdata_bits
+from .units_common import (
+    DMUL_LAT,
+    SHIFT_EXP_LAT,
+    UnitView,
+    aw_for,
+    data_width,
+    out_width,
+    row_len,
+    shift_exp_cfg,
+    tdata_bits,
+)
 from .widths import sbits
 
 DIV_STAGES = 31
@@ -25,11 +35,12 @@ def shiftgelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: st
          "out": sbits(rg["out"])}
     se["wd"] = w["d"]
     sem["wd"] = w["z"] + 1
-    lat_b = 1 + SHIFT_EXP_LAT + 1 + DIV_STAGES + 5
+    # operand register, ShiftExp, the clamped sum, the divider, e*f and x*g on the DSP multiplier, 1 spare
+    lat_b = 1 + SHIFT_EXP_LAT + 1 + DIV_STAGES + 2 * DMUL_LAT + 1
     u = {"module": module, "node": node.name, "op": node.op, "coef": a["coef"], "c": c, "se": se, "sem": sem,
          "we_u": se["we"] - 1, "wes": max(se["we"] - 1, 31) + 1, "aw_x": aw_for(c + 48), "tdw_in": tdata_bits(wx),
          "tdw_out": tdata_bits(out_width(graph, node)), "latency": lat_b + 13 + SHIFT_EXP_LAT + OUT_FIFO_CLOCKS,
-         "exp_lat": SHIFT_EXP_LAT,
+         "exp_lat": SHIFT_EXP_LAT, "mul_lat": DMUL_LAT,
          "aw_o": out_fifo_aw(lat_b + 5), "min_row": 8}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
