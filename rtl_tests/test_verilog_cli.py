@@ -125,6 +125,38 @@ def test_synth_smoke_ecp5_yosys(tmp_path):
     assert row["lut"] > 50 and row["ff"] > 50 and row["dsp"] >= 1 and row["bram"] >= 1, row
 
 
+
+def test_ecp5_fifos_map_to_dp16kd_in_the_widest_shape_with_their_depth(tmp_path):
+    """``ivit_fifo`` under IVIT_ECP5: 1024 words of 20 bits take two DP16KD in 1024 x 18 mode, 2048 of
+    9 bits one in 2048 x 9, 4096 of 9 bits three in 4096 x 4; every block reads through OUTREG."""
+    import json
+
+    from ivit_hw.eda.synth import synth_unit
+
+    shapes = [(20, 10), (9, 11), (9, 12)]  # (W, AW)
+    ports = []
+    body = []
+    for i, (w, aw) in enumerate(shapes):
+        ports += [f"input wire [{w - 1}:0] d{i}", f"input wire v{i}", f"output wire r{i}",
+                  f"output wire [{w - 1}:0] q{i}", f"output wire o{i}", f"input wire a{i}"]
+        body.append(f"    ivit_fifo #(.W({w}), .AW({aw})) f{i} (.clk(clk), .rst(rst), .in_data(d{i}), "
+                    f".in_valid(v{i}), .in_ready(r{i}), .out_data(q{i}), .out_valid(o{i}), .out_ready(a{i}));")
+    top = tmp_path / "fifo_top.v"
+    top.write_text("module fifo_top (input wire clk, input wire rst, " + ", ".join(ports) + ");\n"
+                   + "\n".join(body) + "\nendmodule\n")
+    lib = Path(__file__).parents[1] / "ivit_hw" / "templates" / "verilog" / "lib" / "ivit_fifo.v"
+    work = tmp_path / "synth"
+    row = synth_unit(work, [lib, top], "fifo_top", "ecp5", 150.0, Path(".cache") / "yowasp", place_route=False)
+    assert row["bram"] == 2 + 1 + 3, row
+    modules = json.loads((work / "fifo_top.json").read_text())["modules"]
+    # each ivit_bram shape is its own (kept) module holding one DP16KD; count the instances of each
+    block = {name: next(c for c in m["cells"].values() if c["type"] == "DP16KD") for name, m in modules.items()
+             if any(c["type"] == "DP16KD" for c in m["cells"].values())}
+    uses = [cell["type"] for m in modules.values() for cell in m["cells"].values() if cell["type"] in block]
+    widths = sorted(int(block[t]["parameters"]["DATA_WIDTH_B"], 2) for t in uses)
+    assert widths == [4, 4, 4, 9, 18, 18], widths
+    assert {block[t]["parameters"]["REGMODE_B"] for t in uses} == {"OUTREG"}
+
 # ----------------------------------------------------------------------------- traced multi-image stimulus
 
 
