@@ -3,7 +3,9 @@
 // and its output register, then a third register in the fabric holds out_data,
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
-// passes one word per clock. in_ready depends only on the fill level.
+// passes one word per clock. in_ready is a register, from the last clock's fill level and
+// push (not its pop): it falls when the memory would be full, and a pop while full
+// reopens it one clock later, so it costs one clock only when the FIFO is full.
 // With IVIT_ECP5 defined and 6 <= AW <= 12 the memory is DP16KD blocks (1024 x 18,
 // 2048 x 9 or 4096 x 4), instantiated with REGMODE_B = OUTREG (yosys maps inferred
 // memories without the output register);
@@ -16,7 +18,7 @@ module ivit_fifo #(
     input  wire         rst,
     input  wire [W-1:0] in_data,
     input  wire         in_valid,
-    output wire         in_ready,
+    output reg          in_ready,
     output reg  [W-1:0] out_data,
     output reg          out_valid,
     input  wire         out_ready
@@ -32,7 +34,6 @@ module ivit_fifo #(
     wire ld3 = v2 && (!out_valid || out_ready);
     wire ld2 = v1 && (!v2 || ld3);
     wire pop = (count != {(AW + 1){1'b0}}) && (!v1 || ld2);
-    assign in_ready = (count != DEPTH);
 
     generate
 `ifdef IVIT_ECP5
@@ -77,7 +78,9 @@ module ivit_fifo #(
             v1 <= 1'b0;
             v2 <= 1'b0;
             out_valid <= 1'b0;
+            in_ready <= 1'b1;
         end else begin
+            in_ready <= (count != DEPTH) && !(push && count == DEPTH - 1'b1);
             if (push) wptr <= wptr + 1'b1;
             if (pop) rptr <= rptr + 1'b1;
             if (push && !pop) count <= count + 1'b1;
