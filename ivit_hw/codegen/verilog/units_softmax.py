@@ -63,8 +63,11 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["nw"] = max(esum_bits, 1)
         u["out_doc"] = "the 4-bit log2 code (0..15; 16 = masked)"
         u["pass_c"] = "v = round_half_even(sum / e) in a pipelined divider, code = round(log2 v)"
-        u["latency"] = c + u["lat_b"] + u["nw"] + 19 + OUT_FIFO_CLOCKS
-        u["aw_o"] = out_fifo_aw(u["nw"] + 6)
+        # pass C: operand registers, the nw-stage divider, then q and bump, q + bump, the per-group
+        # leading one, the selected group, the code: nw + 6 registers before the output FIFO
+        c_stages = u["nw"] + 6
+        u["latency"] = c + u["lat_b"] + c_stages + 13 + OUT_FIFO_CLOCKS
+        u["aw_o"] = out_fifo_aw(c_stages)
         u["min_row"] = 1
         u["aw_e"] = aw_for(2 * c + 16)
         u["radix"] = 1
