@@ -1,0 +1,8 @@
+"""The shared hardware plan: per layer parallelism and cycles, per buffer kind, size and memory,
+checked against a part's resources. Read by the HLS and the Verilog renderers; core only (numpy)."""
+
+from .parts import PARTS, Part, PlanError, get_part
+from .plan import BufferPlan, HardwarePlan, LayerPlan, PlanConfig, config_from, make_plan
+
+__all__ = ["PARTS", "BufferPlan", "HardwarePlan", "LayerPlan", "Part", "PlanConfig", "PlanError", "config_from",
+           "get_part", "make_plan"]
