@@ -10,10 +10,11 @@ exist and :mod:`.memory` for how blocks are counted.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from .buffers import Need, attention_layout, node_buffers, stream_buffers, weight_buffers
 from .costs import GEMM_OPS, Work, node_work
 from .memory import blocks_of, small_memory
@@ -28,13 +29,16 @@ class PlanConfig:
     name globs to lanes, ``default`` for GEMMs the globs miss; a glob may also give an element op
     lanes), or a ``dsp_budget`` the plan balances layer cycles under (it then ignores
     ``parallelism``); weight placement; the default stream FIFO depth; ``require_divisor``: refuse a
-    GEMM parallelism that does not divide its reduction length (the HLS kernels pad instead)."""
+    GEMM parallelism that does not divide its reduction length (the HLS kernels pad instead);
+    ``element_lanes``: whether ops other than GEMMs may get more than one lane (False for a renderer
+    whose element kernels handle one element per clock)."""
 
     parallelism: int | dict[str, int] = 1
     dsp_budget: int | None = None
     weights: str = "on_chip"
     fifo_depth: int = 2
     require_divisor: bool = False
+    element_lanes: bool = True
 
     def __post_init__(self) -> None:
         par = self.parallelism
@@ -153,7 +157,7 @@ def _lanes_fixed(works: list[Work], config: PlanConfig) -> dict[str, int]:
     lanes = {}
     for w in works:
         p = config.explicit(w.node, w.gemm)
-        if p is None:
+        if p is None or not (w.gemm or config.element_lanes):
             lanes[w.node] = 1
             continue
         if w.gemm and config.require_divisor and w.cols % p:
@@ -170,25 +174,30 @@ def _lanes_for(w: Work, target: int) -> int:
     return min(w.cols, -(-w.cols // per_row))
 
 
-def _lanes_balanced(works: list[Work], budget: int) -> dict[str, int]:
-    """HG-PIPE-style balance: the smallest interval whose lanes cost at most ``budget`` multipliers."""
-    def cost(target: int) -> int:
-        return sum(w.mult_per_lane * _lanes_for(w, target) for w in works)
+def _lanes_balanced(works: list[Work], budget: int, element_lanes: bool) -> dict[str, int]:
+    """HG-PIPE-style balance: the smallest interval whose lanes cost at most ``budget`` multipliers
+    (ops other than GEMMs keep one lane unless ``element_lanes``)."""
+    free = [w for w in works if w.gemm or element_lanes]
+    fixed = [w for w in works if not (w.gemm or element_lanes)]
+    fixed_cost = sum(w.mult_per_lane for w in fixed)
 
-    floor = max(w.cycles(w.cols) for w in works)  # no layer goes faster than full lanes
-    if cost(floor) <= budget:
-        return {w.node: _lanes_for(w, floor) for w in works}
-    lo, hi = floor, max(w.cycles(1) for w in works)
+    def cost(target: int) -> int:
+        return fixed_cost + sum(w.mult_per_lane * _lanes_for(w, target) for w in free)
+
+    lanes = {w.node: 1 for w in fixed}
+    floor = max([w.cycles(w.cols) for w in free] + [w.cycles(1) for w in fixed] + [1])
+    hi = max([w.cycles(1) for w in works] + [floor])
     if cost(hi) > budget:
-        need = cost(hi)
-        raise PlanError(f"dsp_budget {budget} is below the {need} multipliers of one lane per layer")
+        raise PlanError(f"dsp_budget {budget} is below the {cost(hi)} multipliers of one lane per layer")
+    lo = floor
     while lo < hi:
         mid = (lo + hi) // 2
         if cost(mid) <= budget:
             hi = mid
         else:
             lo = mid + 1
-    return {w.node: _lanes_for(w, hi) for w in works}
+    lanes.update({w.node: _lanes_for(w, hi) for w in free})
+    return lanes
 
 
 def _place(needs: list[Need], part: Part) -> list[BufferPlan]:
@@ -236,17 +245,37 @@ def _overfit(totals: dict[str, int], part: Part) -> tuple[str, ...]:
                  for what, need, have, unit in checks if need > have)
 
 
-def make_plan(graph: Graph, part: str | Part, config: PlanConfig | None = None) -> HardwarePlan:
-    """The hardware plan of ``graph`` (analysed: proven ranges give the widths) on ``part``."""
-    part = get_part(part) if isinstance(part, str) else part
-    config = config or PlanConfig()
-    works = [node_work(graph, n) for n in graph.nodes]
+def plan_layers(graph: Graph, config: PlanConfig, nodes: Sequence[Node] | None = None) -> list[LayerPlan]:
+    """Per layer (of ``nodes``, default every node) its MACs, lanes (from the config, or balanced
+    under ``dsp_budget``), cycles and multipliers in the streaming architecture."""
+    works = [node_work(graph, n) for n in (graph.nodes if nodes is None else nodes)]
     if config.dsp_budget is not None:
-        lanes = _lanes_balanced(works, config.dsp_budget)
+        lanes = _lanes_balanced(works, config.dsp_budget, config.element_lanes)
     else:
         lanes = _lanes_fixed(works, config)
-    layers = [LayerPlan(w.node, w.op, w.macs, lanes[w.node], w.cycles(lanes[w.node]),
-                        w.mult_per_lane * lanes[w.node]) for w in works]
+    return [LayerPlan(w.node, w.op, w.macs, lanes[w.node], w.cycles(lanes[w.node]),
+                      w.mult_per_lane * lanes[w.node]) for w in works]
+
+
+def assemble(graph_name: str, part: str | Part, config: PlanConfig, layers: list[LayerPlan],
+             needs: list[Need]) -> HardwarePlan:
+    """A plan from layers and buffers before placement: memory placement, totals, the overfit lines.
+    :func:`make_plan` passes the streaming architecture's buffers; a renderer with another
+    architecture passes its own (the HLS target's arrays)."""
+    part = get_part(part) if isinstance(part, str) else part
+    buffers = _place(needs, part)
+    totals = _totals(layers, buffers)
+    return HardwarePlan(graph_name, part, config, tuple(layers), tuple(buffers),
+                        max((lp.cycles for lp in layers), default=0), totals, _overfit(totals, part))
+
+
+def make_plan(graph: Graph, part: str | Part, config: PlanConfig | None = None) -> HardwarePlan:
+    """The hardware plan of ``graph`` (analysed: proven ranges give the widths) on ``part`` in the
+    streaming architecture."""
+    part = get_part(part) if isinstance(part, str) else part
+    config = config or PlanConfig()
+    layers = plan_layers(graph, config)
+    lanes = {lp.node: lp.parallelism for lp in layers}
     attn = attention_layout(graph)
     kinds = {n.name: node_buffers(graph, n, lanes[n.name], attn) for n in graph.nodes}
     needs = stream_buffers(graph, config.fifo_depth, lanes, kinds)
@@ -254,10 +283,7 @@ def make_plan(graph: Graph, part: str | Part, config: PlanConfig | None = None) 
     for n in graph.nodes:
         needs += kinds[n.name]
         needs += weight_buffers(graph, n, lanes[n.name], config.weights == "off_chip", seen)
-    buffers = _place(needs, part)
-    totals = _totals(layers, buffers)
-    return HardwarePlan(graph.name, part, config, tuple(layers), tuple(buffers),
-                        max((lp.cycles for lp in layers), default=0), totals, _overfit(totals, part))
+    return assemble(graph.name, part, config, layers, needs)
 
 
 def config_from(doc: Any, where: str = "plan config") -> PlanConfig:
@@ -267,7 +293,7 @@ def config_from(doc: Any, where: str = "plan config") -> PlanConfig:
         return PlanConfig()
     if not isinstance(doc, dict):
         raise PlanError(f"{where}: expected a mapping")
-    keys = ("parallelism", "dsp_budget", "weights", "fifo_depth", "require_divisor")
+    keys = ("parallelism", "dsp_budget", "weights", "fifo_depth", "require_divisor", "element_lanes")
     unknown = sorted(set(doc) - set(keys))
     if unknown:
         raise PlanError(f"{where}: unknown key(s) {unknown}; known: {list(keys)}")
@@ -275,7 +301,8 @@ def config_from(doc: Any, where: str = "plan config") -> PlanConfig:
     if isinstance(par, dict):
         par = {str(k): v for k, v in par.items()}
     return PlanConfig(par, doc.get("dsp_budget"), doc.get("weights", "on_chip"), doc.get("fifo_depth", 2),
-                      bool(doc.get("require_divisor", False)))
+                      bool(doc.get("require_divisor", False)), bool(doc.get("element_lanes", True)))
 
 
-__all__ = ["BufferPlan", "HardwarePlan", "LayerPlan", "PlanConfig", "PlanError", "config_from", "make_plan"]
+__all__ = ["BufferPlan", "HardwarePlan", "LayerPlan", "PlanConfig", "PlanError", "assemble", "config_from", "make_plan",
+           "plan_layers"]

@@ -18,8 +18,10 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from ...hwplan import HardwarePlan
 from ...ir.graph import Graph, Node
 from ...ir.types import IRError
+from .fit import gemm_lanes, project_plan, refuse_overfit
 from .layers import Layer, Rom, build_layer, estimated_total
 from .names import Namer, comment_text
 from .options import HlsOptions
@@ -205,6 +207,7 @@ class _Builder:
 
     def build(self) -> None:
         g, sel = self.graph, self.sel
+        self.lanes = gemm_lanes(g, sel.nodes, self.opts)
         self.plan_uses()
         self.ports = []
         for t in sel.inputs:
@@ -217,7 +220,7 @@ class _Builder:
         for node in sel.nodes:
             buffers = {role: self.take(t) for role, t in node.inputs.items() if not _is_param(node, role)}
             out = self.buffer(node.output, self.tname(node.output), f"{node.op} {comment_text(node.name)}")
-            par = self.opts.parallelism(node.name)
+            par = self.lanes.get(node.name, 1)
             layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par)
             self.layers.append(layer)
             for rom in layer.roms:
@@ -267,7 +270,7 @@ def _structs(layers: list[Layer]) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(b: _Builder, opts: HlsOptions) -> dict[str, Any]:
+def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any]:
     total = estimated_total(b.layers)
     layers = [{"node": layer.node, "op": layer.op, "config": layer.cfg, "kernel": layer.kernel,
                "widths": layer.widths, "loops": layer.loops, "target_ii": 1, "parallelism": layer.par,
@@ -284,6 +287,7 @@ def _summary(b: _Builder, opts: HlsOptions) -> dict[str, Any]:
         "outputs": [{"tensor": p["tensor"], "port": p["port"], "type": p["ctype"], "size": p["size"]}
                     for p in b.ports if p["direction"] == "output"],
         "layers": layers,
+        "plan": plan.to_json(),
     }
 
 
@@ -300,13 +304,15 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     sel = select(graph, opts.top)
     b = _Builder(graph, sel, opts)
     b.build()
+    roms = sorted(b.roms.values(), key=lambda r: r.cid)
+    plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas)
+    refuse_overfit(plan, opts)
     env = _env()
     guard = "IVIT_TOP"
     ctx = {"top": TOP, "guard": guard, "graph_comment": comment_text(graph.name),
            "selection_comment": comment_text(opts.top), "ports": b.ports}
     files: dict[str, str] = {}
     files[f"firmware/{TOP}.h"] = _render(env, "top.h.j2", **ctx)
-    roms = sorted(b.roms.values(), key=lambda r: r.cid)
     files[f"firmware/{TOP}.cpp"] = _render(env, "top.cpp.j2", **ctx, weight_headers=[r.cid for r in roms],
                                            buffers=b.buffers, pragmas=b.pragmas, steps=b.steps)
     files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=_structs(b.layers))
@@ -319,13 +325,14 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     traced = [{"cid": b.tname(t), "size": _size(graph, t), "trace": i, "tensor": t} for t, i in b.trace_ids.items()]
     files["tb/tb.cpp"] = _render(env, "tb.cpp.j2", **ctx, inputs=inputs, outputs=outputs, traced=traced,
                                  trace_samples=opts.trace_samples)
-    summary = _summary(b, opts)
+    summary = _summary(b, opts, plan)
     files["build_prj.tcl"] = _render(env, "build_prj.tcl.j2", **ctx, project=f"{TOP}_prj", part=opts.part,
                                      clock_ns=opts.clock_ns)
     files["README.md"] = _render(env, "README.md.j2", **ctx, part=opts.part, clock_ns=opts.clock_ns,
                                  samples=opts.samples, trace_samples=opts.trace_samples,
                                  total_cycles=summary["estimated_cycles_per_sample"],
-                                 latency_us=summary["estimated_latency_us"], n_layers=len(b.layers))
+                                 latency_us=summary["estimated_latency_us"], n_layers=len(b.layers),
+                                 plan_lines=plan.summary_lines(1000.0 / opts.clock_ns))
     files["summary.json"] = json.dumps(summary, indent=1) + "\n"
     root = _template_root()
     for src in sorted((root / "include" / "ivit").glob("*.h")):
@@ -341,7 +348,8 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
                               vectors, graph_inputs)
     return {"top": TOP, "selection": opts.top, "part": opts.part, "clock_ns": opts.clock_ns,
             "samples": n_samples, "layers": len(b.layers),
-            "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"]}
+            "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"],
+            "plan": plan.summary_lines(1000.0 / opts.clock_ns)}
 
 
 def write_project(graph: Graph, out_dir: str | Path, opts: HlsOptions,
