@@ -2,7 +2,8 @@
 
 A GEMM (``linear``, ``matmul``, ``patch_embed``, ``log_attn_v``) runs ``P`` multiply-adds per clock
 on its reduction axis: ``cycles = outputs * ceil(K / P)``, ``P`` multipliers (Log-Int-Softmax's
-attn @ v shifts and adds: none). Every other op handles ``lanes`` elements per clock of its row
+attn @ v shifts and adds: none); attn @ v (``matmul`` without ``transpose_b``, ``log_attn_v``)
+splits its output row of N instead: ``cycles = outputs / N * ceil(N / P) * K``. Every other op handles ``lanes`` elements per clock of its row
 (the last axis): ``cycles = rows * ceil(cols / lanes)``, each pass of a row op (max, exp and sum,
 normalise) being its own pipelined stage, so the passes of consecutive rows overlap and a pipelined
 divider's latency is paid once, not per row. Multipliers per lane are :data:`MULT_PER_LANE`.
@@ -71,10 +72,14 @@ def node_work(graph: Graph, node: Node) -> Work:
     elif op == "patch_embed":
         w = graph.tensor(node.inputs["weight"]).shape
         k, outputs = size_of(w[1:]), size_of(out)
-    elif op == "matmul":
+    elif op == "matmul" and node.attrs.get("transpose_b"):
         k, outputs = _shape(graph, node, "a")[-1], size_of(out)
-    elif op == "log_attn_v":
-        k, outputs = _shape(graph, node, "code")[-1], size_of(out)
+    elif op in ("matmul", "log_attn_v"):
+        # attn @ v: the lanes split the output row (N), each lane summing K terms (b's rows are N
+        # apart, so lanes on K would read one memory bank): cycles = outputs / N x ceil(N / P) x K
+        k = _shape(graph, node, "a" if op == "matmul" else "code")[-1]
+        n = out[-1] if out else 1
+        return Work(node.name, op, size_of(out) * k, size_of(out) // n * k, n, mult)
     else:
         src = _main_input(graph, node)
         total = size_of(src) if op in ("slice", "gather", "reduce_sum", "argmax") else size_of(out)

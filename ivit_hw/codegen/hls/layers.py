@@ -269,6 +269,18 @@ def patch_embed(ctx: LayerCtx) -> Layer:
     return layer
 
 
+def _output_lanes(ctx: LayerCtx, layer: Layer, n: int, reduction: int, outputs: int) -> int:
+    """attn @ v: ``par`` lanes on the output axis (length ``n``), each summing ``reduction`` terms;
+    consts ``par``, ``k_blocks`` and ``n_blocks``; cycles outputs / par x reduction. Returns par."""
+    par = max(1, min(ctx.par, n))
+    layer.par = par
+    nb = -(-n // par)
+    layer.consts += [("par", _i(par)), ("k_blocks", _i(-(-reduction // par))), ("n_blocks", _i(nb))]
+    layer.multipliers = par
+    layer.cycles = (outputs // n) * nb * reduction
+    return nb
+
+
 def matmul(ctx: LayerCtx) -> Layer:
     layer = ctx.new_layer("ivit::matmul")
     a_shape, b_shape = ctx.shape("a"), ctx.shape("b")
@@ -283,8 +295,13 @@ def matmul(ctx: LayerCtx) -> Layer:
     layer.consts += [("batch", _i(batch)), ("m", _i(m)), ("n", _i(n)), ("k", _i(k)),
                      ("transpose_b", "1" if tb else "0")]
     layer.args = [ctx.buffers["a"], ctx.buffers["b"], ctx.out]
-    layer.loops = {"MM_B": batch, "MM_M": m, "MM_N": n, "MM_K": _k_blocks(ctx, k)}
-    _gemm_common(ctx, layer, k, batch * m * n)
+    if tb:
+        layer.loops = {"MM_B": batch, "MM_M": m, "MM_N": n, "MM_K": _k_blocks(ctx, k)}
+        _gemm_common(ctx, layer, k, batch * m * n)
+        layer.consts.append(("n_blocks", _i(-(-n // layer.par))))
+    else:
+        nb = _output_lanes(ctx, layer, n, k, batch * m * n)
+        layer.loops = {"MM_B": batch, "MM_M": m, "MM_NB": nb, "MM_KS": k}
     return layer
 
 
@@ -299,8 +316,9 @@ def log_attn_v(ctx: LayerCtx) -> Layer:
     ctx.typed(layer, "out_t", "out")
     layer.consts += [("batch", _i(batch)), ("m", _i(m)), ("n", _i(n)), ("d", _i(d))]
     layer.args = [ctx.buffers["code"], ctx.buffers["v"], ctx.out]
-    layer.loops = {"LAV_B": batch, "LAV_M": m, "LAV_D": d, "LAV_J": _k_blocks(ctx, n)}
-    _gemm_common(ctx, layer, n, batch * m * d)
+    nb = _output_lanes(ctx, layer, d, n, batch * m * d)
+    layer.consts = [(key, val) if key != "n_blocks" else ("d_blocks", val) for key, val in layer.consts]
+    layer.loops = {"LAV_B": batch, "LAV_M": m, "LAV_DB": nb, "LAV_J": n}
     layer.multipliers = 0  # shifts and adds only
     return layer
 

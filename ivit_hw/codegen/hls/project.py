@@ -9,6 +9,7 @@ deterministic: the same graph and options give byte-identical files.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -225,8 +226,6 @@ class _Builder:
             self.layers.append(layer)
             for rom in layer.roms:
                 self.roms.setdefault(rom.cid, rom)
-            if layer.par > 1:
-                self.pragmas += _partition_pragmas(layer)
             trace = None
             if node.output not in sel.outputs and self.opts.trace_samples > 0:
                 trace = len(self.trace_ids)
@@ -242,6 +241,10 @@ class _Builder:
             self.steps.append({"kernel": "ivit::array_to_stream", "targs": [str(_size(g, t))],
                                "args": [self.take(t), port], "comment": f"output {comment_text(t)}", "trace": None})
 
+    def finish(self) -> None:
+        """After :meth:`build`: the partition pragmas of every layer."""
+        self.pragmas = _partition_pragmas(self.layers)
+
     def _port(self, t: str, port: str, direction: str) -> dict[str, Any]:
         return {"port": port, "type_name": f"{port}_t", "ctype": self.ctype(t), "direction": direction,
                 "comment": comment_text(t), "size": _size(self.graph, t), "cid": self.tname(t), "tensor": t}
@@ -252,12 +255,27 @@ def _is_param(node: Node, role: str) -> bool:
     return get_op(node.op).role(role).param
 
 
-def _partition_pragmas(layer: Layer) -> list[str]:
-    names = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::matmul": (0, 1), "ivit::log_attn_v": (0,)}
-    out = []
-    for i in names.get(layer.kernel, ()):
-        out.append(f"ARRAY_PARTITION variable={layer.args[i]} cyclic factor={layer.par} dim=1")
-    return out
+# which arguments of a GEMM kernel are read (or written) ``par`` at a time at consecutive addresses
+PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2)}
+
+
+def partitioned_args(layer: Layer) -> tuple[int, ...]:
+    """The arguments of ``layer`` to split into ``par`` cyclic banks: the operands its unrolled lanes
+    read at consecutive addresses (q @ k^T: a and b; attn @ v: b and the outputs it writes)."""
+    if layer.kernel == "ivit::matmul":
+        return (0, 1) if dict(layer.consts)["transpose_b"] == "1" else (1, 2)
+    return PARTITIONED_ARGS.get(layer.kernel, ())
+
+
+def _partition_pragmas(layers: list[Layer]) -> list[str]:
+    """One cyclic ARRAY_PARTITION per array, the lcm of the factors its readers and writers need."""
+    factors: dict[str, int] = {}
+    for layer in layers:
+        if layer.par > 1:
+            for i in partitioned_args(layer):
+                var = layer.args[i]
+                factors[var] = math.lcm(factors.get(var, 1), layer.par)
+    return [f"ARRAY_PARTITION variable={var} cyclic factor={f} dim=1" for var, f in factors.items()]
 
 
 def _structs(layers: list[Layer]) -> list[dict[str, Any]]:
@@ -304,6 +322,7 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     sel = select(graph, opts.top)
     b = _Builder(graph, sel, opts)
     b.build()
+    b.finish()
     roms = sorted(b.roms.values(), key=lambda r: r.cid)
     plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas)
     refuse_overfit(plan, opts)

@@ -37,7 +37,12 @@ LIN_M:
 }
 
 // a [B, M, K] @ b [B, K, N] (or b [B, N, K] transposed) -> out [B, M, N].
-// CFG: a_t, b_t, acc_t, out_t; batch, m, n, k, par, k_blocks, transpose_b.
+// CFG: a_t, b_t, acc_t, out_t; batch, m, n, k, par, k_blocks, n_blocks, transpose_b.
+// With b transposed (q @ k^T) the par lanes split the reduction (K) axis: a and b are read at par
+// consecutive addresses, so a cyclic partition by par puts them in par different banks. Without
+// (attn @ v) the lanes split the output (N) axis instead: each of par accumulators sums its own
+// column over K in the same order, reading b[k, o .. o + par - 1] (consecutive again) and one a
+// value per clock; reading par consecutive k of b there would hit one bank (they are N apart).
 template <class CFG>
 void matmul(const typename CFG::a_t a[CFG::batch * CFG::m * CFG::k],
             const typename CFG::b_t b[CFG::batch * CFG::k * CFG::n],
@@ -46,23 +51,46 @@ MM_B:
     for (int h = 0; h < CFG::batch; h++) {
     MM_M:
         for (int i = 0; i < CFG::m; i++) {
-        MM_N:
-            for (int o = 0; o < CFG::n; o++) {
-                typename CFG::acc_t acc = 0;
-            MM_K:
-                for (int kb = 0; kb < CFG::k_blocks; kb++) {
+            if (CFG::transpose_b) {
+            MM_N:
+                for (int o = 0; o < CFG::n; o++) {
+                    typename CFG::acc_t acc = 0;
+                MM_K:
+                    for (int kb = 0; kb < CFG::k_blocks; kb++) {
 #pragma HLS PIPELINE II = 1
-                    for (int p = 0; p < CFG::par; p++) {
+                        for (int p = 0; p < CFG::par; p++) {
 #pragma HLS UNROLL
-                        const int kk = kb * CFG::par + p;
-                        if (kk < CFG::k) {
-                            const int bi = CFG::transpose_b ? (h * CFG::n + o) * CFG::k + kk
-                                                            : (h * CFG::k + kk) * CFG::n + o;
-                            acc += a[(h * CFG::m + i) * CFG::k + kk] * b[bi];
+                            const int kk = kb * CFG::par + p;
+                            if (kk < CFG::k) acc += a[(h * CFG::m + i) * CFG::k + kk] * b[(h * CFG::n + o) * CFG::k + kk];
                         }
                     }
+                    out[(h * CFG::m + i) * CFG::n + o] = acc;
                 }
-                out[(h * CFG::m + i) * CFG::n + o] = acc;
+            } else {
+            MM_NB:
+                for (int ob = 0; ob < CFG::n_blocks; ob++) {
+                    typename CFG::acc_t acc[CFG::par];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+                    for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                        acc[p] = 0;
+                    }
+                MM_KS:
+                    for (int kk = 0; kk < CFG::k; kk++) {
+#pragma HLS PIPELINE II = 1
+                        const typename CFG::a_t av = a[(h * CFG::m + i) * CFG::k + kk];
+                        for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                            const int o = ob * CFG::par + p;
+                            if (o < CFG::n) acc[p] += av * b[(h * CFG::k + kk) * CFG::n + o];
+                        }
+                    }
+                    for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                        const int o = ob * CFG::par + p;
+                        if (o < CFG::n) out[(h * CFG::m + i) * CFG::n + o] = acc[p];
+                    }
+                }
             }
         }
     }
@@ -100,7 +128,9 @@ PE_PATCH:
 }
 
 // Log-Int-Softmax attn @ v: out[b, i, d] = sum_j (v[b, j, d] << (15 - code[b, i, j])) over codes < 16.
-// CFG: code_t, v_t, acc_t, out_t; batch, m, n (= the j axis), d, par, k_blocks.
+// CFG: code_t, v_t, acc_t, out_t; batch, m, n (= the j axis), d, par, d_blocks.
+// The par lanes split the output (d) axis, as matmul's attn @ v: one code and par consecutive v
+// values per clock, so a cyclic partition of v by par serves them from par banks.
 template <class CFG>
 void log_attn_v(const typename CFG::code_t code[CFG::batch * CFG::m * CFG::n],
                 const typename CFG::v_t v[CFG::batch * CFG::n * CFG::d],
@@ -109,25 +139,32 @@ LAV_B:
     for (int h = 0; h < CFG::batch; h++) {
     LAV_M:
         for (int i = 0; i < CFG::m; i++) {
-        LAV_D:
-            for (int o = 0; o < CFG::d; o++) {
-                typename CFG::acc_t acc = 0;
+        LAV_DB:
+            for (int ob = 0; ob < CFG::d_blocks; ob++) {
+                typename CFG::acc_t acc[CFG::par];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    acc[p] = 0;
+                }
             LAV_J:
-                for (int kb = 0; kb < CFG::k_blocks; kb++) {
+                for (int j = 0; j < CFG::n; j++) {
 #pragma HLS PIPELINE II = 1
+                    const typename CFG::code_t cd = code[(h * CFG::m + i) * CFG::n + j];
                     for (int p = 0; p < CFG::par; p++) {
 #pragma HLS UNROLL
-                        const int j = kb * CFG::par + p;
-                        if (j < CFG::n) {
-                            const typename CFG::code_t cd = code[(h * CFG::m + i) * CFG::n + j];
-                            if (cd < 16) {
-                                typename CFG::acc_t term = v[(h * CFG::n + j) * CFG::d + o];
-                                acc += term << int(15 - cd);
-                            }
+                        const int o = ob * CFG::par + p;
+                        if (o < CFG::d && cd < 16) {
+                            typename CFG::acc_t term = v[(h * CFG::n + j) * CFG::d + o];
+                            acc[p] += term << int(15 - cd);
                         }
                     }
                 }
-                out[(h * CFG::m + i) * CFG::d + o] = acc;
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    const int o = ob * CFG::par + p;
+                    if (o < CFG::d) out[(h * CFG::m + i) * CFG::d + o] = acc[p];
+                }
             }
         }
     }
