@@ -77,15 +77,15 @@ def test_overfit_is_refused_in_one_line_and_nothing_is_written(capsys, tmp_path)
     assert code == 0 and stdout.splitlines()[2] == "fits"
 
 
-def test_unknown_part_and_unsupported_weights(capsys, tmp_path):
+def test_unknown_part_and_bad_weights(capsys, tmp_path):
     g = tmp_path / "wide.ivit"
     save_graph(wide_graph(8, 4), g)
     code, _, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "p", "--part", "xc7z999")
     assert code == 2 and "unknown part 'xc7z999'" in err and len(err.strip().splitlines()) == 1
     cfg = tmp_path / "hls.yaml"
-    cfg.write_text("weights: off_chip\n")
+    cfg.write_text("weights: dram\n")
     code, _, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "p", "--config", cfg)
-    assert code == 2 and "weights: 'off_chip' is not supported by the HLS target" in err
+    assert code == 2 and "weights must be on_chip or off_chip, got 'dram'" in err
     assert not (tmp_path / "p").exists()
 
 
@@ -162,3 +162,45 @@ def test_readme_and_manifest_carry_the_plan(tmp_path):
     assert manifest["plan"][0] in readme and "fits" in manifest["plan"]
 
 
+
+
+def embed_graph():
+    """x [2, 8, 8] u8 -> patch_embed (4 x 4, 6 channels) -> requantize -> linear (5, bias) -> y."""
+    rng = np.random.default_rng(5)
+    b = GraphBuilder("embed")
+    x = b.input("x", (2, 8, 8), U8, 1 / 255, Interval(0, 255))
+    w = rng.integers(-127, 128, (6, 2, 4, 4))
+    pe = b.node("patch_embed", {"x": x, "weight": b.const("pe.weight", w, I8, 0.01),
+                                "bias": b.const("pe.bias", rng.integers(-500, 500, 6), I32, 0.01 / 255)},
+                "pe.acc", I32, 0.01 / 255, {"patch": 4}, name="pe")
+    m, e = ops.dyadic(0.01 / 255 / 0.05)
+    q = b.node("requantize", {"acc": pe, "m": b.const("pe.m", np.asarray(m), I32),
+                              "e": b.const("pe.e", np.asarray(e), U8)}, "pe.q", I8, 0.05, {"out_bits": 8}, name="peq")
+    fc = b.node("linear", {"x": q, "weight": b.const("fc.weight", rng.integers(-127, 128, (5, 6)), I8, 0.01),
+                           "bias": b.const("fc.bias", rng.integers(-300, 300, 5), I32, 5e-4)},
+                "fc.acc", I32, 5e-4, name="fc")
+    m2, e2 = ops.dyadic(5e-4 / 0.1)
+    b.node("requantize", {"acc": fc, "m": b.const("fc.m", np.asarray(m2), I32),
+                          "e": b.const("fc.e", np.asarray(e2), U8)}, "y", I8, 0.1, {"out_bits": 8}, name="fcq")
+    return infer_ranges(b.finish(["y"]))
+
+
+def test_off_chip_weights_csim_is_bit_exact(tmp_path):
+    from ivit_hw.codegen.hls.verify import run_csim
+
+    opts = HlsOptions(default_par=4, weights="off_chip", samples=6, trace_samples=2)
+    render_project(embed_graph(), tmp_path, opts)
+    top = (tmp_path / "firmware" / "ivit_top.cpp").read_text()
+    for rom, size in (("c_pe_weight", 192), ("c_fc_weight", 30)):
+        assert f"#pragma HLS INTERFACE m_axi port={rom} offset=direct bundle=gmem depth={size}" in top
+        assert f"const int8_t *{rom}" in top and not (tmp_path / "firmware" / "weights" / f"{rom}.h").exists()
+        assert f"variable={rom} " not in top  # no partition on a top-level argument
+        assert (tmp_path / "tb" / "data" / f"{rom}.bin").stat().st_size == 4 + 16 + 8 * size
+    assert "ivit::linear_axi<" in top and "ivit::patch_embed_axi<" in top
+    assert (tmp_path / "firmware" / "weights" / "c_fc_bias.h").exists()  # biases stay on chip
+    plan = json.loads((tmp_path / "summary.json").read_text())["plan"]
+    dram = sorted(b["tensor"] for b in plan["buffers"] if b["memory"] == "dram")
+    assert dram == ["c_fc_weight", "c_pe_weight"] and plan["totals"]["bits_off_chip"] == (192 + 30) * 8
+    status, text = run_csim(tmp_path, sanitize=True, echo=False)
+    lines = text.strip().splitlines()
+    assert status == 0 and lines[-1] == "4 passed, 0 failed", text

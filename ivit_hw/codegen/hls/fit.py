@@ -56,7 +56,13 @@ def project_plan(graph: Graph, nodes: Sequence[Node], opts: HlsOptions, layers: 
     banks = partitions(pragmas)
     needs = [Need(b["cid"], "whole", PIPO * b["size"], ctype_bits(b["ctype"]), banks.get(b["cid"], 1))
              for b in buffers]
-    needs += [Need(r.cid, "weights", int(r.values.size), ctype_bits(r.ctype), banks.get(r.cid, 1)) for r in roms]
+    needs += [Need(r.cid, "weights", int(r.values.size), ctype_bits(r.ctype), banks.get(r.cid, 1), r.off_chip)
+              for r in roms]
+    rom_bits = {r.cid: ctype_bits(r.ctype) for r in roms}
+    for layer in layers:  # the off-chip kernels' local weight row (one burst), par banks
+        if layer.kernel.endswith("_axi"):
+            k = int(dict(layer.consts)["k"])
+            needs.append(Need(f"{layer.cfg}.wrow", "row", k, rom_bits[layer.args[1]], layer.par))
     try:
         return assemble(graph.name, opts.part, opts.plan_config(), lps, needs)
     except PlanError as exc:

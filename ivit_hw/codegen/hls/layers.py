@@ -32,6 +32,7 @@ class Rom:
     ctype: str
     values: np.ndarray
     source: str
+    off_chip: bool = False
 
 
 @dataclass
@@ -66,6 +67,7 @@ class LayerCtx:
     out: str
     rom_name: Callable[[str], str]
     par: int
+    off_chip: bool = False
 
     def shape(self, role: str) -> tuple[int, ...]:
         return self.graph.tensor(self.node.inputs[role]).shape
@@ -239,7 +241,18 @@ def linear(ctx: LayerCtx) -> Layer:
     layer.args = [ctx.buffers["x"], ctx.rom(layer, "weight"), b_rom, ctx.out]
     layer.loops = {"LIN_M": m, "LIN_N": n, "LIN_K": _k_blocks(ctx, k)}
     _gemm_common(ctx, layer, k, m * n)
+    if ctx.off_chip:
+        _off_chip(layer, "ivit::linear_axi", {"LINA_N": n, "LINA_LOAD": k, "LINA_M": m, "LINA_K": _k_blocks(ctx, k)},
+                  n * (k + m * _k_blocks(ctx, k)))
     return layer
+
+
+def _off_chip(layer: Layer, kernel: str, loops: dict[str, int], cycles: int) -> None:
+    """The layer's weight matrix (its second argument) behind an m_axi port, read by ``kernel`` a row per burst."""
+    layer.kernel = kernel
+    next(r for r in layer.roms if r.cid == layer.args[1]).off_chip = True
+    layer.loops = loops
+    layer.cycles = cycles
 
 
 def _zero_rom(ctx: LayerCtx, layer: Layer) -> str:
@@ -266,6 +279,10 @@ def patch_embed(ctx: LayerCtx) -> Layer:
     patches = (h // p) * (wd // p)
     layer.loops = {"PE_PATCH": patches, "PE_OUT": o, "PE_K": _k_blocks(ctx, k)}
     _gemm_common(ctx, layer, k, patches * o)
+    if ctx.off_chip:
+        _off_chip(layer, "ivit::patch_embed_axi",
+                  {"PEA_OUT": o, "PEA_LOAD": k, "PEA_PATCH": patches, "PEA_K": _k_blocks(ctx, k)},
+                  o * (k + patches * _k_blocks(ctx, k)))
     return layer
 
 
@@ -599,12 +616,13 @@ BUILDERS: dict[str, Callable[[LayerCtx], Layer]] = {
 
 
 def build_layer(graph: Graph, node: Node, cfg: str, buffers: dict[str, str], out: str,
-                rom_name: Callable[[str], str], par: int) -> Layer:
-    """The view-model of ``node``; IRError naming the node when its op has no HLS kernel."""
+                rom_name: Callable[[str], str], par: int, off_chip: bool = False) -> Layer:
+    """The view-model of ``node`` (``off_chip``: a GEMM's weight matrix behind an m_axi port);
+    IRError naming the node when its op has no HLS kernel."""
     builder = BUILDERS.get(node.op)
     if builder is None:
         raise IRError(f"node {node.name!r}: op {node.op!r} has no HLS kernel")
-    ctx = LayerCtx(graph, node, cfg, node_intervals(graph, node), buffers, out, rom_name, par)
+    ctx = LayerCtx(graph, node, cfg, node_intervals(graph, node), buffers, out, rom_name, par, off_chip)
     return builder(ctx)
 
 

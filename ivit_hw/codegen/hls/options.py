@@ -95,10 +95,9 @@ def parse_config(doc: Any, where: str = "hls config") -> dict[str, Any]:
     if "dsp_budget" in doc:
         out["dsp_budget"] = _pos_int(doc["dsp_budget"], "dsp_budget")
     if "weights" in doc:
-        if doc["weights"] != "on_chip":
-            raise IRError(f"{where}: weights: {doc['weights']!r} is not supported by the HLS target (on_chip only; "
-                          "off-chip weights are not implemented yet)")
-        out["weights"] = "on_chip"
+        if doc["weights"] not in ("on_chip", "off_chip"):
+            raise IRError(f"{where}: weights must be on_chip or off_chip, got {doc['weights']!r}")
+        out["weights"] = doc["weights"]
     if "part" in doc:
         if not isinstance(doc["part"], str) or not doc["part"]:
             raise IRError(f"{where}: part must be a non-empty string")

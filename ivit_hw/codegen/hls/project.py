@@ -26,7 +26,7 @@ from .fit import gemm_lanes, project_plan, refuse_overfit
 from .layers import Layer, Rom, build_layer, estimated_total
 from .names import Namer, comment_text
 from .options import HlsOptions
-from .vectors import write_vectors
+from .vectors import write_bin, write_vectors
 from .widths import analysed_graph, const_iv, fitting, native_type
 
 TOP = "ivit_top"
@@ -222,7 +222,8 @@ class _Builder:
             buffers = {role: self.take(t) for role, t in node.inputs.items() if not _is_param(node, role)}
             out = self.buffer(node.output, self.tname(node.output), f"{node.op} {comment_text(node.name)}")
             par = self.lanes.get(node.name, 1)
-            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par)
+            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par,
+                                self.opts.weights == "off_chip")
             self.layers.append(layer)
             for rom in layer.roms:
                 self.roms.setdefault(rom.cid, rom)
@@ -256,7 +257,8 @@ def _is_param(node: Node, role: str) -> bool:
 
 
 # which arguments of a GEMM kernel are read (or written) ``par`` at a time at consecutive addresses
-PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2)}
+PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2),
+                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": ()}
 
 
 def partitioned_args(layer: Layer) -> tuple[int, ...]:
@@ -331,6 +333,10 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     ctx = {"top": TOP, "guard": guard, "graph_comment": comment_text(graph.name),
            "selection_comment": comment_text(opts.top), "ports": b.ports}
     files: dict[str, str] = {}
+    axi = [{"cid": r.cid, "ctype": r.ctype, "size": int(r.values.size), "comment": comment_text(r.source)}
+           for r in roms if r.off_chip]
+    ctx["axi"] = axi
+    roms = [r for r in roms if not r.off_chip]
     files[f"firmware/{TOP}.h"] = _render(env, "top.h.j2", **ctx)
     files[f"firmware/{TOP}.cpp"] = _render(env, "top.cpp.j2", **ctx, weight_headers=[r.cid for r in roms],
                                            buffers=b.buffers, pragmas=b.pragmas, steps=b.steps)
@@ -365,6 +371,9 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     tensors.update({t["tensor"]: t["cid"] for t in traced})
     n_samples = write_vectors(graph, sel, out_dir / "tb" / "data", tensors, [t["tensor"] for t in traced], opts,
                               vectors, graph_inputs)
+    for rom in b.roms.values():
+        if rom.off_chip:
+            write_bin(out_dir / "tb" / "data" / f"{rom.cid}.bin", rom.values.reshape(1, -1))
     return {"top": TOP, "selection": opts.top, "part": opts.part, "clock_ns": opts.clock_ns,
             "samples": n_samples, "layers": len(b.layers),
             "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"],

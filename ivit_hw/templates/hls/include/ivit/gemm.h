@@ -36,6 +36,39 @@ LIN_M:
     }
 }
 
+// Off-chip weights (weights: off_chip): w is an m_axi pointer. The output loop is outermost, so
+// each weight row is read once per sample, as one burst of k words into a local row (partitioned
+// by par), then used for every input row; each output sums the same terms in the same order as
+// linear. CFG as linear's.
+template <class CFG, class WT, class BT>
+void linear_axi(const typename CFG::x_t x[CFG::m * CFG::k], const WT *w, const BT bias[CFG::n],
+                typename CFG::out_t out[CFG::m * CFG::n]) {
+    WT wrow[CFG::k];
+#pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
+LINA_N:
+    for (int o = 0; o < CFG::n; o++) {
+    LINA_LOAD:
+        for (int kk = 0; kk < CFG::k; kk++) {
+#pragma HLS PIPELINE II = 1
+            wrow[kk] = w[o * CFG::k + kk];
+        }
+    LINA_M:
+        for (int i = 0; i < CFG::m; i++) {
+            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+        LINA_K:
+            for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    const int kk = kb * CFG::par + p;
+                    if (kk < CFG::k) acc += x[i * CFG::k + kk] * wrow[kk];
+                }
+            }
+            out[i * CFG::n + o] = acc;
+        }
+    }
+}
+
 // a [B, M, K] @ b [B, K, N] (or b [B, N, K] transposed) -> out [B, M, N].
 // CFG: a_t, b_t, acc_t, out_t; batch, m, n, k, par, k_blocks, n_blocks, transpose_b.
 // With b transposed (q @ k^T) the par lanes split the reduction (K) axis: a and b are read at par
@@ -119,6 +152,43 @@ PE_PATCH:
                         const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
                         const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
                         acc += x[(c * CFG::height + yy) * CFG::width + xx] * w[o * CFG::k + kk];
+                    }
+                }
+            }
+            out[g * CFG::outs + o] = acc;
+        }
+    }
+}
+
+// patch_embed with off-chip weights (an m_axi pointer), one burst per output channel as linear_axi.
+template <class CFG, class WT, class BT>
+void patch_embed_axi(const typename CFG::x_t x[CFG::chans * CFG::height * CFG::width], const WT *w,
+                     const BT bias[CFG::outs],
+                     typename CFG::out_t out[(CFG::height / CFG::patch) * (CFG::width / CFG::patch) * CFG::outs]) {
+    const int gw = CFG::width / CFG::patch;
+    const int pp = CFG::patch * CFG::patch;
+    WT wrow[CFG::k];
+#pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
+PEA_OUT:
+    for (int o = 0; o < CFG::outs; o++) {
+    PEA_LOAD:
+        for (int kk = 0; kk < CFG::k; kk++) {
+#pragma HLS PIPELINE II = 1
+            wrow[kk] = w[o * CFG::k + kk];
+        }
+    PEA_PATCH:
+        for (int g = 0; g < (CFG::height / CFG::patch) * gw; g++) {
+            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+        PEA_K:
+            for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+                for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+                    const int kk = kb * CFG::par + p;
+                    if (kk < CFG::k) {
+                        const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
+                        const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
+                        acc += x[(c * CFG::height + yy) * CFG::width + xx] * wrow[kk];
                     }
                 }
             }
