@@ -3,10 +3,11 @@
 A GEMM (``linear``, ``matmul``, ``patch_embed``, ``log_attn_v``) runs ``P`` multiply-adds per clock
 on its reduction axis: ``cycles = outputs * ceil(K / P)``, ``P`` multipliers (Log-Int-Softmax's
 attn @ v shifts and adds: none); attn @ v (``matmul`` without ``transpose_b``, ``log_attn_v``)
-splits its output row of N instead: ``cycles = outputs / N * ceil(N / P) * K``. Every other op handles ``lanes`` elements per clock of its row
-(the last axis): ``cycles = rows * ceil(cols / lanes)``, each pass of a row op (max, exp and sum,
-normalise) being its own pipelined stage, so the passes of consecutive rows overlap and a pipelined
-divider's latency is paid once, not per row. Multipliers per lane are :data:`MULT_PER_LANE`.
+splits its output row of N instead: ``cycles = outputs / N * ceil(N / P) * K``. Every other op
+handles ``lanes`` elements per clock of its row (the last axis): ``cycles = rows * ceil(cols / lanes)``,
+each pass of a row op (max, exp and sum, normalise) being its own pipelined stage, so the passes of
+consecutive rows overlap and a pipelined divider's latency is paid once, not per row. Multipliers
+per lane are :data:`MULT_PER_LANE`.
 """
 
 from __future__ import annotations
