@@ -13,6 +13,23 @@
 
 namespace ivit {
 
+// One output of linear: bias[o] + x[i, :] . w[woff .. woff + K), par terms per pipelined clock.
+template <class CFG, class WT, class BT>
+typename CFG::acc_t linear_dot(const typename CFG::x_t *x, int i, const WT *w, int woff, const BT *bias, int o) {
+#pragma HLS INLINE
+    typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+LIN_K:
+    for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+        for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+            const int kk = kb * CFG::par + p;
+            if (kk < CFG::k) acc += x[i * CFG::k + kk] * w[woff + kk];
+        }
+    }
+    return acc;
+}
+
 // x [M, K] @ w[N, K]^T + bias [N] -> out [M, N]. CFG: x_t, acc_t, out_t; m, n, k, par, k_blocks, has_bias.
 template <class CFG, class WT, class BT>
 void linear(const typename CFG::x_t x[CFG::m * CFG::k], const WT w[CFG::n * CFG::k], const BT bias[CFG::n],
@@ -20,19 +37,17 @@ void linear(const typename CFG::x_t x[CFG::m * CFG::k], const WT w[CFG::n * CFG:
 LIN_M:
     for (int i = 0; i < CFG::m; i++) {
     LIN_N:
-        for (int o = 0; o < CFG::n; o++) {
-            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
-        LIN_K:
-            for (int kb = 0; kb < CFG::k_blocks; kb++) {
+        for (int o = 0; o < CFG::n; o++) out[i * CFG::n + o] = linear_dot<CFG>(x, i, w, o * CFG::k, bias, o);
+    }
+}
+
+// Row o of a [rows, K] weight matrix behind an m_axi pointer into a local row: one burst of K words.
+template <int K, class WT>
+void burst_row(const WT *w, int o, WT row[K]) {
+BURST_ROW:
+    for (int kk = 0; kk < K; kk++) {
 #pragma HLS PIPELINE II = 1
-                for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                    const int kk = kb * CFG::par + p;
-                    if (kk < CFG::k) acc += x[i * CFG::k + kk] * w[o * CFG::k + kk];
-                }
-            }
-            out[i * CFG::n + o] = acc;
-        }
+        row[kk] = w[o * K + kk];
     }
 }
 
@@ -47,25 +62,9 @@ void linear_axi(const typename CFG::x_t x[CFG::m * CFG::k], const WT *w, const B
 #pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
 LINA_N:
     for (int o = 0; o < CFG::n; o++) {
-    LINA_LOAD:
-        for (int kk = 0; kk < CFG::k; kk++) {
-#pragma HLS PIPELINE II = 1
-            wrow[kk] = w[o * CFG::k + kk];
-        }
+        burst_row<CFG::k>(w, o, wrow);
     LINA_M:
-        for (int i = 0; i < CFG::m; i++) {
-            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
-        LINA_K:
-            for (int kb = 0; kb < CFG::k_blocks; kb++) {
-#pragma HLS PIPELINE II = 1
-                for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                    const int kk = kb * CFG::par + p;
-                    if (kk < CFG::k) acc += x[i * CFG::k + kk] * wrow[kk];
-                }
-            }
-            out[i * CFG::n + o] = acc;
-        }
+        for (int i = 0; i < CFG::m; i++) out[i * CFG::n + o] = linear_dot<CFG>(x, i, wrow, 0, bias, o);
     }
 }
 
@@ -129,34 +128,39 @@ MM_B:
     }
 }
 
+// One output of patch_embed: bias[o] + patch g of x . w[woff .. woff + K), par terms per clock.
+template <class CFG, class WT, class BT>
+typename CFG::acc_t patch_dot(const typename CFG::x_t *x, int g, const WT *w, int woff, const BT *bias, int o) {
+#pragma HLS INLINE
+    const int gw = CFG::width / CFG::patch;
+    const int pp = CFG::patch * CFG::patch;
+    typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
+PE_K:
+    for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+        for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+            const int kk = kb * CFG::par + p;
+            if (kk < CFG::k) {
+                const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
+                const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
+                acc += x[(c * CFG::height + yy) * CFG::width + xx] * w[woff + kk];
+            }
+        }
+    }
+    return acc;
+}
+
 // Stride-p convolution as GEMM: x [C, H, W], w [O, C, p, p] -> out [(H/p)*(W/p), O].
 // CFG: x_t, acc_t, out_t; chans, height, width, patch, outs, k (= C*p*p), par, k_blocks, has_bias.
 template <class CFG, class WT, class BT>
 void patch_embed(const typename CFG::x_t x[CFG::chans * CFG::height * CFG::width], const WT w[CFG::outs * CFG::k],
                  const BT bias[CFG::outs],
                  typename CFG::out_t out[(CFG::height / CFG::patch) * (CFG::width / CFG::patch) * CFG::outs]) {
-    const int gw = CFG::width / CFG::patch;
-    const int pp = CFG::patch * CFG::patch;
 PE_PATCH:
-    for (int g = 0; g < (CFG::height / CFG::patch) * gw; g++) {
+    for (int g = 0; g < (CFG::height / CFG::patch) * (CFG::width / CFG::patch); g++) {
     PE_OUT:
-        for (int o = 0; o < CFG::outs; o++) {
-            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
-        PE_K:
-            for (int kb = 0; kb < CFG::k_blocks; kb++) {
-#pragma HLS PIPELINE II = 1
-                for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                    const int kk = kb * CFG::par + p;
-                    if (kk < CFG::k) {
-                        const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
-                        const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
-                        acc += x[(c * CFG::height + yy) * CFG::width + xx] * w[o * CFG::k + kk];
-                    }
-                }
-            }
-            out[g * CFG::outs + o] = acc;
-        }
+        for (int o = 0; o < CFG::outs; o++) out[g * CFG::outs + o] = patch_dot<CFG>(x, g, w, o * CFG::k, bias, o);
     }
 }
 
@@ -165,35 +169,14 @@ template <class CFG, class WT, class BT>
 void patch_embed_axi(const typename CFG::x_t x[CFG::chans * CFG::height * CFG::width], const WT *w,
                      const BT bias[CFG::outs],
                      typename CFG::out_t out[(CFG::height / CFG::patch) * (CFG::width / CFG::patch) * CFG::outs]) {
-    const int gw = CFG::width / CFG::patch;
-    const int pp = CFG::patch * CFG::patch;
     WT wrow[CFG::k];
 #pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
 PEA_OUT:
     for (int o = 0; o < CFG::outs; o++) {
-    PEA_LOAD:
-        for (int kk = 0; kk < CFG::k; kk++) {
-#pragma HLS PIPELINE II = 1
-            wrow[kk] = w[o * CFG::k + kk];
-        }
+        burst_row<CFG::k>(w, o, wrow);
     PEA_PATCH:
-        for (int g = 0; g < (CFG::height / CFG::patch) * gw; g++) {
-            typename CFG::acc_t acc = CFG::has_bias ? typename CFG::acc_t(bias[o]) : typename CFG::acc_t(0);
-        PEA_K:
-            for (int kb = 0; kb < CFG::k_blocks; kb++) {
-#pragma HLS PIPELINE II = 1
-                for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                    const int kk = kb * CFG::par + p;
-                    if (kk < CFG::k) {
-                        const int c = kk / pp, dy = (kk / CFG::patch) % CFG::patch, dx = kk % CFG::patch;
-                        const int yy = (g / gw) * CFG::patch + dy, xx = (g % gw) * CFG::patch + dx;
-                        acc += x[(c * CFG::height + yy) * CFG::width + xx] * wrow[kk];
-                    }
-                }
-            }
-            out[g * CFG::outs + o] = acc;
-        }
+        for (int g = 0; g < (CFG::height / CFG::patch) * (CFG::width / CFG::patch); g++)
+            out[g * CFG::outs + o] = patch_dot<CFG>(x, g, wrow, 0, bias, o);
     }
 }
 
