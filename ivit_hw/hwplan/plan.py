@@ -128,9 +128,10 @@ class HardwarePlan:
         return clock_mhz * 1e6 / self.interval if self.interval else 0.0
 
     def utilisation(self) -> float:
-        """MACs per image / (multipliers x interval): 1.0 when every multiplier works every clock."""
-        mults = sum(lp.multipliers for lp in self.layers if lp.op in GEMM_OPS)
-        return self.totals["macs"] / (mults * self.interval) if mults and self.interval else 0.0
+        """GEMM MACs per image / (GEMM multipliers x interval): 1.0 when every multiplier works every clock."""
+        gemms = [lp for lp in self.layers if lp.op in GEMM_OPS and lp.multipliers]  # not shift-add GEMMs
+        mults = sum(lp.multipliers for lp in gemms)
+        return sum(lp.macs for lp in gemms) / (mults * self.interval) if mults and self.interval else 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole plan."""
