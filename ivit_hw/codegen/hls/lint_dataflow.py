@@ -169,6 +169,7 @@ def check_region(u: Unit, acc: Access, func: Any, region: Any, name: str) -> Ite
         elif s.kind in (K.IF_STMT, K.SWITCH_STMT, K.CONDITIONAL_OPERATOR):
             yield u.finding(s, "dataflow-form", "conditional execution in a DATAFLOW region (processes must run "
                             "unconditionally)")
+            processes.append(s)  # its channels still count, once
         elif s.kind not in (K.NULL_STMT, K.RETURN_STMT):
             yield u.finding(s, "dataflow-form", "a DATAFLOW region holds declarations and process calls or loops "
                             "only; move this statement into a process")

@@ -322,7 +322,10 @@ def check_system_calls(u: Unit) -> Iterator[Finding]:
         ref = c.referenced
         if ref.location.file is None or u.in_scope(ref) or u.in_library(ref) or c.spelling.startswith("__assert"):
             continue
-        yield u.finding(c, "system-call", f"call to '{qualified(ref)}' from the C/C++ runtime: not synthesisable "
+        q = qualified(ref).split("::")
+        if len(q) > 2 and q[0] == "std" and q[1] in STD_DYNAMIC:
+            continue  # a container's own methods: reported once as dynamic-alloc
+        yield u.finding(c, "system-call", f"call to '{'::'.join(q)}' from the C/C++ runtime: not synthesisable "
                         "(no OS, file I/O or library code in hardware)")
 
 
