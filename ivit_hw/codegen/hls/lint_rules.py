@@ -83,10 +83,11 @@ class Unit:
         self.display = (inp.display_root or self.root).resolve()
         self.lib_dirs = [Path(d).resolve() for d in inp.include_dirs]
         self._scope: dict[str, bool] = {}
+        self._nodes: list[tuple[Any, tuple]] | None = None
         self.decls = list(self._in_scope_decls(tu.cursor))
         func_kinds = {ci.CursorKind.FUNCTION_DECL, ci.CursorKind.FUNCTION_TEMPLATE, ci.CursorKind.CXX_METHOD,
                       ci.CursorKind.CONSTRUCTOR, ci.CursorKind.DESTRUCTOR}
-        self.functions = [c for d in self.decls for c, _ in walk(d)
+        self.functions = [c for c, _ in self.body_nodes()
                           if c.kind in func_kinds and c.is_definition() and self.in_scope(c)]
         self.function_set = set(self.functions)
         self.function_names = {f.spelling for f in self.functions}
@@ -117,7 +118,8 @@ class Unit:
     def _in_scope_decls(self, c: Any) -> Iterator[Any]:
         for k in c.get_children():
             if k.kind in (self.ci.CursorKind.NAMESPACE, self.ci.CursorKind.LINKAGE_SPEC):
-                yield from self._in_scope_decls(k)
+                if self.in_scope(k):  # one cursor per `namespace x {` block: std's never are
+                    yield from self._in_scope_decls(k)
             elif self.in_scope(k):
                 yield k
 
@@ -154,7 +156,7 @@ class Unit:
         if func not in self._names:
             K = self.ci.CursorKind
             if func is None:
-                self._names[None] = {c.spelling for d in self.decls for c, _ in walk(d) if c.kind == K.VAR_DECL
+                self._names[None] = {c.spelling for c, _ in self.body_nodes() if c.kind == K.VAR_DECL
                                      and c.semantic_parent is not None
                                      and c.semantic_parent.kind in (K.NAMESPACE, K.TRANSLATION_UNIT)}
             else:
@@ -162,10 +164,11 @@ class Unit:
                                                         if c.kind in (K.VAR_DECL, K.PARM_DECL)}
         return self._names[func]
 
-    def body_nodes(self) -> Iterator[tuple[Any, tuple]]:
-        """Every in-scope declaration and what it contains, with ancestors."""
-        for d in self.decls:
-            yield from walk(d)
+    def body_nodes(self) -> list[tuple[Any, tuple]]:
+        """Every in-scope declaration and what it contains, with ancestors (walked once)."""
+        if self._nodes is None:
+            self._nodes = [n for d in self.decls for n in walk(d)]
+        return self._nodes
 
 
 def check_parse(u: Unit) -> list[Finding]:
