@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_hls_render import glue_graph  # noqa: E402
 
 from ivit_hw.cli import main  # noqa: E402
-from ivit_hw.codegen.hls import HlsOptions, lint, render_project  # noqa: E402
+from ivit_hw.codegen.hls import lint  # noqa: E402
 from ivit_hw.codegen.hls.headers import ap_include_dir  # noqa: E402
 from ivit_hw.codegen.hls.lint_pragmas import in_loop_text, pragmas_in  # noqa: E402
 from ivit_hw.codegen.hls.lint_rules import Unit, run_rules  # noqa: E402
@@ -121,7 +121,8 @@ CASES = [
      HEAD + "void top(int &x) { x = x < 0 ? 0 : 1; }"),
     ("unsupported-construct", HEAD + "void top(int &x) { if (x < 0) throw 1; x = 1; }",
      HEAD + "void top(int &x) { x = x < 0 ? 0 : 1; }"),
-    ("unsupported-construct", HEAD + "struct B { virtual int f() { return 1; } };\nvoid top(int &x) { B b; x = b.f(); }",
+    ("unsupported-construct",
+     HEAD + "struct B { virtual int f() { return 1; } };\nvoid top(int &x) { B b; x = b.f(); }",
      HEAD + "struct B { int f() { return 1; } };\nvoid top(int &x) { B b; x = b.f(); }"),
     ("unsupported-construct", HEAD + "int one() { return 1; }\nvoid top(int &x) { int (*f)() = one; x = f(); }",
      HEAD + "int one() { return 1; }\nvoid top(int &x) { x = one(); }"),
