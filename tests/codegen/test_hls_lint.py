@@ -59,6 +59,11 @@ CASES = [
     ("recursion", HEAD + "int g(int n);\nint h(int n) { return n > 0 ? g(n - 1) : 0; }\n"
      "int g(int n) { return n > 0 ? h(n - 1) : 1; }\nvoid top(int &x) { x = g(x); }",
      HEAD + "int h(int n) { return n - 1; }\nint g(int n) { return h(n) + 1; }\nvoid top(int &x) { x = g(x); }"),
+    ("recursion", HEAD + "template <class T> void f(const T a[4], T o[4], int k) { f<T>(a, o, k - 1); }\n"
+     "void top(int a[4], int o[4]) { f<int>(a, o, 1); }",
+     HEAD + "template <class T> void f(const T a[4], T o[4]) { for (int i = 0; i < 4; i++) o[i] = a[i]; }\n"
+     "template <class T> void f(const T a[4], T o[4], int k) { f<T>(a, o); o[0] = o[0] + k; }\n"
+     "void top(int a[4], int o[4]) { f<int>(a, o, 1); }"),
     ("top-pointer", HEAD + "void top(int *a) { int *p = a + 1; p[0] = 2; }",
      HEAD + "void top(int a[4]) { a[1] = 2; }"),
     ("top-pointer", HEAD + "void top(int *a) { a++; a[0] = 2; }", HEAD + "void top(int *a) { a[1] = 2; }"),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .lint import Finding
-from .lint_rules import Unit, _callees, is_const, is_stream, kids, operator_token, walk
+from .lint_rules import Unit, call_targets, is_const, is_stream, kids, operator_token, walk
 
 ASSIGN = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
 READ_MEMBERS = {"read", "read_nb", "empty"}
@@ -79,7 +79,7 @@ class Access:
         if index is None:  # a dependent call: find the argument among the children after the callee
             args = ks[1:]
             index = next((i for i, a in enumerate(args) if a == child), None)
-        defs = _callees(self.u, ks[0] if ks else call) or _callees(self.u, call)
+        defs = call_targets(self.u, call)
         if index is None or not defs:
             return RW
         return frozenset().union(*(self.param(d, index) for d in defs))

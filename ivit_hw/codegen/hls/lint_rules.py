@@ -216,17 +216,29 @@ def _callees(u: Unit, c: Any) -> list[Any]:
     return out
 
 
+def _arity_ok(u: Unit, d: Any, nargs: int) -> bool:
+    """Whether ``d`` can take ``nargs`` arguments (parameters with a default may be left out)."""
+    params = [k for k in kids(d) if k.kind == u.ci.CursorKind.PARM_DECL]
+    optional = sum(any(t.spelling == "=" for t in p.get_tokens()) for p in params)
+    return len(params) - optional <= nargs <= len(params)
+
+
+def call_targets(u: Unit, call: Any) -> list[Any]:
+    """The in-scope definitions a call may run (a dependent call: the overloads that fit its arguments)."""
+    ks = kids(call)
+    defs = _callees(u, call)
+    if defs:
+        return defs
+    if not ks:
+        return []
+    nargs = len(list(call.get_arguments())) or len(ks) - 1
+    return [d for d in _callees(u, ks[0]) if _arity_ok(u, d, nargs)]
+
+
 def call_graph(u: Unit) -> dict[Any, set[Any]]:
-    """In-scope function -> the in-scope functions it calls or names."""
+    """In-scope function -> the in-scope functions it calls."""
     K = u.ci.CursorKind
-    graph: dict[Any, set[Any]] = {}
-    for f in u.functions:
-        edges = set()
-        for c, _ in walk(f):
-            if c.kind in (K.CALL_EXPR, K.DECL_REF_EXPR, K.OVERLOADED_DECL_REF, K.MEMBER_REF_EXPR) and c != f:
-                edges.update(_callees(u, c))
-        graph[f] = edges
-    return graph
+    return {f: {d for c, _ in walk(f) if c.kind == K.CALL_EXPR for d in call_targets(u, c)} for f in u.functions}
 
 
 def check_recursion(u: Unit) -> Iterator[Finding]:
