@@ -104,14 +104,17 @@ def _compiler_include() -> str:
     return subprocess.run([gxx, "-print-file-name=include"], capture_output=True, text=True, check=True).stdout.strip()
 
 
-_PCH_DIR = tempfile.TemporaryDirectory(prefix="ivit_lint_")
+@functools.cache
+def _pch_dir() -> tempfile.TemporaryDirectory:
+    """The process's folder for precompiled headers (removed at exit)."""
+    return tempfile.TemporaryDirectory(prefix="ivit_lint_")
 
 
 @functools.lru_cache(maxsize=8)
 def _prelude_pch(include_dirs: tuple[str, ...]) -> str:
     """A precompiled header of ap_int.h + hls_stream.h (C-sim mode), then ``#define __SYNTHESIS__``."""
     ci = _cindex()
-    folder = Path(_PCH_DIR.name)
+    folder = Path(_pch_dir().name)
     n = len(list(folder.glob("prelude*.h")))
     header = folder / f"prelude{n}.h"
     header.write_text("#include <ap_int.h>\n#include <hls_stream.h>\n#define __SYNTHESIS__ 1\n", encoding="utf-8")

@@ -124,6 +124,7 @@ class Unit:
                 yield k
 
     def rel(self, name: str) -> str:
+        """A file name as findings show it: relative to the project folder when inside it."""
         p = Path(name).resolve()
         return p.relative_to(self.display).as_posix() if p.is_relative_to(self.display) else str(p)
 
