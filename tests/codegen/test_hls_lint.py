@@ -31,6 +31,41 @@ template <int N, class T> void pass(hls::stream<T> &in, hls::stream<T> &out) {
 void consume(hls::stream<int> &s, int out[4]) { for (int i = 0; i < 4; i++) { int v; s >> v; out[i] = v; } }
 """
 
+# the streaming style of a generated project: config structs, dependent stream types, >> and <<
+KERNELS = HEAD + """
+struct cfg_a { typedef ap_int<8> x_t; typedef ap_int<16> out_t; static const int n = 4; };
+struct cfg_b { typedef ap_int<16> x_t; typedef ap_int<8> out_t; static const int n = 4; };
+namespace k {
+template <class CFG> void scale(hls::stream<typename CFG::x_t> &in, hls::stream<typename CFG::out_t> &out) {
+    for (int i = 0; i < CFG::n; i++) {
+#pragma HLS PIPELINE II = 1
+        typename CFG::x_t v;
+        in >> v;
+        typename CFG::out_t o = v * 2;
+        out << o;
+    }
+}
+template <int N, class T> void dup(hls::stream<T> &in, hls::stream<T> &a, hls::stream<T> &b) {
+    for (int i = 0; i < N; i++) { T v = in.read(); a.write(v); b.write(v); }
+}
+template <int N, class A, class B, class O> void add(hls::stream<A> &a, hls::stream<B> &b, hls::stream<O> &o) {
+    for (int i = 0; i < N; i++) o.write(a.read() + b.read());
+}
+}  // namespace k
+void top(hls::stream<ap_int<8> > &x, hls::stream<ap_int<8> > &y) {
+#pragma HLS INTERFACE axis port=x
+#pragma HLS INTERFACE axis port=y
+#pragma HLS DATAFLOW
+    hls::stream<ap_int<8> > r0("r0"), r1("r1"), g("g");
+    hls::stream<ap_int<16> > h("h");
+DEPTH
+    k::dup<4, ap_int<8> >(x, r0, r1);
+    k::scale<cfg_a>(r0, h);
+    k::scale<cfg_b>(h, g);
+    k::add<4, ap_int<8>, ap_int<8>, ap_int<8> >(g, r1, y);
+}
+"""
+
 
 def _lint(tmp_path: Path, code: str, top: str = "top", name: str = "top.cpp") -> list[lint.Finding]:
     src = tmp_path / "src"
@@ -108,6 +143,8 @@ CASES = [
      STREAMS + "void top(int o1[4], int o2[4]) {\n#pragma HLS DATAFLOW\n    hls::stream<int> s, t;\n"
      "#pragma HLS STREAM variable=s depth=8\n"
      "    produce(s);\n    produce(t);\n    consume(t, o1);\n    consume(s, o2);\n}"),
+    ("dataflow-bypass", KERNELS.replace("DEPTH", ""),
+     KERNELS.replace("DEPTH", "#pragma HLS STREAM variable=r1 depth=16")),
     ("dataflow-form", STREAMS + "void top(bool on, int o[4]) {\n#pragma HLS DATAFLOW\n    hls::stream<int> s;\n"
      "    if (on) produce(s);\n    consume(s, o);\n}",
      STREAMS + "void top(int o[4]) {\n#pragma HLS DATAFLOW\n    hls::stream<int> s;\n"

@@ -59,11 +59,21 @@ class Access:
         self.memo[key] = result
         return result
 
+    def _operator(self, ks: list[Any]) -> tuple[str, list[Any]] | None:
+        """An overloaded operator call's name and operands (resolved: ``operator=``; dependent: the
+        callee is a reference to an ``operator>>`` overload set); None for a plain call."""
+        for k in ks:
+            names = [k.spelling, *(g.spelling for g in kids(k) if g.kind == self.K.OVERLOADED_DECL_REF)]
+            op = next((n for n in names if n.startswith("operator")), None)
+            if op is not None:
+                return op, [x for x in ks if x != k]
+        return None
+
     def _call(self, call: Any, child: Any, element: bool, stream: bool) -> frozenset[str]:
         ks = kids(call)
-        name = call.spelling
-        if name.startswith("operator"):
-            operands = [k for k in ks if not k.spelling.startswith("operator")]
+        found = self._operator(ks) if call.spelling.startswith("operator") or not call.spelling else None
+        if found is not None:
+            name, operands = found
             first = bool(operands) and operands[0] == child
             op = name[len("operator"):]
             if first and op in ASSIGN:
