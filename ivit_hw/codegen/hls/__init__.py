@@ -56,12 +56,34 @@ def _render(graph: Graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]
     return manifest
 
 
+def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hls target")
+    lint = g.add_mutually_exclusive_group()
+    lint.add_argument("--lint-only", action="store_true", help="run the synthesizability lint, not the C-simulation")
+    lint.add_argument("--no-lint", action="store_true", help="skip the synthesizability lint (needs libclang)")
+
+
+def _lint(out_dir: Path, manifest: dict[str, Any]) -> int:
+    """The synthesizability lint of the project (:mod:`.lint`); 1 when it finds an error."""
+    from .lint import lint_project, report
+
+    try:
+        findings = lint_project(out_dir, manifest.get("top"))
+    except ModuleNotFoundError as exc:
+        raise IRError(f"{exc} (or skip the lint with 'ivit-hw verify --no-lint')") from None
+    return report(findings)
+
+
 def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -> int:
     for line in manifest.get("plan", []):
         print(line)
+    if not getattr(args, "no_lint", False):
+        status = _lint(out_dir, manifest)
+        if status or getattr(args, "lint_only", False):
+            return status
     status, _ = run_csim(out_dir)
     return status
 
 
 register_target(Target("hls", "Vitis HLS C++ project (C-simulation with g++)", _render, _verify,
-                       _add_codegen_arguments))
+                       _add_codegen_arguments, _add_verify_arguments))
