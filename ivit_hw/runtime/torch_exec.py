@@ -38,12 +38,13 @@ class TorchExecutor:
     """Runs ``graph`` on ``device`` with int64 torch tensors, exactly equal to the golden executor.
 
     ``impls`` overrides entries of :data:`TORCH_BUILDERS` (op name -> builder
-    taking a :class:`~ivit_hw.runtime.plan.NodeContext`).
+    taking a :class:`~ivit_hw.runtime.plan.NodeContext`). ``int8_gemm`` forces the int8 GEMM route
+    on or off (None: where the device has int8 dot products).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu",
-                 impls: Mapping[str, Builder] | None = None) -> None:
-        self.xp = TorchOps(device)
+                 impls: Mapping[str, Builder] | None = None, int8_gemm: bool | None = None) -> None:
+        self.xp = TorchOps(device, int8_gemm)
         self.device = self.xp.device
         self.impls = {**TORCH_BUILDERS, **(impls or {})}
         self._plan = PlannedGraph(graph, self.xp, True, self.impls, to_numpy)

@@ -1,8 +1,8 @@
 """The torch array namespace: :class:`~ivit_hw.ops.xp.ArrayOps` on int64 torch
 tensors of one device, so the spec kernels of :mod:`ivit_hw.ops` run on
-torch unchanged. Its GEMM runs int8 x int8 products through
-``torch._int_mm`` (padded to its shape rules) and every other product as a
-float matmul where that is exact. Nothing here synchronises with the host
+torch unchanged. Its GEMM takes the exact route of :mod:`.int_gemm` chosen from
+the operands' proven bounds and the device (int8 ``torch._int_mm`` where the
+CPU has VNNI / AMX or on CUDA, float matmuls over exact K-chunks elsewhere). Nothing here synchronises with the host
 unless :attr:`TorchOps.checking` is set."""
 
 from __future__ import annotations
@@ -12,17 +12,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..ops.xp import FLOAT32_EXACT, FLOAT64_EXACT, ArrayOps, Gemm, range_max_abs
+from ..ops.xp import ArrayOps, Gemm, range_max_abs
+from .int_gemm import ROUTE_DTYPES, choose_route, matmul_chunked, row_gemm
 
-INT_MM_MIN_ROWS = 17  # torch._int_mm needs M > 16
-INT_MM_ALIGN = 8  # ... and K, N multiples of 8
 INT32_MAX = 2**31 - 1
-
-
-def _ceil(v: int, step: int) -> int:
-    return -(-v // step) * step
 
 
 def int8_offset(lo: int, hi: int) -> int | None:
@@ -40,9 +34,11 @@ class TorchOps(ArrayOps):
     name = "torch"
     int64 = torch.int64
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    def __init__(self, device: str | torch.device = "cpu", int8_gemm: bool | None = None) -> None:
         self.device = torch.device(device)
         self.checking = False
+        #: force the int8 GEMM route on or off (None: where the device has int8 dot products)
+        self.int8_gemm = int8_gemm
 
     def asarray(self, values: Any) -> torch.Tensor:
         if isinstance(values, torch.Tensor):
@@ -113,63 +109,34 @@ class TorchOps(ArrayOps):
 
     def gemm(self, a_range, b_range, k, b_const=None, fast=True):
         offset = int8_offset(*a_range)
-        if (b_const is not None and fast and offset is not None and int8_offset(*b_range) == 0
-                and k * 128 * 128 <= INT32_MAX):
-            return _int_mm_gemm(np.asarray(b_const), offset, self.device)
-        return _float_gemm(range_max_abs(a_range) * range_max_abs(b_range) * k, b_const, self.device)
+        int8 = fast and b_const is not None and offset is not None and int8_offset(*b_range) == 0
+        a_max = 128 if int8 else range_max_abs(a_range)
+        route, chunk = choose_route(a_max, range_max_abs(b_range), k, self.device, int8,
+                                    self.int8_gemm if fast else False)
+        return _prepared_gemm(route, chunk, b_const, offset if route == "int_mm" else 0, self.device)
 
 
-def _int_mm_gemm(b: np.ndarray, offset: int, device: torch.device) -> Gemm:
-    """``a @ b`` for a constant int8 [K, N] b via ``torch._int_mm``: a - offset is int8, and
-    ``offset * colsum(b)`` is added back in int64. K and N are padded to multiples of 8 and
-    M to more than 16 rows (zeros, cut off again)."""
-    k, n = b.shape
-    kp, np_ = _ceil(k, INT_MM_ALIGN), _ceil(n, INT_MM_ALIGN)
-    w = np.zeros((np_, kp), dtype=np.int8)
-    w[:n, :k] = b.T
-    mat2 = torch.as_tensor(w, device=device).t()  # [Kp, Np], column-major
-    corr = torch.as_tensor(offset * b.astype(np.int64).sum(axis=0), device=device) if offset else None
-
-    def gemm(a: torch.Tensor, b_arg: Any = None) -> torch.Tensor:
-        lead = a.shape[:-1]
-        a2 = a.reshape(-1, k)
-        if offset:
-            a2 = a2 - offset
-        a8 = a2.to(torch.int8)
-        m = a8.shape[0]
-        pad_rows = max(INT_MM_MIN_ROWS - m, 0)
-        if kp != k or pad_rows:
-            a8 = F.pad(a8, (0, kp - k, 0, pad_rows))
-        out = torch._int_mm(a8.contiguous(), mat2)
-        if pad_rows or np_ != n:
-            out = out[:m, :n]
-        out = out.to(torch.int64)
-        if corr is not None:
-            out = out + corr
-        return out.reshape(*lead, n)
-
-    gemm.path = "int_mm"  # type: ignore[attr-defined]
-    return gemm
-
-
-def _float_gemm(bound: int, b_const: np.ndarray | None, device: torch.device) -> Gemm:
-    """``a @ b`` as a float matmul where every partial sum is an exact integer: float32 below
-    2^24 on CPU, float64 below 2^53 (always float64 on other devices, where float32 matmuls
-    may run in TF32), int64 beyond (CPU only)."""
-    if bound < FLOAT32_EXACT and device.type == "cpu":
-        dtype, path = torch.float32, "float32"
-    elif bound < FLOAT64_EXACT:
-        dtype, path = torch.float64, "float64"
-    elif bound < 2**63 and device.type == "cpu":
-        dtype, path = torch.int64, "int64"
-    else:
-        raise OverflowError(f"int_matmul: |sum| may reach {bound}, beyond what {device.type} can sum exactly")
-    prepared = None if b_const is None else torch.as_tensor(np.asarray(b_const, dtype=np.int64),
-                                                             device=device).to(dtype)
+def _prepared_gemm(route: str, chunk: int, b_const: np.ndarray | None, offset: int, device: torch.device) -> Gemm:
+    """``g(a, b=None) = a @ b`` (int64, batched) on ``route`` (:mod:`.int_gemm`); a constant ``b``
+    [K, N] is transposed and cast once. For ``int_mm``, ``a - offset`` is int8 and
+    ``offset * colsum(b)`` is added back in int64."""
+    rows = row_gemm(route, chunk)
+    dtype = torch.int8 if route == "int_mm" else ROUTE_DTYPES[route]
+    b_t = None if b_const is None else torch.as_tensor(np.ascontiguousarray(np.asarray(b_const, dtype=np.int64).T),
+                                                       device=device).to(dtype).contiguous()
+    corr = None
+    if offset and b_const is not None:
+        corr = torch.as_tensor(offset * np.asarray(b_const, dtype=np.int64).sum(axis=0), device=device)
 
     def gemm(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        bb = prepared if b is None else b.to(dtype)
-        return torch.matmul(a.to(dtype), bb).to(torch.int64)
+        if b is not None:
+            return matmul_chunked(a, b, dtype, chunk)
+        lead, k = a.shape[:-1], a.shape[-1]
+        a2 = a.reshape(-1, k)
+        out = rows(a2 - offset if offset else a2, b_t)
+        if corr is not None:
+            out = out + corr
+        return out.reshape(*lead, out.shape[-1])
 
-    gemm.path = path  # type: ignore[attr-defined]
+    gemm.path = route  # type: ignore[attr-defined]
     return gemm

@@ -63,7 +63,7 @@ def test_deit_tiny_equals_golden_and_uses_int_mm(deit_tiny_graph):
 
     images = synthetic_images(1, 3, 224, seed=11)
     name = deit_tiny_graph.inputs[0]
-    executor = TorchExecutor(deit_tiny_graph)
+    executor = TorchExecutor(deit_tiny_graph, int8_gemm=True)
     golden = run_graph(deit_tiny_graph, {name: images}).outputs
     got = executor.forward({name: torch.as_tensor(images)})  # the device path: tensors in, tensors out
     assert got.keys() == golden.keys() and all(isinstance(v, torch.Tensor) for v in got.values())
@@ -83,7 +83,7 @@ def test_int_mm_gemm_pads_and_offsets_exactly(m, k, n, lo, hi):
     a[0, 0] = lo
     a[-1, -1] = hi
     b = rng.integers(-128, 128, (k, n))
-    gemm = TorchOps().gemm((lo, hi), (-128, 127), k, b)
+    gemm = TorchOps(int8_gemm=True).gemm((lo, hi), (-128, 127), k, b)
     assert gemm.path == "int_mm"
     np.testing.assert_array_equal(gemm(torch.as_tensor(a)).numpy(), a @ b)
 

@@ -19,6 +19,7 @@ from ...ir.graph import Graph
 from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
+from ..int_gemm import choose_route, row_gemm
 from ..numpy_exec import RunResult
 from ..plan import build_node
 from ..torch_ops import TorchOps
@@ -51,15 +52,13 @@ def triton_available() -> bool:
 
 # ----------------------------------------------------------------------------- torch step bodies
 def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: str, split: bool,
-              split_id: bool, offset: int, n: int):
-    """Exact requantize(x @ w.T + bias [, identity]): int8 ``_int_mm`` on CUDA (w padded to N % 8 == 0),
-    chunked float32 BLAS on CPU (exact, and faster than ``_int_mm`` on CPUs without VNNI)."""
+              split_id: bool, offset: int, n: int, route: str = "float32_chunked", chunk: int = 1024):
+    """Exact requantize(x @ w.T + bias [, identity]); the GEMM on ``route`` (:mod:`..int_gemm`, chosen
+    per layer from the proven bound and the CPU: int8 ``_int_mm`` where VNNI / AMX or CUDA, else float32
+    BLAS over exact K-chunks). w is padded to N % 8 == 0."""
     rows = x.reshape(-1, x.shape[-1])
     rows = (rows.to(torch.int16) - offset).to(torch.int8) if offset else rows.to(torch.int8)
-    if rows.device.type == "cpu":  # no int8 dot-product units assumed: float32 BLAS is exact here
-        acc = T.float32_rows_matmul(rows, w)[:, :n] + bias
-    else:
-        acc = T.int8_matmul(rows, w)[:, :n].to(I64) + bias
+    acc = row_gemm(route, chunk)(rows, w)[:, :n] + bias
     ident = identity.reshape(-1, n) if identity is not None else None
     y = T.requantize(acc, m, e, out_bits, rounding, ident, m_id, e_id, split, split_id)
     return y.reshape(*x.shape[:-1], n)
@@ -68,10 +67,9 @@ def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: s
 def attention_step(q, k, v, sm, se, x0, om, oe, scores_bits: int, n: int, out_bits: int, o_bits: int,
                    rounding: str):
     """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds)."""
-    d, length = q.shape[-1], q.shape[-2]
-    sc = T.requantize(T.exact_matmul(q, k.transpose(-1, -2), 128 * 128 * d), sm, se, scores_bits, rounding)
+    sc = T.requantize(T.exact_matmul(q, k.transpose(-1, -2)), sm, se, scores_bits, rounding)
     y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1)
-    o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v, 128 * 128 * length)
+    o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v)
     return T.requantize(o, om, oe, o_bits, rounding)
 
 
@@ -91,12 +89,14 @@ class FusedExecutor:
 
     ``backend``: "triton", "torch" or None (Triton on CUDA when it imports,
     else torch). ``compile=True`` wraps the torch step bodies in
-    ``torch.compile``. ``fuse=False`` runs every node alone (for tests).
+    ``torch.compile``. ``fuse=False`` runs every node alone (for tests). ``int8_gemm`` forces the
+    torch backend's int8 GEMM route on or off (None: where the device has int8 dot products).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu", backend: str | None = None,
-                 compile: bool = False, fuse: bool = True) -> None:
+                 compile: bool = False, fuse: bool = True, int8_gemm: bool | None = None) -> None:
         self.device = torch.device(device)
+        self.int8_gemm = int8_gemm
         if backend is None:
             backend = "triton" if self.device.type == "cuda" and triton_available() else "torch"
         if backend not in BACKENDS:
@@ -129,7 +129,10 @@ class FusedExecutor:
             w8 = w.to(torch.int8)
             if self.backend == "torch":
                 w8 = torch.nn.functional.pad(w8, (0, 0, 0, (-n) % 8))
-            p = {"w": w8.contiguous(), "bias": bias, "m": self._const(i["m"]), "e": self._const(i["e"]), "n": n}
+            w_max = int(w.abs().max()) if w.numel() else 0
+            route, chunk = choose_route(128, w_max, w.shape[1], self.device, int8=True, prefer_int8=self.int8_gemm)
+            p = {"w": w8.contiguous(), "bias": bias, "m": self._const(i["m"]), "e": self._const(i["e"]), "n": n,
+                 "route": route, "chunk": chunk}
             if i["identity"] is not None:
                 p.update(m_id=self._const(i["m_id"]), e_id=self._const(i["e_id"]))
             return p
@@ -182,7 +185,7 @@ class FusedExecutor:
                 return self._triton_gemm(x, ident, i, prep)
             return b["gemm"](x, prep["w"], prep["bias"], prep["m"], prep["e"], ident, prep.get("m_id"),
                              prep.get("e_id"), i["out_bits"], i["rounding"], i["split"], i.get("split_id", False),
-                             i["offset"], prep["n"])
+                             i["offset"], prep["n"], prep["route"], prep["chunk"])
         if step.kind == "attention":
             q, k, v = (env[i[r]] for r in ("q", "k", "v"))
             if self.backend == "triton":

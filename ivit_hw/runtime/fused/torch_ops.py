@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 
 from ...ops.intmath import _mul_round_shift_split
-from ..torch_ops import INT32_MAX, _float_gemm
+from ..int_gemm import ROUTE_DTYPES, choose_route, matmul_chunked
+from ..torch_ops import INT32_MAX
 
 I64 = torch.int64
 
@@ -159,45 +160,12 @@ def ilayernorm(x: torch.Tensor, bias_int: torch.Tensor, iters: int = 10, k0: int
 
 
 # ----------------------------------------------------------------------------- exact GEMMs
-def int_mm_ok(device: torch.device, m: int) -> bool:
-    """Whether ``torch._int_mm`` can run here (both CPU and CUDA have it; M is padded to > 16)."""
-    return device.type in ("cpu", "cuda") and hasattr(torch, "_int_mm") and m >= 1
-
-
-def float32_rows_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
-    """Exact ``a @ b_t.T`` for int8 a [M, K], b_t [N, K] in float32 BLAS (CPU): each |product| is at
-    most 2^14, so K-chunks of 1024 keep every partial sum below 2^24 (exact); chunks add in int64."""
-    k = a.shape[-1]
-    af, bf = a.to(torch.float32), b_t.to(torch.float32)
-    out = None
-    for start in range(0, k, 1024):
-        part = torch.matmul(af[:, start:start + 1024], bf[:, start:start + 1024].t()).to(I64)
-        out = part if out is None else out + part
-    return out
-
-
-def int8_matmul(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
-    """Exact ``a @ b_t.T`` for int8 ``a`` [M, K] and int8 ``b_t`` [N, K] via ``torch._int_mm`` (int32).
-
-    ``_int_mm`` wants M > 16 and K, N multiples of 8: rows and the K axis are
-    zero-padded (zeros add nothing), N must already be a multiple of 8 (the
-    plan pads constant weights once).
-    """
-    m, k = a.shape
-    pad_k = (-k) % 8
-    pad_m = 17 - m if m <= 16 else 0
-    if pad_k or pad_m:
-        a = torch.nn.functional.pad(a, (0, pad_k, 0, pad_m))
-    if pad_k:
-        b_t = torch.nn.functional.pad(b_t, (0, pad_k))
-    out = torch._int_mm(a.contiguous(), b_t.t())
-    return out[:m] if pad_m else out
-
-
-def exact_matmul(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
-    """Exact batched ``a @ b`` (int64 result) when every |partial sum| is at most ``bound``: the
-    torch namespace's float GEMM (float32 below 2^24 on CPU, float64 below 2^53, int64 on CPU beyond)."""
-    return _float_gemm(bound, None, a.device)(a, b)
+def exact_matmul(a: torch.Tensor, b: torch.Tensor, a_max: int = 128, b_max: int = 128) -> torch.Tensor:
+    """Exact batched ``a @ b`` (int64) for |a| <= a_max, |b| <= b_max: the float route of
+    :func:`~ivit_hw.runtime.int_gemm.choose_route` for that bound (float32 over exact K-chunks on CPU,
+    float64 on other devices)."""
+    route, chunk = choose_route(a_max, b_max, a.shape[-1], a.device, int8=False)
+    return matmul_chunked(a, b, ROUTE_DTYPES[route], chunk)
 
 
 def split16(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,11 +178,9 @@ def split16(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def attn_v_split(y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Exact ``y @ v`` for a 16-bit Shiftmax output y (>= 0) and int8 v, as two int8-range GEMMs.
 
-    Each partial GEMM's sums stay below 128*128*N, so float32 is exact for
-    N < 1024 (the plan checks); the column sum of v corrects the offset of lo.
+    Each partial GEMM's sums stay below 128*128*N (exact routes of :func:`exact_matmul`); the
+    column sum of v corrects the offset of lo.
     """
     hi, lo = split16(y)
-    n = v.shape[-2]
-    bound = 128 * 128 * n
     vs = v.to(I64).sum(dim=-2, keepdim=True)
-    return (exact_matmul(hi, v, bound) << 8) + exact_matmul(lo, v, bound) + 128 * vs
+    return (exact_matmul(hi, v) << 8) + exact_matmul(lo, v) + 128 * vs
