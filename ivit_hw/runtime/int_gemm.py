@@ -88,26 +88,29 @@ ROUTE_DTYPES = {"float32": torch.float32, "float32_chunked": torch.float32, "flo
                 "int64": torch.int64}
 
 
-def matmul_chunked(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, chunk: int) -> torch.Tensor:
-    """Exact batched ``a @ b`` (int64) in ``dtype`` over K-chunks of ``chunk`` summed in int64 (one
-    matmul when K <= chunk): exact when every chunk's |partial sums| stay in ``dtype``'s exact range."""
+def matmul_chunked(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, chunk: int,
+                   out: torch.dtype = torch.int64) -> torch.Tensor:
+    """Exact batched ``a @ b`` in ``dtype`` over K-chunks of ``chunk`` summed in ``out`` (one matmul when
+    K <= chunk): exact when every chunk's |partial sums| stay in ``dtype``'s exact range (and the total
+    in ``out``'s: int64, or float64 below 2^53)."""
     af, bf = a.to(dtype), b.to(dtype)
     k = a.shape[-1]
     if k <= chunk:
-        return torch.matmul(af, bf).to(torch.int64)
-    out = None
+        return torch.matmul(af, bf).to(out)
+    total = None
     for start in range(0, k, chunk):
-        part = torch.matmul(af[..., start:start + chunk], bf[..., start:start + chunk, :]).to(torch.int64)
-        out = part if out is None else out + part
-    return out
+        part = torch.matmul(af[..., start:start + chunk], bf[..., start:start + chunk, :]).to(out)
+        total = part if total is None else total + part
+    return total
 
 
-def row_gemm(route: str, chunk: int) -> RowGemm:
-    """``g(a, b_t) = a @ b_t.T`` as int64 on ``route`` (a [M, K], b_t [N, K]; int8 tensors for int_mm)."""
+def row_gemm(route: str, chunk: int, out: torch.dtype = torch.int64) -> RowGemm:
+    """``g(a, b_t) = a @ b_t.T`` in ``out`` (int64, or float64 where the bound is below 2^53) on ``route``
+    (a [M, K], b_t [N, K]; int8 tensors for int_mm)."""
     if route == "int_mm":
-        return lambda a, b_t: _pad_int_mm(a.to(torch.int8), b_t.to(torch.int8)).to(torch.int64)
+        return lambda a, b_t: _pad_int_mm(a.to(torch.int8), b_t.to(torch.int8)).to(out)
     dtype = ROUTE_DTYPES[route]
-    return lambda a, b_t: matmul_chunked(a, b_t.t(), dtype, chunk)
+    return lambda a, b_t: matmul_chunked(a, b_t.t(), dtype, chunk, out)
 
 
 def exact_route_bound(route: str) -> int:

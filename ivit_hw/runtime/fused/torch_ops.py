@@ -10,6 +10,7 @@ the docstring and proven equal by the tests (tests/runtime/test_fused_torch_ops.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ...ops.intmath import _mul_round_shift_split
@@ -65,6 +66,25 @@ def requantize(acc: torch.Tensor, m: torch.Tensor | int, e: torch.Tensor | int, 
         y = y + (_mul_round_shift_split(ident, mi, ei, rounding) if split_id
                  else round_shift(ident * mi, ei, rounding))
     return clamp_bits(y, out_bits)
+
+
+def float_scale(m, e, device: torch.device) -> torch.Tensor:
+    """``m / 2^e`` as float64 (exact: m has at most 53 bits), for :func:`requantize_float`."""
+    return torch.as_tensor(np.ldexp(np.asarray(m, dtype=np.float64), -np.asarray(e, dtype=np.int64)),
+                           device=device)
+
+
+def requantize_float(acc: torch.Tensor, scale: torch.Tensor, out_bits: int, rounding: str = "half_even",
+                     identity: torch.Tensor | None = None, scale_id: torch.Tensor | None = None) -> torch.Tensor:
+    """Spec section 2 in float64 (result float64, integer-valued): ``clamp(rnd(acc * scale)
+    [+ rnd(identity * scale_id)])``, ``rnd`` = round half to even (``torch.round``) or floor. Equal to
+    :func:`requantize` exactly where :func:`ivit_hw.ops.requant.float_requantize_ok` holds (the plan
+    checks it per node from the proven ranges; the proof is there)."""
+    rnd = torch.round if rounding == "half_even" else torch.floor
+    y = rnd(acc.to(torch.float64) * scale)
+    if identity is not None:
+        y = y + rnd(identity.to(torch.float64) * scale_id)
+    return torch.clamp(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)
 
 
 def shift_exp(x: torch.Tensor, x0: int, n: int, saturate: bool = False) -> torch.Tensor:
