@@ -114,8 +114,8 @@ def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> 
     from ivit_hw.runtime.executors import FusedRunner, make_executor
 
     name = graph.inputs[0]
-    if path == "int_torch_f32gemm":  # the fused torch path with its GEMMs forced onto float32 BLAS
-        ex = FusedRunner(graph, str(device), "torch", int8_gemm=False)
+    if path == "int_torch_int64":  # the fused torch path as it was before issue 18
+        ex = FusedRunner(graph, str(device), "torch", int8_gemm=False, float_requant=False)
     elif path in INT_EXECUTORS:
         ex = make_executor(INT_EXECUTORS[path], graph, str(device))
     else:

@@ -165,3 +165,20 @@ def float_requantize_ok(acc_max: int, m, e, out_bits: int, rounding: str, id_max
         return True
     bound = 2 ** (out_bits - 1) + r_id + 2
     return bound << int(e_arr.max()) < FLOAT64_EXACT
+
+
+def float_scale(m, e) -> np.ndarray:
+    """``m / 2^e`` as float64 (exact: |m| < 2^53), the multiplier of :func:`requantize_float`."""
+    return np.ldexp(np.asarray(m, dtype=np.float64), -np.asarray(e, dtype=np.int64))
+
+
+def requantize_float(acc, scale, out_bits: int, rounding: str = "half_even", identity=None, scale_id=None, *,
+                     xp: ArrayOps = NP):
+    """:func:`requantize` in float64 (the result is float64, integer-valued):
+    ``clamp(rnd(acc * scale) [+ rnd(identity * scale_id)])`` with ``scale = float_scale(m, e)``.
+    Equal to :func:`requantize` exactly where :func:`float_requantize_ok` holds (the planner checks it
+    from the proven ranges; the proof is there); a fast path, not the spec."""
+    y = xp.round_float(xp.to_float64(acc) * scale, rounding)
+    if identity is not None:
+        y = y + xp.round_float(xp.to_float64(identity) * scale_id, rounding)
+    return xp.clip(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)

@@ -52,11 +52,10 @@ class GoldenRunner:
 class FusedRunner:
     """A :class:`~ivit_hw.runtime.fused.executor.FusedExecutor` behind the runner interface."""
 
-    def __init__(self, graph: Graph, device: str, backend: str, compile: bool = False,
-                 int8_gemm: bool | None = None) -> None:
+    def __init__(self, graph: Graph, device: str, backend: str, compile: bool = False, **options: Any) -> None:
         from .fused.executor import FusedExecutor
 
-        self.executor = FusedExecutor(graph, device, backend, compile=compile, int8_gemm=int8_gemm)
+        self.executor = FusedExecutor(graph, device, backend, compile=compile, **options)
         self.forward = self.executor.forward  # device tensors in and out (no checks), like TorchExecutor
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False) -> RunResult:

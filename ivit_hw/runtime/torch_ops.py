@@ -103,6 +103,12 @@ class TorchOps(ArrayOps):
     def floor_sqrt_guess(self, v):
         return torch.floor(torch.sqrt(v.to(torch.float64))).to(torch.int64)
 
+    def to_float64(self, x):
+        return x.to(torch.float64)
+
+    def round_float(self, x, rounding):
+        return torch.round(x) if rounding == "half_even" else torch.floor(x)
+
     def require(self, ok, message):
         if self.checking and not bool(torch.all(ok)):
             raise OverflowError(message)

@@ -101,13 +101,16 @@ class FusedExecutor:
     ``backend``: "triton", "torch" or None (Triton on CUDA when it imports,
     else torch). ``compile=True`` wraps the torch step bodies in
     ``torch.compile``. ``fuse=False`` runs every node alone (for tests). ``int8_gemm`` forces the
-    torch backend's int8 GEMM route on or off (None: where the device has int8 dot products).
+    torch backend's int8 GEMM route on or off (None: where the device has int8 dot products);
+    ``float_requant=False`` keeps every requantize in int64 (for comparisons).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu", backend: str | None = None,
-                 compile: bool = False, fuse: bool = True, int8_gemm: bool | None = None) -> None:
+                 compile: bool = False, fuse: bool = True, int8_gemm: bool | None = None,
+                 float_requant: bool = True) -> None:
         self.device = torch.device(device)
         self.int8_gemm = int8_gemm
+        self.float_requant = float_requant
         if backend is None:
             backend = "triton" if self.device.type == "cuda" and triton_available() else "torch"
         if backend not in BACKENDS:
@@ -169,7 +172,7 @@ class FusedExecutor:
 
     def _fscale(self, info: dict, m: str, e: str) -> torch.Tensor | None:
         """m / 2^e in float64 when the plan proved the float64 requantize exact (torch backend only)."""
-        if self.backend != "torch" or not info.get("float"):
+        if self.backend != "torch" or not self.float_requant or not info.get("float"):
             return None
         return T.float_scale(self.graph.constants[info[m]], self.graph.constants[info[e]], self.device)
 

@@ -10,14 +10,16 @@ the docstring and proven equal by the tests (tests/runtime/test_fused_torch_ops.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ...ops.intmath import _mul_round_shift_split
+from ...ops.requant import float_scale as ops_float_scale
+from ...ops.requant import requantize_float as ops_requantize_float
 from ..int_gemm import ROUTE_DTYPES, choose_route, matmul_chunked
-from ..torch_ops import INT32_MAX
+from ..torch_ops import INT32_MAX, TorchOps
 
 I64 = torch.int64
+XP = TorchOps()  # the namespace of the ops.* bodies composed here (device-free methods only)
 
 
 def _i64(x: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
@@ -69,22 +71,15 @@ def requantize(acc: torch.Tensor, m: torch.Tensor | int, e: torch.Tensor | int, 
 
 
 def float_scale(m, e, device: torch.device) -> torch.Tensor:
-    """``m / 2^e`` as float64 (exact: m has at most 53 bits), for :func:`requantize_float`."""
-    return torch.as_tensor(np.ldexp(np.asarray(m, dtype=np.float64), -np.asarray(e, dtype=np.int64)),
-                           device=device)
+    """:func:`ivit_hw.ops.requant.float_scale` on ``device``."""
+    return torch.as_tensor(ops_float_scale(m, e), device=device)
 
 
 def requantize_float(acc: torch.Tensor, scale: torch.Tensor, out_bits: int, rounding: str = "half_even",
                      identity: torch.Tensor | None = None, scale_id: torch.Tensor | None = None) -> torch.Tensor:
-    """Spec section 2 in float64 (result float64, integer-valued): ``clamp(rnd(acc * scale)
-    [+ rnd(identity * scale_id)])``, ``rnd`` = round half to even (``torch.round``) or floor. Equal to
-    :func:`requantize` exactly where :func:`ivit_hw.ops.requant.float_requantize_ok` holds (the plan
-    checks it per node from the proven ranges; the proof is there)."""
-    rnd = torch.round if rounding == "half_even" else torch.floor
-    y = rnd(acc.to(torch.float64) * scale)
-    if identity is not None:
-        y = y + rnd(identity.to(torch.float64) * scale_id)
-    return torch.clamp(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)
+    """:func:`ivit_hw.ops.requant.requantize_float` on torch (float64 result): the fast path the plan
+    takes where ``float_requantize_ok`` proves it equal to :func:`requantize`."""
+    return ops_requantize_float(acc, scale, out_bits, rounding, identity, scale_id, xp=XP)
 
 
 def shift_exp(x: torch.Tensor, x0: int, n: int, saturate: bool = False) -> torch.Tensor:
