@@ -76,10 +76,11 @@ def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: s
 
 
 def attention_step(q, k, v, sm, se, x0, om, oe, scores_bits: int, n: int, out_bits: int, o_bits: int,
-                   rounding: str, fs_scores=None, fs_out=None):
-    """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds)."""
+                   rounding: str, fs_scores=None, fs_out=None, table=None):
+    """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds; ShiftExp
+    looked up in ``table`` over the scores' spread)."""
     sc = requant(T.exact_matmul(q, k.transpose(-1, -2)), sm, se, scores_bits, rounding, fs_scores)
-    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1)
+    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1, table)
     o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v)
     return requant(o, om, oe, o_bits, rounding, fs_out)
 
@@ -89,9 +90,10 @@ def layernorm_step(x, bias, m, e, iters: int, k0: int, out_bits: int, rounding: 
     return requant(T.ilayernorm(x, bias, iters, k0), m, e, out_bits, rounding, fscale, split=split)
 
 
-def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0, fscale=None):
+def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0, fscale=None,
+              table=None):
     """requantize(shiftgelu(x)); ``span`` > 0: the proven spread of z per row, for the sigmoid table."""
-    g = T.shiftgelu_lut(x, x0, n, coef, span) if span else T.shiftgelu(x, x0, n, coef)
+    g = T.shiftgelu_lut(x, x0, n, coef, span, table) if span else T.shiftgelu(x, x0, n, coef)
     return requant(g, m, e, out_bits, rounding, fscale)
 
 
@@ -162,10 +164,12 @@ class FusedExecutor:
             p["par"] = torch.tensor([i[k] for k in keys], dtype=I64, device=self.device)
             p["fs_scores"] = T.float_scale(i["scores_m"], i["scores_e"], self.device) if i["scores_float"] else None
             p["fs_out"] = T.float_scale(i["out_m"], i["out_e"], self.device) if i["out_float"] else None
+            p["table"] = T.lut(i["x0"], i["n"], 2 ** i["scores_bits"] - 1, self.device)
             return p
         if step.kind == "gelu":
             return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
                     "m": self._const(i["m"]), "e": self._const(i["e"]), "fscale": self._fscale(i, "m", "e"),
+                    "table": T.lut(i["x0"], i["n"], i["span"], self.device) if i["span"] else None,
                     "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
         # a node the plan does not fuse: the torch executor's spec builder, on this device
         return {"impl": build_node(self.graph, step.nodes[0], self._xp)}
@@ -220,9 +224,9 @@ class FusedExecutor:
 
                 return K.attention(q, k, v, i["scores_m"], i["scores_e"], i["scores_bits"], i["x0"], i["n"],
                                    i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], i["rounding"], par=prep["par"])
-            return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], prep["x0"], prep["out_m"],
+            return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], i["x0"], prep["out_m"],
                                   prep["out_e"], i["scores_bits"], i["n"], i["out_bits"], i["o_bits"], i["rounding"],
-                                  prep["fs_scores"], prep["fs_out"])
+                                  prep["fs_scores"], prep["fs_out"], prep["table"])
         if step.kind == "layernorm":
             x = env[i["x"]]
             if self.backend == "triton":
@@ -238,8 +242,8 @@ class FusedExecutor:
 
             return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"],
                                   par=prep["par"])
-        return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
-                         i["span"], prep["fscale"])
+        return b["gelu"](x, i["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
+                         i["span"], prep["fscale"], prep["table"])
 
     def _triton_gemm(self, x: torch.Tensor, ident: torch.Tensor | None, i: dict, prep: dict) -> torch.Tensor:
         from . import triton_kernels as K

@@ -27,6 +27,7 @@ from ...ir.analysis import infer_ranges
 from ...ir.graph import Graph, Node
 from ...ir.types import IRError
 from ...ops.requant import float_requantize_ok
+from ...ops.shiftgelu import gelu_coef_mul
 
 INT64_SAFE = 2**62
 INT32_PARTIAL = 2**31
@@ -59,11 +60,6 @@ def _max_abs(graph: Graph, tensor: str) -> int:
     if rng is None:
         raise IRError(f"tensor {tensor!r} has no proven range; run range analysis first")
     return max(-rng.lo, rng.hi)
-
-
-def _coef_mul(x: int) -> int:
-    """ShiftGELU's shift form of 1.702 x (monotone, so it maps range ends to range ends)."""
-    return x + (x >> 1) + (x >> 3) + (x >> 4)
 
 
 def _consumers(graph: Graph) -> dict[str, list[Node]]:
@@ -203,7 +199,8 @@ class _Matcher:
             return None
         c = g.constants
         rng = g.tensor(node.inputs["x"]).range
-        lo, hi = (rng.lo, rng.hi) if node.attrs["coef"] == "scale" else (_coef_mul(rng.lo), _coef_mul(rng.hi))
+        # gelu_coef_mul is monotone, so it maps the range ends to the ends of z's range
+        lo, hi = (rng.lo, rng.hi) if node.attrs["coef"] == "scale" else (gelu_coef_mul(rng.lo), gelu_coef_mul(rng.hi))
         info.update(x=node.inputs["x"], x0=node.attrs["x0"], n=node.attrs["n"], coef=node.attrs["coef"],
                     span=hi - lo if hi - lo <= LUT_MAX_SPAN else 0,
                     m_val=int(c[info["m"]].reshape(-1)[0]), e_val=int(c[info["e"]].reshape(-1)[0]))
