@@ -5,7 +5,7 @@ operations the spec needs: ``+ - * // >> << &`` (Python operators on the
 arrays), ``where``, ``maximum``/``minimum``, ``sum``/``amax`` over the last
 axis, a few layout moves, and one per-backend primitive, the exact integer
 GEMM (:meth:`ArrayOps.gemm`). :data:`NP` implements it with numpy; the torch
-implementation lives in :mod:`ivit_hw.runtime.torch_ops` (this package must
+implementation lives in :mod:`ivit_hw.runtime.torch_namespace` (this package must
 import without torch).
 
 Rules for kernels written against a namespace: no Python branch on array

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from ivit_hw import ops  # noqa: E402
 from ivit_hw.ops.requant import float_requantize_ok  # noqa: E402
-from ivit_hw.runtime.fused import torch_ops as T  # noqa: E402
+from ivit_hw.runtime.fused import torch_kernels as T  # noqa: E402
 
 ACC_MAX = 2**31 - 1
 

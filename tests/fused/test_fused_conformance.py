@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 
 from ivit_hw.runtime.conformance import load_suite, write_suite  # noqa: E402
 from ivit_hw.runtime.fused import executor as X  # noqa: E402
-from ivit_hw.runtime.fused import torch_ops as T  # noqa: E402
+from ivit_hw.runtime.fused import torch_kernels as T  # noqa: E402
 from ivit_hw.runtime.fused import triton_kernels as K  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from ivit_hw.ops.xp import FLOAT32_EXACT  # noqa: E402
 from ivit_hw.runtime.int_gemm import choose_route, exact_route_bound, row_gemm  # noqa: E402
-from ivit_hw.runtime.torch_ops import TorchOps  # noqa: E402
+from ivit_hw.runtime.torch_namespace import TorchOps  # noqa: E402
 
 CPU = torch.device("cpu")
 

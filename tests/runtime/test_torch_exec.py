@@ -19,7 +19,7 @@ from ivit_hw.ir import REGISTRY  # noqa: E402
 from ivit_hw.ir.serialize import save_graph  # noqa: E402
 from ivit_hw.runtime import run_graph  # noqa: E402
 from ivit_hw.runtime.torch_exec import TorchExecutor  # noqa: E402
-from ivit_hw.runtime.torch_ops import TorchOps  # noqa: E402
+from ivit_hw.runtime.torch_namespace import TorchOps  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("ivit_op_cases", Path(__file__).with_name("op_cases.py"))
 op_cases = importlib.util.module_from_spec(_spec)

@@ -20,11 +20,11 @@ from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
 from ..int_gemm import choose_route, row_gemm
+from ..node_builders import build_node
 from ..numpy_exec import RunResult
-from ..plan import build_node
-from ..torch_ops import TorchOps
-from . import torch_ops as T
-from .plan import Step, build_plan
+from ..torch_namespace import TorchOps
+from . import torch_kernels as T
+from .steps import Step, build_plan
 
 BACKENDS = ("torch", "triton")
 I64 = torch.int64

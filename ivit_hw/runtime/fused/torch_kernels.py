@@ -1,5 +1,5 @@
 """The torch kernels of the fused steps: the spec kernels of :mod:`ivit_hw.ops` composed on the torch
-namespace (:class:`~ivit_hw.runtime.torch_ops.TorchOps`), so each formula lives once, plus the named
+namespace (:class:`~ivit_hw.runtime.torch_namespace.TorchOps`), so each formula lives once, plus the named
 fast paths that reformulate a kernel, each proven equal by the tests in ``tests/fused/``:
 
 - :func:`requantize_float`: requantize in float64 where ``ops.requant.float_requantize_ok`` proves it;
@@ -23,7 +23,7 @@ from ...ops.requant import requantize_float as ops_requantize_float
 from ...ops.shiftmax import exp_table
 from ...ops.tables import ExpTable
 from ..int_gemm import ROUTE_DTYPES, choose_route, matmul_chunked
-from ..torch_ops import INT32_MAX, TorchOps
+from ..torch_namespace import INT32_MAX, TorchOps
 
 I64 = torch.int64
 XP = TorchOps()  # the namespace of the ops.* bodies composed here (they use device-free methods only)
