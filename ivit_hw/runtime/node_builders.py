@@ -27,7 +27,7 @@ from ..ir.types import Interval, IRError
 from ..ops import tables
 from ..ops.baselines import LOG_WEIGHT_RANGE
 from ..ops.linear import check_patch_weight
-from ..ops.requant import float_requantize_ok, float_scale, plan_requantize
+from ..ops.requant import plan_requantize
 from ..ops.shiftmax import exp_table
 from ..ops.xp import NP, ArrayOps, range_max_abs
 
@@ -137,26 +137,8 @@ def _requantize(ctx: NodeContext) -> Impl:
                       f"only the numpy executor runs them")
     m, e, m_id, e_id = ctx.const("m"), ctx.const("e"), ctx.opt_const("m_id"), ctx.opt_const("e_id")
     bits, rounding = at["out_bits"], at["rounding"]
-
-    def spec(a, tr):
-        return ops.requantize(a["acc"], m, e, bits, rounding, a.get("identity"), m_id, e_id, tr, xp=xp, plan=plan)
-
-    if xp is NP and ctx.fast and _float_requant_ok(ctx, has_id):  # the proven float64 fast path
-        scale = float_scale(c["m"], c["e"])
-        scale_id = float_scale(c["m_id"], c["e_id"]) if has_id else None
-        return lambda a, tr: spec(a, tr) if tr is not None else ops.requantize_float(
-            a["acc"], scale, bits, rounding, a.get("identity"), scale_id).astype(np.int64)
-    return spec
-
-
-def _float_requant_ok(ctx: NodeContext, has_id: bool) -> bool:
-    """Whether the node's requantize may run in float64 (:func:`ivit_hw.ops.requant.float_requantize_ok`)."""
-    c = ctx.consts
-    ident = {}
-    if has_id:
-        ident = {"id_max": range_max_abs(ctx.ranges["identity"]), "m_id": c["m_id"], "e_id": c["e_id"]}
-    return float_requantize_ok(range_max_abs(ctx.ranges["acc"]), c["m"], c["e"], ctx.attrs["out_bits"],
-                               ctx.attrs["rounding"], **ident)
+    return lambda a, tr: ops.requantize(a["acc"], m, e, bits, rounding, a.get("identity"), m_id, e_id, tr,
+                                        xp=xp, plan=plan)
 
 
 # ----------------------------------------------------------------------------- ShiftExp family

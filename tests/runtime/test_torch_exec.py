@@ -123,6 +123,15 @@ def test_cli_run_backend_torch(capsys, tmp_path):
         assert code == 0, capsys.readouterr().err
     np.testing.assert_array_equal(np.load(tmp_path / "torch.npy"), np.load(tmp_path / "numpy.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "numpy.npy"), run_graph(graph, feeds).outputs["y"])
+    # any executor of the registry; the fused ones cannot check or trace (one line, exit 2)
+    args = ["run", str(tmp_path / "g"), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "f.npy"),
+            "--backend", "fused"]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), np.load(tmp_path / "numpy.npy"))
+    capsys.readouterr()
+    assert cli.main([*args, "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--check need numpy or torch" in err
 
 
 def test_cli_backend_torch_without_torch_is_one_line(capsys, tmp_path, monkeypatch):
