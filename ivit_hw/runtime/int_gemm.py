@@ -51,9 +51,9 @@ def choose_route(a_max: int, b_max: int, k: int, device: torch.device, int8: boo
     route is exact on this device.
     """
     bound = a_max * b_max * k
-    use_int8 = int8_dot_available(device) if prefer_int8 is None else prefer_int8
-    if int8 and use_int8 and bound < INT32_BOUND and hasattr(torch, "_int_mm"):
-        return "int_mm", k
+    if int8 and bound < INT32_BOUND and hasattr(torch, "_int_mm"):  # CPU flags read only when int8 could run
+        if int8_dot_available(device) if prefer_int8 is None else prefer_int8:
+            return "int_mm", k
     if device.type != "cpu":  # no float32 (TF32) and no int64 matmul off the CPU
         if bound < FLOAT64_EXACT:
             return "float64", k
