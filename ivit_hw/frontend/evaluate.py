@@ -165,34 +165,39 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, graph: Graph, executor: Any, name: str = "torch") -> None:
+    def __init__(self, graph: Graph, executor: Any, clip_images: int = TORCH_CLIP_IMAGES,
+                 name: str = "torch") -> None:
         self.name = name
         self.graph = graph
         self.executor = executor
         self.golden = NumpyBackend(graph)
         self.clips = self.golden.clips
+        self.clip_images = clip_images
         self._clip_seen = 0
 
     def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self._clip_seen < TORCH_CLIP_IMAGES:
-            part = pixels[: TORCH_CLIP_IMAGES - self._clip_seen]
+        if self._clip_seen < self.clip_images:
+            part = pixels[: self.clip_images - self._clip_seen]
             self.golden.predict(part)
             self._clip_seen += len(part)
         out = self.executor.run({self.graph.inputs[0]: pixels}).outputs
         return np.asarray(out[self.graph.outputs[0]]), np.asarray(out[self.graph.outputs[1]]).reshape(-1)
 
 
-def make_backend(name: str, graph: Graph, device: str = "cpu") -> Backend:
-    """The executor for ``--backend`` (a name of the executor registry); a missing extra is a
-    one-line DataError."""
+def make_backend(name: str, graph: Graph, device: str = "cpu", clip_images: int | None = None) -> Backend:
+    """The executor for ``--backend`` (a name of the executor registry); a missing extra is a one-line
+    DataError. ``clip_images``: images a torch-based backend measures clipping on (default
+    :data:`TORCH_CLIP_IMAGES`)."""
     if name == "numpy":
         return NumpyBackend(graph)
     if name not in EXECUTORS:
         raise DataError(f"--backend {name}: choose one of {list(BACKENDS)}")
     try:
-        return TorchBackend(graph, make_executor(name, graph, device), name)
+        executor = make_executor(name, graph, device)
     except ValueError as exc:
         raise DataError(f"--backend {name}: {exc}") from None
+    clip = TORCH_CLIP_IMAGES if clip_images is None else clip_images
+    return TorchBackend(graph, executor, clip, name)
 
 
 @dataclass

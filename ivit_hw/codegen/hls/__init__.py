@@ -24,6 +24,8 @@ def _add_codegen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--top", default=None, help="model (default), block:NAME or node:NAME")
     g.add_argument("--part", default=None, help="FPGA part for build_prj.tcl (default xczu9eg-ffvb1156-2-e)")
     g.add_argument("--clock", type=float, default=None, metavar="NS", help="clock period in ns (default 5)")
+    g.add_argument("--allow-overfit", action="store_true",
+                   help="write the project even when the hardware plan does not fit the part")
     g.add_argument("--tb-inputs", default=None, metavar="FILE.npy",
                    help="testbench samples for the graph's single input (default: seeded random inputs)")
 
@@ -46,11 +48,17 @@ def _tb_inputs(graph: Graph, path: str | None) -> dict[str, np.ndarray] | None:
 
 def _render(graph: Graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(getattr(args, "config", None))
-    opts = options_from(config, getattr(args, "top", None), getattr(args, "part", None), getattr(args, "clock", None))
-    return render_project(graph, tmp, opts, graph_inputs=_tb_inputs(graph, getattr(args, "tb_inputs", None)))
+    opts = options_from(config, getattr(args, "top", None), getattr(args, "part", None), getattr(args, "clock", None),
+                        allow_overfit=bool(getattr(args, "allow_overfit", False)))
+    manifest = render_project(graph, tmp, opts, graph_inputs=_tb_inputs(graph, getattr(args, "tb_inputs", None)))
+    for line in manifest["plan"]:
+        print(line)
+    return manifest
 
 
 def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -> int:
+    for line in manifest.get("plan", []):
+        print(line)
     status, _ = run_csim(out_dir)
     return status
 
