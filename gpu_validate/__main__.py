@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment(device)
+    print(env["cpu"], flush=True)
     note = CPU_NOTE if device.type == "cpu" else ""
     rows: list[dict] = []
     all_exact = True

@@ -104,29 +104,28 @@ def _captured(fn: Callable) -> Callable:
     return replay
 
 
+#: integer path -> executor of the registry (ivit_hw.runtime.executors)
+INT_EXECUTORS = {"int_triton": "triton", "int_triton_graph": "triton", "int_torch": "fused",
+                 "int_torch_compiled": "fused-compiled", "int_torch_exec": "torch"}
+
+
 def int_runner(path: str, graph, pixels: torch.Tensor, device: torch.device) -> Callable:
     """A callable running integer path ``path`` on device ``pixels`` and returning its outputs."""
-    from ivit_hw.runtime.fused.executor import FusedExecutor
+    from ivit_hw.runtime.executors import FusedRunner, make_executor
 
     name = graph.inputs[0]
-    if path in ("int_triton", "int_triton_graph"):
-        ex = FusedExecutor(graph, device, "triton")
-        if path == "int_triton_graph":
-            if device.type != "cuda":
-                raise ValueError("int_triton_graph needs CUDA")
-            return _captured(lambda: ex.forward({name: pixels}))
-    elif path == "int_torch_exec":
-        from ivit_hw.runtime.torch_exec import TorchExecutor
-
-        tex = TorchExecutor(graph, device)
-        return lambda: tex.forward({name: pixels})
-    elif path == "int_torch":
-        ex = FusedExecutor(graph, device, "torch")
-    elif path == "int_torch_compiled":
-        ex = FusedExecutor(graph, device, "torch", compile=True)
+    if path == "int_torch_int64":  # the fused torch path as it was before issue 18
+        ex = FusedRunner(graph, str(device), "torch", int8_gemm=False, float_requant=False)
+    elif path in INT_EXECUTORS:
+        ex = make_executor(INT_EXECUTORS[path], graph, str(device))
     else:
         raise ValueError(f"unknown integer path {path!r}")
-    return lambda: ex.forward({name: pixels})
+    run = lambda: ex.forward({name: pixels})  # noqa: E731
+    if path == "int_triton_graph":
+        if device.type != "cuda":
+            raise ValueError("int_triton_graph needs CUDA")
+        return _captured(run)
+    return run
 
 
 def check_bit_exact(graph, run: Callable, pixels: torch.Tensor, n_check: int) -> bool:

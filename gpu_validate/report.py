@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ivit_hw.ir.serialize import write_file_atomic
+from ivit_hw.runtime.cpu_info import cpu_model, cpu_summary
 
 
 def environment(device: torch.device) -> dict:
@@ -20,9 +21,10 @@ def environment(device: torch.device) -> dict:
         triton_version = triton.__version__
     except ImportError:
         triton_version = None
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {"device": name, "device_type": device.type, "torch": torch.__version__, "cuda": torch.version.cuda,
-            "triton": triton_version, "python": platform.python_version(), "threads": torch.get_num_threads()}
+            "triton": triton_version, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "cpu": cpu_summary()}
 
 
 def add_speedups(rows: list[dict]) -> None:
@@ -42,7 +44,8 @@ def add_speedups(rows: list[dict]) -> None:
 def markdown(env: dict, rows: list[dict], note: str) -> str:
     """The results table as markdown."""
     lines = [f"Device: {env['device']} ({env['device_type']}); torch {env['torch']}, CUDA {env['cuda']}, "
-             f"Triton {env['triton']}, Python {env['python']}, {env['threads']} CPU threads.", ""]
+             f"Triton {env['triton']}, Python {env['python']}, {env['threads']} CPU threads.", "",
+             f"{env.get('cpu', '')} (when the run started)", ""]
     if note:
         lines += [note, ""]
     lines += ["| model | batch | path | median ms | images/s | vs fp32 eager | vs bf16 compiled | bit-exact |",

@@ -26,6 +26,7 @@ from .ir.serialize import atomic_folder, load_graph, npz_bytes, write_file_atomi
 from .ir.types import Scale
 from .paths import check_output_file, graph_folder
 from .runtime.clipping import CLIP_WARN_SHARE, ClipCounter
+from .runtime.executors import EXECUTORS, make_executor
 from .runtime.golden import node_case_arrays, safe_filename
 from .runtime.numpy_exec import run_graph
 
@@ -338,29 +339,25 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-warn", type=float, default=CLIP_WARN_SHARE, metavar="SHARE",
                    help=f"warn when a requantize clips more than this share of its elements (default "
                         f"{CLIP_WARN_SHARE}; numpy backend)")
-    p.add_argument("--backend", choices=BACKENDS, default="numpy",
-                   help="numpy: the golden executor (default); torch: the torch executor (needs torch)")
-    p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
+    p.add_argument("--backend", choices=sorted(EXECUTORS), default="numpy",
+                   help="the executor (ivit_hw.runtime.executors): numpy, the golden executor (default); torch, "
+                        "the per-node torch executor; fused / fused-compiled / triton, the fused steps "
+                        "(no --trace / --check)")
+    p.add_argument("--device", default="cpu", help="torch device for the torch-based backends (default cpu)")
     p.add_argument("--check", action="store_true",
                    help="check every tensor and internal against its declared type (names the node)")
 
 
-BACKENDS = ("numpy", "torch")
-
-
 def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace, observe=None):
-    """Run with the chosen backend; a missing torch is a one-line user error. ``observe``: numpy only."""
+    """Run with the chosen executor; a missing extra is a one-line user error. ``observe``: numpy only."""
     if args.backend == "numpy":
         return run_graph(graph, inputs, trace=bool(args.trace), check=args.check, observe=observe)
+    if (args.trace or args.check) and not EXECUTORS[args.backend].traces:
+        raise UserError(f"--backend {args.backend} runs fused steps: --trace / --check need numpy or torch")
     try:
-        from .runtime.torch_exec import TorchExecutor
-    except ModuleNotFoundError as exc:
-        raise UserError(f"--backend torch needs torch, which is not installed ({exc.name} missing); "
-                        f"install the torch extra") from None
-    try:
-        executor = TorchExecutor(graph, device=args.device)
-    except RuntimeError as exc:
-        raise UserError(f"--device {args.device}: {exc}") from None
+        executor = make_executor(args.backend, graph, args.device)
+    except ValueError as exc:
+        raise UserError(f"--backend {args.backend}: {exc}") from None
     return executor.run(inputs, trace=bool(args.trace), check=args.check)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..paths import check_output_folder, graph_folder
 from ..runtime.clipping import CLIP_WARN_SHARE
+from ..runtime.executors import EXECUTORS
 from .presets import DEFAULT_CROP_PCT, PRESETS
 
 PRESET_CHOICES = sorted(PRESETS)
@@ -176,8 +177,9 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="checkpoint of the float model")
     p.add_argument("--max-images", type=int, default=None, metavar="N", help="evaluate the first N images "
                    "(sorted order)")
-    p.add_argument("--backend", choices=("numpy", "torch"), default="numpy",
-                   help="integer executor: numpy (golden, default) or torch (ivit_hw.runtime.torch_exec)")
+    p.add_argument("--backend", choices=sorted(EXECUTORS), default="numpy",
+                   help="integer executor (ivit_hw.runtime.executors): numpy (golden, default), torch (per node), "
+                        "fused (the fast exact CPU path), fused-compiled, triton, numpy-spec")
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="images per executor call (default: fast for the backend; see evaluate.default_batch)")

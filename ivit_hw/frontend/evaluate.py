@@ -28,13 +28,14 @@ import yaml
 from ..ir.graph import Graph
 from ..progress import Progress
 from ..runtime.clipping import ClipCounter
+from ..runtime.executors import EXECUTORS, make_executor
 from ..runtime.numpy_exec import run_graph
 from .data import DataError, ImageFolderDataset, read_images
 
 __all__ = ["BACKENDS", "EvalResult", "default_batch", "default_workers", "evaluate_folder", "load_class_map",
            "logit_index", "make_backend", "stream_images"]
 
-BACKENDS = ("numpy", "torch")
+BACKENDS = tuple(sorted(EXECUTORS))  # the executor registry (ivit_hw.runtime.executors)
 #: Images per loader job (independent of the executor batch).
 LOAD_CHUNK = 32
 #: The numpy executor is fastest when a batch's largest tensor stays around this many elements.
@@ -47,7 +48,7 @@ TORCH_CLIP_IMAGES = 32
 def default_batch(graph: Graph, backend: str = "numpy") -> int:
     """A batch size that is fast for ``backend``: torch 64; numpy a power of two (1..256) keeping the
     largest per-batch tensor near 2^18 elements (beyond that the int64 passes fall out of cache)."""
-    if backend == "torch":
+    if not backend.startswith("numpy"):
         return TORCH_BATCH
     largest = max(math.prod(s.shape) for s in graph.tensors.values() if not s.const)
     return int(min(256, max(1, 2 ** math.floor(math.log2(max(1, NUMPY_BATCH_ELEMENTS // largest))))))
@@ -159,12 +160,14 @@ class NumpyBackend:
 
 
 class TorchBackend:
-    """``ivit_hw.runtime.torch_exec.TorchExecutor``; clipping is measured by the golden executor on the
-    first :data:`TORCH_CLIP_IMAGES` images."""
+    """A torch-based executor of the registry (torch, fused, ...); clipping is measured by the golden
+    executor on the first :data:`TORCH_CLIP_IMAGES` images."""
 
     name = "torch"
 
-    def __init__(self, graph: Graph, executor: Any, clip_images: int = TORCH_CLIP_IMAGES) -> None:
+    def __init__(self, graph: Graph, executor: Any, clip_images: int = TORCH_CLIP_IMAGES,
+                 name: str = "torch") -> None:
+        self.name = name
         self.graph = graph
         self.executor = executor
         self.golden = NumpyBackend(graph)
@@ -182,22 +185,19 @@ class TorchBackend:
 
 
 def make_backend(name: str, graph: Graph, device: str = "cpu", clip_images: int | None = None) -> Backend:
-    """The executor for ``--backend``; a missing torch or torch executor is a one-line DataError.
-    ``clip_images``: images the torch backend measures clipping on (default :data:`TORCH_CLIP_IMAGES`)."""
+    """The executor for ``--backend`` (a name of the executor registry); a missing extra is a one-line
+    DataError. ``clip_images``: images a torch-based backend measures clipping on (default
+    :data:`TORCH_CLIP_IMAGES`)."""
     if name == "numpy":
         return NumpyBackend(graph)
-    if name != "torch":
+    if name not in EXECUTORS:
         raise DataError(f"--backend {name}: choose one of {list(BACKENDS)}")
     try:
-        from ..runtime.torch_exec import TorchExecutor
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").startswith("torch"):
-            raise DataError("--backend torch needs torch, which is not installed (pip install 'ivit_hw[torch]')") \
-                from None
-        raise DataError("--backend torch: this installation has no torch executor (ivit_hw.runtime.torch_exec); "
-                        "use --backend numpy") from None
+        executor = make_executor(name, graph, device)
+    except ValueError as exc:
+        raise DataError(f"--backend {name}: {exc}") from None
     clip = TORCH_CLIP_IMAGES if clip_images is None else clip_images
-    return TorchBackend(graph, TorchExecutor(graph, device=device), clip)
+    return TorchBackend(graph, executor, clip, name)
 
 
 @dataclass

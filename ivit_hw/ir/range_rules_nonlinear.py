@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import ERF_SHIFT, IBERT_SOFTMAX_NUM, INT32_MAX, LOG_CODE_MASKED, SIGMOID_SHIFT
+from ..ops import ERF_SHIFT, IBERT_SOFTMAX_NUM, INT32_MAX, LOG_CODE_MASKED, SIGMOID_SHIFT, gelu_coef_mul, log2e_mul
 from .registry import RangeInputs
 from .types import Interval, IRError
 
@@ -45,13 +45,14 @@ def _div_rhe(num: int, den: int) -> int:
 
 
 def _log2e(x: int) -> int:
-    """ShiftExp's first step, ``x + (x >> 1) - (x >> 4)`` (non-decreasing in x)."""
-    return x + (x >> 1) - (x >> 4)
+    """ShiftExp's first step, :func:`ivit_hw.ops.log2e_mul` (non-decreasing in x)."""
+    return log2e_mul(x)
 
 
 def _gelu_coef(x: int) -> int:
-    """ShiftGELU's ``coef="shift"`` product 1.6875 x (a sum of non-decreasing terms)."""
-    return x + (x >> 1) + (x >> 3) + (x >> 4)
+    """ShiftGELU's ``coef="shift"`` product 1.6875 x, :func:`ivit_hw.ops.gelu_coef_mul` (a sum of
+    non-decreasing terms)."""
+    return gelu_coef_mul(x)
 
 
 def _need_negative(ri: RangeInputs, name: str) -> int:

@@ -1,8 +1,10 @@
 """Numpy golden kernels: the executable form of ``docs/semantics.md`` (the normative
 semantics; "spec section N" in this package means section N there).
 
-Every function takes integer arrays and returns int64 arrays; nothing at run
-time is float. This package imports with numpy alone.
+Every function takes integer arrays and returns int64 arrays; floats appear
+only in fast paths proven exact (float BLAS GEMMs below the mantissa limit,
+``requantize_float`` where ``float_requantize_ok`` holds). This package
+imports with numpy alone.
 """
 
 from . import layout, tables, xp
@@ -23,7 +25,7 @@ from .baselines import (
 from .intmath import INT32_MAX, ROUNDING_MODES, bit_length, div_round_half_even, isqrt, round_shift
 from .layernorm import ilayernorm, isqrt_iter, row_mean
 from .linear import im2col_patches, int_matmul, linear, matmul, patch_embed
-from .requant import dyadic, requantize
+from .requant import dyadic, float_requantize_ok, requantize, requantize_float
 from .shiftgelu import SIGMOID_SHIFT, gelu_coef_mul, shiftgelu
 from .shiftmax import log2e_mul, shift_exp, shiftmax
 
@@ -59,7 +61,9 @@ __all__ = [
     "log_int_softmax",
     "matmul",
     "patch_embed",
+    "float_requantize_ok",
     "requantize",
+    "requantize_float",
     "round_shift",
     "row_mean",
     "shift_exp",

@@ -156,3 +156,54 @@ def requantize(
     if total.dtype == object:
         return clamp_signed(np.asarray(total), out_bits)
     return xp.clip(total, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)
+
+
+FLOAT64_EXACT = 2**53
+FLOAT_ROUNDINGS = ("half_even", "floor")
+
+
+def float_requantize_ok(acc_max: int, m, e, out_bits: int, rounding: str, id_max: int | None = None,
+                        m_id=None, e_id=None) -> bool:
+    """Whether :func:`requantize` equals its float64 form for |acc| <= acc_max (|identity| <= id_max):
+    ``clamp(rnd(acc * (m / 2^e)) [+ rnd(identity * (m_id / 2^e_id))])`` with ``rnd`` rounding half to
+    even (``rint``) or down (``floor``) and the products rounded to float64 (a static fact).
+
+    Proof. ``s = m / 2^e`` and acc (< 2^53) are exact floats, so ``f = fl(acc * s)`` is within
+    ``|v| * 2^-53`` of ``v = acc * m / 2^e``. v is a multiple of 2^-e, so a v that is not on a rounding
+    boundary (half-integer or integer) is at least 2^-e from it; one that is has at most 53 significant
+    bits and f = v. The identity term is exact when ``id_max * |m_id| < 2^53``; call R its largest
+    rounded magnitude. With ``V = 2^(out_bits-1) + R + 2``, every |v| <= V rounds right when
+    ``V * 2^e_max < 2^53`` (the error is below 2^-e), and every |v| > V gives ``|rnd(f)| >= V - 1``, so
+    the sum saturates on both sides of the comparison. When ``acc_max * |m| < 2^53`` f is exact anyway.
+    """
+    if rounding not in FLOAT_ROUNDINGS or acc_max >= FLOAT64_EXACT:
+        return False
+    m_max = max_abs(np.asarray(m, dtype=np.int64))
+    e_arr = np.asarray(e, dtype=np.int64)
+    r_id = 0
+    if id_max is not None:
+        mi_max = max_abs(np.asarray(m_id, dtype=np.int64))
+        if id_max * mi_max >= FLOAT64_EXACT:
+            return False
+        r_id = (id_max * mi_max >> int(np.asarray(e_id).min())) + 1
+    if acc_max * m_max < FLOAT64_EXACT:
+        return True
+    bound = 2 ** (out_bits - 1) + r_id + 2
+    return bound << int(e_arr.max()) < FLOAT64_EXACT
+
+
+def float_scale(m, e) -> np.ndarray:
+    """``m / 2^e`` as float64 (exact: |m| < 2^53), the multiplier of :func:`requantize_float`."""
+    return np.ldexp(np.asarray(m, dtype=np.float64), -np.asarray(e, dtype=np.int64))
+
+
+def requantize_float(acc, scale, out_bits: int, rounding: str = "half_even", identity=None, scale_id=None, *,
+                     xp: ArrayOps = NP):
+    """:func:`requantize` in float64 (the result is float64, integer-valued):
+    ``clamp(rnd(acc * scale) [+ rnd(identity * scale_id)])`` with ``scale = float_scale(m, e)``.
+    Equal to :func:`requantize` exactly where :func:`float_requantize_ok` holds (the planner checks it
+    from the proven ranges; the proof is there); a fast path, not the spec."""
+    y = xp.round_float(xp.to_float64(acc) * scale, rounding)
+    if identity is not None:
+        y = y + xp.round_float(xp.to_float64(identity) * scale_id, rounding)
+    return xp.clip(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)

@@ -5,7 +5,7 @@ operations the spec needs: ``+ - * // >> << &`` (Python operators on the
 arrays), ``where``, ``maximum``/``minimum``, ``sum``/``amax`` over the last
 axis, a few layout moves, and one per-backend primitive, the exact integer
 GEMM (:meth:`ArrayOps.gemm`). :data:`NP` implements it with numpy; the torch
-implementation lives in :mod:`ivit_hw.runtime.torch_ops` (this package must
+implementation lives in :mod:`ivit_hw.runtime.torch_namespace` (this package must
 import without torch).
 
 Rules for kernels written against a namespace: no Python branch on array
@@ -120,6 +120,14 @@ class ArrayOps:
         """Exact floor division; ``bound`` (static) is a known bound on |num| and |den|."""
         return num // den
 
+    def to_float64(self, x: Any) -> Any:
+        """``x`` as float64 (exact for |x| <= 2^53; used only where a proof says so)."""
+        raise NotImplementedError
+
+    def round_float(self, x: Any, rounding: str) -> Any:
+        """float64 ``x`` rounded to integer values: half to even (``"half_even"``) or down (``"floor"``)."""
+        raise NotImplementedError
+
     def shape(self, x: Any) -> tuple[int, ...]:
         """The shape as a tuple of Python ints."""
         return tuple(int(d) for d in x.shape)
@@ -203,6 +211,12 @@ class NumpyOps(ArrayOps):
 
     def floor_sqrt_guess(self, v):
         return np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+
+    def to_float64(self, x):
+        return np.asarray(x, dtype=np.float64)
+
+    def round_float(self, x, rounding):
+        return np.rint(x, out=x) if rounding == "half_even" else np.floor(x, out=x)
 
     def floor_div(self, num, den, bound=None):
         if bound is None or bound >= FLOAT_DIV_EXACT:

@@ -7,7 +7,8 @@ import argparse
 import sys
 from collections import Counter
 
-from .conformance import EXECUTORS, check_case, load_suite, registry_ops_without_cases, write_suite
+from .conformance import check_case, load_suite, registry_ops_without_cases, suite_executor, write_suite
+from .executors import EXECUTORS, check_available
 
 
 def _goldens_args(p: argparse.ArgumentParser) -> None:
@@ -30,17 +31,17 @@ def cmd_goldens(args: argparse.Namespace) -> int:
 def _check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", metavar="SUITE", help="a folder written by 'ivit-hw goldens', or one case .npz")
     p.add_argument("--executor", choices=sorted(EXECUTORS), default="numpy",
-                   help="what to check: the numpy golden executor (fast or spec path) or the torch executor")
+                   help="what to check (ivit_hw.runtime.executors): "
+                        + "; ".join(f"{k.name}: {k.help}" for k in EXECUTORS.values()))
+    p.add_argument("--device", default="cpu", help="torch device for the torch / fused / triton executors")
     p.add_argument("--ops", nargs="+", metavar="OP", help="only the cases of these ops")
 
 
 def cmd_check_goldens(args: argparse.Namespace) -> int:
     """Run every case with ``--executor``; exit 0 when all are bit-exact, 1 on a mismatch, 2 on bad input."""
     cases = load_suite(args.suite, args.ops)
-    try:
-        executor = EXECUTORS[args.executor]()
-    except ImportError as exc:
-        raise ValueError(f"--executor {args.executor} is not available here: {exc}") from None
+    check_available(args.executor)
+    executor = suite_executor(args.executor, args.device)
     failed, per_op = [], Counter()
     for sc in cases:
         problem = check_case(sc.case, executor)

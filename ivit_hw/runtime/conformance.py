@@ -35,6 +35,7 @@ from ..ir.registry import REGISTRY, get_op
 from ..ir.serialize import atomic_folder, npz_bytes, read_yaml_file
 from ..ir.types import IntType, IRError
 from .conformance_cases import CaseSpec, all_case_specs
+from .executors import make_executor
 from .golden import CASE_OUTPUT, GoldenCase, case_graph, golden_arrays, load_golden_case
 from .numpy_exec import RunResult, run_graph
 
@@ -182,28 +183,10 @@ def load_suite(path: str | os.PathLike, ops: Iterable[str] | None = None) -> lis
     return out
 
 
-def numpy_executor(fast: bool = True) -> Executor:
-    """The golden executor as a suite executor; ``fast=False`` takes the spec path of every kernel."""
-    import inspect
-
-    if "fast" in inspect.signature(run_graph).parameters:
-        return lambda graph, feed: run_graph(graph, feed, fast=fast).outputs[CASE_OUTPUT]
-    # before the array-namespace kernels: a traced run is the path without lookup tables
-    return lambda graph, feed: run_graph(graph, feed, trace=not fast).outputs[CASE_OUTPUT]
-
-
-def torch_executor() -> Executor:
-    """The torch executor on CPU as a suite executor (ImportError when torch or the executor is missing)."""
-    from .torch_exec import TorchExecutor
-
-    return lambda graph, feed: TorchExecutor(graph).run(feed).outputs[CASE_OUTPUT]
-
-
-EXECUTORS: dict[str, Callable[[], Executor]] = {
-    "numpy": numpy_executor,
-    "numpy-spec": lambda: numpy_executor(fast=False),
-    "torch": torch_executor,
-}
+def suite_executor(name: str, device: str = "cpu") -> Executor:
+    """Executor ``name`` of the registry (:mod:`.executors`) as a suite executor: each case's graph is
+    built and run once (ValueError naming a missing extra)."""
+    return lambda graph, feed: make_executor(name, graph, device).run(feed).outputs[CASE_OUTPUT]
 
 
 def check_case(case: GoldenCase, executor: Executor) -> str | None:

@@ -2,7 +2,7 @@
 :mod:`ivit_hw.ops`, exactly, optionally recording every tensor and every op
 intermediate, optionally checking every value against its declared type.
 
-The graph is planned once (:mod:`ivit_hw.runtime.plan`): constants are
+The graph is planned once (:mod:`ivit_hw.runtime.node_builders`): constants are
 prepared and every value-dependent choice is taken from the proven ranges,
 so a run does no probing. Tracing takes the same code path as a plain run.
 """
@@ -19,7 +19,7 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
-from .plan import Builder, PlannedNode, plan_graph
+from .node_builders import Builder, PlannedNode, plan_graph
 
 
 @dataclass

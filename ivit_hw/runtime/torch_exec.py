@@ -1,7 +1,7 @@
 """The torch executor: any IR graph, exactly, on a torch device.
 
 Every node runs the same spec kernel as the golden executor, on the torch
-namespace (:mod:`ivit_hw.runtime.torch_ops`): int8 GEMMs through
+namespace (:mod:`ivit_hw.runtime.torch_namespace`): int8 GEMMs through
 ``torch._int_mm``, element-wise chains in int64, batch first, no host
 synchronisation in :meth:`TorchExecutor.forward`. The per-op dispatch is a
 table (op name -> builder, :data:`TORCH_BUILDERS`) that callers may
@@ -18,9 +18,9 @@ import torch
 
 from ..ir.graph import Graph
 from ..ir.types import IRError
+from .node_builders import BUILDERS, Builder
 from .numpy_exec import PlannedGraph, RunResult, check_input
-from .plan import BUILDERS, Builder
-from .torch_ops import TorchOps
+from .torch_namespace import TorchOps
 
 #: The default op -> builder table of the torch executor (the shared spec builders).
 TORCH_BUILDERS: dict[str, Builder] = dict(BUILDERS)
@@ -38,12 +38,13 @@ class TorchExecutor:
     """Runs ``graph`` on ``device`` with int64 torch tensors, exactly equal to the golden executor.
 
     ``impls`` overrides entries of :data:`TORCH_BUILDERS` (op name -> builder
-    taking a :class:`~ivit_hw.runtime.plan.NodeContext`).
+    taking a :class:`~ivit_hw.runtime.node_builders.NodeContext`). ``int8_gemm`` forces the int8 GEMM route
+    on or off (None: where the device has int8 dot products).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu",
-                 impls: Mapping[str, Builder] | None = None) -> None:
-        self.xp = TorchOps(device)
+                 impls: Mapping[str, Builder] | None = None, int8_gemm: bool | None = None) -> None:
+        self.xp = TorchOps(device, int8_gemm)
         self.device = self.xp.device
         self.impls = {**TORCH_BUILDERS, **(impls or {})}
         self._plan = PlannedGraph(graph, self.xp, True, self.impls, to_numpy)

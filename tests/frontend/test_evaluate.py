@@ -184,6 +184,10 @@ def test_backends_and_batch_defaults(setup, deit_tiny_graph):
         gold = run_graph(g, {"pixels": x}).outputs
         np.testing.assert_array_equal(logits, gold[g.outputs[0]])
         assert backend.clips.stats  # measured by the golden executor on the first images
+        fused = ev.make_backend("fused", g)  # any executor of the registry
+        logits, _ = fused.predict(x)
+        np.testing.assert_array_equal(logits, gold[g.outputs[0]])
+        assert fused.name == "fused" and ev.default_batch(g, "fused") == ev.TORCH_BATCH
     # numpy: the largest per-batch tensor near 2^18 elements -> big batches for digits, batch 1 for deit_tiny
     assert ev.default_batch(g) == 64
     assert ev.default_batch(deit_tiny_graph) == 1

@@ -16,7 +16,7 @@ from ivit_hw import ops  # noqa: E402
 from ivit_hw.ir import GraphBuilder, Interval, IntType  # noqa: E402
 from ivit_hw.runtime import run_graph  # noqa: E402
 from ivit_hw.runtime.fused.executor import FusedExecutor  # noqa: E402
-from ivit_hw.runtime.fused.plan import build_plan, plan_summary  # noqa: E402
+from ivit_hw.runtime.fused.steps import build_plan, plan_summary  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 I8, I16, I32, U8 = IntType(8), IntType(16), IntType(32), IntType(8, signed=False)

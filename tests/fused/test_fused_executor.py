@@ -17,7 +17,7 @@ from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images  # noqa
 from ivit_hw.ir.types import IRError  # noqa: E402
 from ivit_hw.runtime import run_graph  # noqa: E402
 from ivit_hw.runtime.fused.executor import FusedExecutor  # noqa: E402
-from ivit_hw.runtime.fused.plan import build_plan, plan_summary  # noqa: E402
+from ivit_hw.runtime.fused.steps import build_plan, plan_summary  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from ivit_hw import ops  # noqa: E402
 from ivit_hw.runtime.fused import executor as X  # noqa: E402
-from ivit_hw.runtime.fused import torch_ops as T  # noqa: E402
+from ivit_hw.runtime.fused import torch_kernels as T  # noqa: E402
 from ivit_hw.runtime.fused import triton_kernels as K  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"

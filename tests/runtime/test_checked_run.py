@@ -18,8 +18,8 @@ from ivit_hw.ir.serialize import save_graph
 from ivit_hw.ops import params, tables
 from ivit_hw.ops.xp import NP
 from ivit_hw.runtime import run_graph
+from ivit_hw.runtime.node_builders import BUILDERS
 from ivit_hw.runtime.numpy_exec import PlannedGraph
-from ivit_hw.runtime.plan import BUILDERS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "build_block.py"
 _spec = importlib.util.spec_from_file_location("ivit_example_build_block", SCRIPT)

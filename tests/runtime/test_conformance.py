@@ -5,6 +5,8 @@ them); the suite is deterministic and its ``covers`` claims hold."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import ivit_ops_reference as ref
 import numpy as np
 import pytest
@@ -13,14 +15,15 @@ import yaml
 from ivit_hw import cli
 from ivit_hw.ir import REGISTRY, IRError, get_op
 from ivit_hw.runtime.conformance import (
-    EXECUTORS,
     INDEX,
     check_case,
     load_suite,
     registry_ops_without_cases,
+    suite_executor,
     write_suite,
 )
 from ivit_hw.runtime.conformance_cases import MAX_ROW, RANDOM_ROWS
+from ivit_hw.runtime.executors import EXECUTORS
 from ivit_hw.runtime.golden import dump_golden_case
 
 get_op("add")  # fill the registry before parametrising over it
@@ -42,17 +45,18 @@ def suite(suite_dir):
     return load_suite(suite_dir)
 
 
+# every executor of the registry but the compiled and Triton ones: the fused steps they run are
+# checked in tests/fused/ (their per-node steps are the fused executor's, checked here)
+SUITE_EXECUTORS = sorted(set(EXECUTORS) - {"fused-compiled", "triton"})
+
+
 def _executor(name: str):
-    if name == "torch":
-        pytest.importorskip("torch")
-        try:
-            import ivit_hw.runtime.torch_exec  # noqa: F401
-        except ImportError as exc:
-            pytest.skip(f"torch executor not available: {exc}")
-    return EXECUTORS[name]()
+    if EXECUTORS[name].needs:
+        pytest.importorskip(EXECUTORS[name].needs)
+    return suite_executor(name)
 
 
-@pytest.mark.parametrize("executor", sorted(EXECUTORS))
+@pytest.mark.parametrize("executor", SUITE_EXECUTORS)
 @pytest.mark.parametrize("op", OPS)
 def test_every_executor_reproduces_every_case_of_every_op(suite, op, executor):
     cases = [c for c in suite if c.case.op == op]
@@ -253,6 +257,9 @@ def test_cli_writes_and_checks_a_suite(tmp_path, capsys):
     assert "cases, 2 ops" in capsys.readouterr().out
     assert cli.main(["check-goldens", str(out), "--executor", "numpy-spec"]) == 0
     assert "bit-exact over 2 ops" in capsys.readouterr().out
+    if importlib.util.find_spec("torch") is not None:  # the fused executor, from the registry
+        assert cli.main(["check-goldens", str(out), "--executor", "fused"]) == 0
+        assert "fused: " in capsys.readouterr().out
     # a tampered expected value is caught and named
     case_file = next((out / "cases").glob("argmax.i16_k10.edges.npz"))
     with np.load(case_file) as npz:

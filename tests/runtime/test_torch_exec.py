@@ -19,7 +19,7 @@ from ivit_hw.ir import REGISTRY  # noqa: E402
 from ivit_hw.ir.serialize import save_graph  # noqa: E402
 from ivit_hw.runtime import run_graph  # noqa: E402
 from ivit_hw.runtime.torch_exec import TorchExecutor  # noqa: E402
-from ivit_hw.runtime.torch_ops import TorchOps  # noqa: E402
+from ivit_hw.runtime.torch_namespace import TorchOps  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("ivit_op_cases", Path(__file__).with_name("op_cases.py"))
 op_cases = importlib.util.module_from_spec(_spec)
@@ -63,7 +63,7 @@ def test_deit_tiny_equals_golden_and_uses_int_mm(deit_tiny_graph):
 
     images = synthetic_images(1, 3, 224, seed=11)
     name = deit_tiny_graph.inputs[0]
-    executor = TorchExecutor(deit_tiny_graph)
+    executor = TorchExecutor(deit_tiny_graph, int8_gemm=True)
     golden = run_graph(deit_tiny_graph, {name: images}).outputs
     got = executor.forward({name: torch.as_tensor(images)})  # the device path: tensors in, tensors out
     assert got.keys() == golden.keys() and all(isinstance(v, torch.Tensor) for v in got.values())
@@ -83,7 +83,7 @@ def test_int_mm_gemm_pads_and_offsets_exactly(m, k, n, lo, hi):
     a[0, 0] = lo
     a[-1, -1] = hi
     b = rng.integers(-128, 128, (k, n))
-    gemm = TorchOps().gemm((lo, hi), (-128, 127), k, b)
+    gemm = TorchOps(int8_gemm=True).gemm((lo, hi), (-128, 127), k, b)
     assert gemm.path == "int_mm"
     np.testing.assert_array_equal(gemm(torch.as_tensor(a)).numpy(), a @ b)
 
@@ -123,6 +123,15 @@ def test_cli_run_backend_torch(capsys, tmp_path):
         assert code == 0, capsys.readouterr().err
     np.testing.assert_array_equal(np.load(tmp_path / "torch.npy"), np.load(tmp_path / "numpy.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "numpy.npy"), run_graph(graph, feeds).outputs["y"])
+    # any executor of the registry; the fused ones cannot check or trace (one line, exit 2)
+    args = ["run", str(tmp_path / "g"), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "f.npy"),
+            "--backend", "fused"]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), np.load(tmp_path / "numpy.npy"))
+    capsys.readouterr()
+    assert cli.main([*args, "--check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--check need numpy or torch" in err
 
 
 def test_cli_backend_torch_without_torch_is_one_line(capsys, tmp_path, monkeypatch):

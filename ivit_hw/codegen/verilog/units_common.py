@@ -9,6 +9,7 @@ from typing import Any
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval, IRError
+from ...ops.shiftmax import log2e_mul
 from .widths import hull, sbits
 
 INT32_MAX = 2**31 - 1
@@ -91,7 +92,7 @@ def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interv
     """
     klo = n - 33 if sat else 0
     wd = sbits(d)
-    pre = Interval(min(d.lo + (d.lo >> 1) - (d.lo >> 4), n * x0), max(d.hi + (d.hi >> 1) - (d.hi >> 4), 0))
+    pre = Interval(min(log2e_mul(d.lo), n * x0), max(log2e_mul(d.hi), 0))
     wpre = max(sbits(pre), sbits(Interval(n * x0, 0)), wd + 1)
     wcmp = max(sbits(hull(pre, Interval(n * x0, 0), Interval(min(klo * x0, 0), max(klo * x0, 0)))),
                sbits(p) if p else 0)

@@ -19,11 +19,12 @@ from ...ir.graph import Graph
 from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
+from ..int_gemm import choose_route, row_gemm
+from ..node_builders import build_node
 from ..numpy_exec import RunResult
-from ..plan import build_node
-from ..torch_ops import TorchOps
-from . import torch_ops as T
-from .plan import Step, build_plan
+from ..torch_namespace import TorchOps
+from . import torch_kernels as T
+from .steps import Step, build_plan
 
 BACKENDS = ("torch", "triton")
 I64 = torch.int64
@@ -50,40 +51,50 @@ def triton_available() -> bool:
 
 
 # ----------------------------------------------------------------------------- torch step bodies
+def requant(acc, m, e, out_bits: int, rounding: str, fscale=None, identity=None, m_id=None, e_id=None,
+            fscale_id=None, split: bool = False, split_id: bool = False):
+    """The step's requantize: in float64 when the plan proved it exact (``fscale`` = m / 2^e given,
+    :func:`ivit_hw.ops.requant.float_requantize_ok`), else the int64 form."""
+    if fscale is not None:
+        return T.requantize_float(acc, fscale, out_bits, rounding, identity, fscale_id)
+    return T.requantize(acc, m, e, out_bits, rounding, identity, m_id, e_id, split, split_id)
+
+
 def gemm_step(x, w, bias, m, e, identity, m_id, e_id, out_bits: int, rounding: str, split: bool,
-              split_id: bool, offset: int, n: int):
-    """Exact requantize(x @ w.T + bias [, identity]): int8 ``_int_mm`` on CUDA (w padded to N % 8 == 0),
-    chunked float32 BLAS on CPU (exact, and faster than ``_int_mm`` on CPUs without VNNI)."""
+              split_id: bool, offset: int, n: int, route: str = "float32_chunked", chunk: int = 1024,
+              fscale=None, fscale_id=None):
+    """Exact requantize(x @ w.T + bias [, identity]); the GEMM on ``route`` (:mod:`..int_gemm`, chosen
+    per layer from the proven bound and the CPU: int8 ``_int_mm`` where VNNI / AMX or CUDA, else float32
+    BLAS over exact K-chunks), accumulated in float64 when the requantize runs there (the sum is below
+    2^53 then). w is padded to N % 8 == 0."""
     rows = x.reshape(-1, x.shape[-1])
     rows = (rows.to(torch.int16) - offset).to(torch.int8) if offset else rows.to(torch.int8)
-    if rows.device.type == "cpu":  # no int8 dot-product units assumed: float32 BLAS is exact here
-        acc = T.float32_rows_matmul(rows, w)[:, :n] + bias
-    else:
-        acc = T.int8_matmul(rows, w)[:, :n].to(I64) + bias
+    acc = row_gemm(route, chunk, I64 if fscale is None else torch.float64)(rows, w)[:, :n] + bias
     ident = identity.reshape(-1, n) if identity is not None else None
-    y = T.requantize(acc, m, e, out_bits, rounding, ident, m_id, e_id, split, split_id)
+    y = requant(acc, m, e, out_bits, rounding, fscale, ident, m_id, e_id, fscale_id, split, split_id)
     return y.reshape(*x.shape[:-1], n)
 
 
 def attention_step(q, k, v, sm, se, x0, om, oe, scores_bits: int, n: int, out_bits: int, o_bits: int,
-                   rounding: str):
-    """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds)."""
-    d, length = q.shape[-1], q.shape[-2]
-    sc = T.requantize(T.exact_matmul(q, k.transpose(-1, -2), 128 * 128 * d), sm, se, scores_bits, rounding)
-    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1)
-    o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v, 128 * 128 * length)
-    return T.requantize(o, om, oe, o_bits, rounding)
+                   rounding: str, fs_scores=None, fs_out=None, table=None):
+    """requantize(shiftmax(requantize(q @ k^T)) @ v), exact (float GEMMs below their exact bounds; ShiftExp
+    looked up in ``table`` over the scores' spread)."""
+    sc = requant(T.exact_matmul(q, k.transpose(-1, -2)), sm, se, scores_bits, rounding, fs_scores)
+    y = T.shiftmax_lut(sc, x0, n, out_bits, 2**scores_bits - 1, table)
+    o = T.attn_v_split(y, v) if out_bits > 8 else T.exact_matmul(y, v)
+    return requant(o, om, oe, o_bits, rounding, fs_out)
 
 
-def layernorm_step(x, bias, m, e, iters: int, k0: int, out_bits: int, rounding: str, split: bool):
+def layernorm_step(x, bias, m, e, iters: int, k0: int, out_bits: int, rounding: str, split: bool, fscale=None):
     """requantize(ilayernorm(x)) per channel."""
-    return T.requantize(T.ilayernorm(x, bias, iters, k0), m, e, out_bits, rounding, split=split)
+    return requant(T.ilayernorm(x, bias, iters, k0), m, e, out_bits, rounding, fscale, split=split)
 
 
-def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0):
+def gelu_step(x, x0, m, e, n: int, coef: str, out_bits: int, rounding: str, span: int = 0, fscale=None,
+              table=None):
     """requantize(shiftgelu(x)); ``span`` > 0: the proven spread of z per row, for the sigmoid table."""
-    g = T.shiftgelu_lut(x, x0, n, coef, span) if span else T.shiftgelu(x, x0, n, coef)
-    return T.requantize(g, m, e, out_bits, rounding)
+    g = T.shiftgelu_lut(x, x0, n, coef, span, table) if span else T.shiftgelu(x, x0, n, coef)
+    return requant(g, m, e, out_bits, rounding, fscale)
 
 
 class FusedExecutor:
@@ -91,12 +102,17 @@ class FusedExecutor:
 
     ``backend``: "triton", "torch" or None (Triton on CUDA when it imports,
     else torch). ``compile=True`` wraps the torch step bodies in
-    ``torch.compile``. ``fuse=False`` runs every node alone (for tests).
+    ``torch.compile``. ``fuse=False`` runs every node alone (for tests). ``int8_gemm`` forces the
+    torch backend's int8 GEMM route on or off (None: where the device has int8 dot products);
+    ``float_requant=False`` keeps every requantize in int64 (for comparisons).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu", backend: str | None = None,
-                 compile: bool = False, fuse: bool = True) -> None:
+                 compile: bool = False, fuse: bool = True, int8_gemm: bool | None = None,
+                 float_requant: bool = True) -> None:
         self.device = torch.device(device)
+        self.int8_gemm = int8_gemm
+        self.float_requant = float_requant
         if backend is None:
             backend = "triton" if self.device.type == "cuda" and triton_available() else "torch"
         if backend not in BACKENDS:
@@ -129,23 +145,40 @@ class FusedExecutor:
             w8 = w.to(torch.int8)
             if self.backend == "torch":
                 w8 = torch.nn.functional.pad(w8, (0, 0, 0, (-n) % 8))
-            p = {"w": w8.contiguous(), "bias": bias, "m": self._const(i["m"]), "e": self._const(i["e"]), "n": n}
+            w_max = int(w.abs().max()) if w.numel() else 0
+            route, chunk = choose_route(128, w_max, w.shape[1], self.device, int8=True, prefer_int8=self.int8_gemm)
+            fs = self._fscale(i, "m", "e")
+            p = {"w": w8.contiguous(), "bias": bias if fs is None else bias.to(torch.float64),
+                 "m": self._const(i["m"]), "e": self._const(i["e"]), "n": n, "route": route, "chunk": chunk,
+                 "fscale": fs}
             if i["identity"] is not None:
-                p.update(m_id=self._const(i["m_id"]), e_id=self._const(i["e_id"]))
+                p.update(m_id=self._const(i["m_id"]), e_id=self._const(i["e_id"]),
+                         fscale_id=None if fs is None else self._fscale(i, "m_id", "e_id"))
             return p
         if step.kind == "layernorm":
-            return {"bias": self._const(i["bias_int"]), "m": self._const(i["m"]), "e": self._const(i["e"])}
+            return {"bias": self._const(i["bias_int"]), "m": self._const(i["m"]), "e": self._const(i["e"]),
+                    "fscale": self._fscale(i, "m", "e")}
         keys = ("scores_m", "scores_e", "x0", "out_m", "out_e")
         if step.kind == "attention":
             p = {k: torch.tensor(i[k], dtype=I64, device=self.device) for k in keys}
             p["par"] = torch.tensor([i[k] for k in keys], dtype=I64, device=self.device)
+            p["fs_scores"] = T.float_scale(i["scores_m"], i["scores_e"], self.device) if i["scores_float"] else None
+            p["fs_out"] = T.float_scale(i["out_m"], i["out_e"], self.device) if i["out_float"] else None
+            p["table"] = T.lut(i["x0"], i["n"], 2 ** i["scores_bits"] - 1, self.device)
             return p
         if step.kind == "gelu":
             return {"x0": torch.tensor(i["x0"], dtype=I64, device=self.device),
-                    "m": self._const(i["m"]), "e": self._const(i["e"]),
+                    "m": self._const(i["m"]), "e": self._const(i["e"]), "fscale": self._fscale(i, "m", "e"),
+                    "table": T.lut(i["x0"], i["n"], i["span"], self.device) if i["span"] else None,
                     "par": torch.tensor([i["m_val"], i["e_val"], i["x0"]], dtype=I64, device=self.device)}
         # a node the plan does not fuse: the torch executor's spec builder, on this device
         return {"impl": build_node(self.graph, step.nodes[0], self._xp)}
+
+    def _fscale(self, info: dict, m: str, e: str) -> torch.Tensor | None:
+        """m / 2^e in float64 when the plan proved the float64 requantize exact (torch backend only)."""
+        if self.backend != "torch" or not self.float_requant or not info.get("float"):
+            return None
+        return T.float_scale(self.graph.constants[info[m]], self.graph.constants[info[e]], self.device)
 
     def _step_bodies(self, compile: bool) -> dict[str, Callable]:
         bodies = {"gemm": gemm_step, "attention": attention_step, "layernorm": layernorm_step, "gelu": gelu_step}
@@ -182,7 +215,8 @@ class FusedExecutor:
                 return self._triton_gemm(x, ident, i, prep)
             return b["gemm"](x, prep["w"], prep["bias"], prep["m"], prep["e"], ident, prep.get("m_id"),
                              prep.get("e_id"), i["out_bits"], i["rounding"], i["split"], i.get("split_id", False),
-                             i["offset"], prep["n"])
+                             i["offset"], prep["n"], prep["route"], prep["chunk"], prep["fscale"],
+                             prep.get("fscale_id"))
         if step.kind == "attention":
             q, k, v = (env[i[r]] for r in ("q", "k", "v"))
             if self.backend == "triton":
@@ -190,8 +224,9 @@ class FusedExecutor:
 
                 return K.attention(q, k, v, i["scores_m"], i["scores_e"], i["scores_bits"], i["x0"], i["n"],
                                    i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], i["rounding"], par=prep["par"])
-            return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], prep["x0"], prep["out_m"],
-                                  prep["out_e"], i["scores_bits"], i["n"], i["out_bits"], i["o_bits"], i["rounding"])
+            return b["attention"](q, k, v, prep["scores_m"], prep["scores_e"], i["x0"], prep["out_m"],
+                                  prep["out_e"], i["scores_bits"], i["n"], i["out_bits"], i["o_bits"], i["rounding"],
+                                  prep["fs_scores"], prep["fs_out"], prep["table"])
         if step.kind == "layernorm":
             x = env[i["x"]]
             if self.backend == "triton":
@@ -200,15 +235,15 @@ class FusedExecutor:
                 return K.layernorm_requant(x, prep["bias"], prep["m"], prep["e"], i["out_bits"], i["iters"],
                                            i["k0"], i["rounding"], i["split"])
             return b["layernorm"](x, prep["bias"], prep["m"], prep["e"], i["iters"], i["k0"], i["out_bits"],
-                                  i["rounding"], i["split"])
+                                  i["rounding"], i["split"], prep["fscale"])
         x = env[i["x"]]
         if self.backend == "triton":
             from . import triton_kernels as K
 
             return K.gelu_requant(x, i["x0"], i["n"], i["coef"], i["m_val"], i["e_val"], i["out_bits"], i["rounding"],
                                   par=prep["par"])
-        return b["gelu"](x, prep["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
-                         i["span"])
+        return b["gelu"](x, i["x0"], prep["m"], prep["e"], i["n"], i["coef"], i["out_bits"], i["rounding"],
+                         i["span"], prep["fscale"], prep["table"])
 
     def _triton_gemm(self, x: torch.Tensor, ident: torch.Tensor | None, i: dict, prep: dict) -> torch.Tensor:
         from . import triton_kernels as K

@@ -26,6 +26,8 @@ import numpy as np
 from ...ir.analysis import infer_ranges
 from ...ir.graph import Graph, Node
 from ...ir.types import IRError
+from ...ops.requant import float_requantize_ok
+from ...ops.shiftgelu import gelu_coef_mul
 
 INT64_SAFE = 2**62
 INT32_PARTIAL = 2**31
@@ -61,11 +63,6 @@ def _max_abs(graph: Graph, tensor: str) -> int:
     return max(-rng.lo, rng.hi)
 
 
-def _coef_mul(x: int) -> int:
-    """ShiftGELU's shift form of 1.702 x (monotone, so it maps range ends to range ends)."""
-    return x + (x >> 1) + (x >> 3) + (x >> 4)
-
-
 def _consumers(graph: Graph) -> dict[str, list[Node]]:
     uses: dict[str, list[Node]] = {}
     for node in graph.nodes:
@@ -92,9 +89,14 @@ def requant_info(graph: Graph, rq: Node) -> dict:
     ins = rq.inputs
     info = {"m": ins["m"], "e": ins["e"], "out_bits": rq.attrs["out_bits"], "rounding": rq.attrs["rounding"],
             "split": _needs_split(graph, ins["acc"], ins["m"], ins["e"], rq.name), "identity": ins.get("identity")}
+    c = graph.constants
+    ident = {}
     if info["identity"] is not None:
         info.update(m_id=ins["m_id"], e_id=ins["e_id"],
                     split_id=_needs_split(graph, ins["identity"], ins["m_id"], ins["e_id"], rq.name))
+        ident = {"id_max": _max_abs(graph, ins["identity"]), "m_id": c[ins["m_id"]], "e_id": c[ins["e_id"]]}
+    info["float"] = float_requantize_ok(_max_abs(graph, ins["acc"]), c[ins["m"]], c[ins["e"]],
+                                        info["out_bits"], info["rounding"], **ident)
     return info
 
 
@@ -172,7 +174,8 @@ class _Matcher:
                 "scores_m": int(c[i1["m"]].reshape(-1)[0]), "scores_e": int(c[i1["e"]].reshape(-1)[0]),
                 "scores_bits": i1["out_bits"], "x0": sm.attrs["x0"], "n": sm.attrs["n"],
                 "out_bits": sm.attrs["out_bits"], "out_m": int(c[i2["m"]].reshape(-1)[0]),
-                "out_e": int(c[i2["e"]].reshape(-1)[0]), "o_bits": i2["out_bits"], "rounding": i1["rounding"]}
+                "out_e": int(c[i2["e"]].reshape(-1)[0]), "o_bits": i2["out_bits"], "rounding": i1["rounding"],
+                "scores_float": i1["float"], "out_float": i2["float"]}
         return Step("attention", [node, rq1, sm, mm2, rq2], rq2.output, info)
 
     def layernorm(self, node: Node) -> Step | None:
@@ -200,7 +203,8 @@ class _Matcher:
             return None
         c = g.constants
         rng = g.tensor(node.inputs["x"]).range
-        lo, hi = (rng.lo, rng.hi) if node.attrs["coef"] == "scale" else (_coef_mul(rng.lo), _coef_mul(rng.hi))
+        # gelu_coef_mul is monotone, so it maps the range ends to the ends of z's range
+        lo, hi = (rng.lo, rng.hi) if node.attrs["coef"] == "scale" else (gelu_coef_mul(rng.lo), gelu_coef_mul(rng.hi))
         info.update(x=node.inputs["x"], x0=node.attrs["x0"], n=node.attrs["n"], coef=node.attrs["coef"],
                     span=hi - lo if hi - lo <= LUT_MAX_SPAN else 0,
                     m_val=int(c[info["m"]].reshape(-1)[0]), e_val=int(c[info["e"]].reshape(-1)[0]))

@@ -1,0 +1,75 @@
+"""The exact integer torch path before and after issue 18 against fp32 eager, interleaved round by round
+in one process (a busy machine slows all three alike), on a DeiT of a chosen depth.
+
+    .venv/bin/python examples/bench_int_path_ab.py --model deit_small --depth 2 --batch 8 --threads 2
+
+``int_torch`` is the fused torch path (GEMM route per CPU, float64 requantize where proven);
+``int_torch_int64`` the same steps with float32 BLAS GEMMs and every requantize in int64 (the path
+before); ``fp32_eager`` the float model with the same random weights. Both integer paths are checked
+equal to the numpy golden executor first. Prints the CPU model, its int8/bf16 flags and the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from ivit_hw.frontend.models import create_model
+from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
+from ivit_hw.runtime import run_graph
+from ivit_hw.runtime.cpu_info import cpu_summary
+from ivit_hw.runtime.fused.executor import FusedExecutor
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="deit_small")
+    p.add_argument("--depth", type=int, default=None, help="blocks (default: the preset's)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=5)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.set_float32_matmul_precision("highest")
+    print(cpu_summary(), flush=True)
+    over = {"depth": a.depth} if a.depth else {}
+    graph = synthetic_graph(a.model, **over)
+    torch.manual_seed(0)
+    model = create_model(a.model, **over).eval()
+    pixels = torch.as_tensor(synthetic_images(a.batch, 3, 224, seed=1))
+    name = graph.inputs[0]
+    ref = run_graph(graph, {name: pixels[:1].numpy()}).outputs
+    x = model.normalize_uint8(pixels)
+    runs = {"int_torch": FusedExecutor(graph, "cpu", "torch"),
+            "int_torch_int64": FusedExecutor(graph, "cpu", "torch", int8_gemm=False, float_requant=False)}
+    fns = {k: (lambda ex=ex: ex.forward({name: pixels})) for k, ex in runs.items()}
+    fns["fp32_eager"] = lambda: model(x)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    with torch.no_grad():
+        for key in runs:
+            out = fns[key]()
+            assert all(np.array_equal(out[k][:1].to(torch.int64).numpy(), v) for k, v in ref.items()), key
+        for f in fns.values():
+            f()  # warm-up
+        for _ in range(a.rounds):
+            for key, f in fns.items():
+                t0 = time.perf_counter()
+                f()
+                times[key].append((time.perf_counter() - t0) * 1e3)
+    fp32 = statistics.median(times["fp32_eager"])
+    blocks = a.depth or model.config.depth
+    print(f"{a.model}, {blocks} blocks, batch {a.batch}, {a.threads} threads, median of {a.rounds} interleaved rounds "
+          f"(integer outputs equal the golden executor's)")
+    print("| path | median ms | vs fp32 eager |\n|---|---|---|")
+    for key, ts in times.items():
+        ms = statistics.median(ts)
+        print(f"| {key} | {ms:.1f} | {fp32 / ms:.2f}x |")
+    print(cpu_summary())
+
+
+if __name__ == "__main__":
+    main()
