@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections import Counter
 
+from ..errors import UserValueError
 from .conformance import EXECUTORS, check_case, load_suite, registry_ops_without_cases, write_suite
 
 
@@ -40,7 +41,7 @@ def cmd_check_goldens(args: argparse.Namespace) -> int:
     try:
         executor = EXECUTORS[args.executor]()
     except ImportError as exc:
-        raise ValueError(f"--executor {args.executor} is not available here: {exc}") from None
+        raise UserValueError(f"--executor {args.executor} is not available here: {exc}") from None
     failed, per_op = [], Counter()
     for sc in cases:
         problem = check_case(sc.case, executor)
