@@ -34,8 +34,6 @@ test: setup hls-headers
 
 demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
-	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
-	$(PY) -m ivit_hw.codegen.verilog.demo_step out/demo
 
 lint: setup
 	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate rtl_tests
