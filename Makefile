@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 AP_TYPES := .cache/ap_types/ap_int.h
 
-.PHONY: setup sim-tools test demo lint clean hls-headers
+.PHONY: setup sim-tools test test-quick demo lint clean hls-headers
 
 setup: $(STAMP) sim-tools
 
@@ -31,6 +31,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 test: setup hls-headers
 	CI=$${CI:-} $(PY) -m pytest -q tests rtl_tests
+
+# The fast tiers for the edit-test loop: tests/ without the g++ C-simulation, the 2000-image eval,
+# the README walkthrough and rtl_tests/ (cocotb, yosys). `make test` (what CI runs) stays the full suite.
+QUICK_SKIP := tests/codegen/test_hls_csim.py tests/frontend/test_evaluate.py tests/test_walkthrough.py
+test-quick: setup
+	CI=$${CI:-} $(PY) -m pytest -q tests $(addprefix --ignore=,$(QUICK_SKIP))
 
 demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo

@@ -197,7 +197,9 @@ def graph_float_preset(graph, given: str | None, where: str) -> tuple[str, dict,
     meta = graph.meta if isinstance(graph.meta, dict) else {}
     recorded = meta.get("preset") if meta.get("preset") in PRESETS else None
     config_keys = {f.name for f in fields(ViTConfig)}
-    overrides = {k: v for k, v in meta.items() if k in config_keys}
+    # integer config fields the graph records beside the preset (quantize --depth); the rest of the meta
+    # (e.g. the normalisation, folded into the graph) is not a model override
+    overrides = {k: v for k, v in meta.items() if k in config_keys and isinstance(v, int) and not isinstance(v, bool)}
     if given is None:
         if recorded is None:
             raise UserValueError(f"graph {where} does not record the float preset it was quantized from: give "

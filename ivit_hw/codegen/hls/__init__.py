@@ -25,7 +25,9 @@ def _add_codegen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--part", default=None, help="FPGA part for build_prj.tcl (default xczu9eg-ffvb1156-2-e)")
     g.add_argument("--clock", type=float, default=None, metavar="NS", help="clock period in ns (default 5)")
     g.add_argument("--tb-inputs", default=None, metavar="FILE.npy",
-                   help="testbench samples for the graph's single input (default: seeded random inputs)")
+                   help="testbench samples for the graph's single input, integer [N, *input shape] (for a "
+                        "model's graph: the uint8 pixels [N, C, H, W] of the model input, also with --top block:NAME; "
+                        "default: seeded random inputs)")
 
 
 def _tb_inputs(graph: Graph, path: str | None) -> dict[str, np.ndarray] | None:
