@@ -163,3 +163,13 @@ def test_trace_files_are_compact_and_exact(digits, full_trace):
         assert arr.dtype.itemsize <= max(1, -(-graph.tensor(name).dtype.bits // 8)) or arr.dtype.itemsize == 8
         narrow += arr.dtype.itemsize < 8
     assert narrow >= len(idx["tensors"]) // 2  # 8-bit activations take one byte, not eight
+
+
+def test_codegen_help_says_tb_inputs_are_model_pixels_even_for_a_block(capsys):
+    from ivit_hw import cli
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["codegen", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    tb = text.rsplit("--tb-inputs FILE.npy", 1)[1][:300]
+    assert "pixels" in tb and "block:NAME" in tb, tb
