@@ -95,7 +95,7 @@ def test_demo_checks_the_rtl_simulator_before_training(capsys, tmp_path, monkeyp
     monkeypatch.setattr("ivit_hw.eda.cocotb_run.simulator_env", no_sim)
     code = cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls"])
     err = capsys.readouterr().err
-    assert code == 2 and "Icarus Verilog is not installed" in err and calls == []
+    assert code == 2 and "Icarus Verilog is not installed" in err and "--no-rtl" in err and calls == []
 
 
 def test_make_demo_is_the_demo_command():

@@ -116,14 +116,24 @@ def _demo(args: argparse.Namespace) -> int:
     """The digits flow, then (unless skipped) the HLS C-sim and RTL steps; 0 when every check passed."""
     check_output_folder(args.out, "--out", marker="report.json")
     _positive("--rtl-images", args.rtl_images)
-    if not args.no_hls:  # the tools the later steps need are checked before the model is trained
-        from ..codegen.hls.headers import ap_include_dir
+    # the tools the later steps need are checked before the model is trained
+    from ..eda import EdaMissing
+    from ..ir.types import IRError
 
-        ap_include_dir()
-    if not args.no_rtl:
-        from ..eda.cocotb_run import simulator_env
+    try:
+        if not args.no_hls:
+            from ..codegen.hls.headers import ap_include_dir
 
-        simulator_env(args.sim)
+            ap_include_dir()
+    except IRError as exc:
+        raise UserValueError(f"{exc} (or skip the HLS step: --no-hls)") from None
+    try:
+        if not args.no_rtl:
+            from ..eda.cocotb_run import simulator_env
+
+            simulator_env(args.sim)
+    except EdaMissing as exc:
+        raise UserValueError(f"{exc} (or skip the RTL step: --no-rtl)") from None
     from .demo import run_demo
 
     report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
