@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UserValueError
+from ..errors import UserError, UserValueError
 from ..paths import check_output_folder, graph_folder
 from ..runtime.clipping import CLIP_WARN_SHARE
 from .presets import DEFAULT_CROP_PCT, PRESETS
@@ -268,6 +268,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from ..ir.serialize import load_graph
     from .data import ImageFolderDataset
+    from .distributed import Shards
     from .evaluate import default_batch, default_workers, evaluate_folder, load_class_map, logit_index, make_backend
 
     if args.float_model and not args.checkpoint:
@@ -284,23 +285,36 @@ def _eval(args: argparse.Namespace) -> int:
     class_map = load_class_map(args.class_map) if args.class_map else None
     logits_n = graph.tensor(graph.outputs[0]).shape[-1]
     logit_of = logit_index(ds.classes, logits_n, class_map, args.imagefolder, args.class_map)
-    backend = make_backend(args.backend, graph, args.device)
+    shards = Shards.from_env()  # under torchrun: this rank's block of the files; rank 0 reports
+    device = f"cuda:{shards.local_rank}" if args.device == "cuda" and shards.world > 1 else args.device
+    backend = make_backend(args.backend, graph, device, clip_images=None if shards.rank == 0 else 0)
     model = None
     if args.checkpoint:
         preset, overrides, note = graph_float_preset(graph, args.float_model, args.graph)
         model = load_float_model(preset, args.checkpoint, (c, h, w), args.graph, overrides)
-        if note:
+        if note and shards.rank == 0:
             print(note, file=sys.stderr)
     batch = args.batch or default_batch(graph, args.backend)
     workers = default_workers() if args.workers is None else args.workers
-    indices = list(range(len(ds)))[: args.max_images]
-    res = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model, progress=not args.quiet)
+    indices = shards.part(list(range(len(ds)))[: args.max_images])
+    shards.start()
+    try:
+        res, error = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model,
+                                     progress=not args.quiet and shards.rank == 0), None
+    except Exception as exc:  # every rank must reach the gather, or the others would wait for this one
+        if not isinstance(exc, UserError) and shards.world == 1:
+            raise  # a bug: its traceback, not a one-line user error
+        res, error = None, str(exc) if isinstance(exc, UserError) else f"internal error {type(exc).__name__}: {exc}"
+    res = shards.gather(res, error)
+    if res is None:  # a rank other than 0
+        return 0
+    ranks = f", {shards.world} ranks" if shards.world > 1 else ""
     print(f"integer top-1: {100 * res.int_top1:.2f} % on {res.images} images")
     if res.float_top1 is not None:
         print(f"float   top-1: {100 * res.float_top1:.2f} %")
         print(f"agreement (integer vs float top-1): {100 * res.agreement:.2f} %")
     print(f"{res.images / res.seconds:.1f} img/s ({args.backend} backend, batch {batch}, {workers} loader "
-          f"worker(s), crop_pct {crop_pct})")
+          f"worker(s){ranks}, crop_pct {crop_pct})")
     warning = res.clips.warning(args.clip_warn)
     if warning:
         print(f"ivit-hw: {warning}", file=sys.stderr)
