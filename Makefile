@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 AP_TYPES := .cache/ap_types/ap_int.h
 
-.PHONY: setup sim-tools test demo lint clean hls-headers
+.PHONY: setup sim-tools test test-quick demo lint clean hls-headers
 
 setup: $(STAMP) sim-tools
 
@@ -32,10 +32,14 @@ $(STAMP): pyproject.toml requirements.lock
 test: setup hls-headers
 	CI=$${CI:-} $(PY) -m pytest -q tests rtl_tests
 
+# The fast tiers for the edit-test loop: tests/ without the g++ C-simulation, the 2000-image eval,
+# the README walkthrough and rtl_tests/ (cocotb, yosys). `make test` (what CI runs) stays the full suite.
+QUICK_SKIP := tests/codegen/test_hls_csim.py tests/frontend/test_evaluate.py tests/test_walkthrough.py
+test-quick: setup
+	CI=$${CI:-} $(PY) -m pytest -q tests $(addprefix --ignore=,$(QUICK_SKIP))
+
 demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
-	$(PY) -m ivit_hw.codegen.hls.demo_step out/demo
-	$(PY) -m ivit_hw.codegen.verilog.demo_step out/demo
 
 lint: setup
 	$(VENV)/bin/ruff check ivit_hw tests examples gpu_validate rtl_tests

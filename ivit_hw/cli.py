@@ -2,8 +2,11 @@
 
 Subcommands are entries of :data:`COMMANDS` (name, help, add_arguments,
 handler); other modules add theirs with :func:`register_command`. Every user
-error prints one ``ivit-hw: error: ...`` line on stderr and exits with 2,
-without a traceback and without leaving half-written output behind.
+error (:class:`ivit_hw.errors.UserError`, an ``OSError`` or a YAML error)
+prints one ``ivit-hw: error: ...`` line on stderr and exits with 2, without a
+traceback and without leaving half-written output behind. Anything else is a
+bug in the tool: its traceback is printed with a line asking to report it,
+exit status 3.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import importlib
 import io
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -20,6 +24,7 @@ import numpy as np
 import yaml
 
 from . import __version__
+from .errors import EXIT_INTERNAL, EXIT_USER, UserError
 from .ir.analysis import headroom_bits
 from .ir.graph import Graph
 from .ir.serialize import atomic_folder, load_graph, npz_bytes, write_file_atomic
@@ -27,14 +32,12 @@ from .ir.types import Scale
 from .paths import check_output_file, graph_folder
 from .runtime.clipping import CLIP_WARN_SHARE, ClipCounter
 from .runtime.executors import EXECUTORS, make_executor
-from .runtime.golden import node_case_arrays, safe_filename
 from .runtime.numpy_exec import run_graph
+from .runtime.trace import TRACE_INDEX, select_nodes, trace_bytes, write_trace
 
 PROG = "ivit-hw"
 EXIT_OK = 0
-EXIT_USER = 2
 EXIT_INTERRUPTED = 130
-TRACE_INDEX = "index.yaml"
 #: Subcommands in the order a user meets them; any other registered command is listed after these.
 WORKFLOW_ORDER = ("quantize", "inspect", "run", "eval", "compare", "goldens", "codegen", "verify", "demo",
                   "ablation")
@@ -43,10 +46,6 @@ OPTIONAL_PACKAGES = {"torch": "torch", "PIL": "pillow", "sklearn": "scikit-learn
                      "safetensors": "safetensors", "tqdm": "tqdm"}
 #: ``run --trace`` refuses to write more than this many bytes unless ``--trace-limit-mb`` says otherwise.
 TRACE_LIMIT_MB = 1024
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad path, bad file, bad argument): reported in one line, exit 2."""
 
 
 class Command(NamedTuple):
@@ -228,6 +227,30 @@ def _load_npy(path: str) -> np.ndarray:
     return arr
 
 
+def _load_input(graph: Graph, name: str, path: str) -> np.ndarray:
+    """A ``.npy`` array, or image files read with the graph's recorded preprocessing (said on stdout)."""
+    from .frontend.image_inputs import is_image_source, load_image_input
+
+    if not is_image_source(path):
+        return _load_npy(path)
+    from .frontend.commands import graph_crop_pct
+
+    pixels, note = load_image_input(graph, name, path, graph_crop_pct(graph, None))
+    print(note)
+    return pixels
+
+
+def _index_list(text: str) -> list[int]:
+    """``0,2,5`` -> [0, 2, 5] (argparse type)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sample indices like 0,2,5, got {text!r}") from None
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct indices >= 0, got {text!r}")
+    return values
+
+
 def _parse_inputs(graph: Graph, specs: list[str]) -> dict[str, np.ndarray]:
     named: dict[str, str] = {}
     for item in specs:
@@ -245,7 +268,7 @@ def _parse_inputs(graph: Graph, specs: list[str]) -> dict[str, np.ndarray]:
     missing = [n for n in graph.inputs if n not in named]
     if missing:
         raise UserError(f"missing --input for graph input(s) {missing}")
-    arrays = {n: _load_npy(p) for n, p in named.items()}
+    arrays = {n: _load_input(graph, n, p) for n, p in named.items()}
     for n, arr in arrays.items():
         if arr.ndim == len(graph.tensor(n).shape) + 1 and arr.shape[0] == 0:
             raise UserError(f"--input {named[n]}: a batch of 0 samples for input {n!r}; give at least one")
@@ -269,71 +292,29 @@ def _output_plan(graph: Graph, spec: str) -> tuple[Path, list[str]]:
     return p, list(graph.outputs)
 
 
-def trace_bytes(graph: Graph, batch: int) -> int:
-    """About how many bytes ``run --trace`` keeps in memory and writes for ``batch`` samples (int64 .npy files).
-
-    Every activation tensor, every node internal (counted at the size of the node's largest tensor, an
-    upper estimate) and the per-node cases (inputs, constants, output and internals again).
-    """
-    from .ir.registry import get_op
-
-    def size(name: str) -> int:
-        spec = graph.tensor(name)
-        return _numel(spec.shape) * (1 if spec.const else batch)
-
-    acts = sum(size(n) for n, s in graph.tensors.items() if not s.const)
-    internals = cases = 0
-    for node in graph.nodes:
-        names = [*node.inputs.values(), node.output]
-        per_internal = max(_numel(graph.tensor(t).shape) for t in names) * batch
-        n_int = per_internal * len(get_op(node.op).internals)
-        internals += n_int
-        cases += sum(size(t) for t in names) + n_int
-    return 8 * (acts + internals + cases)
-
-
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.array(arr, order="C", copy=None), allow_pickle=False)
     return buf.getvalue()
 
 
-def _write_trace(tmp: Path, graph: Graph, result, unbatch: bool) -> None:
-    """Fill a trace folder: tensors/, internals/<node>/, cases/ and an index."""
-    index: dict = {"graph": graph.name, "batched": not unbatch, "tensors": {}, "internals": {}, "cases": {}}
-    used: set[str] = set()
-
-    def put(rel: str, data: bytes) -> str:
-        if rel in used:
-            raise UserError(f"trace: two names map to the file {rel!r}")
-        used.add(rel)
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_bytes(data)
-        return rel
-
-    for name, arr in result.tensors.items():
-        rel = f"tensors/{safe_filename(name)}.npy"
-        index["tensors"][name] = put(rel, _npy_bytes(arr[0] if unbatch else arr))
-    for key, arr in result.internals.items():
-        node, _, internal = key.rpartition("/")
-        rel = f"internals/{safe_filename(node)}/{safe_filename(internal)}.npy"
-        index["internals"][key] = put(rel, _npy_bytes(arr[0] if unbatch else arr))
-    for node, arrays in node_case_arrays(graph, result).items():
-        index["cases"][node] = put(f"cases/{safe_filename(node)}.npz", npz_bytes(arrays))
-    text = yaml.safe_dump(index, sort_keys=False, default_flow_style=False)
-    (tmp / TRACE_INDEX).write_text(text, encoding="utf-8")
-
-
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph_dir", metavar="GRAPH_DIR", help="folder with graph.yaml and constants.npz")
-    p.add_argument("--input", action="append", required=True, metavar="[NAME=]X.npy",
-                   help="integer input array (per-sample shape, or with a leading batch axis); "
-                        "NAME= is needed when the graph has several inputs")
+    p.add_argument("--input", action="append", required=True, metavar="[NAME=]X.npy|IMAGE|DIR|GLOB",
+                   help="integer input array (per-sample shape, or with a leading batch axis), or for an image "
+                        "input ([C, H, W], 0..255) an image file, a folder of images or a quoted glob, read with "
+                        "the preprocessing the graph records (timm's eval transform); NAME= is needed when the "
+                        "graph has several inputs")
     p.add_argument("--output", required=True, metavar="Y.npz|Y.npy|NAME=Y.npy",
                    help="where to write: Y.npz holds every output (one array per output name); Y.npy the only "
                         "output of a one-output graph; NAME=Y.npy one named output")
     p.add_argument("--trace", metavar="DIR",
-                   help="also write every tensor and internal (.npy) and the per-node golden cases here")
+                   help="also write every tensor and internal (compact .npy) and the per-node golden cases here "
+                        "(the cases/ folder is what 'codegen --target verilog --cases' takes)")
+    p.add_argument("--trace-nodes", nargs="+", metavar="PATTERN",
+                   help="trace only the nodes matching these patterns (fnmatch on node names, e.g. 'blocks.0.*')")
+    p.add_argument("--trace-samples", type=_index_list, metavar="I[,J...]",
+                   help="trace only these samples of the batch (0-based; the outputs still cover every sample)")
     p.add_argument("--trace-limit-mb", type=float, default=TRACE_LIMIT_MB, metavar="MB",
                    help=f"refuse a --trace larger than about this many MB (default {TRACE_LIMIT_MB})")
     p.add_argument("--clip-warn", type=float, default=CLIP_WARN_SHARE, metavar="SHARE",
@@ -348,39 +329,61 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="check every tensor and internal against its declared type (names the node)")
 
 
-def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace, observe=None):
+def _execute(graph: Graph, inputs: dict[str, np.ndarray], args: argparse.Namespace, observe=None,
+             trace: bool = False):
     """Run with the chosen executor; a missing extra is a one-line user error. ``observe``: numpy only."""
     if args.backend == "numpy":
-        return run_graph(graph, inputs, trace=bool(args.trace), check=args.check, observe=observe)
-    if (args.trace or args.check) and not EXECUTORS[args.backend].traces:
+        return run_graph(graph, inputs, trace=trace, check=args.check, observe=observe)
+    if (trace or args.check) and not EXECUTORS[args.backend].traces:
         raise UserError(f"--backend {args.backend} runs fused steps: --trace / --check need numpy or torch")
     try:
         executor = make_executor(args.backend, graph, args.device)
     except ValueError as exc:
         raise UserError(f"--backend {args.backend}: {exc}") from None
-    return executor.run(inputs, trace=bool(args.trace), check=args.check)
+    return executor.run(inputs, trace=trace, check=args.check)
+
+
+def _trace_plan(graph: Graph, args: argparse.Namespace, inputs: dict[str, np.ndarray],
+                unbatch: bool) -> tuple[list[str] | None, list[int] | None]:
+    """The nodes (None: all) and samples (None: all) ``--trace`` writes, checked against the size limit."""
+    if not args.trace:
+        if args.trace_nodes or args.trace_samples:
+            raise UserError("--trace-nodes and --trace-samples select what --trace DIR writes: give --trace")
+        return None, None
+    nodes = select_nodes(graph, args.trace_nodes) if args.trace_nodes else None
+    batch = 1 if unbatch else max(len(a) for a in inputs.values())
+    samples = args.trace_samples
+    if samples is not None:
+        if unbatch:
+            raise UserError("--trace-samples: the input is one sample (no batch axis); leave the option out")
+        if max(samples) >= batch:
+            raise UserError(f"--trace-samples {','.join(map(str, samples))}: the batch has {batch} sample(s) "
+                            f"(indices 0..{batch - 1})")
+    traced = batch if samples is None else len(samples)
+    need = trace_bytes(graph, traced, nodes)
+    if need > args.trace_limit_mb * 2**20:
+        raise UserError(f"--trace {args.trace}: would hold and write about {need / 2**20:,.0f} MB for {traced} "
+                        f"sample(s) (limit {args.trace_limit_mb:g} MB); trace fewer samples (--trace-samples) or "
+                        "nodes (--trace-nodes), or raise --trace-limit-mb")
+    return nodes, samples
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a graph on integer inputs with the golden executor (or the torch executor)."""
+    """Run a graph on integer inputs (or images) with the golden executor (or the torch executor)."""
     graph = load_graph(graph_folder(args.graph_dir))
     out_path, out_names = _output_plan(graph, args.output)
     inputs = _parse_inputs(graph, args.input)
     unbatch = all(tuple(arr.shape) == graph.tensor(n).shape for n, arr in inputs.items())
-    if args.trace:
-        batch = 1 if unbatch else max(len(a) for a in inputs.values())
-        need = trace_bytes(graph, batch)
-        if need > args.trace_limit_mb * 2**20:
-            raise UserError(f"--trace {args.trace}: would hold and write about {need / 2**20:,.0f} MB for {batch} "
-                            f"sample(s) (limit {args.trace_limit_mb:g} MB); trace fewer samples or raise "
-                            "--trace-limit-mb")
+    nodes, samples = _trace_plan(graph, args, inputs, unbatch)
     clips = ClipCounter(graph)
-    result = _execute(graph, inputs, args, observe=clips)
+    result = _execute(graph, inputs, args, observe=clips, trace=bool(args.trace) and samples is None)
     outs = {n: np.asarray(result.outputs[n][0] if unbatch else result.outputs[n]) for n in out_names}
     data = npz_bytes(outs) if out_path.suffix.lower() == ".npz" else _npy_bytes(outs[out_names[0]])
     if args.trace:
+        traced = result if samples is None else _execute(graph, {n: a[samples] for n, a in inputs.items()}, args,
+                                                         trace=True)
         with atomic_folder(args.trace, TRACE_INDEX) as tmp:
-            _write_trace(tmp, graph, result, unbatch)
+            write_trace(tmp, graph, traced, unbatch, nodes, samples)
             write_file_atomic(out_path, data)
     else:
         write_file_atomic(out_path, data)
@@ -394,7 +397,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 register_command(Command("inspect", "print tensor widths, scales and proven ranges, and a summary", _inspect_args,
                          cmd_inspect))
-register_command(Command("run", "run a graph on integer inputs (.npy) with the golden executor (or --backend torch)",
+register_command(Command("run", "run a graph on integer inputs (.npy) or images with the golden executor (or "
+                         "--backend torch)",
                          _run_args, cmd_run))
 
 
@@ -443,12 +447,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: '{PROG} {args.command}' needs {package}, which is not installed "
               f"(pip install 'ivit_hw[torch]')", file=sys.stderr)
         return EXIT_USER
-    except (UserError, ValueError, TypeError, OverflowError, OSError, yaml.YAMLError) as exc:
+    except (UserError, OSError, yaml.YAMLError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception:  # a bug: never dressed as a user error
+        traceback.print_exc()
+        print(f"{PROG}: internal error in '{PROG} {args.command}' (version {__version__}); this is a bug, please "
+              "report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A command that trains for minutes and then fails to write its result wastes
 the user's time; these checks run first and raise :class:`PathError` (a
-ValueError: one line naming the option and the path, exit 2 from the CLI).
+user error: one line naming the option and the path, exit 2 from the CLI).
 Nothing here creates a folder that would stay behind: writability is probed
 with a temporary folder that is removed at once.
 """
@@ -13,12 +13,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UserValueError
+
 __all__ = ["PathError", "check_output_file", "check_output_folder", "graph_folder"]
 
 GRAPH_FILES = ("graph.yaml", "constants.npz")
 
 
-class PathError(ValueError):
+class PathError(UserValueError):
     """An output or input path that cannot be used as asked."""
 
 
@@ -40,11 +42,18 @@ def _check_parent(path: Path, option: str | None) -> None:
     os.rmdir(probe)
 
 
-def check_output_folder(path: str | os.PathLike[str], option: str | None = None) -> Path:
-    """``path`` can become an output folder: it is not a file and its location is writable."""
+def check_output_folder(path: str | os.PathLike[str], option: str | None = None, marker: str | None = None) -> Path:
+    """``path`` can become an output folder: it is not a file and its location is writable.
+
+    With ``marker`` (the file this tool writes into such a folder), an existing non-empty
+    folder without it is refused, as the final atomic replace would refuse it after the work.
+    """
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise PathError(f"{_label(option, p)}: exists and is a file; give a folder")
+    if marker is not None and p.is_dir() and any(p.iterdir()) and not (p / marker).is_file():
+        raise PathError(f"{_label(option, p)}: refusing to replace a non-empty folder without {marker}; "
+                        "give a new or empty folder")
     _check_parent(p, option)
     return p
 

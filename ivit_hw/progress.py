@@ -48,6 +48,7 @@ class Progress:
         self.start = time.perf_counter()
         self._last = self.start
         self._closed = False
+        self._shown = -1  # ``done`` at the last complete line printed to a log
 
     def __enter__(self) -> Progress:
         return self
@@ -77,8 +78,11 @@ class Progress:
             return
         if self.tty:
             self.stream.write("\r" + self.line() + ("\n" if final else "\x1b[K"))
+        elif final and self._shown == self.done:
+            return  # a log already has this count's line: the final one would repeat it
         else:
             self.stream.write(self.line() + "\n")
+            self._shown = self.done
         self.stream.flush()
 
     def update(self, n: int = 1) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import UserValueError
+
 __all__ = ["NESTED_KEYS", "STRIP_PREFIXES", "CheckpointError", "load_checkpoint", "read_state_dict", "save_checkpoint"]
 
 #: Containers a training checkpoint may nest its weights under, tried in this order.
@@ -25,7 +27,7 @@ _TORCH_SUFFIXES = (".pth", ".pt")
 _SAFETENSORS_SUFFIX = ".safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserValueError):
     """A checkpoint that cannot be read or does not match the model; the message names the file.
 
     ``missing``, ``unexpected`` and ``mismatched`` (key, checkpoint shape, model shape) hold
@@ -161,8 +163,11 @@ def _mismatch_message(
     return f"checkpoint {path} does not match {what}: " + "; ".join(parts) + hint
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
+def load_checkpoint(model: nn.Module, path: str | os.PathLike[str], keep_blocks: int | None = None) -> nn.Module:
     """Load weights from ``path`` into ``model`` in place (strict) and return the model.
+
+    ``keep_blocks``: drop the checkpoint's ``blocks.<i>.`` entries with ``i >= keep_blocks`` first
+    (for a model built with fewer blocks, ``depth=keep_blocks``, to check a flow quickly).
 
     Accepts ``.pth``/``.pt`` (``torch.load(weights_only=True)``; a raw state dict or one
     nested under ``model``, ``state_dict`` or ``model_ema``) and ``.safetensors``. Raises
@@ -172,6 +177,9 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module
     """
     p = Path(path)
     state = read_state_dict(p)
+    if keep_blocks is not None:
+        state = {k: v for k, v in state.items()
+                 if not (k.startswith("blocks.") and k.split(".")[1].isdigit() and int(k.split(".")[1]) >= keep_blocks)}
     expected = model.state_dict()
     missing = sorted(k for k in expected if k not in state)
     unexpected = sorted(k for k in state if k not in expected)

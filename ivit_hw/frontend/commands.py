@@ -1,7 +1,7 @@
 """CLI subcommands of the model frontend: ``quantize``, ``eval``, ``compare``,
 ``demo`` and ``ablation``. Each is a (name, help, add_arguments, handler) entry
 in :data:`COMMANDS`; :mod:`ivit_hw.cli` registers them. Handlers raise
-ValueError (or its subclasses) for user errors; the CLI turns those into one
+:class:`~ivit_hw.errors.UserError` (or its subclasses) for user errors; the CLI turns those into one
 line on stderr and exit status 2.
 
 This module imports neither torch nor PIL at import time (``ivit-hw --help``
@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import UserError, UserValueError
 from ..paths import check_output_folder, graph_folder
 from ..runtime.clipping import CLIP_WARN_SHARE
 from ..runtime.executors import EXECUTORS
@@ -25,12 +26,12 @@ PRESET_CHOICES = sorted(PRESETS)
 
 def _positive(opt: str, value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"{opt} must be >= 1, got {value}")
+        raise UserValueError(f"{opt} must be >= 1, got {value}")
 
 
 def _crop(value: float) -> float:
     if not 0 < value <= 1:
-        raise ValueError(f"--crop-pct must be in (0, 1], got {value}")
+        raise UserValueError(f"--crop-pct must be in (0, 1], got {value}")
     return value
 
 
@@ -52,6 +53,9 @@ def _add_quantize(p: argparse.ArgumentParser) -> None:
                    help="use a seeded random subset of at most N calibration images (default: all)")
     _add_crop_pct(p, f"{DEFAULT_CROP_PCT} (timm's for these presets)")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights and the calibration subset")
+    p.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="keep only the first N transformer blocks (a reduced model to try the flow quickly; the "
+                        "checkpoint's later blocks are ignored; the graph records it for eval and compare)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output IR folder (graph.yaml + "
                    "constants.npz), replaced atomically")
 
@@ -62,12 +66,13 @@ def _quantize(args: argparse.Namespace) -> int:
     # everything that can be checked without torch is checked before any long work
     cfg = QuantConfig.load(args.config) if args.config else QuantConfig()
     _positive("--max-calib", args.max_calib)
+    _positive("--depth", args.depth)
     crop_pct = _crop(DEFAULT_CROP_PCT if args.crop_pct is None else args.crop_pct)
-    check_output_folder(args.output, "-o")
+    check_output_folder(args.output, "-o", marker="graph.yaml")
     if args.checkpoint and Path(args.checkpoint).is_dir():
-        raise ValueError(f"checkpoint {args.checkpoint} is a folder; give the .pth, .pt or .safetensors file")
+        raise UserValueError(f"checkpoint {args.checkpoint} is a folder; give the .pth, .pt or .safetensors file")
     if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise ValueError(f"checkpoint not found: {args.checkpoint}")
+        raise UserValueError(f"checkpoint not found: {args.checkpoint}")
 
     import torch
 
@@ -78,9 +83,10 @@ def _quantize(args: argparse.Namespace) -> int:
     from .twins import QuantViT, calibrate
 
     torch.manual_seed(args.seed)
-    model = create_model(args.model)
+    overrides = {} if args.depth is None else {"depth": args.depth}
+    model = create_model(args.model, **overrides)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint)
+        load_checkpoint(model, args.checkpoint, keep_blocks=args.depth)
     else:
         print(f"ivit-hw: note: no --checkpoint, {args.model} has random weights", file=sys.stderr)
     images = load_calibration(args.calib, model.config, max_images=args.max_calib, seed=args.seed,
@@ -88,7 +94,7 @@ def _quantize(args: argparse.Namespace) -> int:
     print(f"calibrating {args.model} on {len(images)} image(s) ({cfg.label()})", flush=True)
     qmodel = QuantViT(model, cfg)
     calibrate(qmodel, images, batch_size=32, progress=True, threads=None)
-    graph = qmodel.export(args.model, {"preset": args.model, "checkpoint": Path(args.checkpoint).name
+    graph = qmodel.export(args.model, {"preset": args.model, **overrides, "checkpoint": Path(args.checkpoint).name
                                        if args.checkpoint else None,
                                        "preprocess": {"crop_pct": crop_pct, "interpolation": "bicubic"}})
     save_graph(graph, args.output)
@@ -99,18 +105,60 @@ def _quantize(args: argparse.Namespace) -> int:
 def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
+    p.add_argument("--no-hls", action="store_true", help="skip the HLS step (whole model, g++ C-simulation)")
+    p.add_argument("--no-rtl", action="store_true", help="skip the RTL step (Verilog units, cocotb)")
+    p.add_argument("--rtl-images", type=int, default=4, metavar="N",
+                   help="test images whose traced activations the RTL step replays (default 4)")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="RTL step simulator")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    check_output_folder(args.out, "--out")
+    """The digits flow, then (unless skipped) the HLS C-sim and RTL steps; 0 when every check passed."""
+    check_output_folder(args.out, "--out", marker="report.json")
+    _positive("--rtl-images", args.rtl_images)
+    # the tools the later steps need are checked before the model is trained
+    from ..eda import EdaMissing
+    from ..ir.types import IRError
+
+    try:
+        if not args.no_hls:
+            from ..codegen.hls.headers import ap_include_dir
+
+            ap_include_dir()
+    except IRError as exc:
+        raise UserValueError(f"{exc} (or skip the HLS step: --no-hls)") from None
+    try:
+        if not args.no_rtl:
+            from ..eda.cocotb_run import simulator_env
+
+            simulator_env(args.sim)
+    except EdaMissing as exc:
+        raise UserValueError(f"{exc} (or skip the RTL step: --no-rtl)") from None
     from .demo import run_demo
 
     report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
     print(f"float {100 * report['fp_accuracy']:.2f} % | integer {100 * report['int_accuracy']:.2f} % | "
           f"export wiring exact {report['export_wiring_exact']} | independent forward exact "
           f"{report['independent_forward_exact']} | {report['seconds']:.0f} s | {args.out}/report.md")
-    return 0
+    ok = bool(report["export_wiring_exact"] and report["independent_forward_exact"])
+    if not args.no_hls:
+        from ..codegen.hls.demo_step import run_hls_demo
+
+        hls = run_hls_demo(args.out)
+        ok &= hls["bit_exact"]
+        print(f"HLS C-sim of the whole model on {hls['test_images']} test images: "
+              f"{'bit-exact' if hls['bit_exact'] else 'NOT bit-exact'} ({hls['summary']})")
+    if not args.no_rtl:
+        from ..codegen.verilog.demo_step import run_rtl_demo
+
+        rtl = run_rtl_demo(args.out, args.rtl_images, args.sim,
+                           log=(lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
+        ok &= bool(rtl.get("ok"))
+        print(f"RTL units on {rtl['images']} test images' activations ({rtl['simulator']}): "
+              + (f"not verified ({rtl['error']})" if "error" in rtl else
+                 f"{'pass' if rtl['ok'] else 'FAIL'}, {rtl['passed']} passed, {rtl['failed']} failed"))
+    return 0 if ok else 1
 
 
 def _add_ablation(p: argparse.ArgumentParser) -> None:
@@ -130,12 +178,12 @@ def _ablation(args: argparse.Namespace) -> int:
 def _classifier_shape(graph, where: str) -> tuple[int, int, int]:
     shape = graph.tensor(graph.inputs[0]).shape if len(graph.inputs) == 1 else ()
     if len(shape) != 3 or len(graph.outputs) != 2:
-        raise ValueError(f"graph {where}: expected one image input [C, H, W] and outputs (logits, prediction) "
+        raise UserValueError(f"graph {where}: expected one image input [C, H, W] and outputs (logits, prediction) "
                          f"as 'ivit-hw quantize' writes, got inputs {list(graph.inputs)} {list(shape)} and "
                          f"outputs {list(graph.outputs)}")
     c, h, w = shape
     if h != w:
-        raise ValueError(f"graph {where}: input {h}x{w} is not square")
+        raise UserValueError(f"graph {where}: input {h}x{w} is not square")
     return c, h, w
 
 
@@ -149,19 +197,46 @@ def graph_crop_pct(graph, given: float | None) -> float:
     return DEFAULT_CROP_PCT
 
 
-def load_float_model(preset: str, checkpoint: str | None, shape: tuple[int, int, int], where: str):
-    """The float preset with its checkpoint, checked against the graph's input shape."""
+def graph_float_preset(graph, given: str | None, where: str) -> tuple[str, dict, str | None]:
+    """The float preset (and config overrides, e.g. ``depth``) a graph was quantized from, as recorded
+    by ``quantize``, and a note to print once the model loaded; an explicit ``--float-model`` wins
+    (the note says when it differs from the record)."""
+    from dataclasses import fields
+
+    from .presets import ViTConfig
+
+    meta = graph.meta if isinstance(graph.meta, dict) else {}
+    recorded = meta.get("preset") if meta.get("preset") in PRESETS else None
+    config_keys = {f.name for f in fields(ViTConfig)}
+    # integer config fields the graph records beside the preset (quantize --depth); the rest of the meta
+    # (e.g. the normalisation, folded into the graph) is not a model override
+    overrides = {k: v for k, v in meta.items() if k in config_keys and isinstance(v, int) and not isinstance(v, bool)}
+    if given is None:
+        if recorded is None:
+            raise UserValueError(f"graph {where} does not record the float preset it was quantized from: give "
+                                 "--float-model")
+        return recorded, overrides, None
+    if recorded is not None and given != recorded:
+        return given, {}, (f"ivit-hw: note: --float-model {given} is not the preset graph {where} was quantized "
+                           f"from ({recorded}); using {given}")
+    return given, overrides, None
+
+
+def load_float_model(preset: str, checkpoint: str | None, shape: tuple[int, int, int], where: str,
+                     overrides: dict | None = None):
+    """The float preset (with ``overrides``) and its checkpoint, checked against the graph's input shape."""
     if checkpoint is None:
-        raise ValueError(f"--float-model {preset} needs --checkpoint: with random weights its top-1 means nothing")
+        raise UserValueError(f"--float-model {preset} needs --checkpoint: with random weights its top-1 means nothing")
     from .checkpoint import load_checkpoint
     from .models import create_model
 
-    model = create_model(preset)
+    overrides = overrides or {}
+    model = create_model(preset, **overrides)
     c, h, w = shape
     if (model.config.in_chans, model.config.img_size) != (c, h):
-        raise ValueError(f"--float-model {preset} takes {model.config.in_chans}x{model.config.img_size}"
+        raise UserValueError(f"--float-model {preset} takes {model.config.in_chans}x{model.config.img_size}"
                          f"x{model.config.img_size} images, graph {where} takes {c}x{h}x{w}")
-    load_checkpoint(model, checkpoint)
+    load_checkpoint(model, checkpoint, keep_blocks=overrides.get("depth"))
     return model.eval()
 
 
@@ -173,8 +248,8 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
                    "(line i = logit i), or YAML/JSON name: index; needed when the folders are not exactly the "
                    "graph's classes")
     p.add_argument("--float-model", choices=PRESET_CHOICES, metavar="PRESET",
-                   help="also evaluate this float preset (with --checkpoint) and report agreement")
-    p.add_argument("--checkpoint", help="checkpoint of the float model")
+                   help="the float preset evaluated with --checkpoint (default: the one the graph records)")
+    p.add_argument("--checkpoint", help="also evaluate the float model with these weights and report agreement")
     p.add_argument("--max-images", type=int, default=None, metavar="N", help="evaluate the first N images "
                    "(sorted order)")
     p.add_argument("--backend", choices=sorted(EXECUTORS), default="numpy",
@@ -198,15 +273,13 @@ def _eval(args: argparse.Namespace) -> int:
     from .distributed import Shards
     from .evaluate import default_batch, default_workers, evaluate_folder, load_class_map, logit_index, make_backend
 
-    if args.checkpoint and not args.float_model:
-        raise ValueError("--checkpoint is the float model's: give --float-model too")
     if args.float_model and not args.checkpoint:
-        raise ValueError(f"--float-model {args.float_model} needs --checkpoint: with random weights its top-1 "
+        raise UserValueError(f"--float-model {args.float_model} needs --checkpoint: with random weights its top-1 "
                          "means nothing")
     for opt, value in (("--max-images", args.max_images), ("--batch", args.batch)):
         _positive(opt, value)
     if args.workers is not None and args.workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+        raise UserValueError(f"--workers must be >= 0, got {args.workers}")
     graph = load_graph(graph_folder(args.graph))
     c, h, w = _classifier_shape(graph, args.graph)
     crop_pct = graph_crop_pct(graph, args.crop_pct)
@@ -217,7 +290,12 @@ def _eval(args: argparse.Namespace) -> int:
     shards = Shards.from_env()  # under torchrun: this rank's block of the files; rank 0 reports
     device = f"cuda:{shards.local_rank}" if args.device == "cuda" and shards.world > 1 else args.device
     backend = make_backend(args.backend, graph, device, clip_images=None if shards.rank == 0 else 0)
-    model = load_float_model(args.float_model, args.checkpoint, (c, h, w), args.graph) if args.float_model else None
+    model = None
+    if args.checkpoint:
+        preset, overrides, note = graph_float_preset(graph, args.float_model, args.graph)
+        model = load_float_model(preset, args.checkpoint, (c, h, w), args.graph, overrides)
+        if note and shards.rank == 0:
+            print(note, file=sys.stderr)
     batch = args.batch or default_batch(graph, args.backend)
     workers = default_workers() if args.workers is None else args.workers
     indices = shards.part(list(range(len(ds)))[: args.max_images])
@@ -225,8 +303,10 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         res, error = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model,
                                      progress=not args.quiet and shards.rank == 0), None
-    except ValueError as exc:  # every rank must reach the gather, or the others would wait for this one
-        res, error = None, str(exc)
+    except Exception as exc:  # every rank must reach the gather, or the others would wait for this one
+        if not isinstance(exc, UserError) and shards.world == 1:
+            raise  # a bug: its traceback, not a one-line user error
+        res, error = None, str(exc) if isinstance(exc, UserError) else f"internal error {type(exc).__name__}: {exc}"
     res = shards.gather(res, error)
     if res is None:  # a rank other than 0
         return 0
@@ -245,8 +325,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _add_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="IR folder written by 'ivit-hw quantize'")
-    p.add_argument("--float-model", required=True, choices=PRESET_CHOICES, metavar="PRESET",
-                   help="the float preset the graph was quantized from")
+    p.add_argument("--float-model", choices=PRESET_CHOICES, metavar="PRESET",
+                   help="the float preset the graph was quantized from (default: the one the graph records)")
     p.add_argument("--checkpoint", required=True, help="its checkpoint (.pth/.pt/.safetensors)")
     p.add_argument("--images", required=True, metavar="DIR|digits",
                    help="'digits' (the digits test split) or a class-per-folder image tree")
@@ -266,17 +346,20 @@ def _compare(args: argparse.Namespace) -> int:
     _positive("--batch", args.batch)
     folder = graph_folder(args.graph)
     out = Path(args.out) if args.out else folder.resolve().parent / "compare"
-    check_output_folder(out, "--out")
+    check_output_folder(out, "--out", marker="compare.json")
     graph = load_graph(folder)
     shape = _classifier_shape(graph, args.graph)
     crop_pct = graph_crop_pct(graph, args.crop_pct)
     from .compare import compare_images, run_compare, write_compare
 
-    model = load_float_model(args.float_model, args.checkpoint, shape, args.graph)
+    preset, overrides, note = graph_float_preset(graph, args.float_model, args.graph)
+    model = load_float_model(preset, args.checkpoint, shape, args.graph, overrides)
+    if note:
+        print(note, file=sys.stderr)
     images, labels, source = compare_images(args.images, shape, args.max_images, crop_pct,
                                             graph.tensor(graph.outputs[0]).shape[-1])
     report = run_compare(graph, model, images, labels, batch=args.batch, progress=not args.quiet)
-    report["source"] = {"graph": str(args.graph), "float_model": args.float_model,
+    report["source"] = {"graph": str(args.graph), "float_model": preset,
                         "checkpoint": Path(args.checkpoint).name, "images": source, "crop_pct": crop_pct}
     write_compare(report, out)
     s = report["summary"]
@@ -291,7 +374,7 @@ COMMANDS = [
     ("eval", "top-1 of an integer IR (and its float model) on a class-per-folder image tree", _add_eval, _eval),
     ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
      _add_compare, _compare),
-    ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate, compare)", _add_demo,
-     _demo),
+    ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate, compare, HLS C-sim, "
+     "RTL units)", _add_demo, _demo),
     ("ablation", "I-ViT ops vs baselines over seeds, with and without QAT", _add_ablation, _ablation),
 ]

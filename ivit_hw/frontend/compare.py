@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import UserValueError
 from ..ir.graph import Graph, Node
 from ..ir.serialize import atomic_folder
 from ..progress import Progress
@@ -46,7 +47,7 @@ def compare_images(source: str, shape: tuple[int, int, int], max_images: int, cr
     if source == "digits":
         split = load_digits_split()
         if (c, h) != split.test_images.shape[1:3]:
-            raise ValueError(f"--images digits: digits images are 1x8x8, the graph takes {c}x{h}x{h}")
+            raise UserValueError(f"--images digits: digits images are 1x8x8, the graph takes {c}x{h}x{h}")
         return split.test_images[:max_images], split.test_labels[:max_images], "digits test split"
     ds = ImageFolderDataset(source, h, in_chans=c, crop_pct=crop_pct)
     images, labels = ds.stack(list(range(min(len(ds), max_images))), progress=True)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import UserValueError
 from ..progress import Progress
-from .presets import DEFAULT_CROP_PCT
+from .presets import DEFAULT_CROP_PCT, IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
     from .models import ViTConfig
@@ -35,11 +36,9 @@ __all__ = [
     "load_digits_split",
 ]
 
-#: File extensions (lower case) that ImageFolderDataset reads.
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-class DataError(ValueError):
+class DataError(UserValueError):
     """A data source that cannot be used as asked (missing, empty, wrong size or channels)."""
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DEFAULT_CROP_PCT",
+    "IMAGE_EXTENSIONS",
     "DIGITS_NORMALIZE",
     "IMAGENET_NORMALIZE",
     "INCEPTION_NORMALIZE",
@@ -21,6 +22,8 @@ __all__ = [
 #: timm's eval crop fraction for deit_*_patch16_224 and vit_*_patch16_224 (their pretrained cfg):
 #: resize the shorter side to floor(img_size / 0.9) = 248 for 224, then center-crop 224.
 DEFAULT_CROP_PCT = 0.9
+#: File extensions (lower case) read as images (image folders, ``run --input``).
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from ..errors import UserValueError
+
 SOFTMAX_CHOICES = ("shiftmax", "ibert_softmax", "log_int_softmax")
 GELU_CHOICES = ("shiftgelu", "ibert_gelu")
 LAYERNORM_CHOICES = ("ilayernorm", "ibert_layernorm", "l1_layernorm")
@@ -47,46 +49,46 @@ class QuantConfig:
         for key in ("act_bits",):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"quant config: {key} must be an integer, got {value!r} "
+                raise UserValueError(f"quant config: {key} must be an integer, got {value!r} "
                                  f"({type(value).__name__})")
         for key in ("ema_momentum", "percentile"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"quant config: {key} must be a number, got {value!r} ({type(value).__name__})")
+                raise UserValueError(f"quant config: {key} must be a number, got {value!r} ({type(value).__name__})")
         for key, allowed in checks.items():
             if not isinstance(getattr(self, key), str) or getattr(self, key) not in allowed:
-                raise ValueError(f"quant config: {key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
+                raise UserValueError(f"quant config: {key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
         if self.act_bits not in (8, 16):
-            raise ValueError(f"quant config: act_bits must be 8 or 16, got {self.act_bits!r}")
+            raise UserValueError(f"quant config: act_bits must be 8 or 16, got {self.act_bits!r}")
         if not 0.0 <= self.ema_momentum < 1.0:
-            raise ValueError(f"quant config: ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
+            raise UserValueError(f"quant config: ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
         if not 50.0 < self.percentile <= 100.0:
-            raise ValueError(f"quant config: percentile must be in (50, 100], got {self.percentile!r}")
+            raise UserValueError(f"quant config: percentile must be in (50, 100], got {self.percentile!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> QuantConfig:
         """Build from a mapping; unknown keys are an error naming them and ``source``."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping of quantization options")
+            raise UserValueError(f"{source}: expected a mapping of quantization options")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown quantization option(s) {unknown}; known: {sorted(known)}")
+            raise UserValueError(f"{source}: unknown quantization option(s) {unknown}; known: {sorted(known)}")
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            raise UserValueError(f"{source}: {exc}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> QuantConfig:
         """Read a YAML file of options (missing keys keep their defaults)."""
         p = Path(path)
         if not p.is_file():
-            raise ValueError(f"quant config file not found: {p}")
+            raise UserValueError(f"quant config file not found: {p}")
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ValueError(f"quant config {p}: invalid YAML: {exc}") from None
+            raise UserValueError(f"quant config {p}: invalid YAML: {exc}") from None
         return cls.from_dict(data, str(p))
 
     def as_dict(self) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import UserValueError
 
-class PlanError(ValueError):
+
+class PlanError(UserValueError):
     """A user-facing planning error: bad config, unknown part, a parallelism that does not fit a
     layer, or an overfit design. The message is one line naming the culprit."""
 

@@ -43,6 +43,7 @@ import os
 import secrets
 import shutil
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -287,8 +288,9 @@ def save_graph(graph: Graph, folder: str | os.PathLike, check: bool = True) -> P
 # ----------------------------------------------------------------------------- reading
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that records duplicate mapping keys instead of silently keeping the last."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml parses many times faster
+    """A safe loader (libyaml's parser where PyYAML has it) that records duplicate mapping keys instead of
+    silently keeping the last."""
 
     duplicates: list[str]
 
@@ -333,6 +335,10 @@ def read_yaml_file(path: str | os.PathLike, missing: str) -> Any:
 _UNREADABLE = np.empty(0)  # stands for an array already reported as unreadable
 
 
+class _DamagedFile(Exception):
+    """A member of an archive that cannot be read: the one problem worth reporting about the file."""
+
+
 def _read_npz(path: Path, problems: list[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if not zipfile.is_zipfile(path):
@@ -343,10 +349,9 @@ def _read_npz(path: Path, problems: list[str]) -> dict[str, np.ndarray]:
             for key in npz.files:
                 try:
                     arr = npz[key]
-                except ValueError as exc:
-                    problems.append(f"{CONSTANTS_FILE}: array {key!r} cannot be read: {exc}")
-                    out[key] = _UNREADABLE
-                    continue
+                except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                    raise _DamagedFile(f"{path}: member {key}.npy is damaged ({exc}); the file is corrupt, "
+                                       "write or copy it again") from None
                 if arr.dtype.kind not in "iu":
                     problems.append(f"constant {key!r}: {CONSTANTS_FILE} holds non-integer values "
                                     f"(dtype {arr.dtype}); constants must be integers")
@@ -573,7 +578,10 @@ def load_graph(folder: str | os.PathLike, widths: bool = True) -> Graph:
     constants: dict[str, np.ndarray] | None = None
     if (folder / CONSTANTS_FILE).is_file():
         before = len(problems)
-        constants = _read_npz(folder / CONSTANTS_FILE, problems)
+        try:
+            constants = _read_npz(folder / CONSTANTS_FILE, problems)
+        except _DamagedFile as exc:  # one line: everything else would be its consequence
+            raise IRError(str(exc)) from None
         if len(problems) > before and not constants:
             constants = None  # the whole file is unreadable: one problem, not one more per constant
     else:

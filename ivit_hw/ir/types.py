@@ -7,11 +7,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..errors import UserValueError
+
 MAX_BITS = 128  # the widest type: an internal the kernel computes on Python ints (requantize's acc*m)
 WORD_BITS = 64  # the widest tensor (and ordinary internal): what an executor holds in one int64
 
 
-class IRError(ValueError):
+class IRError(UserValueError):
     """A problem with a graph, always naming the node, tensor or key at fault."""
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..errors import UserValueError
 from ..ir.graph import Graph
 from .numpy_exec import RunResult, run_graph
 
@@ -60,7 +61,7 @@ class FusedRunner:
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False) -> RunResult:
         if trace or check:
-            raise ValueError("the fused executors run several nodes as one step: --trace / --check need the "
+            raise UserValueError("the fused executors run several nodes as one step: --trace / --check need the "
                              "numpy or torch executor")
         return self.executor.run(inputs)
 
@@ -102,7 +103,7 @@ for _kind in (
 def check_available(name: str) -> None:
     """ValueError (one line) unless executor ``name`` exists and its extra imports here."""
     if name not in EXECUTORS:
-        raise ValueError(f"unknown executor {name!r}; choose one of {sorted(EXECUTORS)}")
+        raise UserValueError(f"unknown executor {name!r}; choose one of {sorted(EXECUTORS)}")
     needs = EXECUTORS[name].needs
     if needs is not None:
         import importlib
@@ -110,7 +111,7 @@ def check_available(name: str) -> None:
         try:
             importlib.import_module(needs)
         except ImportError as exc:
-            raise ValueError(f"executor {name} needs {needs}, which is not installed ({exc})") from None
+            raise UserValueError(f"executor {name} needs {needs}, which is not installed ({exc})") from None
 
 
 def make_executor(name: str, graph: Graph, device: str = "cpu") -> Runner:
@@ -120,7 +121,7 @@ def make_executor(name: str, graph: Graph, device: str = "cpu") -> Runner:
     try:
         return kind.make(graph, device)
     except ModuleNotFoundError as exc:
-        raise ValueError(f"executor {name} needs {kind.needs or exc.name}, which is not installed "
+        raise UserValueError(f"executor {name} needs {kind.needs or exc.name}, which is not installed "
                          f"({exc.name} missing)") from None
     except RuntimeError as exc:
-        raise ValueError(f"executor {name} on device {device}: {str(exc).splitlines()[0]}") from None
+        raise UserValueError(f"executor {name} on device {device}: {str(exc).splitlines()[0]}") from None

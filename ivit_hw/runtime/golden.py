@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -243,10 +243,13 @@ def case_graph(case: GoldenCase) -> tuple[Graph, dict[str, np.ndarray]]:
     return verify(graph), {r: case.inputs[r] for r in graph.inputs}
 
 
-def node_case_arrays(graph: Graph, result: RunResult) -> dict[str, dict[str, np.ndarray]]:
-    """The golden-case arrays of every node of a traced run, keyed by node name."""
+def node_case_arrays(graph: Graph, result: RunResult,
+                     names: Collection[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """The golden-case arrays of every node (or of the nodes in ``names``) of a traced run, keyed by node name."""
     cases = {}
     for node in graph.nodes:
+        if names is not None and node.name not in names:
+            continue
         opdef = get_op(node.op)
         inputs = node_args(graph, node, result.tensors)
         internals = {k: result.internals[f"{node.name}/{k}"] for k in opdef.internals

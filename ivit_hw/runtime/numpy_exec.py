@@ -99,8 +99,11 @@ class PlannedGraph:
                 out = pn.impl(args, node_trace)
             except IRError as exc:
                 raise IRError(f"node {node.name!r} (op {node.op}): {exc}") from exc
-            except (ValueError, TypeError, OverflowError, ZeroDivisionError, ArithmeticError, RuntimeError) as exc:
+            except ArithmeticError as exc:  # overflow on these values: the data's fault, named by node
                 raise IRError(f"node {node.name!r} (op {node.op}): {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # a bug in a kernel: keep its type and traceback, say where it struck
+                exc.add_note(f"in node {node.name!r} (op {node.op}) of graph {self.graph.name!r}")
+                raise
             env[node.output] = out
             if observe is not None:
                 observe(node, args, out)

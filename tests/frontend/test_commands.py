@@ -370,8 +370,14 @@ def test_eval_user_errors(capsys, tmp_path, work, folder):
     code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, *_cmap(root),
                         "--float-model", "deit_tiny", "--checkpoint", work["pth"])
     _assert_user_error(code, err, "deit_tiny", "3x224x224", "1x8x8")
-    code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, *_cmap(root), "--checkpoint", work["pth"])
-    _assert_user_error(code, err, "--checkpoint", "--float-model")
+    # issue 19 item 5: --checkpoint alone evaluates the float preset the graph records (vit_digits)
+    explicit = _run(capsys, "eval", graph, "--imagefolder", root, *_cmap(root), "--float-model", "vit_digits",
+                    "--checkpoint", work["pth"], "--quiet")
+    implied = _run(capsys, "eval", graph, "--imagefolder", root, *_cmap(root), "--checkpoint", work["pth"],
+                   "--quiet")
+    assert explicit[0] == implied[0] == 0, implied[2]
+    floats = [next(ln for ln in r[1].splitlines() if ln.startswith("float   top-1")) for r in (explicit, implied)]
+    assert floats[0] == floats[1], floats
     code, _, err = _run(capsys, "eval", graph, "--imagefolder", root, *_cmap(root), "--crop-pct", "1.5")
     _assert_user_error(code, err, "--crop-pct must be in (0, 1], got 1.5")
     for opt in ("--batch", "--max-images"):

@@ -8,6 +8,7 @@ here with exact integers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -194,3 +195,22 @@ def test_compare_deit_tiny_from_a_timm_style_checkpoint(capsys, tmp_path, deit_t
     assert rep["summary"]["images"] == 1 and rep["summary"]["int_top1"] is None  # 1 folder != 1000 logits
     assert all(isinstance(r["sqnr_db"], float) and r["sqnr_db"] > 0 for r in rep["tensors"]
                if r["sqnr_db"] is not None)
+
+
+def test_compare_takes_the_float_preset_from_the_graph(capsys, tmp_path, digits):
+    """Issue 19 item 5: --float-model defaults to the preset the graph records; none recorded is one line."""
+    root = digits["root"]
+    common = ["--checkpoint", str(root / "w.safetensors"), "--images", "digits", "--max-images", "4", "--quiet"]
+    assert cli.main(["compare", str(root / "g.ivit"), "--float-model", "vit_digits", *common,
+                     "--out", str(tmp_path / "a")]) == 0
+    assert cli.main(["compare", str(root / "g.ivit"), *common, "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    a, b = (json.loads((tmp_path / d / "compare.json").read_text()) for d in "ab")
+    assert a["summary"] == b["summary"] and b["source"]["float_model"] == "vit_digits"
+    graph = digits["graph"]
+    bare = dataclasses.replace(graph, meta={})
+    save_graph(bare, tmp_path / "bare")
+    code = cli.main(["compare", str(tmp_path / "bare"), *common, "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("ivit-hw: error: ") and len(err.strip().splitlines()) == 1, err
+    assert "does not record the float preset" in err and "--float-model" in err

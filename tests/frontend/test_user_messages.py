@@ -185,7 +185,7 @@ def test_progress_writes_whole_lines_to_a_log_and_redraws_on_a_tty():
         for _ in range(5):
             bar.update()
     text = log.getvalue()
-    assert "\r" not in text and text.count("\n") == 6  # five updates and the final line
+    assert "\r" not in text and text.count("\n") == 5  # five updates; the last is the final line (issue 19)
     assert text.splitlines()[-1].startswith("work: 5/5 img (100 %), ")
     assert " img/s" in text.splitlines()[-1] or " s/img" in text.splitlines()[-1]
 

@@ -97,7 +97,24 @@ def test_kernel_errors_name_the_node():
         return impl
 
     planned = PlannedGraph(g, NP, builders={**BUILDERS, "add": broken})
-    with pytest.raises(IRError, match=r"node 'sum' \(op add\): ValueError: boom"):
+    # a bug inside a kernel keeps its own type (not an IRError, which the CLI reports as bad input)
+    with pytest.raises(ValueError, match="boom") as info:
+        planned.execute({"a": np.zeros((1, 2, 3), np.int64), "c": np.zeros((1, 2, 3), np.int64)})
+    assert not isinstance(info.value, IRError)
+    assert "in node 'sum' (op add)" in "".join(getattr(info.value, "__notes__", []))
+
+
+def test_overflow_inside_a_kernel_names_the_node():
+    g = _narrow_add_graph(IntType(16))
+
+    def overflowing(ctx):
+        def impl(args, trace):
+            raise OverflowError("sum beyond int64")
+
+        return impl
+
+    planned = PlannedGraph(g, NP, builders={**BUILDERS, "add": overflowing})
+    with pytest.raises(IRError, match=r"node 'sum' \(op add\): OverflowError: sum beyond int64"):
         planned.execute({"a": np.zeros((1, 2, 3), np.int64), "c": np.zeros((1, 2, 3), np.int64)})
 
 

@@ -27,7 +27,9 @@ def _add_codegen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-overfit", action="store_true",
                    help="write the project even when the hardware plan does not fit the part")
     g.add_argument("--tb-inputs", default=None, metavar="FILE.npy",
-                   help="testbench samples for the graph's single input (default: seeded random inputs)")
+                   help="testbench samples for the graph's single input, integer [N, *input shape] (for a "
+                        "model's graph: the uint8 pixels [N, C, H, W] of the model input, also with --top block:NAME; "
+                        "default: seeded random inputs)")
 
 
 def _tb_inputs(graph: Graph, path: str | None) -> dict[str, np.ndarray] | None:

@@ -5,12 +5,13 @@ writes ``OUT/rtl/*.v`` (units + library), ``OUT/golden/<node>.npz`` (the
 cases ``verify`` replays: from ``--cases``, e.g. the ``cases/`` of
 ``ivit-hw run --trace``, else conformance-style stimulus through the golden
 kernel) and ``manifest.yaml``. ``ivit-hw verify OUT --sim icarus|verilator``
-runs the cocotb testbench on every unit.
+runs the cocotb testbench on every unit (``--units PATTERN ...``: only those).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ __all__ = ["RTL_OPS", "TARGET"]
 
 def _codegen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", nargs="+", metavar="NODE",
-                   help="verilog: nodes to render (default: every node with a unit: " + ", ".join(RTL_OPS) + ")")
+                   help="verilog: nodes to render, by name or fnmatch pattern ('blocks.0.*': its nodes with a unit; "
+                        "default: every node with a unit: " + ", ".join(RTL_OPS) + ")")
     p.add_argument("--cases", metavar="DIR",
                    help="verilog: golden cases per node (<node>.npz, e.g. the cases/ folder of 'ivit-hw run --trace')")
 
@@ -31,11 +33,30 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
 def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="verilog: simulator")
     p.add_argument("--jobs", type=int, default=2, help="verilog: simulations run in parallel")
+    p.add_argument("--units", nargs="+", metavar="PATTERN",
+                   help="verilog: verify only the units whose node matches one of these patterns (fnmatch, e.g. "
+                        "'blocks.0.*')")
+
+
+def _named_nodes(graph, names: list[str]) -> list:
+    """``--nodes``: node names, or fnmatch patterns (``blocks.0.*``) standing for the matching nodes with a unit."""
+    nodes = []
+    for name in names:
+        if not any(c in name for c in "*?["):
+            nodes.append(graph.node(name))
+            continue
+        hits = [n for n in graph.nodes if n.op in RTL_OPS and fnmatch.fnmatchcase(n.name, name)]
+        if not hits:
+            from ...errors import UserValueError
+
+            raise UserValueError(f"--nodes {name!r}: matches no node with a Verilog unit in graph {graph.name!r}")
+        nodes += [n for n in hits if n not in nodes]
+    return nodes
 
 
 def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "nodes", None):
-        nodes = [graph.node(n) for n in args.nodes]
+        nodes = _named_nodes(graph, args.nodes)
     else:
         nodes = [n for n in graph.nodes if n.op in RTL_OPS]
         if not nodes:
@@ -48,7 +69,11 @@ def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -> int:
-    return verify_folder(out_dir, manifest, args.sim, workers=args.jobs)
+    if args.jobs < 1:
+        from ...errors import UserValueError
+
+        raise UserValueError(f"--jobs must be >= 1, got {args.jobs}")
+    return verify_folder(out_dir, manifest, args.sim, workers=args.jobs, only=getattr(args, "units", None))
 
 
 TARGET = register_target(Target("verilog", "streaming Verilog units (AXI4-Stream ports) with cocotb checks",

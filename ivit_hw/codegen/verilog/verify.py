@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import shutil
 import sys
@@ -50,9 +51,22 @@ def write_golden(graph: Graph, nodes: list[Node], rows: list[dict[str, Any]], tm
     return "traced run (--cases)" if src is not None else "conformance-style stimulus through the golden kernels"
 
 
+def select_units(units: list[dict[str, Any]], patterns: list[str] | None, out_dir: Path) -> list[dict[str, Any]]:
+    """The units whose node name matches any of ``patterns`` (fnmatch; all for None), in manifest order."""
+    if not patterns:
+        return units
+    for pat in patterns:
+        if not any(fnmatch.fnmatchcase(u["node"], pat) for u in units):
+            raise IRError(f"--units {pat!r}: matches no unit of {out_dir} (units: "
+                          f"{', '.join(u['node'] for u in units[:4])}{', ...' if len(units) > 4 else ''})")
+    return [u for u in units if any(fnmatch.fnmatchcase(u["node"], pat) for pat in patterns)]
+
+
 def verify_units(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2,
-                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Run the testbench on every unit of ``out_dir`` with ``sim``; one row per unit, in manifest order.
+                 progress: Callable[[str], None] | None = None,
+                 only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run the testbench on every unit of ``out_dir`` (or those matching the patterns ``only``) with
+    ``sim``; one row per unit, in manifest order.
 
     A row: ``node``, ``op``, ``passed``, ``failed`` (cocotb tests), ``rate``
     (elements per clock of the unstalled run, or None) and ``error`` (the end
@@ -61,10 +75,11 @@ def verify_units(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int
     """
     from ...eda.cocotb_run import run_jobs, simulator_env, write_job
 
-    simulator_env(sim)  # one clear line when the simulator is missing
     units = manifest.get("units") or []
     if not units:
         raise IRError(f"{out_dir}: the manifest lists no units")
+    units = select_units(units, only, out_dir)
+    simulator_env(sim)  # one clear line when the simulator is missing
     work = out_dir / f"sim_{sim}"
     if work.exists():
         shutil.rmtree(work)
@@ -99,9 +114,10 @@ def verify_units(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int
     return rows
 
 
-def verify_folder(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2) -> int:
+def verify_folder(out_dir: Path, manifest: dict[str, Any], sim: str, workers: int = 2,
+                  only: list[str] | None = None) -> int:
     """``ivit-hw verify``: :func:`verify_units`, one line per unit, then ``N passed, N failed``; 0 iff none failed."""
-    rows = verify_units(out_dir, manifest, sim, workers, lambda text: print(text, file=sys.stderr, flush=True))
+    rows = verify_units(out_dir, manifest, sim, workers, lambda text: print(text, file=sys.stderr, flush=True), only)
     for row in rows:
         rate = f", {row['rate']:.3f} elements/clock" if row["rate"] is not None else ""
         print(f"{row['node']} ({row['op']}): {'ok' if row['failed'] == 0 else 'FAILED'}{rate}")
