@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UserValueError
 from ..ir.graph import Graph
 from ..ir.scales import output_scale
 from ..ir.types import Interval, IntType
@@ -168,7 +169,7 @@ class QuantViT(nn.Module):
         try:  # a dead channel (ratio below 2^-32) gets the exact multiplier 0 or is refused, naming it
             m, e = dyadic_or_zero(ratio, acc_max, self.cfg.rounding)
         except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+            raise UserValueError(f"{name}: {exc}") from None
         if np.ndim(ratio) == 0:
             m, e = m.reshape(()), e.reshape(())
         ins = {
@@ -201,7 +202,7 @@ class QuantViT(nn.Module):
         try:
             s_out, bias_int = helper(_np(ln.weight), _np(ln.bias))
         except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+            raise UserValueError(f"{name}: {exc}") from None
         bias_t = IntType.fitting(Interval(int(min(bias_int.min(), -1)), int(max(bias_int.max(), 1))), True)
         ins = {"x": x, "bias_int": em.const(f"{name}.bias_int", bias_int, IntType(max(32, bias_t.bits)))}
         z = em.op(op, ins, f"{name}.out", AUTO, s_out)
