@@ -30,6 +30,7 @@ from .presets import (
     INCEPTION_NORMALIZE,
     PRESETS,
     Normalize,
+    SwinConfig,
     ViTConfig,
 )
 
@@ -184,8 +185,9 @@ class VisionTransformer(nn.Module):
         return self.forward(self.normalize_uint8(pixels))
 
 
-def create_model(name: str, **overrides: Any) -> VisionTransformer:
-    """Build a randomly initialised model from a preset, with optional ViTConfig field overrides.
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a randomly initialised model from a preset, with optional config field overrides
+    (a :class:`VisionTransformer`, or a :class:`~.swin.SwinTransformer` for the ``swin_*`` presets).
 
     Example: ``create_model("deit_tiny", num_classes=10)``.
     """
@@ -193,9 +195,13 @@ def create_model(name: str, **overrides: Any) -> VisionTransformer:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[name]
     if overrides:
-        known = {f.name for f in dataclasses.fields(ViTConfig)}
+        known = {f.name for f in dataclasses.fields(type(cfg))}
         bad = sorted(set(overrides) - known)
         if bad:
             raise ValueError(f"create_model({name!r}): unknown config fields {bad}; known: {sorted(known)}")
         cfg = dataclasses.replace(cfg, **overrides)
+    if isinstance(cfg, SwinConfig):
+        from .swin import SwinTransformer
+
+        return SwinTransformer(cfg)
     return VisionTransformer(cfg)
