@@ -74,7 +74,8 @@ def _quantize(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .data import load_calibration
     from .models import create_model
-    from .twins import QuantViT, calibrate
+    from .swin_twin import quant_twin
+    from .twins import calibrate
 
     torch.manual_seed(args.seed)
     model = create_model(args.model)
@@ -85,7 +86,7 @@ def _quantize(args: argparse.Namespace) -> int:
     images = load_calibration(args.calib, model.config, max_images=args.max_calib, seed=args.seed,
                               crop_pct=crop_pct, progress=True)
     print(f"calibrating {args.model} on {len(images)} image(s) ({cfg.label()})", flush=True)
-    qmodel = QuantViT(model, cfg)
+    qmodel = quant_twin(model, cfg)
     calibrate(qmodel, images, batch_size=32, progress=True, threads=None)
     graph = qmodel.export(args.model, {"preset": args.model, "checkpoint": Path(args.checkpoint).name
                                        if args.checkpoint else None,

@@ -243,13 +243,13 @@ def _swin_imagenet(embed_dim: int, depths: tuple[int, ...], heads: tuple[int, ..
 
 
 #: timm ``swin_{tiny,small,base}_patch4_window7_224`` shapes, and ``swin_digits`` for sklearn digits
-#: (8x8, 1 channel): 1x1 patches, 4x4 windows; stage 0 (8x8 tokens, four windows) shifts by 2 on its
-#: second block, patch merging, stage 1 (4x4 tokens, one window, no shift).
+#: (8x8, 1 channel): 2x2 patches, 2x2 windows; stage 0 (4x4 tokens, four windows) shifts by 1 on its
+#: second block, patch merging, stage 1 (2x2 tokens, one window, no shift).
 SWIN_PRESETS: dict[str, SwinConfig] = {
     "swin_tiny": _swin_imagenet(96, (2, 2, 6, 2), (3, 6, 12, 24)),
     "swin_small": _swin_imagenet(96, (2, 2, 18, 2), (3, 6, 12, 24)),
     "swin_base": _swin_imagenet(128, (2, 2, 18, 2), (4, 8, 16, 32)),
-    "swin_digits": SwinConfig(img_size=8, patch_size=1, in_chans=1, num_classes=10, embed_dim=32, depths=(2, 2),
-                              num_heads=(2, 4), window_size=4, mlp_ratio=2.0, normalize=DIGITS_NORMALIZE),
+    "swin_digits": SwinConfig(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32, depths=(2, 2),
+                              num_heads=(2, 4), window_size=2, mlp_ratio=2.0, normalize=DIGITS_NORMALIZE),
 }
 PRESETS.update(SWIN_PRESETS)

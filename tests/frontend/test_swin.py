@@ -71,9 +71,10 @@ def test_swin_tiny_keys_and_shapes_match_timm() -> None:
 
 def test_swin_digits_preset_uses_shift_mask_and_merge() -> None:
     c = PRESETS["swin_digits"]
-    assert c.num_stages == 2 and c.shift(0, 1) == 2 and c.shift(0, 0) == 0 and c.shift(1, 1) == 0
+    assert c.num_stages == 2 and c.shift(0, 1) == 1 and c.shift(0, 0) == 0 and c.shift(1, 1) == 0
     keep = shift_keep_mask(c.resolution(0), c.window(0), c.shift(0, 1))
-    assert keep.shape == (4, 16, 16) and keep[0].all() and not keep[3].all()
+    assert keep.shape == (4, 4, 4) and keep[0].all() and not keep[3].all()
+    assert keep.sum(axis=(1, 2)).tolist() == [16, 8, 8, 4]  # one, two, two and four regions
     m = create_model("swin_digits")
     assert m.forward_uint8(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)).shape == (2, 10)
 
