@@ -57,8 +57,15 @@ def compare_images(source: str, shape: tuple[int, int, int], max_images: int, cr
 def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str, np.ndarray]:
     """The float model's activations on uint8 pixels, named and laid out as the exported graph's tensors.
 
-    Batched float64 arrays keyed by graph tensor name (see :meth:`QuantViT.program` for the names).
+    Batched float64 arrays keyed by graph tensor name (see :meth:`QuantViT.program` for the names;
+    a Swin's come from :func:`~.swin_compare.swin_float_activations`).
     """
+    from .swin import SwinTransformer
+
+    if isinstance(model, SwinTransformer):
+        from .swin_compare import swin_float_activations
+
+        return swin_float_activations(model, pixels)
     m = model
     acts: dict[str, np.ndarray] = {}
 
