@@ -96,3 +96,36 @@ def test_swin_tiny_shifted_block_golden_torch_and_float() -> None:
     got = gold.tensors[name] * g.tensor(name).scale
     # measured 17.6 dB (8-bit Shiftmax output); the shift in the wrong direction gives 0.2 dB
     assert _sqnr(o.reshape(1, -1, 96).numpy(), got) > 14
+
+
+def test_scratch_forward_equals_golden_on_digits_swin(digits_swin) -> None:
+    from ivit_hw.frontend.scratch_forward import scratch_logits
+
+    _, graph, split = digits_swin
+    x = split.test_images[:3]
+    gold = run_graph(graph, {"pixels": x}).outputs["logits"]
+    np.testing.assert_array_equal(np.array(scratch_logits(graph, x)), gold)
+
+
+def test_boolean_mask_equals_the_additive_minus_100_mask() -> None:
+    """docs/semantics.md section 5, "Swin's shifted-window mask": a masked Shiftmax row is the
+    Shiftmax of its kept entries alone with zeros elsewhere (exactly), and in float timm's -100 is
+    that same softmax to within e^-100 of each weight."""
+    from ivit_hw.frontend.swin_geometry import shift_keep_mask
+    from ivit_hw.ops import shiftmax
+
+    rng = np.random.default_rng(0)
+    keep = shift_keep_mask(14, 7, 3)  # [4, 49, 49], three kinds of mixed windows
+    x = rng.integers(-128, 128, size=(4, 49, 49))
+    got = shiftmax(x, -21, 15, 8, keep)
+    assert not got[~keep].any()
+    for w in range(4):
+        for r in range(49):
+            kept = keep[w, r]
+            np.testing.assert_array_equal(got[w, r, kept], shiftmax(x[w, r, kept][None], -21, 15, 8)[0])
+    f = x * 0.05  # float scores of |s| <= 6.4
+    additive = torch.softmax(torch.from_numpy(np.where(keep, f, f - 100.0)), dim=-1).numpy()
+    alone = np.where(keep, np.exp(f - np.where(keep, f, -np.inf).max(-1, keepdims=True)), 0.0)
+    alone /= alone.sum(-1, keepdims=True)
+    assert additive[~keep].max() < np.exp(-100 + 2 * 6.4)  # each masked weight, relative to the row's top
+    np.testing.assert_allclose(additive[keep], alone[keep], rtol=1e-12)  # float64 rounding only
