@@ -13,7 +13,7 @@ through the executor's observer, so no trace is kept. Written as
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,24 +108,29 @@ def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str,
             put(o, f"{p}.attn.out.merged")
             o = att.proj(o)
             put(o, f"{p}.attn.proj.acc")
-            x = x + o
-            put(x, f"{p}.res1")
-            a = blk.norm2(x)
-            put(a, f"{p}.norm2.out", f"{p}.norm2.q")
-            h = blk.mlp.fc1(a)
-            put(h, f"{p}.mlp.fc1.acc", f"{p}.mlp.gelu_in")
-            g = blk.mlp.act(h)
-            put(g, f"{p}.mlp.gelu", f"{p}.mlp.gelu.q")
-            o = blk.mlp.fc2(g)
-            put(o, f"{p}.mlp.fc2.acc")
-            x = x + o
-            put(x, f"{p}.res2")
+            x = residual_mlp_acts(blk, p, x + o, put)
         cls = x[:, 0]
         put(cls, "cls")
         a = m.norm(cls)
         put(a, "norm.out", "norm.q")
         put(m.head(a), "head.acc", "logits")
     return acts
+
+
+def residual_mlp_acts(blk: torch.nn.Module, p: str, x: torch.Tensor, put: Callable[..., None]) -> torch.Tensor:
+    """A block's residual after attention (``{p}.res1``) through its MLP to ``{p}.res2``, recording each step."""
+    put(x, f"{p}.res1")
+    a = blk.norm2(x)
+    put(a, f"{p}.norm2.out", f"{p}.norm2.q")
+    h = blk.mlp.fc1(a)
+    put(h, f"{p}.mlp.fc1.acc", f"{p}.mlp.gelu_in")
+    g = blk.mlp.act(h)
+    put(g, f"{p}.mlp.gelu", f"{p}.mlp.gelu.q")
+    o = blk.mlp.fc2(g)
+    put(o, f"{p}.mlp.fc2.acc")
+    x = x + o
+    put(x, f"{p}.res2")
+    return x
 
 
 def scaled(graph: Graph, name: str, values: np.ndarray) -> np.ndarray:

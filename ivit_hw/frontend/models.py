@@ -119,6 +119,18 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def init_layers(model: nn.Module) -> None:
+    """Linear / Conv2d weights truncated normal 0.02 (biases 0), LayerNorms 1 / 0 (torch's global RNG)."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class VisionTransformer(nn.Module):
     """ViT / DeiT classifier. Pools the class token (or the token mean when class_token=False)."""
 
@@ -144,14 +156,7 @@ class VisionTransformer(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02, a=-0.04, b=0.04)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Conv2d):
-                nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_layers(self)
 
     def normalize_uint8(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 pixels [B, C, H, W] in 0..255 -> normalised float32 image."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import Mlp
+from .models import Mlp, VisionTransformer, init_layers
 from .presets import SwinConfig
 from .swin_geometry import relative_position_index, shift_keep_mask
 
@@ -175,22 +175,10 @@ class SwinTransformer(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("relative_position_bias_table"):
                 nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Conv2d):
-                nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_layers(self)
 
-    def normalize_uint8(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 pixels [B, C, H, W] in 0..255 -> normalised float32 image."""
-        if pixels.dtype != torch.uint8:
-            raise TypeError(f"forward_uint8 expects a uint8 tensor, got {pixels.dtype}")
-        mean = torch.tensor(self.normalize.mean, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.normalize.std, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
-        return (pixels.to(torch.float32) / 255.0 - mean) / std
+    #: uint8 pixels [B, C, H, W] in 0..255 -> normalised float32 image (the ViT's, on ``self.normalize``)
+    normalize_uint8 = VisionTransformer.normalize_uint8
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised image -> final-normed NHWC features."""

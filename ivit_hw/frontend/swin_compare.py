@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .compare import residual_mlp_acts
 from .swin import SwinBlock, SwinTransformer, roll_windows, unroll_windows
 
 __all__ = ["swin_float_activations"]
@@ -39,19 +40,7 @@ def _block(blk: SwinBlock, p: str, x: torch.Tensor, put) -> torch.Tensor:
     put(o, f"{p}.attn.tokens")
     o = att.proj(o)
     put(o, f"{p}.attn.proj.acc")
-    x = x + o
-    put(x, f"{p}.res1")
-    a = blk.norm2(x)
-    put(a, f"{p}.norm2.out", f"{p}.norm2.q")
-    h = blk.mlp.fc1(a)
-    put(h, f"{p}.mlp.fc1.acc", f"{p}.mlp.gelu_in")
-    g = blk.mlp.act(h)
-    put(g, f"{p}.mlp.gelu", f"{p}.mlp.gelu.q")
-    o = blk.mlp.fc2(g)
-    put(o, f"{p}.mlp.fc2.acc")
-    x = x + o
-    put(x, f"{p}.res2")
-    return x
+    return residual_mlp_acts(blk, p, x + o, put)
 
 
 def swin_float_activations(model: SwinTransformer, pixels: np.ndarray) -> dict[str, np.ndarray]:

@@ -207,14 +207,7 @@ class QuantSwin(QuantViT):
     def program(self, em: Emitter, pixels: Any) -> tuple[Any, Any]:
         """The integer forward, written once: uint8 pixels -> (logits int16, predicted class)."""
         m, c, ab = self.model, self.model.config, self.cfg.act_bits
-        w, b = fold_normalization(m)
-        w_int, s_w = P.quantize_weight(_np(w))
-        b_int = P.quantize_bias(_np(b), 1.0, s_w)
-        attrs = {"patch": c.patch_size}
-        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)
-        acc = em.op("patch_embed", {"x": pixels, "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
-                                    "bias": em.const("patch_embed.bias", b_int, I32, s_acc)},
-                    "patch_embed.acc", I32, s_acc, attrs)
+        acc, s_w = self._patch_embed(em, pixels)
         s_e = self.scale("embed")
         x = self._requant(em, "patch_embed.out", acc, s_w / s_e, ab, s_e)
         x, s_x = self._norm(em, "patch_embed.norm", x, m.patch_embed.norm, "pe_norm", ab)

@@ -277,26 +277,21 @@ class QuantViT(nn.Module):
         s_r = self.scale(f"{pt}_res2")
         return self._requant(em, f"{pre}.res2", o_acc, s_o / s_r, ab, s_r, x, x_scale / s_r), s_r
 
+    def _patch_embed(self, em: Emitter, pixels: Any) -> tuple[Any, np.ndarray]:
+        """The patch embedding on raw pixels (normalisation folded): (int32 accumulator, weight scales)."""
+        w, b = fold_normalization(self.model)
+        w_int, s_w = P.quantize_weight(_np(w))
+        b_int = P.quantize_bias(_np(b), 1.0, s_w)
+        attrs = {"patch": self.model.config.patch_size}
+        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)  # pixels are on scale 1
+        ins = {"x": pixels, "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
+               "bias": em.const("patch_embed.bias", b_int, I32, s_acc)}
+        return em.op("patch_embed", ins, "patch_embed.acc", I32, s_acc, attrs), s_w
+
     def program(self, em: Emitter, pixels: Any) -> tuple[Any, Any]:
         """The integer forward, written once: uint8 pixels -> (logits int16, predicted class)."""
         m, c, ab = self.model, self.model.config, self.cfg.act_bits
-        w, b = fold_normalization(m)
-        w_int, s_w = P.quantize_weight(_np(w))
-        b_int = P.quantize_bias(_np(b), 1.0, s_w)
-        attrs = {"patch": c.patch_size}
-        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)  # pixels are on scale 1
-        acc = em.op(
-            "patch_embed",
-            {
-                "x": pixels,
-                "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
-                "bias": em.const("patch_embed.bias", b_int, I32, s_acc),
-            },
-            "patch_embed.acc",
-            I32,
-            s_acc,
-            attrs,
-        )
+        acc, s_w = self._patch_embed(em, pixels)
         s_e = self.scale("embed")
         pos = _np(m.pos_embed[0])
         pos_q = em.const("pos_embed", P.quantize(pos[1:], s_e, ab), IntType(ab), s_e)
