@@ -274,7 +274,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
-    ("quantize", "calibrate a float ViT/DeiT and export its integer IR", _add_quantize, _quantize),
+    ("quantize", "calibrate a float ViT/DeiT/Swin and export its integer IR", _add_quantize, _quantize),
     ("eval", "top-1 of an integer IR (and its float model) on a class-per-folder image tree", _add_eval, _eval),
     ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
      _add_compare, _compare),
