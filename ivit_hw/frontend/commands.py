@@ -194,6 +194,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from ..ir.serialize import load_graph
     from .data import ImageFolderDataset
+    from .distributed import Shards
     from .evaluate import default_batch, default_workers, evaluate_folder, load_class_map, logit_index, make_backend
 
     if args.checkpoint and not args.float_model:
@@ -212,18 +213,29 @@ def _eval(args: argparse.Namespace) -> int:
     class_map = load_class_map(args.class_map) if args.class_map else None
     logits_n = graph.tensor(graph.outputs[0]).shape[-1]
     logit_of = logit_index(ds.classes, logits_n, class_map, args.imagefolder, args.class_map)
-    backend = make_backend(args.backend, graph, args.device)
+    shards = Shards.from_env()  # under torchrun: this rank's block of the files; rank 0 reports
+    device = f"cuda:{shards.local_rank}" if args.device == "cuda" and shards.world > 1 else args.device
+    backend = make_backend(args.backend, graph, device, clip_images=None if shards.rank == 0 else 0)
     model = load_float_model(args.float_model, args.checkpoint, (c, h, w), args.graph) if args.float_model else None
     batch = args.batch or default_batch(graph, args.backend)
     workers = default_workers() if args.workers is None else args.workers
-    indices = list(range(len(ds)))[: args.max_images]
-    res = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model, progress=not args.quiet)
+    indices = shards.part(list(range(len(ds)))[: args.max_images])
+    shards.start()
+    try:
+        res, error = evaluate_folder(backend, ds, logit_of, indices, batch, workers, model,
+                                     progress=not args.quiet and shards.rank == 0), None
+    except ValueError as exc:  # every rank must reach the gather, or the others would wait for this one
+        res, error = None, str(exc)
+    res = shards.gather(res, error)
+    if res is None:  # a rank other than 0
+        return 0
+    ranks = f", {shards.world} ranks" if shards.world > 1 else ""
     print(f"integer top-1: {100 * res.int_top1:.2f} % on {res.images} images")
     if res.float_top1 is not None:
         print(f"float   top-1: {100 * res.float_top1:.2f} %")
         print(f"agreement (integer vs float top-1): {100 * res.agreement:.2f} %")
     print(f"{res.images / res.seconds:.1f} img/s ({args.backend} backend, batch {batch}, {workers} loader "
-          f"worker(s), crop_pct {crop_pct})")
+          f"worker(s){ranks}, crop_pct {crop_pct})")
     warning = res.clips.warning(args.clip_warn)
     if warning:
         print(f"ivit-hw: {warning}", file=sys.stderr)

@@ -164,24 +164,26 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, graph: Graph, executor: Any) -> None:
+    def __init__(self, graph: Graph, executor: Any, clip_images: int = TORCH_CLIP_IMAGES) -> None:
         self.graph = graph
         self.executor = executor
         self.golden = NumpyBackend(graph)
         self.clips = self.golden.clips
+        self.clip_images = clip_images
         self._clip_seen = 0
 
     def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self._clip_seen < TORCH_CLIP_IMAGES:
-            part = pixels[: TORCH_CLIP_IMAGES - self._clip_seen]
+        if self._clip_seen < self.clip_images:
+            part = pixels[: self.clip_images - self._clip_seen]
             self.golden.predict(part)
             self._clip_seen += len(part)
         out = self.executor.run({self.graph.inputs[0]: pixels}).outputs
         return np.asarray(out[self.graph.outputs[0]]), np.asarray(out[self.graph.outputs[1]]).reshape(-1)
 
 
-def make_backend(name: str, graph: Graph, device: str = "cpu") -> Backend:
-    """The executor for ``--backend``; a missing torch or torch executor is a one-line DataError."""
+def make_backend(name: str, graph: Graph, device: str = "cpu", clip_images: int | None = None) -> Backend:
+    """The executor for ``--backend``; a missing torch or torch executor is a one-line DataError.
+    ``clip_images``: images the torch backend measures clipping on (default :data:`TORCH_CLIP_IMAGES`)."""
     if name == "numpy":
         return NumpyBackend(graph)
     if name != "torch":
@@ -194,7 +196,8 @@ def make_backend(name: str, graph: Graph, device: str = "cpu") -> Backend:
                 from None
         raise DataError("--backend torch: this installation has no torch executor (ivit_hw.runtime.torch_exec); "
                         "use --backend numpy") from None
-    return TorchBackend(graph, TorchExecutor(graph, device=device))
+    clip = TORCH_CLIP_IMAGES if clip_images is None else clip_images
+    return TorchBackend(graph, TorchExecutor(graph, device=device), clip)
 
 
 @dataclass

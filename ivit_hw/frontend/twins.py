@@ -30,6 +30,7 @@ from ..ir.scales import output_scale
 from ..ir.types import Interval, IntType
 from ..ops import dyadic
 from ..ops import params as P
+from ..ops.requant import dyadic_or_zero
 from .emit import AUTO, EagerEmitter, Emitter, GraphEmitter
 from .fakequant import ActQuant, fake_quant_weight
 from .models import VisionTransformer
@@ -37,6 +38,7 @@ from .qconfig import QuantConfig
 
 I8, U8, I32 = IntType(8), IntType(8, signed=False), IntType(32)
 SHIFT_T = IntType(8, signed=False)  # requantize shift amounts (0..62)
+ACC_MAX = 2**31  # |acc| bound of a requantized i32 accumulator (GEMMs); norm and GELU outputs have none
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -159,8 +161,16 @@ class QuantViT(nn.Module):
         out_scale: Any,
         identity: Any = None,
         id_ratio: float | None = None,
+        acc_max: int | None = ACC_MAX,
     ) -> Any:
-        m, e = dyadic(np.asarray(ratio, dtype=np.float64))
+        """A requantize of ``acc`` by ``ratio`` (per channel) to ``bits``; ``acc_max`` bounds |acc|
+        (None where the accumulator is wider than 32 bits: a ratio below 2^-32 is then refused)."""
+        try:  # a dead channel (ratio below 2^-32) gets the exact multiplier 0 or is refused, naming it
+            m, e = dyadic_or_zero(ratio, acc_max, self.cfg.rounding)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        if np.ndim(ratio) == 0:
+            m, e = m.reshape(()), e.reshape(())
         ins = {
             "acc": acc,
             "m": em.const(f"{name}.m", np.asarray(m), I32),
@@ -196,7 +206,7 @@ class QuantViT(nn.Module):
         ins = {"x": x, "bias_int": em.const(f"{name}.bias_int", bias_int, IntType(max(32, bias_t.bits)))}
         z = em.op(op, ins, f"{name}.out", AUTO, s_out)
         s_a = self.scale(point)
-        return self._requant(em, f"{name}.q", z, s_out / s_a, bits, s_a), s_a
+        return self._requant(em, f"{name}.q", z, s_out / s_a, bits, s_a, acc_max=None), s_a
 
     def _attention(self, em: Emitter, i: int, x: Any, x_scale: float) -> tuple[Any, float]:
         blk, c, ab = self.model.blocks[i], self.model.config, self.cfg.act_bits
@@ -272,7 +282,7 @@ class QuantViT(nn.Module):
         s_out = output_scale(self.cfg.gelu, {"x": s_g}, attrs)
         g = em.op(self.cfg.gelu, {"x": g_in}, f"{pre}.mlp.gelu", AUTO, s_out, attrs)
         s_h = self.scale(f"{pt}_gelu_out")
-        g = self._requant(em, f"{pre}.mlp.gelu.q", g, s_out / s_h, 8, s_h)
+        g = self._requant(em, f"{pre}.mlp.gelu.q", g, s_out / s_h, 8, s_h, acc_max=None)
         o_acc, s_o = self._linear(em, f"{pre}.mlp.fc2", g, s_h, blk.mlp.fc2)
         s_r = self.scale(f"{pt}_res2")
         return self._requant(em, f"{pre}.res2", o_acc, s_o / s_r, ab, s_r, x, x_scale / s_r), s_r

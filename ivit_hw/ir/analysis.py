@@ -44,14 +44,21 @@ def const_interval(values: np.ndarray) -> Interval:
     return Interval(int(arr.min()), int(arr.max()))
 
 
+WORD = Interval.of_type(IntType(WORD_BITS))  # the int64 every executor holds a tensor or internal in
+
+
 def _check_representable(interval: Interval, where: str, declared: IntType | None, limit: int = WORD_BITS) -> None:
-    """IRError naming ``where`` when no integer type of ``limit`` bits at most holds ``interval``
-    (64 for tensors and ordinary internals, 128 for an op's ``wide_internals``).
+    """IRError naming ``where`` when ``interval`` leaves the signed 64-bit word (``limit`` 64: tensors
+    and ordinary internals, which every executor holds in int64, so a u64 value of 2^63 or more is
+    refused too) or needs more than ``limit`` bits (128 for an op's ``wide_internals``).
 
     Without it, IntType.fitting (for an undeclared internal) or
     WidthViolation.needed (signed when the declared type is) would fail
-    with a message naming nothing.
+    with a message naming nothing, and an executor would wrap silently.
     """
+    if limit == WORD_BITS and not (WORD.lo <= interval.lo and interval.hi <= WORD.hi):
+        raise IRError(f"{where}: proven range {interval} needs more than {WORD_BITS} bits "
+                      f"(a signed int64, the word every executor holds)") from None
     try:
         bits = IntType.fitting(interval, True if declared is not None and declared.signed else None).bits
     except IRError:
@@ -73,6 +80,7 @@ def infer_ranges(graph: Graph, input_ranges: dict[str, Interval] | None = None) 
     for name in graph.inputs:
         spec = graph.tensor(name)
         iv = input_ranges.get(name) or spec.range or Interval.of_type(spec.dtype)
+        _check_representable(iv, f"input {name!r}", spec.dtype)
         tensors[name] = spec.with_range(iv)
     for name, spec in graph.tensors.items():
         if spec.const:

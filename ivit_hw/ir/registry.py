@@ -104,8 +104,8 @@ class ScaleInputs:
 class ScaleClaim:
     """What a scale rule says the output scale must be.
 
-    ``value``: per-element scale broadcastable to the output shape, or None
-    (the output must have no scale: codes, indices). ``rtol``: the relative
+    ``value``: per-element scale broadcastable to the output shape (NaN where
+    the rule claims nothing), or None (the output must have no scale: codes, indices). ``rtol``: the relative
     precision of the claim (0 for exact facts; a dyadic multiplier's 2^-30).
     ``why`` names the formula in error messages; ``target`` the tensor
     claimed about.

@@ -72,9 +72,12 @@ def _dyadic(s_in: np.ndarray | None, m: np.ndarray, e: np.ndarray, si: ScaleInpu
     if s_in is None:
         return []
     m = np.asarray(m, dtype=np.float64)
-    if m.size and not m.all():
+    if m.size and not m.any():
         raise IRError(f"{si.node}: a multiplier of 0 maps every input to 0 (its ratio S_in/S_out is undefined)")
-    return [ScaleClaim(s_in * np.ldexp(1.0, np.asarray(e, dtype=np.int64)) / m, DYADIC_RTOL, why)]
+    # a channel with m = 0 outputs 0 at any scale (an exporter's dead channel): NaN, no claim there
+    with np.errstate(divide="ignore", invalid="ignore"):
+        claim = np.where(m == 0, np.nan, s_in * np.ldexp(1.0, np.asarray(e, dtype=np.int64)) / m)
+    return [ScaleClaim(claim, DYADIC_RTOL, why)]
 
 
 def requantize(si: ScaleInputs) -> Claims:

@@ -68,6 +68,8 @@ def _fmt(arr: np.ndarray | None) -> str:
     if arr is None:
         return "none"
     flat = np.ravel(arr)
+    kept = flat[~np.isnan(flat)]  # NaN: an element with no claim
+    flat = kept if kept.size else flat
     lo, hi = f"{float(flat.min()):.9g}", f"{float(flat.max()):.9g}"
     return lo if lo == hi else f"{lo}..{hi} (per element)"
 
@@ -91,9 +93,9 @@ def _claim_problem(node: Node, tname: str, spec: TensorSpec, claim: ScaleClaim) 
     have = np.broadcast_to(declared, spec.shape)
     diff = np.abs(have - want)
     bound = claim.rtol * np.abs(want)
-    if np.all(diff <= bound):
+    if np.all((diff <= bound) | np.isnan(want)):  # NaN: no claim on that element (requantize's m = 0)
         return None
-    i = int(np.argmax(diff - bound))
+    i = int(np.argmax(np.where(np.isnan(want), -np.inf, diff - bound)))
     rel = float(diff.ravel()[i] / abs(want.ravel()[i])) if want.ravel()[i] else math.inf
     return (f"{where} has scale {_fmt(have)} but {rule.format(_fmt(want))}; relative difference {rel:.2e} "
             f"exceeds {claim.rtol:.1e}")

@@ -164,10 +164,7 @@ def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rou
         m = int(m_arr) if m_arr.ndim == 0 else m_arr
         e_py = int(e_arr) if e_arr.ndim == 0 else e_arr
         if path == "object":
-            prod = np.asarray(a.astype(object) * m_arr.astype(object), dtype=object)
-            if trace is not None:
-                trace[key] = prod
-            return round_shift(prod, e_arr, rounding)
+            return _mul_round_shift_object(a, m_arr, e_arr, rounding, trace, key)
         if path == "direct":
             prod = a * m
             if trace is not None:
@@ -179,11 +176,21 @@ def mul_round_shift(a: np.ndarray, m: np.ndarray | int, e: np.ndarray | int, rou
         if trace is not None:
             trace[key] = prod
         return round_shift(prod, e, rounding, xp=xp, zero_shift=zero_shift)
+    if path == "object" and xp is NP:
+        return _mul_round_shift_object(a, m, e, rounding, trace, key)
     if path != "split":
         raise OverflowError(f"mul_round_shift: a product path {path!r} is not available on {xp.name}")
     if trace is not None:
         trace[key] = _wide_product(a, m)
     return _mul_round_shift_split(a, m, e, rounding)
+
+
+def _mul_round_shift_object(a, m, e, rounding: str, trace: dict | None, key: str) -> np.ndarray:
+    """The "object" path: ``round(a*m/2^e)`` on Python ints (numpy object arrays), any width."""
+    prod = _wide_product(a, m)
+    if trace is not None:
+        trace[key] = prod
+    return round_shift(prod, np.asarray(e, dtype=np.int64), rounding)
 
 
 def _wide_product(a, m):

@@ -44,6 +44,31 @@ def dyadic(ratio: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | in
     return m, e
 
 
+TINY_RATIO = 2.0**-32  # a ratio below this needs a shift above MAX_SHIFT
+
+
+def dyadic_or_zero(ratio: float | np.ndarray, acc_max: int | None, rounding: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel :func:`dyadic`, except that a nonzero ratio below 2^-32 (no dyadic holds it) gives
+    ``(0, 0)`` when that is exact: with |acc| <= ``acc_max`` and ``|acc * ratio| < 1/2``, rounding to
+    nearest gives 0 for every accumulator, which is what ``m = 0`` computes (a channel that always
+    outputs 0). Raises ValueError naming the channel when it is not exact (floor rounding, where a
+    negative accumulator floors to -1, an accumulator that wide, or ``acc_max`` None: no bound known).
+    Returns int64 arrays.
+    """
+    r = np.atleast_1d(np.asarray(ratio, dtype=np.float64))
+    tiny = np.isfinite(r) & (r != 0) & (np.abs(r) < TINY_RATIO)
+    if tiny.any():
+        c = int(np.flatnonzero(tiny)[0])
+        why = ("floor rounding would give -1 for a negative accumulator" if rounding == "floor"
+               else "the accumulator has no 32-bit bound" if acc_max is None
+               else f"an accumulator of up to {acc_max} would round to a nonzero output")
+        if rounding == "floor" or acc_max is None or acc_max * abs(float(r[c])) >= 0.5:
+            raise ValueError(f"channel {c}: ratio {float(r[c]):.3g} is below 2^-32, the smallest a dyadic "
+                             f"multiplier holds, and a multiplier of 0 is not exact ({why})")
+    m, e = dyadic(np.where(tiny, 0.0, r))
+    return np.asarray(m, dtype=np.int64), np.asarray(e, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class RequantPlan:
     """Static facts of one requantize, from its constants and the proven input ranges:

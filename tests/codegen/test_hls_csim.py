@@ -161,3 +161,12 @@ def test_whole_digits_model_on_the_test_split_under_sanitizers(digits_graph, tmp
 def test_builds_treat_warnings_as_errors():
     assert {"-Wall", "-Wextra", "-Werror"} <= set(WARN)
     assert "-fsanitize=address,undefined" in SANITIZE
+
+
+def test_op_suite_project_lints_without_errors(op_suite):
+    """Every kernel instantiated by the op suite passes the synthesizability lint (warnings: array bypasses)."""
+    from ivit_hw.codegen.hls.lint import lint_project
+
+    found = lint_project(op_suite[0])
+    assert [str(f) for f in found if f.severity == "error"] == []
+    assert {f.rule for f in found} <= {"dataflow-bypass"}

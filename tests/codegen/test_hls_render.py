@@ -18,7 +18,7 @@ from ivit_hw.cli import main
 from ivit_hw.codegen.hls import HlsOptions, render_project
 from ivit_hw.codegen.hls import layers as hls_layers
 from ivit_hw.codegen.hls.names import Namer
-from ivit_hw.codegen.hls.widths import check_analysed
+from ivit_hw.codegen.hls.widths import check_analysed, fitting
 from ivit_hw.ir import GraphBuilder, Interval, IntType, IRError, infer_ranges, save_graph
 from ivit_hw.ops.params import exp_x0
 
@@ -196,7 +196,7 @@ def test_width_above_ap_int_limit(capsys, glue_dir, tmp_path):
     _assert_one_line_error(code, err, "a.b")
     assert not (tmp_path / "prj").exists()
     with pytest.raises(IRError, match=r"node 'sm': s: needs 1030 bits, above ap_int's limit of 1024"):
-        hls_layers.fitting(Interval(0, 2**1030 - 1), "node 'sm': s")
+        fitting(Interval(0, 2**1030 - 1), "node 'sm': s")
 
 
 def test_inconsistent_graph(capsys, glue_dir, tmp_path):

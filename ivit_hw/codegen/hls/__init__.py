@@ -24,6 +24,8 @@ def _add_codegen_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--top", default=None, help="model (default), block:NAME or node:NAME")
     g.add_argument("--part", default=None, help="FPGA part for build_prj.tcl (default xczu9eg-ffvb1156-2-e)")
     g.add_argument("--clock", type=float, default=None, metavar="NS", help="clock period in ns (default 5)")
+    g.add_argument("--allow-overfit", action="store_true",
+                   help="write the project even when the hardware plan does not fit the part")
     g.add_argument("--tb-inputs", default=None, metavar="FILE.npy",
                    help="testbench samples for the graph's single input (default: seeded random inputs)")
 
@@ -46,14 +48,42 @@ def _tb_inputs(graph: Graph, path: str | None) -> dict[str, np.ndarray] | None:
 
 def _render(graph: Graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(getattr(args, "config", None))
-    opts = options_from(config, getattr(args, "top", None), getattr(args, "part", None), getattr(args, "clock", None))
-    return render_project(graph, tmp, opts, graph_inputs=_tb_inputs(graph, getattr(args, "tb_inputs", None)))
+    opts = options_from(config, getattr(args, "top", None), getattr(args, "part", None), getattr(args, "clock", None),
+                        allow_overfit=bool(getattr(args, "allow_overfit", False)))
+    manifest = render_project(graph, tmp, opts, graph_inputs=_tb_inputs(graph, getattr(args, "tb_inputs", None)))
+    for line in manifest["plan"]:
+        print(line)
+    return manifest
+
+
+def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hls target")
+    lint = g.add_mutually_exclusive_group()
+    lint.add_argument("--lint-only", action="store_true", help="run the synthesizability lint, not the C-simulation")
+    lint.add_argument("--no-lint", action="store_true", help="skip the synthesizability lint (needs libclang)")
+
+
+def _lint(out_dir: Path, manifest: dict[str, Any]) -> int:
+    """The synthesizability lint of the project (:mod:`.lint`); 1 when it finds an error."""
+    from .lint import lint_project, report
+
+    try:
+        findings = lint_project(out_dir, manifest.get("top"))
+    except ModuleNotFoundError as exc:
+        raise IRError(f"{exc} (or skip the lint with 'ivit-hw verify --no-lint')") from None
+    return report(findings)
 
 
 def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -> int:
+    for line in manifest.get("plan", []):
+        print(line)
+    if not getattr(args, "no_lint", False):
+        status = _lint(out_dir, manifest)
+        if status or getattr(args, "lint_only", False):
+            return status
     status, _ = run_csim(out_dir)
     return status
 
 
 register_target(Target("hls", "Vitis HLS C++ project (C-simulation with g++)", _render, _verify,
-                       _add_codegen_arguments))
+                       _add_codegen_arguments, _add_verify_arguments))

@@ -3,142 +3,34 @@ from the proven widths, integer parameters), the kernel call, the constant
 arrays it reads, and the figures of the summary (trip counts, multipliers,
 an estimated cycle count).
 
-Every kernel lives in ``templates/hls/include/ivit/``; a builder here only
-decides what the kernel's config holds. The op table is :data:`BUILDERS`;
-an op without an entry has no HLS kernel.
+Every kernel lives in ``templates/hls/include/ivit/``; a builder here (or in
+:mod:`.gemm_layers`) only decides what the kernel's config holds. The op table
+is :data:`BUILDERS`; an op without an entry has no HLS kernel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval, IRError
-from .widths import INT32_MAX, CType, const_iv, fitting, hull, native_type, node_intervals
-
-DIV_LATENCY = 36  # cycles of one pipelined 32-bit divider result (estimate)
-MAX_RANK = 6
-ROUNDING_ENUM = {"floor": "ivit::FLOOR", "half_up": "ivit::HALF_UP", "half_even": "ivit::HALF_EVEN"}
-
-
-@dataclass
-class Rom:
-    """A constant array in a weights header: C name, element type, flat values, IR source name."""
-
-    cid: str
-    ctype: str
-    values: np.ndarray
-    source: str
-
-
-@dataclass
-class Layer:
-    """One kernel call of the top function and its config struct."""
-
-    node: str
-    op: str
-    cfg: str
-    kernel: str
-    types: list[tuple[str, str]] = field(default_factory=list)
-    consts: list[tuple[str, str]] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    roms: list[Rom] = field(default_factory=list)
-    loops: dict[str, int] = field(default_factory=dict)
-    multipliers: int = 0
-    cycles: int = 0
-    par: int = 1
-    widths: dict[str, str] = field(default_factory=dict)
-    sub_cfgs: list[Layer] = field(default_factory=list)
-
-
-@dataclass
-class LayerCtx:
-    """What a builder gets: the node, its intervals, buffer names by role, the output buffer."""
-
-    graph: Graph
-    node: Node
-    cfg: str
-    intervals: dict[str, Interval]
-    buffers: dict[str, str]
-    out: str
-    rom_name: Callable[[str], str]
-    par: int
-
-    def shape(self, role: str) -> tuple[int, ...]:
-        return self.graph.tensor(self.node.inputs[role]).shape
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return self.graph.tensor(self.node.output).shape
-
-    def const(self, role: str) -> np.ndarray:
-        return np.asarray(self.graph.constants[self.node.inputs[role]], dtype=np.int64)
-
-    def ctype(self, key: str) -> CType:
-        return fitting(self.intervals[key], f"node {self.node.name!r}: {key}")
-
-    def new_layer(self, kernel: str) -> Layer:
-        return Layer(self.node.name, self.node.op, self.cfg, kernel, par=self.par)
-
-    def typed(self, layer: Layer, name: str, key: str | Interval) -> CType:
-        """Add ``typedef <type of key> name`` to the config and record the width."""
-        if isinstance(key, Interval):
-            t = fitting(key, f"node {self.node.name!r}: {name}")
-        else:
-            t = self.ctype(key)
-        layer.types.append((name, str(t)))
-        layer.widths[name.removesuffix("_t")] = f"{'i' if t.signed else 'u'}{t.bits}"
-        return t
-
-    def rom(self, layer: Layer, role: str, values: np.ndarray | None = None) -> str:
-        """A ROM for the constant of ``role`` (optionally given broadcast values); its C name."""
-        src = self.node.inputs[role]
-        vals = self.const(role) if values is None else np.asarray(values, dtype=np.int64)
-        name = self.rom_name(f"{src}" if values is None else f"{self.node.name}.{role}")
-        ctype = native_type(const_iv(vals), f"constant {src!r}")
-        layer.roms.append(Rom(name, ctype, vals.reshape(-1), src))
-        return name
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if shape else 1
-
-
-def _rows_cols(shape: tuple[int, ...]) -> tuple[int, int]:
-    cols = shape[-1] if shape else 1
-    return _size(shape) // max(cols, 1), cols
-
-
-def _bcast(ctx: LayerCtx, shape: tuple[int, ...], full: tuple[int, ...], what: str) -> int:
-    """1, C (last axis) or N: how a broadcast operand of ``shape`` is indexed against ``full``."""
-    size = _size(shape)
-    if size == 1:
-        return 1
-    trimmed = tuple(shape)
-    while trimmed and trimmed[0] == 1:
-        trimmed = trimmed[1:]
-    if full and trimmed == (full[-1],):
-        return full[-1]
-    if tuple(np.broadcast_shapes(shape, full)) != tuple(full):
-        raise IRError(f"node {ctx.node.name!r}: {what} shape {shape} does not broadcast to {full}")
-    return _size(full)
-
-
-def _bcast_values(values: np.ndarray, length: int, full: tuple[int, ...]) -> np.ndarray:
-    if length == 1:
-        return values.reshape(-1)[:1]
-    if full and length == full[-1] and values.size == length:
-        return values.reshape(-1)
-    return np.broadcast_to(values, full).reshape(-1)
-
-
-def _i(v: int) -> str:
-    """An integer literal of any size that fits 64 bits."""
-    return f"{int(v)}LL" if abs(int(v)) >= 2**31 - 1 else str(int(v))
-
+from .gemm_layers import linear, log_attn_v, matmul, patch_embed
+from .layer_base import (
+    DIV_LATENCY,
+    MAX_RANK,
+    ROUNDING_ENUM,
+    Layer,
+    LayerCtx,
+    Rom,
+    _bcast,
+    _bcast_values,
+    _i,
+    _rows_cols,
+    _size,
+)
+from .widths import INT32_MAX, hull, node_intervals
 
 # ----------------------------------------------------------------------------- requantize
 
@@ -189,119 +81,6 @@ def requantize(ctx: LayerCtx) -> Layer:
     layer.loops = {"REQ_ROWS": rows, "REQ_COLS": cols}
     layer.multipliers = 2 if ident else 1
     layer.cycles = rows * cols
-    return layer
-
-
-# ----------------------------------------------------------------------------- GEMMs
-
-
-def _partial_sums(x: Interval, w: np.ndarray, b: np.ndarray | None, out: Interval) -> Interval:
-    """Hull of every partial sum b + sum_{k<j} w_k x_k (x in the interval), per channel, and of out.
-
-    Per channel the extremes are b plus the sum of the negative (positive) terms' minima (maxima).
-    Exact in int64 when every such sum is below 2^62 in magnitude, else in Python integers."""
-    w = np.asarray(w, dtype=np.int64).reshape(w.shape[0], -1)  # never a narrow dtype: w * x.lo must not wrap
-    bias = np.zeros(w.shape[0], dtype=np.int64) if b is None else np.asarray(b, dtype=np.int64)
-    big = max(abs(x.lo), abs(x.hi)) * int(np.abs(w).max(initial=0)) * w.shape[1] + int(np.abs(bias).max(initial=0))
-    if big >= 2**62:
-        w, bias = w.astype(object), bias.astype(object)
-    lo_term = np.where(w >= 0, w * x.lo, w * x.hi)  # the smaller of w * lo and w * hi
-    hi_term = np.where(w >= 0, w * x.hi, w * x.lo)
-    lo = bias + np.minimum(lo_term, 0).sum(axis=1)
-    hi = bias + np.maximum(hi_term, 0).sum(axis=1)
-    return hull(out, Interval(int(min(lo.min(), 0)), int(max(hi.max(), 0))))
-
-
-def _k_blocks(ctx: LayerCtx, k: int) -> int:
-    return -(-k // max(1, min(ctx.par, k)))
-
-
-def _gemm_common(ctx: LayerCtx, layer: Layer, k: int, outputs: int) -> None:
-    par = max(1, min(ctx.par, k))
-    layer.par = par
-    kb = -(-k // par)
-    layer.consts += [("par", _i(par)), ("k_blocks", _i(kb))]
-    layer.multipliers = par
-    layer.cycles = outputs * kb
-
-
-def linear(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::linear")
-    w = ctx.const("weight")
-    n, k = w.shape
-    m = _size(ctx.shape("x")) // k
-    bias = ctx.const("bias") if "bias" in ctx.node.inputs else None
-    ctx.typed(layer, "x_t", "in.x")
-    ctx.typed(layer, "acc_t", _partial_sums(ctx.intervals["in.x"], w, bias, ctx.intervals["out"]))
-    ctx.typed(layer, "out_t", "out")
-    layer.consts += [("m", _i(m)), ("n", _i(n)), ("k", _i(k)), ("has_bias", "1" if bias is not None else "0")]
-    b_rom = ctx.rom(layer, "bias") if bias is not None else _zero_rom(ctx, layer)
-    layer.args = [ctx.buffers["x"], ctx.rom(layer, "weight"), b_rom, ctx.out]
-    layer.loops = {"LIN_M": m, "LIN_N": n, "LIN_K": _k_blocks(ctx, k)}
-    _gemm_common(ctx, layer, k, m * n)
-    return layer
-
-
-def _zero_rom(ctx: LayerCtx, layer: Layer) -> str:
-    name = ctx.rom_name(f"{ctx.node.name}.nobias")
-    layer.roms.append(Rom(name, "int8_t", np.zeros(1, dtype=np.int64), ctx.node.name))
-    return name
-
-
-def patch_embed(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::patch_embed")
-    w = ctx.const("weight")
-    c, h, wd = ctx.shape("x")
-    p = ctx.node.attrs["patch"]
-    o = w.shape[0]
-    k = c * p * p
-    bias = ctx.const("bias") if "bias" in ctx.node.inputs else None
-    ctx.typed(layer, "x_t", "in.x")
-    ctx.typed(layer, "acc_t", _partial_sums(ctx.intervals["in.x"], w, bias, ctx.intervals["out"]))
-    ctx.typed(layer, "out_t", "out")
-    layer.consts += [("chans", _i(c)), ("height", _i(h)), ("width", _i(wd)), ("patch", _i(p)), ("outs", _i(o)),
-                     ("k", _i(k)), ("has_bias", "1" if bias is not None else "0")]
-    b_rom = ctx.rom(layer, "bias") if bias is not None else _zero_rom(ctx, layer)
-    layer.args = [ctx.buffers["x"], ctx.rom(layer, "weight"), b_rom, ctx.out]
-    patches = (h // p) * (wd // p)
-    layer.loops = {"PE_PATCH": patches, "PE_OUT": o, "PE_K": _k_blocks(ctx, k)}
-    _gemm_common(ctx, layer, k, patches * o)
-    return layer
-
-
-def matmul(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::matmul")
-    a_shape, b_shape = ctx.shape("a"), ctx.shape("b")
-    tb = ctx.node.attrs["transpose_b"]
-    m, k = a_shape[-2], a_shape[-1]
-    n = b_shape[-2] if tb else b_shape[-1]
-    batch = _size(a_shape[:-2])
-    ctx.typed(layer, "a_t", "in.a")
-    ctx.typed(layer, "b_t", "in.b")
-    ctx.typed(layer, "acc_t", hull(ctx.intervals["out"], Interval(0, 0)))
-    ctx.typed(layer, "out_t", "out")
-    layer.consts += [("batch", _i(batch)), ("m", _i(m)), ("n", _i(n)), ("k", _i(k)),
-                     ("transpose_b", "1" if tb else "0")]
-    layer.args = [ctx.buffers["a"], ctx.buffers["b"], ctx.out]
-    layer.loops = {"MM_B": batch, "MM_M": m, "MM_N": n, "MM_K": _k_blocks(ctx, k)}
-    _gemm_common(ctx, layer, k, batch * m * n)
-    return layer
-
-
-def log_attn_v(ctx: LayerCtx) -> Layer:
-    layer = ctx.new_layer("ivit::log_attn_v")
-    c_shape, v_shape = ctx.shape("code"), ctx.shape("v")
-    m, n, d = c_shape[-2], c_shape[-1], v_shape[-1]
-    batch = _size(c_shape[:-2])
-    ctx.typed(layer, "code_t", "in.code")
-    ctx.typed(layer, "v_t", "in.v")
-    ctx.typed(layer, "acc_t", hull(ctx.intervals["out"], Interval(0, 0)))
-    ctx.typed(layer, "out_t", "out")
-    layer.consts += [("batch", _i(batch)), ("m", _i(m)), ("n", _i(n)), ("d", _i(d))]
-    layer.args = [ctx.buffers["code"], ctx.buffers["v"], ctx.out]
-    layer.loops = {"LAV_B": batch, "LAV_M": m, "LAV_D": d, "LAV_J": _k_blocks(ctx, n)}
-    _gemm_common(ctx, layer, n, batch * m * d)
-    layer.multipliers = 0  # shifts and adds only
     return layer
 
 
@@ -581,12 +360,13 @@ BUILDERS: dict[str, Callable[[LayerCtx], Layer]] = {
 
 
 def build_layer(graph: Graph, node: Node, cfg: str, buffers: dict[str, str], out: str,
-                rom_name: Callable[[str], str], par: int) -> Layer:
-    """The view-model of ``node``; IRError naming the node when its op has no HLS kernel."""
+                rom_name: Callable[[str], str], par: int, off_chip: bool = False) -> Layer:
+    """The view-model of ``node`` (``off_chip``: a GEMM's weight matrix behind an m_axi port);
+    IRError naming the node when its op has no HLS kernel."""
     builder = BUILDERS.get(node.op)
     if builder is None:
         raise IRError(f"node {node.name!r}: op {node.op!r} has no HLS kernel")
-    ctx = LayerCtx(graph, node, cfg, node_intervals(graph, node), buffers, out, rom_name, par)
+    ctx = LayerCtx(graph, node, cfg, node_intervals(graph, node), buffers, out, rom_name, par, off_chip)
     return builder(ctx)
 
 

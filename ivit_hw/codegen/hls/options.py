@@ -1,5 +1,6 @@
-"""Options of the HLS target: ``--top``, ``--part``, ``--clock``, ``--tb-inputs`` and the ``--config``
-YAML (per-layer parallelism, testbench samples). Every bad value is an IRError naming the key."""
+"""Options of the HLS target: ``--top``, ``--part``, ``--clock``, ``--tb-inputs``, ``--allow-overfit``
+and the ``--config`` YAML (per-layer parallelism or a DSP budget, weight placement, testbench
+samples). Every bad value is an IRError naming the key."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import yaml
 
+from ...hwplan import PlanConfig
 from ...ir.types import IRError
 
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"
 DEFAULT_CLOCK_NS = 5.0
-CONFIG_KEYS = ("parallelism", "testbench", "part", "clock_ns", "top")
+CONFIG_KEYS = ("parallelism", "dsp_budget", "weights", "testbench", "part", "clock_ns", "top")
 TESTBENCH_KEYS = ("samples", "trace_samples", "seed")
 
 
@@ -30,6 +32,9 @@ class HlsOptions:
     samples: int = 8
     trace_samples: int = 4
     seed: int = 0
+    dsp_budget: int | None = None
+    weights: str = "on_chip"
+    allow_overfit: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def parallelism(self, node: str) -> int:
@@ -38,6 +43,12 @@ class HlsOptions:
             if fnmatch.fnmatchcase(node, pattern):
                 return par
         return self.default_par
+
+    def plan_config(self) -> PlanConfig:
+        """The hardware plan's config of these options: the GEMMs' parallelism (globs first, then the
+        default) or the DSP budget; one lane for every other op (the HLS element kernels)."""
+        par = {**dict(self.layer_par), "default": self.default_par}
+        return PlanConfig(par, self.dsp_budget, self.weights, element_lanes=False)
 
 
 def _pos_int(value: Any, key: str, minimum: int = 1) -> int:
@@ -81,6 +92,12 @@ def parse_config(doc: Any, where: str = "hls config") -> dict[str, Any]:
         out["trace_samples"] = _pos_int(tb["trace_samples"], "testbench.trace_samples", 0)
     if "seed" in tb:
         out["seed"] = _pos_int(tb["seed"], "testbench.seed", 0)
+    if "dsp_budget" in doc:
+        out["dsp_budget"] = _pos_int(doc["dsp_budget"], "dsp_budget")
+    if "weights" in doc:
+        if doc["weights"] not in ("on_chip", "off_chip"):
+            raise IRError(f"{where}: weights must be on_chip or off_chip, got {doc['weights']!r}")
+        out["weights"] = doc["weights"]
     if "part" in doc:
         if not isinstance(doc["part"], str) or not doc["part"]:
             raise IRError(f"{where}: part must be a non-empty string")
@@ -113,9 +130,9 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
 
 
 def options_from(config: dict[str, Any], top: str | None = None, part: str | None = None,
-                 clock: float | None = None) -> HlsOptions:
+                 clock: float | None = None, allow_overfit: bool = True) -> HlsOptions:
     """Options from a parsed config, command-line values winning."""
-    kwargs = dict(config)
+    kwargs = dict(config, allow_overfit=allow_overfit)
     if top is not None:
         kwargs["top"] = top
     if part is not None:

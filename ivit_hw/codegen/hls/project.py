@@ -9,6 +9,7 @@ deterministic: the same graph and options give byte-identical files.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -18,12 +19,14 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from ...hwplan import HardwarePlan
 from ...ir.graph import Graph, Node
 from ...ir.types import IRError
+from .fit import gemm_lanes, project_plan, refuse_overfit
 from .layers import Layer, Rom, build_layer, estimated_total
 from .names import Namer, comment_text
 from .options import HlsOptions
-from .vectors import write_vectors
+from .vectors import write_bin, write_vectors
 from .widths import analysed_graph, const_iv, fitting, native_type
 
 TOP = "ivit_top"
@@ -205,6 +208,7 @@ class _Builder:
 
     def build(self) -> None:
         g, sel = self.graph, self.sel
+        self.lanes = gemm_lanes(g, sel.nodes, self.opts)
         self.plan_uses()
         self.ports = []
         for t in sel.inputs:
@@ -217,13 +221,12 @@ class _Builder:
         for node in sel.nodes:
             buffers = {role: self.take(t) for role, t in node.inputs.items() if not _is_param(node, role)}
             out = self.buffer(node.output, self.tname(node.output), f"{node.op} {comment_text(node.name)}")
-            par = self.opts.parallelism(node.name)
-            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par)
+            par = self.lanes.get(node.name, 1)
+            layer = build_layer(g, node, self.lname(node.name), buffers, out, self.cname, par,
+                                self.opts.weights == "off_chip")
             self.layers.append(layer)
             for rom in layer.roms:
                 self.roms.setdefault(rom.cid, rom)
-            if layer.par > 1:
-                self.pragmas += _partition_pragmas(layer)
             trace = None
             if node.output not in sel.outputs and self.opts.trace_samples > 0:
                 trace = len(self.trace_ids)
@@ -239,6 +242,10 @@ class _Builder:
             self.steps.append({"kernel": "ivit::array_to_stream", "targs": [str(_size(g, t))],
                                "args": [self.take(t), port], "comment": f"output {comment_text(t)}", "trace": None})
 
+    def finish(self) -> None:
+        """After :meth:`build`: the partition pragmas of every layer."""
+        self.pragmas = _partition_pragmas(self.layers)
+
     def _port(self, t: str, port: str, direction: str) -> dict[str, Any]:
         return {"port": port, "type_name": f"{port}_t", "ctype": self.ctype(t), "direction": direction,
                 "comment": comment_text(t), "size": _size(self.graph, t), "cid": self.tname(t), "tensor": t}
@@ -249,12 +256,28 @@ def _is_param(node: Node, role: str) -> bool:
     return get_op(node.op).role(role).param
 
 
-def _partition_pragmas(layer: Layer) -> list[str]:
-    names = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::matmul": (0, 1), "ivit::log_attn_v": (0,)}
-    out = []
-    for i in names.get(layer.kernel, ()):
-        out.append(f"ARRAY_PARTITION variable={layer.args[i]} cyclic factor={layer.par} dim=1")
-    return out
+# which arguments of a GEMM kernel are read (or written) ``par`` at a time at consecutive addresses
+PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2),
+                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": ()}
+
+
+def partitioned_args(layer: Layer) -> tuple[int, ...]:
+    """The arguments of ``layer`` to split into ``par`` cyclic banks: the operands its unrolled lanes
+    read at consecutive addresses (q @ k^T: a and b; attn @ v: b and the outputs it writes)."""
+    if layer.kernel == "ivit::matmul":
+        return (0, 1) if dict(layer.consts)["transpose_b"] == "1" else (1, 2)
+    return PARTITIONED_ARGS.get(layer.kernel, ())
+
+
+def _partition_pragmas(layers: list[Layer]) -> list[str]:
+    """One cyclic ARRAY_PARTITION per array, the lcm of the factors its readers and writers need."""
+    factors: dict[str, int] = {}
+    for layer in layers:
+        if layer.par > 1:
+            for i in partitioned_args(layer):
+                var = layer.args[i]
+                factors[var] = math.lcm(factors.get(var, 1), layer.par)
+    return [f"ARRAY_PARTITION variable={var} cyclic factor={f} dim=1" for var, f in factors.items()]
 
 
 def _structs(layers: list[Layer]) -> list[dict[str, Any]]:
@@ -267,7 +290,7 @@ def _structs(layers: list[Layer]) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(b: _Builder, opts: HlsOptions) -> dict[str, Any]:
+def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any]:
     total = estimated_total(b.layers)
     layers = [{"node": layer.node, "op": layer.op, "config": layer.cfg, "kernel": layer.kernel,
                "widths": layer.widths, "loops": layer.loops, "target_ii": 1, "parallelism": layer.par,
@@ -284,6 +307,7 @@ def _summary(b: _Builder, opts: HlsOptions) -> dict[str, Any]:
         "outputs": [{"tensor": p["tensor"], "port": p["port"], "type": p["ctype"], "size": p["size"]}
                     for p in b.ports if p["direction"] == "output"],
         "layers": layers,
+        "plan": plan.to_json(),
     }
 
 
@@ -300,13 +324,20 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     sel = select(graph, opts.top)
     b = _Builder(graph, sel, opts)
     b.build()
+    b.finish()
+    roms = sorted(b.roms.values(), key=lambda r: r.cid)
+    plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas)
+    refuse_overfit(plan, opts)
     env = _env()
     guard = "IVIT_TOP"
     ctx = {"top": TOP, "guard": guard, "graph_comment": comment_text(graph.name),
            "selection_comment": comment_text(opts.top), "ports": b.ports}
     files: dict[str, str] = {}
+    axi = [{"cid": r.cid, "ctype": r.ctype, "size": int(r.values.size), "comment": comment_text(r.source)}
+           for r in roms if r.off_chip]
+    ctx["axi"] = axi
+    roms = [r for r in roms if not r.off_chip]
     files[f"firmware/{TOP}.h"] = _render(env, "top.h.j2", **ctx)
-    roms = sorted(b.roms.values(), key=lambda r: r.cid)
     files[f"firmware/{TOP}.cpp"] = _render(env, "top.cpp.j2", **ctx, weight_headers=[r.cid for r in roms],
                                            buffers=b.buffers, pragmas=b.pragmas, steps=b.steps)
     files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=_structs(b.layers))
@@ -319,13 +350,14 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     traced = [{"cid": b.tname(t), "size": _size(graph, t), "trace": i, "tensor": t} for t, i in b.trace_ids.items()]
     files["tb/tb.cpp"] = _render(env, "tb.cpp.j2", **ctx, inputs=inputs, outputs=outputs, traced=traced,
                                  trace_samples=opts.trace_samples)
-    summary = _summary(b, opts)
+    summary = _summary(b, opts, plan)
     files["build_prj.tcl"] = _render(env, "build_prj.tcl.j2", **ctx, project=f"{TOP}_prj", part=opts.part,
                                      clock_ns=opts.clock_ns)
     files["README.md"] = _render(env, "README.md.j2", **ctx, part=opts.part, clock_ns=opts.clock_ns,
                                  samples=opts.samples, trace_samples=opts.trace_samples,
                                  total_cycles=summary["estimated_cycles_per_sample"],
-                                 latency_us=summary["estimated_latency_us"], n_layers=len(b.layers))
+                                 latency_us=summary["estimated_latency_us"], n_layers=len(b.layers),
+                                 plan_lines=plan.summary_lines(1000.0 / opts.clock_ns))
     files["summary.json"] = json.dumps(summary, indent=1) + "\n"
     root = _template_root()
     for src in sorted((root / "include" / "ivit").glob("*.h")):
@@ -339,9 +371,13 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     tensors.update({t["tensor"]: t["cid"] for t in traced})
     n_samples = write_vectors(graph, sel, out_dir / "tb" / "data", tensors, [t["tensor"] for t in traced], opts,
                               vectors, graph_inputs)
+    for rom in b.roms.values():
+        if rom.off_chip:
+            write_bin(out_dir / "tb" / "data" / f"{rom.cid}.bin", rom.values.reshape(1, -1))
     return {"top": TOP, "selection": opts.top, "part": opts.part, "clock_ns": opts.clock_ns,
             "samples": n_samples, "layers": len(b.layers),
-            "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"]}
+            "estimated_cycles_per_sample": summary["estimated_cycles_per_sample"],
+            "plan": plan.summary_lines(1000.0 / opts.clock_ns)}
 
 
 def write_project(graph: Graph, out_dir: str | Path, opts: HlsOptions,

@@ -21,6 +21,12 @@ from ...runtime.numpy_exec import run_graph
 CHUNK = 64  # samples per golden-model run (keeps the traced tensors of a large model small)
 
 
+def write_bin(path: Path, arr: np.ndarray) -> None:
+    """One ``.bin`` file: ``IVTB``, the samples and values per sample, the values (little-endian int64)."""
+    head = np.array([arr.shape[0], arr.shape[1]], dtype="<i8").tobytes()
+    path.write_bytes(b"IVTB" + head + np.asarray(arr).astype("<i8").tobytes())
+
+
 def _escape(name: str) -> str:
     return "".join(ch if 32 <= ord(ch) < 127 and ch != "\\" else f"\\x{ord(ch):02x}" for ch in name)
 
@@ -79,8 +85,7 @@ def write_vectors(graph: Graph, sel: Any, folder: Path, cids: Mapping[str, str],
                 raise IRError(f"testbench vectors: tensor {t!r} has {len(arr)} samples, others {n_samples}")
         if t in traced:
             arr = arr[: opts.trace_samples]
-        head = np.array([len(arr), size], dtype="<i8").tobytes()
-        (folder / f"{cid}.bin").write_bytes(b"IVTB" + head + arr.astype("<i8").tobytes())
+        write_bin(folder / f"{cid}.bin", arr)
     names = "".join(f"{cid}\t{_escape(t)}\n" for t, cid in sorted(cids.items(), key=lambda kv: kv[1]))
     (folder / "names.txt").write_text(names, encoding="utf-8")
     return int(n_samples or 0)

@@ -20,20 +20,26 @@ WARN = ["-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-unused-labe
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
+def csim_include_dirs(out_dir: Path) -> list[Path]:
+    """The system include folders of a project's build: the ap_int headers, then the C-sim
+    ``hls_stream.h`` shim when they bring none (Vitis brings its own; the extracted cache does not)."""
+    inc = ap_include_dir()
+    return [inc] if (inc / "hls_stream.h").is_file() else [inc, Path(out_dir) / "tb" / "csim"]
+
+
 def build_csim(out_dir: Path, sanitize: bool = False, opt: str = "-O1") -> Path:
     """Compile ``out_dir``'s testbench and top function; the path of the executable."""
     gxx = shutil.which("g++")
     if gxx is None:
         raise IRError("g++ not found on PATH (needed for the HLS C-simulation)")
     manifest_top = "ivit_top"
-    inc = ap_include_dir()
     build = out_dir / ("csim_build_sanitize" if sanitize else "csim_build")
     build.mkdir(exist_ok=True)
     # C++20 for the sanitizer build only: ap_private.h left-shifts negative values, UB before C++20
     std = "-std=c++20" if sanitize else "-std=c++14"
-    flags = [std, opt, *WARN, "-I", str(out_dir / "firmware"), "-isystem", str(inc)]
-    if not (inc / "hls_stream.h").is_file():  # Vitis brings its own; the extracted cache does not
-        flags += ["-isystem", str(out_dir / "tb" / "csim")]
+    flags = [std, opt, *WARN, "-I", str(out_dir / "firmware")]
+    for inc in csim_include_dirs(out_dir):
+        flags += ["-isystem", str(inc)]
     if sanitize:
         flags += SANITIZE
     units = [out_dir / "tb" / "tb.cpp", out_dir / "firmware" / f"{manifest_top}.cpp"]

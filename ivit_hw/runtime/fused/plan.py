@@ -30,6 +30,7 @@ from ...ir.types import IRError
 INT64_SAFE = 2**62
 INT32_PARTIAL = 2**31
 SPLIT_MIN_SHIFT = 17  # the split product needs e > 16
+ATTN_SPLIT_MAX = 2**15 - 1  # the largest Shiftmax output the fused attn @ v splits into two int8 halves
 LUT_MAX_SPAN = 4096  # widest per-row spread tabulated by the torch ShiftGELU
 STEP_KINDS = ("gemm", "attention", "layernorm", "gelu", "op")
 
@@ -156,6 +157,9 @@ class _Matcher:
             return None
         if rq1.attrs["rounding"] != rq2.attrs["rounding"]:
             return None
+        y = g.tensor(sm.output).range  # attn @ v splits y into int8 halves (y < 2^15) or takes |y| <= 128
+        if y is None or y.lo < 0 or y.hi > (ATTN_SPLIT_MAX if sm.attrs["out_bits"] > 8 else 128):
+            return None  # e.g. a clamped Shiftmax sum (|x0| * 2^n > 2^31): the nodes run one by one
         for t in (node.inputs["a"], node.inputs["b"], mm2.inputs["b"]):
             rng = g.tensor(t).range
             if rng is None or rng.lo < -128 or rng.hi > 127:
