@@ -118,13 +118,13 @@ def _shape_summary(state: Mapping[str, Any]) -> dict[str, int] | None:
 
 def guess_presets(state: Mapping[str, Any]) -> list[str]:
     """Presets whose shapes (embed dim, depth, patch, channels, tokens) match a state dict."""
-    from .presets import PRESETS
+    from .presets import PRESETS, ViTConfig
 
     got = _shape_summary(state)
     if got is None:
         return []
-    return sorted(name for name, c in PRESETS.items()
-                  if (c.embed_dim, c.depth, c.patch_size, c.in_chans, c.num_tokens)
+    return sorted(name for name, c in PRESETS.items() if isinstance(c, ViTConfig)
+                  and (c.embed_dim, c.depth, c.patch_size, c.in_chans, c.num_tokens)
                   == (got["embed_dim"], got["depth"], got["patch_size"], got["in_chans"], got["num_tokens"]))
 
 
@@ -141,6 +141,7 @@ def _mismatch_message(
     what = type(model).__name__
     if config is not None:
         what += f" (embed_dim {config.embed_dim}, depth {config.depth}, {config.num_classes} classes)"
+    same_fields = ("embed_dim", "in_chans", "patch_size", "depth", "num_tokens")
     parts = []
     if missing:
         parts.append(f"{len(missing)} missing key(s), e.g. {', '.join(missing[:3])}")
@@ -152,8 +153,7 @@ def _mismatch_message(
     hint = ""
     fits = guess_presets(state)
     got = _shape_summary(state)
-    same = config is not None and got is not None and all(
-        getattr(config, k) == got[k] for k in ("embed_dim", "in_chans", "patch_size", "depth", "num_tokens"))
+    same = config is not None and got is not None and all(getattr(config, k, None) == got[k] for k in same_fields)
     if same:
         pass  # the right architecture with wrong keys: a preset hint would not help
     elif fits:
@@ -175,8 +175,10 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str], keep_blocks:
     first examples and, when the shapes fit another preset, its name) whose ``missing``,
     ``unexpected`` and ``mismatched`` attributes list every key.
     """
+    from .swin_checkpoint import adapt_state
+
     p = Path(path)
-    state = read_state_dict(p)
+    state = adapt_state(model, read_state_dict(p), p)
     if keep_blocks is not None:
         state = {k: v for k, v in state.items()
                  if not (k.startswith("blocks.") and k.split(".")[1].isdigit() and int(k.split(".")[1]) >= keep_blocks)}

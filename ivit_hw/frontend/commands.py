@@ -80,7 +80,8 @@ def _quantize(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .data import load_calibration
     from .models import create_model
-    from .twins import QuantViT, calibrate
+    from .swin_twin import quant_twin
+    from .twins import calibrate
 
     torch.manual_seed(args.seed)
     overrides = {} if args.depth is None else {"depth": args.depth}
@@ -92,7 +93,7 @@ def _quantize(args: argparse.Namespace) -> int:
     images = load_calibration(args.calib, model.config, max_images=args.max_calib, seed=args.seed,
                               crop_pct=crop_pct, progress=True)
     print(f"calibrating {args.model} on {len(images)} image(s) ({cfg.label()})", flush=True)
-    qmodel = QuantViT(model, cfg)
+    qmodel = quant_twin(model, cfg)
     calibrate(qmodel, images, batch_size=32, progress=True, threads=None)
     graph = qmodel.export(args.model, {"preset": args.model, **overrides, "checkpoint": Path(args.checkpoint).name
                                        if args.checkpoint else None,
@@ -370,7 +371,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
-    ("quantize", "calibrate a float ViT/DeiT and export its integer IR", _add_quantize, _quantize),
+    ("quantize", "calibrate a float ViT/DeiT/Swin and export its integer IR", _add_quantize, _quantize),
     ("eval", "top-1 of an integer IR (and its float model) on a class-per-folder image tree", _add_eval, _eval),
     ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
      _add_compare, _compare),

@@ -13,7 +13,7 @@ through the executor's observer, so no trace is kept. Written as
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,15 @@ def compare_images(source: str, shape: tuple[int, int, int], max_images: int, cr
 def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str, np.ndarray]:
     """The float model's activations on uint8 pixels, named and laid out as the exported graph's tensors.
 
-    Batched float64 arrays keyed by graph tensor name (see :meth:`QuantViT.program` for the names).
+    Batched float64 arrays keyed by graph tensor name (see :meth:`QuantViT.program` for the names;
+    a Swin's come from :func:`~.swin_compare.swin_float_activations`).
     """
+    from .swin import SwinTransformer
+
+    if isinstance(model, SwinTransformer):
+        from .swin_compare import swin_float_activations
+
+        return swin_float_activations(model, pixels)
     m = model
     acts: dict[str, np.ndarray] = {}
 
@@ -102,24 +109,29 @@ def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str,
             put(o, f"{p}.attn.out.merged")
             o = att.proj(o)
             put(o, f"{p}.attn.proj.acc")
-            x = x + o
-            put(x, f"{p}.res1")
-            a = blk.norm2(x)
-            put(a, f"{p}.norm2.out", f"{p}.norm2.q")
-            h = blk.mlp.fc1(a)
-            put(h, f"{p}.mlp.fc1.acc", f"{p}.mlp.gelu_in")
-            g = blk.mlp.act(h)
-            put(g, f"{p}.mlp.gelu", f"{p}.mlp.gelu.q")
-            o = blk.mlp.fc2(g)
-            put(o, f"{p}.mlp.fc2.acc")
-            x = x + o
-            put(x, f"{p}.res2")
+            x = residual_mlp_acts(blk, p, x + o, put)
         cls = x[:, 0]
         put(cls, "cls")
         a = m.norm(cls)
         put(a, "norm.out", "norm.q")
         put(m.head(a), "head.acc", "logits")
     return acts
+
+
+def residual_mlp_acts(blk: torch.nn.Module, p: str, x: torch.Tensor, put: Callable[..., None]) -> torch.Tensor:
+    """A block's residual after attention (``{p}.res1``) through its MLP to ``{p}.res2``, recording each step."""
+    put(x, f"{p}.res1")
+    a = blk.norm2(x)
+    put(a, f"{p}.norm2.out", f"{p}.norm2.q")
+    h = blk.mlp.fc1(a)
+    put(h, f"{p}.mlp.fc1.acc", f"{p}.mlp.gelu_in")
+    g = blk.mlp.act(h)
+    put(g, f"{p}.mlp.gelu", f"{p}.mlp.gelu.q")
+    o = blk.mlp.fc2(g)
+    put(o, f"{p}.mlp.fc2.acc")
+    x = x + o
+    put(x, f"{p}.res2")
+    return x
 
 
 def scaled(graph: Graph, name: str, values: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from .presets import (
     INCEPTION_NORMALIZE,
     PRESETS,
     Normalize,
+    SwinConfig,
     ViTConfig,
 )
 
@@ -118,6 +119,18 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def init_layers(model: nn.Module) -> None:
+    """Linear / Conv2d weights truncated normal 0.02 (biases 0), LayerNorms 1 / 0 (torch's global RNG)."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class VisionTransformer(nn.Module):
     """ViT / DeiT classifier. Pools the class token (or the token mean when class_token=False)."""
 
@@ -143,14 +156,7 @@ class VisionTransformer(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02, a=-0.04, b=0.04)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Conv2d):
-                nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_layers(self)
 
     def normalize_uint8(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 pixels [B, C, H, W] in 0..255 -> normalised float32 image."""
@@ -184,8 +190,9 @@ class VisionTransformer(nn.Module):
         return self.forward(self.normalize_uint8(pixels))
 
 
-def create_model(name: str, **overrides: Any) -> VisionTransformer:
-    """Build a randomly initialised model from a preset, with optional ViTConfig field overrides.
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a randomly initialised model from a preset, with optional config field overrides
+    (a :class:`VisionTransformer`, or a :class:`~.swin.SwinTransformer` for the ``swin_*`` presets).
 
     Example: ``create_model("deit_tiny", num_classes=10)``.
     """
@@ -193,9 +200,13 @@ def create_model(name: str, **overrides: Any) -> VisionTransformer:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[name]
     if overrides:
-        known = {f.name for f in dataclasses.fields(ViTConfig)}
+        known = {f.name for f in dataclasses.fields(type(cfg))}
         bad = sorted(set(overrides) - known)
         if bad:
             raise ValueError(f"create_model({name!r}): unknown config fields {bad}; known: {sorted(known)}")
         cfg = dataclasses.replace(cfg, **overrides)
+    if isinstance(cfg, SwinConfig):
+        from .swin import SwinTransformer
+
+        return SwinTransformer(cfg)
     return VisionTransformer(cfg)

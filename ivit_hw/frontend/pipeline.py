@@ -20,6 +20,7 @@ from ..progress import Progress
 from ..runtime.numpy_exec import run_graph
 from .data import DigitsSplit
 from .qconfig import QuantConfig
+from .swin_twin import quant_twin
 from .train import DIGITS_RECIPE, evaluate_float, train_float
 from .twins import QuantViT, calibrate
 
@@ -92,7 +93,7 @@ def quantize_and_export(
     image (:attr:`QuantRun.export_wiring_exact`).
     """
     t0 = time.perf_counter()
-    qmodel = QuantViT(copy.deepcopy(model), cfg)
+    qmodel = quant_twin(copy.deepcopy(model), cfg)
     calibrate(qmodel, calib, progress=progress)
     run = QuantRun(qmodel)
     run.seconds["calibrate"] = time.perf_counter() - t0
@@ -122,14 +123,15 @@ def quantize_and_export(
 
 
 def train_digits_float(
-    split: DigitsSplit, seed: int = 0, progress: bool = True, recipe: dict[str, Any] | None = None
+    split: DigitsSplit, seed: int = 0, progress: bool = True, recipe: dict[str, Any] | None = None,
+    preset: str = "vit_digits",
 ) -> tuple[torch.nn.Module, float, float]:
-    """Train ``vit_digits`` with the project recipe: (model, test accuracy, seconds)."""
+    """Train ``preset`` (``vit_digits`` or ``swin_digits``) with the project recipe: (model, test accuracy, seconds)."""
     from .models import create_model
 
     r = {**DIGITS_RECIPE, **(recipe or {}), "seed": seed}
     torch.manual_seed(seed)
-    model = create_model("vit_digits")
+    model = create_model(preset)
     t = time.perf_counter()
     train_float(model, split.train_images, split.train_labels, progress=progress, **r)
     return model, evaluate_float(model, split.test_images, split.test_labels), time.perf_counter() - t

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 __all__ = [
     "DEFAULT_CROP_PCT",
     "IMAGE_EXTENSIONS",
+    "SWIN_PRESETS",
+    "SwinConfig",
     "DIGITS_NORMALIZE",
     "IMAGENET_NORMALIZE",
     "INCEPTION_NORMALIZE",
@@ -133,7 +135,7 @@ def _imagenet(embed_dim: int, num_heads: int, normalize: Normalize) -> ViTConfig
 #: timm ``vit_{small,base}_patch16_224`` (same shapes, Inception 0.5/0.5 normalisation as
 #: those timm weights use). ``vit_digits`` is the small model for sklearn digits (8x8, 1 channel,
 #: no upsampling): 16 patches of 2x2 plus the class token.
-PRESETS: dict[str, ViTConfig] = {
+PRESETS: dict[str, ViTConfig | SwinConfig] = {
     "deit_tiny": _imagenet(192, 3, IMAGENET_NORMALIZE),
     "deit_small": _imagenet(384, 6, IMAGENET_NORMALIZE),
     "deit_base": _imagenet(768, 12, IMAGENET_NORMALIZE),
@@ -151,3 +153,106 @@ PRESETS: dict[str, ViTConfig] = {
         normalize=DIGITS_NORMALIZE,
     ),
 }
+
+
+@dataclass(frozen=True)
+class SwinConfig:
+    """Shape of a Swin Transformer (square images, square windows)."""
+
+    img_size: int
+    patch_size: int
+    in_chans: int
+    num_classes: int
+    embed_dim: int
+    depths: tuple[int, ...]
+    num_heads: tuple[int, ...]
+    window_size: int
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    ln_eps: float = 1e-5
+    normalize: Normalize = field(default=IMAGENET_NORMALIZE)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
+        for name in ("img_size", "patch_size", "in_chans", "num_classes", "embed_dim", "window_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"SwinConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.depths or len(self.depths) != len(self.num_heads) or min(self.depths) < 1:
+            raise ValueError(f"SwinConfig: depths {self.depths} and num_heads {self.num_heads} must be non-empty, "
+                             "of equal length, every depth >= 1")
+        if self.img_size % self.patch_size:
+            raise ValueError(f"SwinConfig: img_size {self.img_size} is not divisible by patch_size {self.patch_size}")
+        for s in range(self.num_stages):
+            res, win, dim = self.resolution(s), self.window(s), self.stage_dim(s)
+            if s > 0 and self.resolution(s - 1) % 2:
+                raise ValueError(f"SwinConfig: stage {s - 1} resolution {self.resolution(s - 1)} is odd; "
+                                 "patch merging needs an even one")
+            if res % win:
+                raise ValueError(f"SwinConfig: stage {s} resolution {res} (img_size {self.img_size} / patch "
+                                 f"{self.patch_size} / {2 ** s}) is not divisible by window_size {win}")
+            if dim % self.num_heads[s]:
+                raise ValueError(f"SwinConfig: stage {s} dim {dim} is not divisible by {self.num_heads[s]} heads")
+        if self.normalize.channels != self.in_chans:
+            raise ValueError(f"SwinConfig: normalize has {self.normalize.channels} channels but in_chans is "
+                             f"{self.in_chans}")
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages (patch merging between consecutive ones)."""
+        return len(self.depths)
+
+    @property
+    def grid_size(self) -> int:
+        """Patches per side at stage 0."""
+        return self.img_size // self.patch_size
+
+    @property
+    def depth(self) -> int:
+        """Total number of blocks."""
+        return sum(self.depths)
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the last stage (the head's input)."""
+        return self.stage_dim(self.num_stages - 1)
+
+    def resolution(self, stage: int) -> int:
+        """Tokens per side in ``stage``."""
+        return self.grid_size // 2**stage
+
+    def stage_dim(self, stage: int) -> int:
+        """Channels in ``stage``."""
+        return self.embed_dim * 2**stage
+
+    def window(self, stage: int) -> int:
+        """Window side in ``stage``: the configured one, or the resolution when that is smaller."""
+        return min(self.window_size, self.resolution(stage))
+
+    def shift(self, stage: int, block: int) -> int:
+        """Cyclic shift of ``block`` in ``stage``: window // 2 on odd blocks, 0 when one window covers the stage."""
+        if block % 2 == 0 or self.resolution(stage) <= self.window_size:
+            return 0
+        return self.window(stage) // 2
+
+    def mlp_hidden(self, stage: int) -> int:
+        """Hidden width of a stage's MLP (``int(dim * mlp_ratio)``, as timm)."""
+        return int(self.stage_dim(stage) * self.mlp_ratio)
+
+
+def _swin_imagenet(embed_dim: int, depths: tuple[int, ...], heads: tuple[int, ...]) -> SwinConfig:
+    return SwinConfig(img_size=224, patch_size=4, in_chans=3, num_classes=1000, embed_dim=embed_dim,
+                      depths=depths, num_heads=heads, window_size=7)
+
+
+#: timm ``swin_{tiny,small,base}_patch4_window7_224`` shapes, and ``swin_digits`` for sklearn digits
+#: (8x8, 1 channel): 2x2 patches, 2x2 windows; stage 0 (4x4 tokens, four windows) shifts by 1 on its
+#: second block, patch merging, stage 1 (2x2 tokens, one window, no shift).
+SWIN_PRESETS: dict[str, SwinConfig] = {
+    "swin_tiny": _swin_imagenet(96, (2, 2, 6, 2), (3, 6, 12, 24)),
+    "swin_small": _swin_imagenet(96, (2, 2, 18, 2), (3, 6, 12, 24)),
+    "swin_base": _swin_imagenet(128, (2, 2, 18, 2), (4, 8, 16, 32)),
+    "swin_digits": SwinConfig(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=32, depths=(2, 2),
+                              num_heads=(2, 4), window_size=2, mlp_ratio=2.0, normalize=DIGITS_NORMALIZE),
+}
+PRESETS.update(SWIN_PRESETS)

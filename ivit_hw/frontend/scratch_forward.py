@@ -47,6 +47,12 @@ class ScratchViT:
     """The integer program of a class-token ViT graph, evaluated one image at a time with Python ints."""
 
     def __init__(self, graph: Any) -> None:
+        self.read_common(graph)
+        self.depth = sum(1 for k in self.c if k.startswith("blocks.") and k.endswith(".norm1.bias_int"))
+        self.heads = graph.node("blocks.0.attn.qkv.split").attrs["shape"][2]
+
+    def read_common(self, graph: Any) -> None:
+        """The quantization options (I-ViT ops only), constants by name and tensor scales."""
         quant = graph.meta.get("quant", {})
         wanted = {"softmax": "shiftmax", "gelu": "shiftgelu", "layernorm": "ilayernorm"}
         for key, op in wanted.items():
@@ -57,8 +63,6 @@ class ScratchViT:
         self.gelu_coef = quant.get("gelu_coef", "scale")
         self.c = {k: v.tolist() for k, v in graph.constants.items()}
         self.scale = {k: spec.scale for k, spec in graph.tensors.items()}
-        self.depth = sum(1 for k in self.c if k.startswith("blocks.") and k.endswith(".norm1.bias_int"))
-        self.heads = graph.node("blocks.0.attn.qkv.split").attrs["shape"][2]
 
     # -------------------------------------------------------------- integer steps
     def requant(self, name: str, acc: list[list[int]], bits: int, identity: list[list[int]] | None = None
@@ -108,13 +112,16 @@ class ScratchViT:
         s = n - q - 1
         return max(t << s if s >= 0 else t >> -s, 0)
 
-    def shiftmax(self, scores: list[list[int]], scale: float) -> list[list[int]]:
-        x0, out = math.floor(-1 / scale), []
-        for row in scores:
-            top = max(row)
-            es = [self.shift_exp(v - top, x0, SHIFTMAX_N) for v in row]
+    def shiftmax(self, scores: list[list[int]], scale: float, out_bits: int | None = None,
+                 keep: list[list[bool]] | None = None) -> list[list[int]]:
+        """Shiftmax rows; ``keep`` leaves positions out of the maximum and the sum (they output 0)."""
+        x0, out, bits = math.floor(-1 / scale), [], out_bits or self.act_bits
+        for r, row in enumerate(scores):
+            kept = [True] * len(row) if keep is None else keep[r]
+            top = max(v for v, k in zip(row, kept, strict=True) if k)
+            es = [self.shift_exp(v - top, x0, SHIFTMAX_N) if k else 0 for v, k in zip(row, kept, strict=True)]
             f = INT32_MAX // min(sum(es), INT32_MAX)
-            out.append([(e * f) >> (32 - self.act_bits) for e in es])
+            out.append([(e * f) >> (32 - bits) for e in es])
         return out
 
     def shiftgelu(self, x: list[list[int]], scale: float) -> list[list[int]]:
@@ -137,6 +144,11 @@ class ScratchViT:
     # -------------------------------------------------------------- wiring
     def embed(self, image: list[list[list[int]]]) -> list[list[int]]:
         """Stride-p convolution over non-overlapping patches (row-major grid), + position, class token first."""
+        tokens = self.requant("patch_embed.out", self.patch_acc(image), self.act_bits, self.c["pos_embed"])
+        return self.c["cls_token"] + tokens
+
+    def patch_acc(self, image: list[list[list[int]]]) -> list[list[int]]:
+        """The patch embedding's accumulator: a stride-p convolution, one row per patch (row-major grid)."""
         w = self.c["patch_embed.weight"]
         p = len(w[0][0])
         chans, size = len(image), len(image[0])
@@ -144,10 +156,8 @@ class ScratchViT:
         patches = [[image[c][gy * p + i][gx * p + j] for c in range(chans) for i in range(p) for j in range(p)]
                    for gy in range(size // p) for gx in range(size // p)]
         b = self.c["patch_embed.bias"]
-        acc = [[sum(a * v for a, v in zip(patch, wr, strict=True)) + b[o] for o, wr in enumerate(flat_w)]
-               for patch in patches]
-        tokens = self.requant("patch_embed.out", acc, self.act_bits, self.c["pos_embed"])
-        return self.c["cls_token"] + tokens
+        return [[sum(a * v for a, v in zip(patch, wr, strict=True)) + b[o] for o, wr in enumerate(flat_w)]
+                for patch in patches]
 
     def attention(self, i: int, x: list[list[int]]) -> list[list[int]]:
         pre = f"blocks.{i}"
@@ -171,7 +181,10 @@ class ScratchViT:
         return self.requant(f"{pre}.res1", proj, self.act_bits, x)
 
     def mlp(self, i: int, x: list[list[int]]) -> list[list[int]]:
-        pre = f"blocks.{i}"
+        return self.mlp_at(f"blocks.{i}", x)
+
+    def mlp_at(self, pre: str, x: list[list[int]]) -> list[list[int]]:
+        """norm2, fc1, ShiftGELU, fc2 and the residual requantize of the block named ``pre``."""
         a = self.requant(f"{pre}.norm2.q", self.layernorm(f"{pre}.norm2", x), 8)
         g = self.requant(f"{pre}.mlp.gelu_in", self.linear(f"{pre}.mlp.fc1", a), 8)
         g = self.requant(f"{pre}.mlp.gelu.q", self.shiftgelu(g, self.scale[f"{pre}.mlp.gelu_in"]), 8)
@@ -187,6 +200,11 @@ class ScratchViT:
 
 
 def scratch_logits(graph: Any, images: Any) -> list[list[int]]:
-    """Integer logits of each uint8 image ``[N, C, H, W]`` by the from-scratch forward."""
-    model = ScratchViT(graph)
+    """Integer logits of each uint8 image ``[N, C, H, W]`` by the from-scratch forward (ViT or Swin graph)."""
+    if "swin" in graph.meta:
+        from .scratch_swin import ScratchSwin
+
+        model: ScratchViT = ScratchSwin(graph)
+    else:
+        model = ScratchViT(graph)
     return [model.logits([[[int(v) for v in row] for row in chan] for chan in img]) for img in images]

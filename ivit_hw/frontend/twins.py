@@ -196,7 +196,7 @@ class QuantViT(nn.Module):
             ins["bias"] = em.const(f"{name}.bias", P.quantize_bias(_np(lin.bias), x_scale, s_w), I32, s_acc)
         return em.op("linear", ins, f"{name}.acc", I32, s_acc), s_acc
 
-    def _norm(self, em: Emitter, name: str, x: Any, ln: nn.LayerNorm, point: str) -> tuple[Any, float]:
+    def _norm(self, em: Emitter, name: str, x: Any, ln: nn.LayerNorm, point: str, bits: int = 8) -> tuple[Any, float]:
         op = self.cfg.layernorm
         helper = P.l1_layernorm_params if op == "l1_layernorm" else P.layernorm_params
         try:
@@ -207,7 +207,7 @@ class QuantViT(nn.Module):
         ins = {"x": x, "bias_int": em.const(f"{name}.bias_int", bias_int, IntType(max(32, bias_t.bits)))}
         z = em.op(op, ins, f"{name}.out", AUTO, s_out)
         s_a = self.scale(point)
-        return self._requant(em, f"{name}.q", z, s_out / s_a, 8, s_a, acc_max=None), s_a
+        return self._requant(em, f"{name}.q", z, s_out / s_a, bits, s_a, acc_max=None), s_a
 
     def _attention(self, em: Emitter, i: int, x: Any, x_scale: float) -> tuple[Any, float]:
         blk, c, ab = self.model.blocks[i], self.model.config, self.cfg.act_bits
@@ -240,32 +240,39 @@ class QuantViT(nn.Module):
         return self._requant(em, f"{pre}.res1", p_acc, s_p / s_r, ab, s_r, x, x_scale / s_r), s_r
 
     def _softmax_attn_v(
-        self, em: Emitter, pre: str, sc: Any, s_s: float, v: Any, s_v: float, ab: int
+        self, em: Emitter, pre: str, sc: Any, s_s: float, v: Any, s_v: float, ab: int, mask: Any = None
     ) -> tuple[Any, float]:
         op = self.cfg.softmax
+        ins = {"x": sc} if mask is None else {"x": sc, "mask": mask}
         if op == "log_int_softmax":
             p = P.ibert_exp_params(s_s)
             code = em.op(
-                op, {"x": sc}, f"{pre}.attn_code", AUTO, None, {k: p[k] for k in ("x0", "b_int", "c_int", "n")}
+                op, ins, f"{pre}.attn_code", AUTO, None, {k: p[k] for k in ("x0", "b_int", "c_int", "n")}
             )
             s_acc = output_scale("log_attn_v", {"v": s_v})
             return em.op("log_attn_v", {"code": code, "v": v}, f"{pre}.attnv.acc", I32, s_acc), s_acc
         if op == "shiftmax":
             attrs, t = {"x0": P.exp_x0(s_s), "out_bits": ab}, IntType(ab)  # n: the registry default (15)
+        elif mask is not None:
+            raise ValueError(f"{pre}: softmax {op!r} takes no mask; shifted windows need shiftmax or log_int_softmax")
         else:
             p = P.ibert_exp_params(s_s)
             attrs, t = {k: p[k] for k in ("x0", "b_int", "c_int", "n", "h")} | {"out_bits": ab}, AUTO
         s_attn = output_scale(op, {"x": s_s}, attrs)
-        attn = em.op(op, {"x": sc}, f"{pre}.attn_prob", t, s_attn, attrs)
+        attn = em.op(op, ins, f"{pre}.attn_prob", t, s_attn, attrs)
         s_acc = output_scale("matmul", {"a": s_attn, "b": s_v})
         return em.op("matmul", {"a": attn, "b": v}, f"{pre}.attnv.acc", I32, s_acc), s_acc
 
     def _mlp(self, em: Emitter, i: int, x: Any, x_scale: float) -> tuple[Any, float]:
-        blk, pre, ab = self.model.blocks[i], f"blocks.{i}", self.cfg.act_bits
-        a, s_a = self._norm(em, f"{pre}.norm2", x, blk.norm2, f"b{i}_ln2")
+        return self._mlp_block(em, self.model.blocks[i], f"blocks.{i}", f"b{i}", x, x_scale)
+
+    def _mlp_block(self, em: Emitter, blk: nn.Module, pre: str, pt: str, x: Any, x_scale: float) -> tuple[Any, float]:
+        """norm2 -> fc1 -> GELU -> fc2 -> residual requantize of one block (node prefix ``pre``, points ``pt_*``)."""
+        ab = self.cfg.act_bits
+        a, s_a = self._norm(em, f"{pre}.norm2", x, blk.norm2, f"{pt}_ln2")
         acc, s_acc = self._linear(em, f"{pre}.mlp.fc1", a, s_a, blk.mlp.fc1)
-        s_g = self.scale(f"b{i}_gelu_in")
-        g_bits = self.points[f"b{i}_gelu_in"].bits
+        s_g = self.scale(f"{pt}_gelu_in")
+        g_bits = self.points[f"{pt}_gelu_in"].bits
         g_in = self._requant(em, f"{pre}.mlp.gelu_in", acc, s_acc / s_g, g_bits, s_g)
         if self.cfg.gelu == "shiftgelu":
             coef = self.cfg.gelu_coef
@@ -275,32 +282,27 @@ class QuantViT(nn.Module):
             attrs = {k: p[k] for k in ("b_int", "c_int", "one")}
         s_out = output_scale(self.cfg.gelu, {"x": s_g}, attrs)
         g = em.op(self.cfg.gelu, {"x": g_in}, f"{pre}.mlp.gelu", AUTO, s_out, attrs)
-        s_h = self.scale(f"b{i}_gelu_out")
+        s_h = self.scale(f"{pt}_gelu_out")
         g = self._requant(em, f"{pre}.mlp.gelu.q", g, s_out / s_h, 8, s_h, acc_max=None)
         o_acc, s_o = self._linear(em, f"{pre}.mlp.fc2", g, s_h, blk.mlp.fc2)
-        s_r = self.scale(f"b{i}_res2")
+        s_r = self.scale(f"{pt}_res2")
         return self._requant(em, f"{pre}.res2", o_acc, s_o / s_r, ab, s_r, x, x_scale / s_r), s_r
+
+    def _patch_embed(self, em: Emitter, pixels: Any) -> tuple[Any, np.ndarray]:
+        """The patch embedding on raw pixels (normalisation folded): (int32 accumulator, weight scales)."""
+        w, b = fold_normalization(self.model)
+        w_int, s_w = P.quantize_weight(_np(w))
+        b_int = P.quantize_bias(_np(b), 1.0, s_w)
+        attrs = {"patch": self.model.config.patch_size}
+        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)  # pixels are on scale 1
+        ins = {"x": pixels, "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
+               "bias": em.const("patch_embed.bias", b_int, I32, s_acc)}
+        return em.op("patch_embed", ins, "patch_embed.acc", I32, s_acc, attrs), s_w
 
     def program(self, em: Emitter, pixels: Any) -> tuple[Any, Any]:
         """The integer forward, written once: uint8 pixels -> (logits int16, predicted class)."""
         m, c, ab = self.model, self.model.config, self.cfg.act_bits
-        w, b = fold_normalization(m)
-        w_int, s_w = P.quantize_weight(_np(w))
-        b_int = P.quantize_bias(_np(b), 1.0, s_w)
-        attrs = {"patch": c.patch_size}
-        s_acc = output_scale("patch_embed", {"x": 1.0, "weight": s_w}, attrs)  # pixels are on scale 1
-        acc = em.op(
-            "patch_embed",
-            {
-                "x": pixels,
-                "weight": em.const("patch_embed.weight", w_int, I8, s_w, scale_axis=0),
-                "bias": em.const("patch_embed.bias", b_int, I32, s_acc),
-            },
-            "patch_embed.acc",
-            I32,
-            s_acc,
-            attrs,
-        )
+        acc, s_w = self._patch_embed(em, pixels)
         s_e = self.scale("embed")
         pos = _np(m.pos_embed[0])
         pos_q = em.const("pos_embed", P.quantize(pos[1:], s_e, ab), IntType(ab), s_e)

@@ -456,6 +456,30 @@ def movement_cases() -> Iterator[CaseSpec]:
     yield from _simple("gather", "i8_axis1_last", {"x": (10, 6, 4)}, I8, {"axis": 1, "index": 5})
 
 
+def swin_cases() -> Iterator[CaseSpec]:
+    """What a Swin graph adds: the scores + relative-position bias requantize (two terms, 8-bit
+    identity, scalar multipliers), the cyclic shift's slice / concat and the window partition's
+    5-D reshape / transpose on 3-D grids, and the average pool's sum over tokens (axis 0)."""
+    for kind in ("random", "edges"):
+        name = f"requantize.i32_i8_to_i8_bias_add.{kind}"
+        rng = rng_for(name)
+        rows = RANDOM_ROWS if kind == "random" else 8
+        acc = rand(rng, (rows, 49), I32, -(2**20), 2**20) if kind == "random" else edge_rows(rng, 49, I32)[0]
+        bias = rand(rng, acc.shape, I8) if kind == "random" else edge_rows(rng, 49, I8)[0][: len(acc)]
+        per = 4 if kind == "random" else len(acc)
+        params = {"m": (np.asarray(int(rng.integers(2**30, 2**31))), I32), "e": (np.asarray(38), U8),
+                  "m_id": (np.asarray(int(rng.integers(2**30, 2**31))), I32), "e_id": (np.asarray(31), U8)}
+        covers = ("random",) if kind == "random" else ("all_equal", "extremes", "saturation")
+        yield CaseSpec(name, "requantize", "i32_i8_to_i8_bias_add",
+                       {"acc": (as_batch(acc, per), I32), "identity": (as_batch(bias, per), I8)}, params,
+                       {"out_bits": 8, "rounding": "half_even"}, covers, kind != "random")
+    yield from _simple("slice", "i8_roll_axis1", {"x": (8, 8, 6)}, I8, {"axis": 1, "start": 3, "stop": 8})
+    yield from _simple("concat", "i8_roll_axis0", {"a": (5, 8, 6), "b": (3, 8, 6)}, I8, {"axis": 0})
+    yield from _simple("reshape", "i8_window_split", {"x": (8, 8, 6)}, I8, {"shape": [2, 4, 2, 4, 6]})
+    yield from _simple("transpose", "i8_window_order", {"x": (2, 4, 2, 4, 6)}, I8, {"perm": [0, 2, 1, 3, 4]})
+    yield from _simple("reduce_sum", "i8_pool_tokens_axis0", {"x": (49, 32)}, I8, {"axis": 0})
+
+
 def log_attn_v_cases() -> Iterator[CaseSpec]:
     """Log-Int-Softmax codes (0..16, 16 = masked) x int8 values, at 64 and 197 tokens."""
     code_t = IntType(5, False)
@@ -488,3 +512,4 @@ def all_case_specs() -> Iterator[CaseSpec]:
             yield from _row_cases(op, cfg, extra)
     yield from log_attn_v_cases()
     yield from movement_cases()
+    yield from swin_cases()

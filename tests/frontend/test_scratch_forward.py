@@ -18,11 +18,18 @@ from ivit_hw.runtime import run_graph
 N_IMAGES = 3
 
 
-def test_scratch_forward_shares_no_code_with_the_model():
-    tree = ast.parse(inspect.getsource(scratch_forward))
+def _imports(module) -> set[str]:
+    tree = ast.parse(inspect.getsource(module))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {"__future__", "math", "fractions", "typing"}, imported
+    return imported | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+
+def test_scratch_forward_shares_no_code_with_the_model():
+    from ivit_hw.frontend import scratch_swin
+
+    imported = _imports(scratch_forward)
+    assert imported <= {"__future__", "math", "fractions", "typing", "scratch_swin"}, imported
+    assert _imports(scratch_swin) <= {"__future__", "typing", "scratch_forward"}
 
 
 def test_scratch_logits_equal_the_golden_executor_on_test_images(digits_graph):

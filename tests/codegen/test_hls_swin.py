@@ -1,0 +1,64 @@
+"""HLS C-simulation of Swin graphs against the golden model, bit for bit, under sanitizers: the
+whole swin_digits model on its full test split, and one swin_tiny block (window 7, shift 3, mask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
+from ivit_hw.frontend.data import load_digits_split  # noqa: E402
+from ivit_hw.frontend.models import create_model  # noqa: E402
+from ivit_hw.frontend.swin_twin import QuantSwin  # noqa: E402
+from ivit_hw.frontend.twins import calibrate  # noqa: E402
+
+
+def _check(text: str, status: int, *needles: str) -> None:
+    lines = text.strip().splitlines()
+    assert status == 0, text[-3000:]
+    assert not any("runtime error" in ln or "ERROR" in ln for ln in lines)
+    assert lines[-1].endswith(" passed, 0 failed"), lines[-1]
+    for needle in needles:
+        assert needle in lines, needle
+
+
+def test_whole_swin_digits_model_on_the_test_split(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("swin_digits").eval()
+    with torch.no_grad():
+        for blk in (b for stage in model.layers for b in stage.blocks):
+            blk.attn.relative_position_bias_table.normal_(0, 0.5)
+    split = load_digits_split()
+    q = QuantSwin(model)
+    calibrate(q, split.train_images[:32])
+    graph = q.export("swin_digits")
+    images = split.test_images
+    out = tmp_path / "prj"
+    out.mkdir()
+    render_project(graph, out, HlsOptions(samples=len(images), trace_samples=2), graph_inputs={"pixels": images})
+    status, text = run_csim(out, sanitize=True, echo=False)
+    _check(text, status, "PASS logits: 450 samples x 10 values bit-exact",
+           "PASS pred: 450 samples x 1 values bit-exact",
+           "PASS layers.0.blocks.1.attn.attn_prob: 2 samples x 128 values bit-exact")
+
+
+def test_swin_tiny_shifted_block(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("swin_tiny", depths=(2,), num_heads=(3,)).eval()
+    with torch.no_grad():
+        model.layers[0].blocks[1].attn.relative_position_bias_table.normal_(0, 1.0)
+    q = QuantSwin(model)
+    x = torch.randn(2, 56 * 56, 96)
+    q.observe_block(0, 1, x)
+    s_x = float(x.abs().max()) / 32767
+    graph = q.export_block(0, 1, s_x)
+    assert "mask" in graph.node("layers.0.blocks.1.attn.attn_prob").inputs
+    xi = np.clip(np.round(x.numpy() / s_x), -32768, 32767).astype(np.int64)
+    out = tmp_path / "prj"
+    out.mkdir()
+    render_project(graph, out, HlsOptions(samples=1, trace_samples=1, default_par=8), graph_inputs={"x": xi[:1]})
+    status, text = run_csim(out, sanitize=True, echo=False)
+    _check(text, status, "PASS layers.0.blocks.1.res2: 1 samples x 301056 values bit-exact",
+           "PASS layers.0.blocks.1.attn.attn_prob: 1 samples x 460992 values bit-exact")
