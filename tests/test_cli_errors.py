@@ -24,6 +24,7 @@ from tiny_graphs import tiny_graph, tiny_input  # noqa: E402
 
 
 def _register(monkeypatch, name, handler):
+    cli._load_plugins()  # first, so the plugins land in the real list, not in the patched copy
     monkeypatch.setattr(cli, "COMMANDS", list(cli.COMMANDS))
     cli.register_command((name, "test command", lambda p: None, handler))
 
@@ -65,7 +66,7 @@ def test_the_existing_input_errors_are_user_errors():
 
 
 def test_a_bug_inside_a_kernel_is_not_reported_as_a_bad_graph(capsys, tmp_path, monkeypatch):
-    from ivit_hw.runtime import plan
+    from ivit_hw.runtime import node_builders
 
     save_graph(verify(tiny_graph()), tmp_path / "tiny")
     np.save(tmp_path / "x.npy", tiny_input())
@@ -76,7 +77,7 @@ def test_a_bug_inside_a_kernel_is_not_reported_as_a_bad_graph(capsys, tmp_path, 
         return impl
 
     op = tiny_graph().nodes[0].op
-    monkeypatch.setitem(plan.BUILDERS, op, broken)
+    monkeypatch.setitem(node_builders.BUILDERS, op, broken)
     code, _, err = run_cli(capsys, "run", tmp_path / "tiny", "--input", tmp_path / "x.npy", "--output",
                            tmp_path / "y.npz")
     assert code == EXIT_INTERNAL, err
