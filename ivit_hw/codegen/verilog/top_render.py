@@ -45,6 +45,20 @@ def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
     return default, tuple(layers)
 
 
+def load_samples(graph: Graph, path: str | None) -> np.ndarray | None:
+    """``--tb-inputs FILE.npy``: integer samples (N, *input shape), or None without the option."""
+    if path is None:
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IRError(f"{path}: not a readable .npy file ({exc})") from None
+    spec = graph.tensor(graph.inputs[0])
+    if arr.dtype.kind not in "iub" or tuple(arr.shape[1:]) != spec.shape or len(arr) == 0:
+        raise IRError(f"{path}: expected integer samples of shape (N, *{spec.shape}), got {arr.dtype} {arr.shape}")
+    return arr.astype(np.int64)
+
+
 def sample_inputs(graph: Graph, samples: int, seed: int, given: np.ndarray | None) -> np.ndarray:
     """The test samples of the graph's single input: ``given`` (N, *shape) or seeded random ones in range."""
     spec = graph.tensor(graph.inputs[0])
