@@ -9,7 +9,6 @@ image, steady-state interval) and prints MAC utilisation.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,9 @@ def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | Non
 
     out_dir = out_dir.resolve()
     work = out_dir / f"sim_top_{sim}"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir()
+    work.mkdir(exist_ok=True)  # a build from an earlier run is reused when the sources did not change
+    for old in ("result.json", "results.xml", "sim.log"):
+        (work / old).unlink(missing_ok=True)
     with np.load(out_dir / manifest["golden_top"]) as npz:
         vec = {k: npz[k] for k in npz.files}
     if images is not None:
