@@ -45,6 +45,36 @@ def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
     return default, tuple(layers)
 
 
+def parallelism_of(graph: Graph, nodes: list, text: str | None):
+    """``node -> P`` for ``--parallelism``: ``P[,GLOB=P...]`` (an explicit per-layer P must divide K), or
+    ``budget:N``: the shared hardware plan's (:mod:`ivit_hw.hwplan`) balance of layer cycles under N multipliers."""
+    import fnmatch
+
+    from .gemm import gemm_shape
+
+    if text is not None and str(text).startswith("budget:"):
+        from ...hwplan import PlanConfig, plan_layers
+
+        try:
+            budget = int(str(text).partition(":")[2])
+            lanes = {lp.node: lp.parallelism for lp in plan_layers(
+                graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes)}
+        except ValueError as exc:  # PlanError is a ValueError
+            raise IRError(f"--parallelism {text}: {exc}") from None
+        return lambda node: lanes[node.name]
+    default, layers = parse_par(text)
+
+    def par_of(node) -> int:
+        k = gemm_shape(graph, node)["k"]
+        for pattern, p in layers:
+            if fnmatch.fnmatchcase(node.name, pattern):
+                if k % p:
+                    raise IRError(f"--parallelism {pattern}={p}: P does not divide K = {k} of node {node.name!r}")
+                return p
+        return default
+    return par_of
+
+
 def load_samples(graph: Graph, path: str | None) -> np.ndarray | None:
     """``--tb-inputs FILE.npy``: integer samples (N, *input shape), or None without the option."""
     if path is None:
@@ -76,19 +106,7 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
     if len(graph.inputs) != 1:
         raise IRError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; the Verilog top takes one")
     sel = select(graph, top)
-    default, layers = parse_par(par)
-    from .gemm import gemm_shape
-
-    def par_of(node) -> int:
-        import fnmatch
-
-        k = gemm_shape(graph, node)["k"]
-        for pattern, p in layers:
-            if fnmatch.fnmatchcase(node.name, pattern):
-                if k % p:
-                    raise IRError(f"--parallelism {pattern}={p}: P does not divide K = {k} of node {node.name!r}")
-                return p
-        return default
+    par_of = parallelism_of(graph, list(sel.nodes), par)
 
     module = "ivit_top"
     title = f"the {'whole model' if sel.kind == 'model' else top}"

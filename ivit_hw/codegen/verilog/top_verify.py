@@ -22,8 +22,10 @@ TB_MODULE = "ivit_hw.eda.model_tb"
 
 
 def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | None = None,
-            stall: float = 0.3) -> dict[str, Any]:
-    """Build the top for ``sim`` and run both tests; ``{passed, failed, timing, log, seconds}``."""
+            stall: float = 0.3, stall_images: int | None = None) -> dict[str, Any]:
+    """Build the top for ``sim`` and run both tests; ``{passed, failed, timing, checked_images, unstalled_images,
+    log, seconds}``. ``stall_images``: only the first so many images run the stalled test (all run unstalled,
+    also checked bit for bit)."""
     from ...eda.cocotb_run import build, simulator_env
 
     env = simulator_env(sim)
@@ -46,7 +48,7 @@ def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | Non
     np.savez(work / "vectors.npz", **vec)
     ports = manifest["ports"]
     quiet = 8 * int(manifest["predicted_interval"]) + 20000
-    cfg = {"x": ports["x"], "y": ports["y"], "quiet": quiet, "stall": stall, "seed": 1,
+    cfg = {"x": ports["x"], "y": ports["y"], "quiet": quiet, "stall": stall, "seed": 1, "stall_images": stall_images,
            "model": manifest.get("top") == "model"}
     (work / "tb.json").write_text(json.dumps(cfg), encoding="utf-8")
     t0 = time.perf_counter()
@@ -62,7 +64,7 @@ def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | Non
     total, failed = get_results(xml)
     res = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
     return {"passed": total - failed, "failed": failed, "timing": res.get("timing"),
-            "checked_images": res.get("checked_images"), "log": str(work / "sim.log"),
+            "checked_images": res.get("checked_images"), "unstalled_images": len(vec["y"]), "log": str(work / "sim.log"),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 

@@ -1,0 +1,68 @@
+"""Where a buffer lives and how many memory blocks it takes: the counting rules of the plan.
+
+Rules (one place; ``docs/hls.md`` quotes them):
+
+- A buffer of ``depth`` words of ``width`` bits split into ``banks`` banks (so ``banks`` words can
+  be read in one clock) has ``ceil(depth / banks)`` words per bank; every bank is its own memory.
+- ``reg``: a bank of at most :data:`REG_MAX_DEPTH` words (a stream FIFO of depth 2 is a pair of
+  registers). ``lutram``: a bank of at most :data:`LUTRAM_MAX_BITS` bits (distributed RAM / SRL).
+  Both take no block. Anything larger is ``bram`` (or ``uram`` where the plan spills to it).
+- BRAM18 (Xilinx RAMB18E2, ECP5 DP16KD; both 18 kbit) has the aspect ratios of
+  :data:`BRAM18_SHAPES` (depth x width: 16K x 1 ... 512 x 36, the widest in simple dual port). A bank
+  takes the fewest blocks over those shapes: ``min over (D, W) of ceil(bank depth / D) * ceil(width / W)``.
+  A BRAM36 counts as two BRAM18s, so a 1K x 36 bank is two.
+- URAM (URAM288) is one 4096 x 72 shape: ``ceil(bank depth / 4096) * ceil(width / 72)`` per bank.
+- ``dram``: off chip, no block.
+"""
+
+from __future__ import annotations
+
+REG_MAX_DEPTH = 2
+LUTRAM_MAX_BITS = 1024
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+URAM_SHAPE = (4096, 72)
+
+
+def bank_depth(depth: int, banks: int) -> int:
+    """Words per bank when ``depth`` words are split over ``banks`` banks."""
+    return -(-depth // max(1, banks))
+
+
+def bram18_blocks(depth: int, width: int, banks: int = 1) -> int:
+    """BRAM18 blocks of ``banks`` banks holding ``depth`` words of ``width`` bits in all."""
+    d = bank_depth(depth, banks)
+    if d == 0 or width == 0:
+        return 0
+    per_bank = min(-(-d // sd) * -(-width // sw) for sd, sw in BRAM18_SHAPES)
+    return banks * per_bank
+
+
+def uram_blocks(depth: int, width: int, banks: int = 1) -> int:
+    """URAM288 blocks of ``banks`` banks holding ``depth`` words of ``width`` bits in all."""
+    d = bank_depth(depth, banks)
+    if d == 0 or width == 0:
+        return 0
+    return banks * -(-d // URAM_SHAPE[0]) * -(-width // URAM_SHAPE[1])
+
+
+def small_memory(depth: int, width: int, banks: int = 1) -> str | None:
+    """``reg`` or ``lutram`` when every bank is that small, else None (it needs block RAM)."""
+    d = bank_depth(depth, banks)
+    if d <= REG_MAX_DEPTH:
+        return "reg"
+    if d * width <= LUTRAM_MAX_BITS:
+        return "lutram"
+    return None
+
+
+def blocks_of(memory: str, depth: int, width: int, banks: int) -> int:
+    """Blocks a buffer takes in ``memory`` (0 for reg, lutram and dram)."""
+    if memory == "bram":
+        return bram18_blocks(depth, width, banks)
+    if memory == "uram":
+        return uram_blocks(depth, width, banks)
+    return 0
+
+
+__all__ = ["BRAM18_SHAPES", "LUTRAM_MAX_BITS", "REG_MAX_DEPTH", "URAM_SHAPE", "bank_depth", "blocks_of",
+           "bram18_blocks", "small_memory", "uram_blocks"]
