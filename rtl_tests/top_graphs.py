@@ -20,7 +20,7 @@ def linear_extremes() -> Graph:
     w_int = rng.choice([-128, 127, -1, 0, 1], size=(5, 13))
     w_int[0, :] = -128
     w_int[1, :] = 127
-    w = b.const("fc.weight", w_int, I8, 0.01, scale_axis=0)
+    w = b.const("fc.weight", w_int, I8, 0.01)
     bias = b.const("fc.bias", np.array([2**30, -(2**30), 7, -7, 0]), I32, 0.0005)
     y = b.node("linear", {"x": x, "weight": w, "bias": bias}, "fc.acc", I32, 0.0005)
     return infer_ranges(b.finish([y]))
@@ -33,7 +33,7 @@ def patch_matmul() -> Graph:
     rng = np.random.default_rng(7)
     b = GraphBuilder("patch_mm")
     x = b.input("img", (2, 6, 6), U8, 1 / 255, Interval(0, 255))
-    w = b.const("pe.weight", rng.integers(-128, 128, (6, 2, 3, 3)), I8, 0.01, scale_axis=0)
+    w = b.const("pe.weight", rng.integers(-128, 128, (6, 2, 3, 3)), I8, 0.01)
     bias = b.const("pe.bias", rng.integers(-3000, 3000, 6), I32, 0.01 / 255)
     acc = b.node("patch_embed", {"x": x, "weight": w, "bias": bias}, "pe.acc", I32, 0.01 / 255, {"patch": 3})
     m, e = ops.dyadic(0.01 / 255 / 0.5)
@@ -56,8 +56,7 @@ def cls_slice() -> Graph:
     b = GraphBuilder("cls")
     x = b.input("x", (5, 4), I16, 0.1, Interval(-32768, 32767))
     c = b.node("gather", {"x": x}, "c", I16, 0.1, {"axis": 0, "index": 0})
-    w = b.const("h.weight", np.array([[1, -2, 3, -4], [127, 127, 127, 127], [-128, -128, -128, -128]]), I8, 0.1,
-                scale_axis=0)
+    w = b.const("h.weight", np.array([[1, -2, 3, -4], [127, 127, 127, 127], [-128, -128, -128, -128]]), I8, 0.1)
     y = b.node("linear", {"x": c, "weight": w}, "h.acc", I32, 0.01)
     return infer_ranges(b.finish([y]))
 

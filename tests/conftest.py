@@ -34,7 +34,6 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 # ----------------------------------------------------------------------------- shared model graphs
 import pytest  # noqa: E402
 
-
 # digits_graph (the quickly trained digits model) lives in the repository's conftest.py: rtl_tests use it too
 
 

@@ -102,7 +102,8 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         lanes = padded.reshape(n * kb, p) % (1 << wb)
         shifts = [1 << (wb * lane) for lane in range(p)]
         digits = math.ceil(p * wb / 4)
-        g["weights"] = [format(sum(int(v) * s_ for v, s_ in zip(row, shifts)), f"0{digits}X") for row in lanes]
+        g["weights"] = [format(sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)), f"0{digits}X")
+                        for row in lanes]
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)

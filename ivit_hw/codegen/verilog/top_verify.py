@@ -64,8 +64,8 @@ def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | Non
     total, failed = get_results(xml)
     res = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
     return {"passed": total - failed, "failed": failed, "timing": res.get("timing"),
-            "checked_images": res.get("checked_images"), "unstalled_images": len(vec["y"]), "log": str(work / "sim.log"),
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "checked_images": res.get("checked_images"), "unstalled_images": len(vec["y"]),
+            "log": str(work / "sim.log"), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def utilisation(manifest: dict[str, Any], interval: float | None) -> float | None:
