@@ -17,8 +17,6 @@ of waking every clock, and cycles are read from the simulation time.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 
 import cocotb
@@ -27,28 +25,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from .stream_tb import _config, _record
+
 PERIOD_NS = 10
-
-
-def _config() -> tuple[dict, dict[str, np.ndarray]]:
-    with open(os.environ["IVIT_TB_CONFIG"], encoding="utf-8") as fh:
-        cfg = json.load(fh)
-    with np.load(os.environ["IVIT_TB_VECTORS"]) as npz:
-        vec = {k: npz[k].astype(np.int64) for k in npz.files}
-    return cfg, vec
-
-
-def _record(key: str, value) -> None:
-    path = os.environ.get("IVIT_TB_RESULT")
-    if not path:
-        return
-    data = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    data[key] = value
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
 
 
 def cycle() -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir.graph import Graph, Node
-from ...ir.structure import LayoutView
+from ...ir.structure import LayoutView, apply_layout
 from .units_common import UnsupportedError
 
 
@@ -33,25 +33,12 @@ class Walk:
     count: int
 
 
-def _replay(node: Node, idx: np.ndarray) -> np.ndarray:
-    a = node.attrs
-    if node.op == "reshape":
-        return idx.reshape(a["shape"])
-    if node.op == "transpose":
-        return idx.transpose(a["perm"])
-    if node.op == "slice":
-        return np.take(idx, np.arange(a["start"], a["stop"]), axis=a["axis"])
-    if node.op == "gather":
-        return np.take(idx, a["index"], axis=a["axis"])
-    raise UnsupportedError(f"{node.name}: op {node.op!r} is not a layout op")
-
-
 def view_indices(graph: Graph, view: LayoutView) -> np.ndarray:
     """Source flat index of every element of ``view.target`` in row-major order."""
     shape = graph.tensor(view.source).shape
     idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
     for name in view.nodes:
-        idx = _replay(graph.node(name), idx)
+        idx = apply_layout(graph.node(name), idx)
     return idx.reshape(-1)
 
 
