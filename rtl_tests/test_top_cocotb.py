@@ -19,8 +19,11 @@ from ivit_hw.codegen.verilog.top_render import write_top
 from ivit_hw.codegen.verilog.top_verify import run_top
 from ivit_hw.eda.cocotb_run import SIMULATORS
 
-# (graph, parallelism): P = 4 pads K = 13 and K = 18 to whole blocks and clamps K = 3 and 4
-SMALL = [("linear_extremes", "4"), ("patch_matmul", "4"), ("patch_matmul", "1"), ("cls_slice", "1")]
+# (graph, parallelism, simulator): P = 4 pads K = 13 and K = 18 to whole blocks and clamps K = 3 and 4;
+# one Verilator build of the small tops (patch_matmul at P = 4 holds every engine form)
+SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("patch_matmul", "1", "icarus"),
+         ("cls_slice", "1", "icarus"), ("patch_matmul", "4", "verilator")]
+assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 
 def _need(sim: str) -> None:
@@ -28,11 +31,8 @@ def _need(sim: str) -> None:
         pytest.fail("iverilog missing: 'make setup' installs it (apt-get install -y iverilog)")
 
 
-@pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("name,par", SMALL)
+@pytest.mark.parametrize("name,par,sim", SMALL)
 def test_small_top_matches_golden(tmp_path, name, par, sim):
-    if sim == "verilator" and (name, par) != ("patch_matmul", "4"):
-        pytest.skip("one Verilator build of the small tops (patch_matmul at P = 4 holds every engine form)")
     _need(sim)
     graph = TOP_GRAPHS[name]()
     man = write_top(graph, tmp_path, "model", par, edge_samples(graph), 0)
@@ -62,9 +62,9 @@ def digits_images():
 
 def test_digits_model_top(tmp_path, digits_graph, digits_images):
     """The whole digits model on two real test images, stalls on both sides; logits bit-exact, TLAST checked.
-    Verilator at P = 4 (a quarter of P = 16's unrolled lanes to compile); Icarus takes many minutes for the
-    whole model (about 100,000 clocks), so it runs the small tops above and the CLI test only."""
-    man = write_top(digits_graph, tmp_path, "model", "4", digits_images[:2], 0)
+    Verilator at P = 16 (about 90,000 clocks); Icarus takes many minutes for the whole model, so it runs the
+    small tops above and the CLI test only."""
+    man = write_top(digits_graph, tmp_path, "model", "16", digits_images[:2], 0)
     assert man["ports"]["x"]["count"] == 64 and man["ports"]["y"]["count"] == 10
     res = run_top(tmp_path, man, "verilator")
     assert res["failed"] == 0 and res["passed"] == 2, f"digits top on verilator: see {res['log']}"
