@@ -34,13 +34,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 # ----------------------------------------------------------------------------- shared model graphs
 import pytest  # noqa: E402
 
-
-@pytest.fixture(scope="session")
-def digits_graph():
-    """The digits model (short training, calibration only): built once per session (needs torch)."""
-    from ivit_hw.frontend.synthetic import quick_digits_graph
-
-    return quick_digits_graph()
+# digits_graph (the quickly trained digits model) lives in the repository's conftest.py: rtl_tests use it too
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,10 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
     if manifest.get("target") != "verilog":
         raise IRError(f"{out_dir}: made by target {manifest.get('target')!r}; synth needs the verilog target")
     units = manifest.get("units") or []
+    if manifest.get("top"):  # a model/block top (--top): the top module with every file it instantiates
+        units = [{"node": manifest["top"], "op": "top", "module": manifest["module"], "file": manifest["files"][-1],
+                  "row": manifest["ports"]["x"]["row"], "latency_cycles": None, "elements_per_cycle": 1,
+                  "sources": manifest["files"]}]
     if only:
         known = {u["node"] for u in units}
         missing = [n for n in only if n not in known]
@@ -53,8 +57,8 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
     def one(unit: dict[str, Any]) -> dict[str, Any]:
         if progress:
             progress(f"synth {unit['module']} ({unit['op']}) for {device} ...")
-        res = synth_unit(out_dir / f"synth_{device}" / unit["module"], lib + [out_dir / unit["file"]],
-                         unit["module"], device, freq, CACHE)
+        files = [out_dir / f for f in unit["sources"]] if "sources" in unit else lib + [out_dir / unit["file"]]
+        res = synth_unit(out_dir / f"synth_{device}" / unit["module"], files, unit["module"], device, freq, CACHE)
         row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "device": device,
                "row": unit["row"], **res, "latency_cycles": unit["latency_cycles"],
                "elements_per_cycle": unit["elements_per_cycle"],

@@ -197,8 +197,8 @@ def blocks(graph: Graph) -> tuple[Block, ...]:
 # ------------------------------------------------------------------ layout --
 
 
-def _move(node: Node, idx: np.ndarray) -> np.ndarray:
-    """Apply one layout node to a per-sample array of source indices."""
+def apply_layout(node: Node, idx: np.ndarray) -> np.ndarray:
+    """Apply one layout node (reshape, transpose, slice, gather) to a per-sample array of source indices."""
     a = node.attrs
     if node.op == "reshape":
         return idx.reshape(a["shape"])
@@ -254,7 +254,7 @@ def layout_views(graph: Graph) -> dict[str, LayoutView]:
         src_shape, dst_shape = graph.tensor(src).shape, graph.tensor(node.output).shape
         idx = np.arange(int(np.prod(src_shape)), dtype=np.int64).reshape(src_shape)
         for link in reversed(chain):
-            idx = _move(link, idx)
+            idx = apply_layout(link, idx)
         names = tuple(n.name for n in reversed(chain))
         found = _affine(idx)
         if found is not None:

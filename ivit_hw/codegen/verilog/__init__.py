@@ -6,6 +6,13 @@ cases ``verify`` replays: from ``--cases``, e.g. the ``cases/`` of
 ``ivit-hw run --trace``, else conformance-style stimulus through the golden
 kernel) and ``manifest.yaml``. ``ivit-hw verify OUT --sim icarus|verilator``
 runs the cocotb testbench on every unit (``--units PATTERN ...``: only those).
+
+With ``--top model`` or ``--top block:NAME`` (the option the HLS target also
+reads) it renders one top module instead: GEMM engines, the units and the
+layout views joined by streams (:mod:`.top`), with ``--parallelism P``
+multiply-accumulates per clock per GEMM and ``--tb-inputs FILE.npy`` as the
+golden samples; ``verify`` then drives those samples through the top
+(:mod:`.top_verify`).
 """
 
 from __future__ import annotations
@@ -30,12 +37,20 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
                    help="verilog: golden cases per node (<node>.npz, e.g. the cases/ folder of 'ivit-hw run --trace')")
 
 
+    p.add_argument("--parallelism", metavar="P[,GLOB=P...]",
+                   help="verilog --top: multiply-accumulates per clock of every GEMM engine (default 1), "
+                        "optionally per node-name glob; an explicit P must divide that layer's K")
+    p.add_argument("--samples", type=int, default=None,
+                   help="verilog --top: golden samples written for verify (default 3)")
+
+
 def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="verilog: simulator")
     p.add_argument("--jobs", type=int, default=2, help="verilog: simulations run in parallel")
     p.add_argument("--units", nargs="+", metavar="PATTERN",
                    help="verilog: verify only the units whose node matches one of these patterns (fnmatch, e.g. "
                         "'blocks.0.*')")
+    p.add_argument("--images", type=int, default=None, help="verilog top: check only the first N golden samples")
 
 
 def _named_nodes(graph, names: list[str]) -> list:
@@ -55,6 +70,13 @@ def _named_nodes(graph, names: list[str]) -> list:
 
 
 def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    top = getattr(args, "top", None)
+    if top:
+        from .top_render import DEFAULT_SAMPLES, load_samples, write_top
+
+        images = load_samples(graph, getattr(args, "tb_inputs", None))
+        samples = getattr(args, "samples", None) or (0 if images is not None else DEFAULT_SAMPLES)
+        return write_top(graph, tmp, top, getattr(args, "parallelism", None), images, samples)
     if getattr(args, "nodes", None):
         nodes = _named_nodes(graph, args.nodes)
     else:
@@ -73,6 +95,10 @@ def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -
         from ...errors import UserValueError
 
         raise UserValueError(f"--jobs must be >= 1, got {args.jobs}")
+    if manifest.get("top"):
+        from .top_verify import verify_top
+
+        return verify_top(out_dir, manifest, args.sim, getattr(args, "images", None))
     return verify_folder(out_dir, manifest, args.sim, workers=args.jobs, only=getattr(args, "units", None))
 
 

@@ -7,6 +7,7 @@ view-model (:class:`~.units_common.UnitView`) and hold text only.
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import resources
 from pathlib import Path
@@ -43,9 +44,16 @@ def template_dir() -> Path:
     return Path(str(resources.files("ivit_hw") / "templates" / "verilog"))
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment (templates compiled once per process)."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render_template(name: str, **context: Any) -> str:
+    """The text of template ``name`` rendered with ``context``."""
+    return _env().get_template(name).render(**context)
 
 
 def module_name(node: Node) -> str:

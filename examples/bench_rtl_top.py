@@ -1,0 +1,84 @@
+"""Benchmark of the whole-model Verilog top (not a test): the digits model rendered as one top module
+(``--top model``) at two parallelism settings, every test image through it on a simulator, bit-exact
+against the golden executor, with cycles per image, MAC utilisation and the simulator's wall time.
+
+    .venv/bin/python examples/bench_rtl_top.py [--graph out/demo/model.ivit] [--images 450]
+                                               [--par 1 16] [--sim verilator]
+
+Without --graph the digits model is trained briefly (needs torch). Needs cocotb and the simulator.
+Cycles are simulated clocks (exact, independent of the machine); wall times depend on the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ivit_hw.codegen.verilog.top_render import write_top
+from ivit_hw.codegen.verilog.top_verify import run_top, utilisation
+from ivit_hw.frontend.data import load_digits_split
+
+
+def _cpu() -> str:
+    model, flags = platform.processor() or "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx512_vnni", "amx_int8", "amx_bf16", "avx512_bf16")
+    return f"{model}; " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--graph", help="IR folder of the digits model (default: train one briefly)")
+    ap.add_argument("--images", type=int, default=450, help="test images (the split has 450)")
+    ap.add_argument("--par", type=int, nargs="+", default=[1, 16], help="parallelism settings")
+    ap.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    ap.add_argument("--stall", type=float, default=0.3, help="chance of a stalled clock on each side")
+    args = ap.parse_args()
+    if args.graph:
+        from ivit_hw.ir.serialize import load_graph
+
+        graph = load_graph(args.graph)
+    else:
+        from ivit_hw.frontend.synthetic import quick_digits_graph
+
+        graph = quick_digits_graph()
+    images = load_digits_split().test_images[: args.images].astype(np.int64)
+    print(f"machine: {_cpu()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          "(shared with other jobs: wall times are not quiet ones; cycles are exact)")
+    print(f"graph {graph.name}: {len(images)} digits test images on {args.sim}, random stalls {args.stall} "
+          "on both sides for the check, then back to back without stalls for the timing")
+    print("| P | bit-exact | images | latency (cycles) | interval (cycles/image) | slowest layer (cycles) "
+          "| multipliers | MAC utilisation | render s | simulate s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="ivit_rtl_top") as tmp:
+        for par in args.par:
+            out = Path(tmp) / f"p{par}"
+            out.mkdir()
+            t0 = time.perf_counter()
+            man = write_top(graph, out, "model", str(par), images, 0)
+            t1 = time.perf_counter()
+            res = run_top(out, man, args.sim, stall=args.stall)
+            t2 = time.perf_counter()
+            timing = res["timing"] or {}
+            util = utilisation(man, timing.get("interval"))
+            print(f"| {par} | {'yes' if res['failed'] == 0 else 'NO'} | {res['checked_images']} "
+                  f"| {timing.get('latency')} | {timing.get('interval') or 0:.0f} | {man['predicted_interval']} "
+                  f"| {man['multipliers']} | {100 * (util or 0):.1f} % | {t1 - t0:.1f} | {t2 - t1:.1f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""View-model of the GEMM engine (``gemm.v.j2``) for ``linear``, ``patch_embed`` and ``matmul`` nodes.
+
+P multiply-accumulates per clock over blocks of P lanes of the summed axis K
+(K padded to a whole number of blocks, the lanes past K masked to zero).
+Widths come from the stored graph: operands from their declared types, the
+accumulator from the output's proven range (the engine keeps partial sums
+modulo 2^width, which is exact for a final sum the analysis proves fits).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...ir.graph import Graph, Node
+from .units_common import UnsupportedError, tdata_bits
+from .widths import node_ranges, sbits
+
+GEMM_OPS = ("linear", "patch_embed", "matmul")
+OUT_QUEUE_AW = 3  # output queue of 8 words: more than the 4 clocks from issue to queue
+
+
+def ubits(n: int) -> int:
+    """Bits of an unsigned counter reaching ``n`` (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+def _ext(sig: str, wf: int, wt: int) -> str:
+    """``sig`` (wf bits, signed) sign-extended or truncated to wt bits (modulo 2^wt)."""
+    if wt == wf:
+        return sig
+    if wt < wf:
+        return f"{sig}[{wt - 1}:0]"
+    return "{{" + str(wt - wf) + "{" + sig + "[" + str(wf - 1) + "]}}, " + sig + "}"
+
+
+def _zext(sig: str, wf: int, wt: int) -> str:
+    if wt == wf:
+        return sig
+    if wt < wf:
+        return f"{sig}[{wt - 1}:0]"
+    return "{" + str(wt - wf) + "'d0, " + sig + "}"
+
+
+def operand(graph: Graph, tensor: str) -> tuple[int, int, bool]:
+    """(signed width in the datapath, TDATA bits, signed) of a GEMM operand tensor."""
+    dt = graph.tensor(tensor).dtype
+    return dt.bits + (0 if dt.signed else 1), tdata_bits(dt.bits), bool(dt.signed)
+
+
+def _in_expr(port: str, bits: int, signed: bool) -> str:
+    return f"{port}_TDATA[{bits - 1}:0]" if signed else "{1'b0, " + f"{port}_TDATA[{bits - 1}:0]" + "}"
+
+
+def gemm_shape(graph: Graph, node: Node) -> dict[str, Any]:
+    """``{k, n, m, rows, rom, transpose_b, a, b}``: the engine's sizes and operand tensors of ``node``."""
+    if node.op == "linear":
+        w = np.asarray(graph.constants[node.inputs["weight"]])
+        n, k = w.shape
+        rows = int(np.prod(graph.tensor(node.inputs["x"]).shape)) // k
+        return dict(k=k, n=n, m=rows, rows=rows, rom=True, transpose_b=False, a=node.inputs["x"], b=None)
+    if node.op == "patch_embed":
+        w = np.asarray(graph.constants[node.inputs["weight"]])
+        c, h, wd = graph.tensor(node.inputs["x"]).shape
+        p = int(node.attrs["patch"])
+        rows = (h // p) * (wd // p)
+        return dict(k=c * p * p, n=w.shape[0], m=rows, rows=rows, rom=True, transpose_b=False,
+                    a=node.inputs["x"], b=None)
+    if node.op == "matmul":
+        a_shape, b_shape = graph.tensor(node.inputs["a"]).shape, graph.tensor(node.inputs["b"]).shape
+        tb = bool(node.attrs["transpose_b"])
+        m, k = a_shape[-2], a_shape[-1]
+        n = b_shape[-2] if tb else b_shape[-1]
+        batch = int(np.prod(a_shape[:-2])) if len(a_shape) > 2 else 1
+        return dict(k=k, n=n, m=m, rows=m * batch, rom=False, transpose_b=tb, a=node.inputs["a"],
+                    b=node.inputs["b"], batch=batch)
+    raise UnsupportedError(f"{node.name}: op {node.op!r} has no GEMM engine (engines exist for {list(GEMM_OPS)})")
+
+
+def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]:
+    """The template variables of ``node``'s engine at ``par`` multiply-accumulates per clock."""
+    if par < 1:
+        raise UnsupportedError(f"{node.name}: parallelism must be a positive integer, got {par}")
+    s = gemm_shape(graph, node)
+    k, n, m = s["k"], s["n"], s["m"]
+    p = min(par, k)
+    kb = math.ceil(k / p)
+    wacc = sbits(node_ranges(graph, node)["out"])
+    wa, tda, a_signed = operand(graph, s["a"])
+    g: dict[str, Any] = dict(module=module, node=node.name, op=node.op, k=k, n=n, m=m, p=p, kb=kb, wa=wa, tda=tda,
+                             rom=s["rom"], transpose_b=s["transpose_b"], wacc=wacc, fd=OUT_QUEUE_AW,
+                             tdy=tdata_bits(graph.tensor(node.output).dtype.bits), bias=None,
+                             a_expr=_in_expr("a", graph.tensor(s["a"]).dtype.bits, a_signed))
+    if s["rom"]:
+        w = np.asarray(graph.constants[node.inputs["weight"]], dtype=np.int64).reshape(n, k)
+        wt = graph.tensor(node.inputs["weight"]).dtype
+        g["wb"] = wb = wt.bits + (0 if wt.signed else 1)
+        padded = np.zeros((n, kb * p), dtype=np.int64)
+        padded[:, :k] = w
+        lanes = padded.reshape(n * kb, p) % (1 << wb)
+        shifts = [1 << (wb * lane) for lane in range(p)]
+        digits = math.ceil(p * wb / 4)
+        g["weights"] = [format(sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)), f"0{digits}X")
+                        for row in lanes]
+        if "bias" in node.inputs:
+            bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
+            g["wbias"] = wbias = max(sbits_of(bias), 2)
+            g["bias"] = [f"{'-' if v < 0 else ''}{wbias}'sd{abs(int(v))}" for v in bias]
+            g["bias_to_acc"] = _ext("s2_bias", wbias, wacc)
+    else:
+        wb, tdb, b_signed = operand(graph, s["b"])
+        g.update(wb=wb, tdb=tdb, b_expr=_in_expr("b", graph.tensor(s["b"]).dtype.bits, b_signed))
+    g["wp"] = wp = wa + g["wb"]
+    g["last_lanes"] = k - (kb - 1) * p
+    g.update(kw=ubits(max(k - 1, kb)), nw=ubits(n - 1), mw=ubits(m - 1), lw=ubits(p - 1),
+             aaw=ubits(2 * kb - 1), baw=ubits(n * kb - 1))
+    g["zext_kb_to_aaw"] = _zext("c_kb", g["kw"], g["aaw"])
+    g["sum_expr"] = " + ".join(_ext(f"s2_p{lane}", wp, wacc) for lane in range(p))
+    g["y_expr"] = _ext("q_out", wacc + 1, g["tdy"]) if g["tdy"] < wacc + 1 else (
+        "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
+        if g["tdy"] > wacc else f"q_out[{wacc - 1}:0]")
+    g["macs"] = s["rows"] * n * k
+    g["cycles"] = s["rows"] * n * kb
+    return g
+
+
+def sbits_of(values: np.ndarray) -> int:
+    """Bits of the narrowest signed signal holding every value of ``values``."""
+    lo, hi = int(values.min(initial=0)), int(values.max(initial=0))
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1

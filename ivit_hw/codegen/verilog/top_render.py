@@ -1,0 +1,142 @@
+"""``ivit-hw codegen GRAPH --target verilog --top model|block:NAME``: one top module and its golden images.
+
+Writes ``rtl/`` (the top, its GEMM engines and units, the library),
+``golden/top.npz`` (input and output streams of every test sample, from the
+golden executor) and the manifest body (ports, layers with their MACs,
+parallelism and cycles, the predicted interval).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...ir.graph import Graph
+from ...ir.types import IRError
+from ...runtime.numpy_exec import run_graph
+from ..hls.project import select
+from .render import LIB_FILES, render_template, template_dir
+from .top import build_top
+
+TOP_LIB = (*LIB_FILES, "ivit_sfifo.v")
+GOLDEN_TOP = "golden/top.npz"
+DEFAULT_SAMPLES = 3
+
+
+def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """``--parallelism 16`` or ``--parallelism 16,blocks.*.mlp.*=32``: default P and per-node-glob overrides."""
+    if text is None:
+        return 1, ()
+    default, layers = 1, []
+    for part in str(text).split(","):
+        key, _, val = part.rpartition("=")
+        try:
+            p = int(val)
+        except ValueError:
+            raise IRError(f"--parallelism {text!r}: {val!r} is not an integer") from None
+        if p < 1:
+            raise IRError(f"--parallelism {text!r}: P must be at least 1")
+        if key:
+            layers.append((key, p))
+        else:
+            default = p
+    return default, tuple(layers)
+
+
+def parallelism_of(graph: Graph, nodes: list, text: str | None):
+    """``node -> P`` for ``--parallelism``: ``P[,GLOB=P...]`` (an explicit per-layer P must divide K), or
+    ``budget:N``: the shared hardware plan's (:mod:`ivit_hw.hwplan`) balance of layer cycles under N multipliers."""
+    import fnmatch
+
+    from .gemm import gemm_shape
+
+    if text is not None and str(text).startswith("budget:"):
+        from ...hwplan import PlanConfig, plan_layers
+
+        try:
+            budget = int(str(text).partition(":")[2])
+            lanes = {lp.node: lp.parallelism for lp in plan_layers(
+                graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes)}
+        except ValueError as exc:  # PlanError is a ValueError
+            raise IRError(f"--parallelism {text}: {exc}") from None
+        return lambda node: lanes[node.name]
+    default, layers = parse_par(text)
+
+    def par_of(node) -> int:
+        k = gemm_shape(graph, node)["k"]
+        for pattern, p in layers:
+            if fnmatch.fnmatchcase(node.name, pattern):
+                if k % p:
+                    raise IRError(f"--parallelism {pattern}={p}: P does not divide K = {k} of node {node.name!r}")
+                return p
+        return default
+    return par_of
+
+
+def load_samples(graph: Graph, path: str | None) -> np.ndarray | None:
+    """``--tb-inputs FILE.npy``: integer samples (N, *input shape), or None without the option."""
+    if path is None:
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IRError(f"{path}: not a readable .npy file ({exc})") from None
+    spec = graph.tensor(graph.inputs[0])
+    if arr.dtype.kind not in "iub" or tuple(arr.shape[1:]) != spec.shape or len(arr) == 0:
+        raise IRError(f"{path}: expected integer samples of shape (N, *{spec.shape}), got {arr.dtype} {arr.shape}")
+    return arr.astype(np.int64)
+
+
+def sample_inputs(graph: Graph, samples: int, seed: int, given: np.ndarray | None) -> np.ndarray:
+    """The test samples of the graph's single input: ``given`` (N, *shape) or seeded random ones in range."""
+    spec = graph.tensor(graph.inputs[0])
+    if given is not None:
+        return np.asarray(given, dtype=np.int64)[:samples] if samples else np.asarray(given, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    iv = spec.range
+    lo, hi = (iv.lo, iv.hi) if iv is not None else (spec.dtype.min, spec.dtype.max)
+    return rng.integers(lo, hi + 1, size=(samples, *spec.shape))
+
+
+def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.ndarray | None = None,
+              samples: int = DEFAULT_SAMPLES, seed: int = 0) -> dict[str, Any]:
+    """Render the top named by ``top`` into ``folder``; returns the manifest body."""
+    if len(graph.inputs) != 1:
+        raise IRError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; the Verilog top takes one")
+    sel = select(graph, top)
+    par_of = parallelism_of(graph, list(sel.nodes), par)
+
+    module = "ivit_top"
+    title = f"the {'whole model' if sel.kind == 'model' else top}"
+    view, modules, layer_rows = build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, par_of, module, title)
+    rtl = folder / "rtl"
+    rtl.mkdir(parents=True, exist_ok=True)
+    for name in TOP_LIB:
+        (rtl / name).write_text((template_dir() / "lib" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    for name, text in modules.items():
+        (rtl / name).write_text(text, encoding="utf-8")
+    (rtl / f"{module}.v").write_text(render_template("model_top.v.j2", t=view), encoding="utf-8")
+    xs = sample_inputs(graph, samples, seed, images)
+    res = run_graph(graph, {graph.inputs[0]: xs}, trace=True)
+    out_tensor = _out_tensor(view)
+    tensors = {**res.tensors, **res.outputs}
+    x_stream = np.asarray(tensors[sel.inputs[0]], dtype=np.int64).reshape(len(xs), -1)
+    y_stream = np.asarray(tensors[out_tensor], dtype=np.int64).reshape(len(xs), -1)
+    (folder / "golden").mkdir(exist_ok=True)
+    np.savez(folder / GOLDEN_TOP, x=x_stream, y=y_stream)
+    macs = sum(r["macs"] for r in layer_rows)
+    mults = sum(r["multipliers"] for r in layer_rows)
+    files = [f"rtl/{n}" for n in (*TOP_LIB, *modules, f"{module}.v")]
+    return {"graph": graph.name, "top": top, "module": module, "files": files, "golden_top": GOLDEN_TOP,
+            "ports": {"x": {"tdata": view["tdx"], "count": view["in_count"], "row": view["in_row"],
+                            "tensor": sel.inputs[0]},
+                      "y": {"tdata": view["tdy"], "count": view["out_count"], "row": view["out_row"],
+                            "tensor": out_tensor}},
+            "samples": int(len(xs)), "macs_per_image": int(macs), "multipliers": int(mults),
+            "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
+
+
+def _out_tensor(view: dict[str, Any]) -> str:
+    return view["streams"][view["y"]]["what"].removeprefix("output ")

@@ -1,0 +1,57 @@
+"""``ivit-hw codegen --target verilog --top ...`` and ``verify`` on a top from the command line, bad input
+included (one line, exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ivit_hw.cli import main
+from ivit_hw.ir import GraphBuilder, Interval, IntType, infer_ranges
+from ivit_hw.ir.serialize import save_graph
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from test_verilog_cli import _fails  # noqa: E402  (one line, exit 2, the words named)
+from tiny_graphs import tiny_graph, tiny_input  # noqa: E402
+
+
+def test_top_codegen_and_verify(tmp_path, capsys):
+    """tiny_graph (linear, requantize, a reshape+transpose view, q @ q^T from one fork, requantize) as a top."""
+    g = str(save_graph(tiny_graph(), tmp_path / "g"))
+    np.save(tmp_path / "x.npy", tiny_input(batch=3))
+    out = tmp_path / "top"
+    assert main(["codegen", g, "--target", "verilog", "--top", "model", "--parallelism", "3", "--tb-inputs",
+                 str(tmp_path / "x.npy"), "-o", str(out)]) == 0
+    man = yaml.safe_load((out / "manifest.yaml").read_text())
+    assert man["top"] == "model" and man["samples"] == 3
+    assert [r["parallelism"] for r in man["layers"] if r["macs"]] == [3, 3]  # K = 8 (padded), K = 3
+    assert (out / "rtl" / "ivit_top.v").is_file()
+    capsys.readouterr()
+    assert main(["verify", str(out), "--sim", "icarus"]) == 0
+    text = capsys.readouterr().out
+    assert "bit-exact on icarus" in text and "3 image(s) with stalls" in text and "MAC utilisation" in text
+
+
+def _with_add() -> object:
+    b = GraphBuilder("adder")
+    x = b.input("x", (2, 4), IntType(8), 0.1, Interval(-128, 127))
+    y = b.node("add", {"a": x, "b": x}, "y", IntType(9), 0.1)
+    return infer_ranges(b.finish([y]))
+
+
+def test_top_bad_input(tmp_path, capsys):
+    g = str(save_graph(tiny_graph(), tmp_path / "g"))
+    out = tmp_path / "out"
+    # an explicit P that does not divide the layer's K (8)
+    _fails(["codegen", g, "--target", "verilog", "--top", "model", "--parallelism", "1,fc.acc=3", "-o", str(out)],
+           capsys, "fc.acc", "does not divide")
+    _fails(["codegen", g, "--target", "verilog", "--top", "model", "--parallelism", "x", "-o", str(out)],
+           capsys, "--parallelism")
+    _fails(["codegen", g, "--target", "verilog", "--top", "block:nothing", "-o", str(out)], capsys, "nothing")
+    # an op without RTL
+    a = str(save_graph(_with_add(), tmp_path / "a"))
+    _fails(["codegen", a, "--target", "verilog", "--top", "model", "-o", str(out)], capsys, "y", "'add'", "no RTL")
+    assert not out.exists()

@@ -1,0 +1,76 @@
+"""Small analysed graphs for the GEMM engine and top tests: one input, GEMMs at their width limits,
+layout views of every access kind (direct, filter, buffer), forks and padded parallelism."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ivit_hw import ops
+from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType, infer_ranges
+
+I8, I16, I32 = IntType(8), IntType(16), IntType(32)
+U8 = IntType(8, signed=False)
+
+
+def linear_extremes() -> Graph:
+    """x[3, 13] i8 over its whole range -> linear(5) with weights at -128 and 127 and a large bias."""
+    rng = np.random.default_rng(5)
+    b = GraphBuilder("lin_ext")
+    x = b.input("x", (3, 13), I8, 0.05, Interval(-128, 127))
+    w_int = rng.choice([-128, 127, -1, 0, 1], size=(5, 13))
+    w_int[0, :] = -128
+    w_int[1, :] = 127
+    w = b.const("fc.weight", w_int, I8, 0.01)
+    bias = b.const("fc.bias", np.array([2**30, -(2**30), 7, -7, 0]), I32, 0.0005)
+    y = b.node("linear", {"x": x, "weight": w, "bias": bias}, "fc.acc", I32, 0.0005)
+    return infer_ranges(b.finish([y]))
+
+
+def patch_matmul() -> Graph:
+    """u8 image [2, 6, 6] -> patch_embed (p = 3, K = 18, 4 patches) -> requantize -> reshape
+    [4, 2, 3] -> transpose [2, 4, 3] (a buffered view) -> matmul with itself (transpose_b)
+    and, through another view [2, 3, 4], a plain matmul (t @ t^T as [2,4,3] @ [2,3,4])."""
+    rng = np.random.default_rng(7)
+    b = GraphBuilder("patch_mm")
+    x = b.input("img", (2, 6, 6), U8, 1 / 255, Interval(0, 255))
+    w = b.const("pe.weight", rng.integers(-128, 128, (6, 2, 3, 3)), I8, 0.01)
+    bias = b.const("pe.bias", rng.integers(-3000, 3000, 6), I32, 0.01 / 255)
+    acc = b.node("patch_embed", {"x": x, "weight": w, "bias": bias}, "pe.acc", I32, 0.01 / 255, {"patch": 3})
+    m, e = ops.dyadic(0.01 / 255 / 0.5)
+    q = b.node("requantize", {"acc": acc, "m": b.const("pe.q.m", np.asarray(m), I32),
+                              "e": b.const("pe.q.e", np.asarray(e), U8)}, "pe.q", I8, 0.5, {"out_bits": 8})
+    r = b.node("reshape", {"x": q}, "r", I8, 0.5, {"shape": [4, 2, 3]})
+    t = b.node("transpose", {"x": r}, "t", I8, 0.5, {"perm": [1, 0, 2]})
+    s = b.node("matmul", {"a": t, "b": t}, "s.acc", I32, 0.25, {"transpose_b": True})
+    m2, e2 = ops.dyadic(0.25 / 8.0)
+    sq = b.node("requantize", {"acc": s, "m": b.const("s.m", np.asarray(m2), I32),
+                               "e": b.const("s.e", np.asarray(e2), U8)}, "s.q", I8, 8.0, {"out_bits": 8})
+    tt = b.node("transpose", {"x": t}, "tt", I8, 0.5, {"perm": [0, 2, 1]})
+    o = b.node("matmul", {"a": sq, "b": t}, "o.acc", I32, 4.0, {"transpose_b": False})
+    del tt
+    return infer_ranges(b.finish([o]))
+
+
+def cls_slice() -> Graph:
+    """x[5, 4] i16 -> gather row 0 (a filter: the addresses only increase) -> linear(3)."""
+    b = GraphBuilder("cls")
+    x = b.input("x", (5, 4), I16, 0.1, Interval(-32768, 32767))
+    c = b.node("gather", {"x": x}, "c", I16, 0.1, {"axis": 0, "index": 0})
+    w = b.const("h.weight", np.array([[1, -2, 3, -4], [127, 127, 127, 127], [-128, -128, -128, -128]]), I8, 0.1)
+    y = b.node("linear", {"x": c, "weight": w}, "h.acc", I32, 0.01)
+    return infer_ranges(b.finish([y]))
+
+
+def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
+    """Samples of the graph's input: all at the low end, all at the high end, alternating, random."""
+    spec = graph.tensor(graph.inputs[0])
+    iv = spec.range
+    rng = np.random.default_rng(seed)
+    lo = np.full(spec.shape, iv.lo)
+    hi = np.full(spec.shape, iv.hi)
+    alt = np.where(np.indices(spec.shape).sum(axis=0) % 2 == 0, iv.lo, iv.hi)
+    rand = rng.integers(iv.lo, iv.hi + 1, size=(n_random, *spec.shape))
+    return np.concatenate([np.stack([lo, hi, alt]), rand]).astype(np.int64)
+
+
+TOP_GRAPHS = {"linear_extremes": linear_extremes, "patch_matmul": patch_matmul, "cls_slice": cls_slice}
