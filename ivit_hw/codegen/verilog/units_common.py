@@ -1,5 +1,5 @@
 """Shared pieces of the unit view-models: stream widths, ShiftExp / I-BERT exp
-configurations, FIFO sizes and the radix of the per-row dividers."""
+configurations, FIFO sizes and the number of per-row divider engines."""
 
 from __future__ import annotations
 
@@ -69,13 +69,10 @@ def aw_for(words: int) -> int:
     return max(2, math.ceil(math.log2(max(words, 2))))
 
 
-def radix_for(steps: int, row: int, divisions: int = 1) -> int:
-    """Quotient bits per clock of a row divider so ``divisions`` of ``steps`` bits fit in a row's time."""
-    budget = max(row - 8, 1)
-    for r in (1, 2, 4, 8):
-        if divisions * (math.ceil(steps / r) + 2) <= budget:
-            return r
-    return 8
+def engines_for(clocks: int, row: int) -> int:
+    """Row engines taken in turn (``ivit_rrdiv``, the LayerNorm spread engines) so that work of ``clocks``
+    clocks per row keeps up with one row every ``row`` clocks (one element per clock)."""
+    return max(1, math.ceil(clocks / max(row, 1)))
 
 
 def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interval | None,
