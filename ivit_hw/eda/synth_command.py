@@ -26,6 +26,7 @@ from .synth import CACHE, known_devices, resolve_device, slowest_first, synth_de
 
 DEFAULT_FREQ = 150.0
 _LITERAL = re.compile(r"\b\d+'s?[dhb][0-9a-fA-F_]+")
+_COMMENT = re.compile(r"//[^\n]*")
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -40,9 +41,10 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 
 def config_key(text: str, module: str) -> str:
-    """A unit's configuration: its Verilog text with the module name and every sized literal's value
-    masked, so units differing only in constants (x0, biases, multipliers) share a key."""
-    return _LITERAL.sub(lambda m: m.group(0).split("'")[0] + "'?", text.replace(module, "MODULE"))
+    """A unit's configuration: its Verilog text without comments, with the module name and every sized
+    literal's value masked, so units differing only in constants (x0, biases, multipliers) share a key."""
+    code = _COMMENT.sub("", text.replace(module, "MODULE"))
+    return _LITERAL.sub(lambda m: m.group(0).split("'")[0] + "'?", code)
 
 
 def distinct_units(out_dir: Path, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
