@@ -63,7 +63,8 @@ def run(out: Path, graphs: list[str], ops: list[str] | None, device: str, jobs: 
         label = Path(graph_dir).stem
         rtl = out / label
         only = [n.name for n in load_graph(graph_dir).nodes if n.op in ops] if ops else []
-        status = main(["codegen", graph_dir, "--target", "verilog", "-o", str(rtl), *(["--nodes", *only] if ops else [])])
+        pick = ["--nodes", *only] if ops else []
+        status = main(["codegen", graph_dir, "--target", "verilog", "-o", str(rtl), *pick])
         if status:
             return status
         count = len(read_manifest(rtl)["units"])
