@@ -23,9 +23,8 @@ module ivit_rrdiv #(
     output reg  [DW-1:0] rem,
     output reg  [SW-1:0] out_side
 );
-    localparam PW = (K > 1) ? $clog2(K) : 1;
-    localparam [PW-1:0] LAST = K - 1;
-    reg [PW-1:0] turn;  // the divider the next start goes to
+    localparam [K-1:0] FIRST = 1;
+    reg [K-1:0] turn;  // one-hot: the divider the next start goes to
     wire [K-1:0] busy;
     wire [K-1:0] fin;
     wire [NW-1:0] q [0:K-1];
@@ -34,19 +33,19 @@ module ivit_rrdiv #(
     genvar g;
     generate
         for (g = 0; g < K; g = g + 1) begin : g_div
-            localparam [PW-1:0] ID = g;
-            wire go = start && (turn == ID);
+            wire go = start && turn[g];
             ivit_seqdiv #(.NW(NW), .DW(DW), .R(R)) div (
                 .clk(clk), .rst(rst), .start(go), .num(num), .den(den),
                 .busy(busy[g]), .done(fin[g]), .quo(q[g]), .rem(r[g]));
             always @(posedge clk) if (go) side[g] <= in_side;
         end
     endgenerate
-    assign ready = !busy[turn];
+    wire [2*K-1:0] turn_rot = {turn, turn} >> (K - 1);  // turn rotated left by one
     always @(posedge clk) begin
-        if (rst) turn <= {PW{1'b0}};
-        else if (start) turn <= (turn == LAST) ? {PW{1'b0}} : turn + 1'b1;
+        if (rst) turn <= FIRST;
+        else if (start) turn <= turn_rot[K-1:0];
     end
+    assign ready = |(turn & ~busy);
     integer i;
     always @* begin
         done = 1'b0;
