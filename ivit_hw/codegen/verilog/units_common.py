@@ -93,7 +93,9 @@ def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interv
     wcmp = max(sbits(hull(pre, Interval(n * x0, 0), Interval(min(klo * x0, 0), max(klo * x0, 0)))),
                sbits(p) if p else 0)
     wq = max(sbits(Interval(klo - 1, n - klo + 1)), sbits(q) if q else 0)
-    wqx = max(wcmp, sbits(Interval(min(n * x0, (klo - 1) * x0), max(n * x0, (klo - 1) * x0)))) + 1
+    qx = Interval(min(n * x0, (klo - 1) * x0), max(n * x0, (klo - 1) * x0))
+    qx2 = Interval(min((n + 2) * x0, (klo + 1) * x0, 0), max((n + 2) * x0, (klo + 1) * x0, 0))  # x0*(q+2)
+    wqx = max(wcmp, sbits(qx), sbits(qx2)) + 1
     wqx = max(wqx, wq + 1)
     wr = max(sbits(Interval(x0, 0)), sbits(r) if r else 0)
     wt = max(sbits(Interval(0, -2 * x0)), sbits(t) if t else 0)
