@@ -82,7 +82,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "out": sbits(rg["out"])}
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,
          "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
-         "radix": 1, "sp_engines": sp_engines, "sp_pw": max(1, (sp_engines - 1).bit_length()),
+         "radix": 1, "sp_engines": sp_engines,
          "mean_engines": mean_engines, "aw_f": aw_for(sp_engines + 4),
          "aw_mean": aw_for(mean_engines + 4), "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
          "bias": bias_vals, "aw_x": aw_for(c + mean_cycles + 16), "aw_y": aw_for(c + spread_cycles + 16),
