@@ -140,7 +140,7 @@ def collect(out: Path) -> None:
     manifest = yaml.safe_load((out / "manifest.yaml").read_text())
     rows = []
     for unit in manifest["units"]:
-        work = out / "synth_ecp5" / unit["module"]
+        work = out / "synth_ecp5-25k" / unit["module"]
         if not (work / "stat.txt").exists():
             continue
         counts = _cell_counts((work / "stat.txt").read_text())

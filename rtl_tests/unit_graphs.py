@@ -121,13 +121,30 @@ def shiftgelu_b() -> Graph:
                 name="sg_b")
 
 
+def shiftmax_short() -> Graph:
+    """The digits model's attention rows: 17 tokens, shorter than one 31-step division (three dividers in turn)."""
+    return _one("shiftmax", (5, 17), 8, Interval(-128, 127), 16, {"x0": exp_x0(0.1)}, name="sm_s",
+                out_scale=2.0**-15)
+
+
+def shiftmax_deit() -> Graph:
+    """deit_tiny's attention: 197 tokens, x0 = -400 (scores at scale 1/400), n = 15."""
+    return _one("shiftmax", (2, 197), 8, Interval(-128, 127), 16, {"x0": -400, "n": 15, "out_bits": 16},
+                name="sm_d", scale=0.0025, out_scale=2.0**-15)
+
+
+def shiftgelu_deit() -> Graph:
+    """deit_tiny's GELU widths (x0 = -63, n = 23) on 96-element rows."""
+    return _one("shiftgelu", (3, 96), 8, Interval(-128, 127), 16, {"x0": -63, "n": 23}, name="sg_d", scale=0.0093)
+
+
 CONFIGS = {
-    "shiftmax": (shiftmax_a, shiftmax_b),
+    "shiftmax": (shiftmax_a, shiftmax_b, shiftmax_short, shiftmax_deit),
     "ibert_softmax": (ibert_softmax_a, ibert_softmax_b),
     "log_int_softmax": (log_int_softmax_a, log_int_softmax_b),
     "ibert_gelu": (ibert_gelu_a, ibert_gelu_b),
     "requantize": (requantize_a, requantize_b, requantize_c),
-    "shiftgelu": (shiftgelu_a, shiftgelu_b),
+    "shiftgelu": (shiftgelu_a, shiftgelu_b, shiftgelu_deit),
 }
 
 
@@ -164,8 +181,18 @@ def l1_layernorm_b() -> Graph:
     return _norm("l1_layernorm", (2, 40), 8, Interval(-128, 127), "l1_b")
 
 
+def ilayernorm_short() -> Graph:
+    """The digits model's LayerNorm: 64 channels of a 16-bit stream, 10 Newton steps (six spread engines in turn)."""
+    return _norm("ilayernorm", (4, 64), 16, Interval(-32768, 32767), "ln_s")
+
+
+def ilayernorm_deit() -> Graph:
+    """deit_tiny's LayerNorm: 192 channels of a 16-bit stream, 10 Newton steps (two spread engines)."""
+    return _norm("ilayernorm", (2, 192), 16, Interval(-32768, 32767), "ln_d")
+
+
 CONFIGS.update({
-    "ilayernorm": (ilayernorm_a, ilayernorm_b),
+    "ilayernorm": (ilayernorm_a, ilayernorm_b, ilayernorm_short, ilayernorm_deit),
     "ibert_layernorm": (ibert_layernorm_a, ibert_layernorm_b),
     "l1_layernorm": (l1_layernorm_a, l1_layernorm_b),
 })

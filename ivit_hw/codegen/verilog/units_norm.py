@@ -18,8 +18,8 @@ from .units_common import (
     aw_for,
     data_width,
     dp16kd_initvals,
+    engines_for,
     out_width,
-    radix_for,
     row_len,
 )
 from .units_common import tdata_bits as _tdata
@@ -32,7 +32,7 @@ TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNor
 
 
 def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
-    """Widths, constants and divider radix of a LayerNorm unit for ``node``."""
+    """Widths, constants and divider engines of a LayerNorm unit for ``node``."""
     op, a = node.op, node.attrs
     if op == "ilayernorm":
         variant = "iter" if a["sqrt"] == "iter" else "exact"
@@ -62,13 +62,15 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
         kb = max(kb, (vb + 1) // 2, 2)
     dnw = max(vb, 32)
     divisions = iters + 1 if variant == "iter" else 1
-    radix = radix_for(dnw, c - (kb if variant == "exact" else 0), divisions)
-    steps = math.ceil(dnw / radix)
+    # every divider does one compare-subtract per clock; rows shorter than a row's division work take
+    # engines in turn (the spread engines ``<module>_sp``, ``ivit_rrdiv`` for the mean)
+    steps = dnw
     spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
+    sp_engines = engines_for(spread_cycles + 6, c)
     xsum_w = sbits(xsum)
     b_stages = 2 if variant == "l1" else 1 + DMUL_LAT  # pass B: y = x - mean, then |y| or y^2 (DSP)
-    radix_mean = radix_for(xsum_w, c)
-    mean_cycles = math.ceil(xsum_w / radix_mean) + 4 + MEAN_STAGES
+    mean_cycles = xsum_w + 4 + MEAN_STAGES
+    mean_engines = engines_for(xsum_w + 8, c)
     bias = np.asarray(graph.constants[node.inputs["bias_int"]], dtype=np.int64).reshape(-1)
     if bias.size not in (1, c):
         raise UnsupportedError(f"{node.name}: bias_int has {bias.size} values; the unit takes 1 or {c}")
@@ -80,11 +82,13 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "out": sbits(rg["out"])}
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "variant": variant, "c": c,
          "num": num, "iters": iters, "k0": k0, "kb": kb, "vb": vb, "dnw": dnw, "sqw": 2 * kb,
-         "radix": radix, "radix_mean": radix_mean, "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
+         "radix": 1, "sp_engines": sp_engines,
+         "mean_engines": mean_engines, "aw_f": aw_for(sp_engines + 4),
+         "aw_mean": aw_for(mean_engines + 4), "cw": max(c.bit_length(), 1), "spread_doc": spread_doc,
          "bias": bias_vals, "aw_x": aw_for(c + mean_cycles + 16), "aw_y": aw_for(c + spread_cycles + 16),
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
-         "min_row": max(spread_cycles, mean_cycles) + 4,
+         "min_row": max(math.ceil((spread_cycles + 6) / sp_engines), math.ceil((xsum_w + 8) / mean_engines)),
          "b_stages": b_stages,
          "bias_init": dp16kd_initvals(bias_vals, w["bias"]) if len(bias_vals) > 1 and 64 <= c <= 1024 else None,
          "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,

@@ -15,9 +15,9 @@ from .units_common import (
     UnitView,
     aw_for,
     data_width,
+    engines_for,
     ibert_exp_cfg,
     out_width,
-    radix_for,
     row_len,
     shift_exp_cfg,
     tdata_bits,
@@ -85,9 +85,13 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         w["f"] = sbits(rg["f"])
         w["prod"] = sbits(rg["prod"])
         u["out_shift"] = 32 - a["out_bits"]
-        u["radix"] = radix_for(nw, c)
-        steps = math.ceil(nw / u["radix"])
-        u["min_row"] = steps + 4
+        # one compare-subtract per clock; a division occupies its engine steps + 1 clocks, so rows shorter
+        # than that take engines in turn (ivit_rrdiv), each division's result in order into fifo_f
+        steps = nw
+        u["radix"] = 1
+        u["engines"] = engines_for(steps + 4, c)
+        u["min_row"] = math.ceil((steps + 4) / u["engines"])
+        u["aw_f"] = aw_for(u["engines"] + 4)
         u["mul_lat"] = DMUL_LAT
         # 13 clocks of the row-max push, FIFO hops and division hand-over, then pass C: operand registers
         # and the DSP multiplier, then the output FIFO

@@ -1,7 +1,8 @@
 // ivit_seqdiv: unsigned sequential restoring divider, R quotient bits per clock.
-// start (while idle) latches num/den; done pulses for one clock after
-// ceil(NW/R) clocks with quo = num / den and rem = num % den held until the
-// next start. den must be non-zero.
+// start (while idle) begins a division of num/den; done pulses for one clock
+// after ceil(NW/R) clocks with quo = num / den and rem = num % den, valid in
+// that clock only (an idle divider loads num/den every clock, so start reaches
+// only the step counter and the registered busy flag). den must be non-zero.
 module ivit_seqdiv #(
     parameter NW = 32,
     parameter DW = 16,
@@ -12,7 +13,7 @@ module ivit_seqdiv #(
     input  wire          start,
     input  wire [NW-1:0] num,
     input  wire [DW-1:0] den,
-    output wire          busy,
+    output reg           busy,
     output reg           done,
     output wire [NW-1:0] quo,
     output wire [DW-1:0] rem
@@ -38,7 +39,6 @@ module ivit_seqdiv #(
         end
     endgenerate
 
-    assign busy = (left != {CW{1'b0}});
     assign quo = nq[NW-1:0];
     assign rem = part;
 
@@ -60,23 +60,28 @@ module ivit_seqdiv #(
     always @(posedge clk) begin
         if (rst) begin
             left <= {CW{1'b0}};
+            busy <= 1'b0;
             done <= 1'b0;
-            nq <= {NP{1'b0}};
-            part <= {DW{1'b0}};
-            d <= {DW{1'b0}};
         end else begin
             done <= 1'b0;
             if (start && !busy) begin
-                nq <= num_p;
-                part <= {DW{1'b0}};
-                d <= den;
                 left <= STEPS[CW-1:0];
+                busy <= 1'b1;
             end else if (busy) begin
-                nq <= nq_next;
-                part <= part_next;
                 left <= left - 1'b1;
-                if (left == {{(CW - 1){1'b0}}, 1'b1}) done <= 1'b1;
+                if (left == {{(CW - 1){1'b0}}, 1'b1}) begin
+                    done <= 1'b1;
+                    busy <= 1'b0;
+                end
             end
+        end
+        if (busy) begin
+            nq <= nq_next;
+            part <= part_next;
+        end else begin
+            nq <= num_p;
+            part <= {DW{1'b0}};
+            d <= den;
         end
     end
 endmodule

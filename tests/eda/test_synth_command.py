@@ -1,0 +1,86 @@
+"""``ivit-hw synth`` without the EDA tools: device names, the bad-device exit, slowest-first ordering
+(synthesis stubbed) and the configuration key of ``--distinct``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivit_hw.eda import synth, synth_command
+from ivit_hw.ir.serialize import save_graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
+from cli_helpers import assert_one_line_error, run_cli  # noqa: E402
+from tiny_graphs import tiny_graph  # noqa: E402
+
+
+def test_device_names_and_alias():
+    assert synth.resolve_device("ecp5").name == "ecp5-25k"
+    small, big = synth.resolve_device("ecp5-25k"), synth.resolve_device("ecp5-85k")
+    assert small.pnr_args[0] == "--25k" and big.pnr_args[0] == "--85k"
+    assert big.capacity["dsp"] == 156 and big.capacity["bram"] == 208
+    assert small.capacity["dsp"] == 28 and small.capacity["bram"] == 56
+    xc7 = synth.resolve_device("xc7")
+    assert xc7.family == "xc7" and xc7.pnr_args is None  # no open place and route for Xilinx
+    with pytest.raises(synth.UnknownDevice, match="'ice40'.*ecp5-85k"):
+        synth.resolve_device("ice40")
+
+
+@pytest.fixture()
+def rendered(tmp_path, capsys):
+    """tiny_graph's two requantize units rendered for Verilog."""
+    graph_dir, out = tmp_path / "g.ivit", tmp_path / "rtl"
+    save_graph(tiny_graph(), graph_dir)
+    code, _, err = run_cli(capsys, "codegen", graph_dir, "--target", "verilog", "-o", out)
+    assert code == 0, err
+    return out
+
+
+def test_unknown_device_is_one_line_exit_2_and_writes_nothing(rendered, capsys):
+    before = sorted(p.name for p in rendered.rglob("*"))
+    code, out, err = run_cli(capsys, "synth", rendered, "--device", "ecp5-45k")
+    assert_one_line_error(code, err, "'ecp5-45k'", "ecp5-25k", "ecp5-85k", "xc7")
+    assert out == ""
+    assert sorted(p.name for p in rendered.rglob("*")) == before
+
+
+def test_synth_prints_and_writes_the_slowest_unit_first(rendered, capsys, monkeypatch):
+    fmax = {"ivit_fc_q": 171.5, "ivit_y": 98.25}  # the manifest lists fc.q first
+    seen = []
+
+    def fake(sources, top, device, **kw):
+        seen.append((top, device, kw["work"].parent.name))
+        return {"top": top, "device": device, "lut": 1, "ff": 2, "dsp": 0, "bram": 0, "lutram": 0, "carry": 0,
+                "fmax_mhz": fmax[top], "meets": fmax[top] >= kw["freq_mhz"], "critical_path": [], "capacity": {}}
+
+    monkeypatch.setattr(synth_command, "synth_design", fake)
+    monkeypatch.setattr(synth_command, "tools_for", lambda device: None)
+    code, out, err = run_cli(capsys, "synth", rendered, "--device", "ecp5", "--jobs", "1")
+    assert code == 0, err
+    assert sorted(seen) == [("ivit_fc_q", "ecp5-25k", "synth_ecp5-25k"), ("ivit_y", "ecp5-25k", "synth_ecp5-25k")]
+    table = [line for line in out.splitlines() if line.startswith("| ") and "MHz" not in line and "node" not in line]
+    assert [line.split("|")[1].strip() for line in table] == ["y", "fc.q"]
+    assert "98.2" in table[0] or "98.3" in table[0]
+    assert "below 150 MHz: y" in out
+    doc = json.loads((rendered / "synth.json").read_text())
+    assert doc["device"] == "ecp5-25k"
+    assert [r["node"] for r in doc["units"]] == ["y", "fc.q"]
+    md = (rendered / "synth.md").read_text()
+    assert md.index("| y |") < md.index("| fc.q |")
+
+
+def test_slowest_first_keeps_rows_without_fmax_last_in_order():
+    rows = [{"n": "a", "fmax_mhz": None}, {"n": "b", "fmax_mhz": 200.0}, {"n": "c", "fmax_mhz": 120.0},
+            {"n": "d", "fmax_mhz": None}]
+    assert [r["n"] for r in synth.slowest_first(rows)] == ["c", "b", "a", "d"]
+
+
+def test_config_key_masks_constants_and_module_name_but_not_widths():
+    a = "module ivit_a (input wire [7:0] x);\n  wire [15:0] k = 16'sh1F3; wire b = 1'b1;\nendmodule"
+    b = a.replace("ivit_a", "ivit_b").replace("16'sh1F3", "16'sh00A")
+    c = a.replace("[15:0] k = 16'sh1F3", "[16:0] k = 17'sh1F3")
+    assert synth_command.config_key(a, "ivit_a") == synth_command.config_key(b, "ivit_b")
+    assert synth_command.config_key(a, "ivit_a") != synth_command.config_key(c, "ivit_a")
