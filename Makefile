@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 test: setup hls-headers
-	CI=$${CI:-} $(PY) -m pytest -q tests rtl_tests
+	CI=$${CI:-} $(PY) -m pytest -q --durations=15 tests rtl_tests
 
 # The fast tiers for the edit-test loop: tests/ without the g++ C-simulation, the 2000-image eval,
 # the README walkthrough and rtl_tests/ (cocotb, yosys). `make test` (what CI runs) stays the full suite.
