@@ -55,6 +55,18 @@ def compare_images(source: str, shape: tuple[int, int, int], max_images: int, cr
             f"image folder {source} ({len(ds.classes)} classes)")
 
 
+def activation_store() -> tuple[dict[str, np.ndarray], Callable[..., None]]:
+    """An empty name -> float64 array dict and ``put(tensor, *names)`` that stores a tensor under names."""
+    acts: dict[str, np.ndarray] = {}
+
+    def put(t: torch.Tensor, *names: str) -> None:
+        arr = t.detach().to(torch.float64).numpy()
+        for name in names:
+            acts[name] = arr
+
+    return acts, put
+
+
 def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str, np.ndarray]:
     """The float model's activations on uint8 pixels, named and laid out as the exported graph's tensors.
 
@@ -68,13 +80,7 @@ def float_activations(model: VisionTransformer, pixels: np.ndarray) -> dict[str,
 
         return swin_float_activations(model, pixels)
     m = model
-    acts: dict[str, np.ndarray] = {}
-
-    def put(t: torch.Tensor, *names: str) -> None:
-        arr = t.detach().to(torch.float64).numpy()
-        for name in names:
-            acts[name] = arr
-
+    acts, put = activation_store()
     with torch.no_grad():
         x = m.normalize_uint8(torch.as_tensor(np.ascontiguousarray(pixels)))
         b = x.shape[0]

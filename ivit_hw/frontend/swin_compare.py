@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .compare import residual_mlp_acts
+from .compare import activation_store, residual_mlp_acts
 from .swin import SwinBlock, SwinTransformer, roll_windows, unroll_windows
 
 __all__ = ["swin_float_activations"]
@@ -46,13 +46,7 @@ def _block(blk: SwinBlock, p: str, x: torch.Tensor, put) -> torch.Tensor:
 def swin_float_activations(model: SwinTransformer, pixels: np.ndarray) -> dict[str, np.ndarray]:
     """Batched float64 activations of ``model`` on uint8 pixels, keyed by graph tensor name."""
     m, c = model, model.config
-    acts: dict[str, np.ndarray] = {}
-
-    def put(t: torch.Tensor, *names: str) -> None:
-        arr = t.detach().to(torch.float64).numpy()
-        for name in names:
-            acts[name] = arr
-
+    acts, put = activation_store()
     with torch.no_grad():
         img = m.normalize_uint8(torch.as_tensor(np.ascontiguousarray(pixels)))
         x = m.patch_embed.proj(img).flatten(2).transpose(1, 2)
