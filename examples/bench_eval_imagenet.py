@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -42,26 +41,14 @@ from ivit_hw.frontend.evaluate import (
 from ivit_hw.frontend.models import create_model
 from ivit_hw.frontend.synthetic import synthetic_graph
 from ivit_hw.runtime.clipping import ClipCounter
+from ivit_hw.runtime.cpu_info import cpu_summary
 
 IMAGENET_VAL = 50_000
-FLAGS = ("avx512_vnni", "amx_int8", "amx_bf16", "avx512_bf16", "avx_vnni")
 
 
 def cpu_line() -> str:
-    """CPU model, its int8/bf16 instruction flags, cores, load average and torch threads."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())  # the first CPU's lines
-    except OSError:
-        pass
-    model = info.get("model name") or platform.processor() or platform.machine()
-    flags = set(info.get("flags", "").split())
-    have = [f for f in FLAGS if f in flags] or ["none of " + "/".join(FLAGS)]
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"CPU: {model}; int8/bf16 flags: {', '.join(have)}; {os.cpu_count()} cores; load average {load} "
-            f"(1/5/15 min); torch {torch.__version__}, {torch.get_num_threads()} threads")
+    """The CPU line of :func:`~ivit_hw.runtime.cpu_info.cpu_summary` plus the torch version and threads."""
+    return f"{cpu_summary()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def synthetic_jpeg(rng: np.random.Generator) -> Image.Image:

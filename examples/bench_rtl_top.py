@@ -12,8 +12,6 @@ Cycles are simulated clocks (exact, independent of the machine); wall times depe
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -23,20 +21,7 @@ import numpy as np
 from ivit_hw.codegen.verilog.top_render import write_top
 from ivit_hw.codegen.verilog.top_verify import run_top, utilisation
 from ivit_hw.frontend.data import load_digits_split
-
-
-def _cpu() -> str:
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx512_vnni", "amx_int8", "amx_bf16", "avx512_bf16")
-    return f"{model}; " + ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
+from ivit_hw.runtime.cpu_info import cpu_summary
 
 
 def main() -> None:
@@ -56,7 +41,7 @@ def main() -> None:
 
         graph = quick_digits_graph()
     images = load_digits_split().test_images[: args.images].astype(np.int64)
-    print(f"machine: {_cpu()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+    print(f"machine: {cpu_summary()} "
           "(shared with other jobs: wall times are not quiet ones; cycles are exact)")
     print(f"graph {graph.name}: {len(images)} digits test images on {args.sim}, random stalls {args.stall} "
           "on both sides for the check, then back to back without stalls for the timing")

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,22 +25,7 @@ from pathlib import Path
 from ivit_hw.cli import main
 from ivit_hw.codegen.targets import read_manifest
 from ivit_hw.ir.serialize import load_graph
-
-
-def cpu_line() -> str:
-    """CPU model, its int8/bf16 flags and the load average."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx512_vnni", "amx_int8", "amx_bf16", "avx512_bf16") if f in flags]
-    return (f"{model}, {os.cpu_count()} cores, flags {', '.join(wanted) or 'none of avx512_vnni/amx/avx512_bf16'}, "
-            f"load average {os.getloadavg()[0]:.1f}")
+from ivit_hw.runtime.cpu_info import cpu_summary
 
 
 def table(rows: list[dict], label: str, device: str) -> str:
@@ -58,7 +41,7 @@ def table(rows: list[dict], label: str, device: str) -> str:
 
 def run(out: Path, graphs: list[str], ops: list[str] | None, device: str, jobs: int) -> int:
     """Render, synthesise and tabulate each graph; returns the first non-zero exit status (or 0)."""
-    print(cpu_line(), flush=True)
+    print(cpu_summary(), flush=True)
     for graph_dir in graphs:
         label = Path(graph_dir).stem
         rtl = out / label
@@ -74,7 +57,7 @@ def run(out: Path, graphs: list[str], ops: list[str] | None, device: str, jobs: 
             return status
         rows = json.loads((rtl / "synth.json").read_text())["units"]
         print(f"\n{label}: {len(rows)} distinct configuration(s) of {count} unit(s), "
-              f"{time.perf_counter() - t:.0f} s; {cpu_line()}\n")
+              f"{time.perf_counter() - t:.0f} s; {cpu_summary()}\n")
         print(table(rows, label, device), flush=True)
     return 0
 
