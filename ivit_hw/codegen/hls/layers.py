@@ -67,11 +67,18 @@ def requantize(ctx: LayerCtx) -> Layer:
         ctx.typed(layer, "rnd_id_t", _shift_bits(ctx.intervals["prod_id"], e_id))
         ctx.typed(layer, "sum_t", "sum")
         id_len = _bcast(ctx, ctx.shape("identity"), full, "identity")
+        ident_arg = ctx.buffers["identity"]
+        if id_len != _size(ctx.shape("identity")):  # broadcast over leading axes: the kernel reads full size
+            if node.inputs["identity"] not in ctx.graph.constants:
+                raise IRError(f"node {node.name!r}: identity {node.inputs['identity']!r} of shape "
+                              f"{ctx.shape('identity')} broadcasts to {full} over leading axes; the HLS "
+                              "requantize takes that only from a constant")
+            ident_arg = ctx.rom(layer, "identity", _bcast_values(ctx.const("identity"), id_len, full))
         mid_len = _bcast(ctx, ctx.shape("m_id"), full, "identity multiplier")
         if _bcast(ctx, ctx.shape("e_id"), full, "identity shift") != mid_len:
             mid_len = _size(full)
         layer.consts += [("id_len", _i(id_len)), ("mid_len", _i(mid_len))]
-        args += [ctx.buffers["identity"], ctx.rom(layer, "m_id", _bcast_values(ctx.const("m_id"), mid_len, full)),
+        args += [ident_arg, ctx.rom(layer, "m_id", _bcast_values(ctx.const("m_id"), mid_len, full)),
                  ctx.rom(layer, "e_id", _bcast_values(e_id, mid_len, full))]
     ctx.typed(layer, "out_t", "out")
     bits = a["out_bits"]

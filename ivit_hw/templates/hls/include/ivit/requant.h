@@ -35,9 +35,10 @@ REQ_ROWS:
 }
 
 // With the residual identity term: adds id_t, prod_id_t, y_id_t, rnd_id_t, sum_t, id_len, mid_len.
-template <class CFG, class MT, class ET, class MIT, class EIT>
+// ident: a stream buffer of id_t or a constant ROM (a broadcast bias) of a native type; read as id_t.
+template <class CFG, class MT, class ET, class IT, class MIT, class EIT>
 void requantize_identity(const typename CFG::acc_t acc[CFG::rows * CFG::cols], const MT m[CFG::m_len],
-                         const ET e[CFG::m_len], const typename CFG::id_t ident[CFG::id_len],
+                         const ET e[CFG::m_len], const IT ident[CFG::id_len],
                          const MIT m_id[CFG::mid_len], const EIT e_id[CFG::mid_len],
                          typename CFG::out_t out[CFG::rows * CFG::cols]) {
 REQI_ROWS:
@@ -52,7 +53,7 @@ REQI_ROWS:
             const int jm = bcast_index<CFG::mid_len, n, CFG::cols>(i, c);
             typename CFG::prod_t prod = acc[i] * m[j];
             typename CFG::y_t y = round_shift<CFG::rounding, typename CFG::rnd_t>(prod, int(e[j]));
-            typename CFG::prod_id_t prod_id = ident[jd] * m_id[jm];
+            typename CFG::prod_id_t prod_id = typename CFG::id_t(ident[jd]) * m_id[jm];
             typename CFG::y_id_t y_id = round_shift<CFG::rounding, typename CFG::rnd_id_t>(prod_id, int(e_id[jm]));
             typename CFG::sum_t sum = y + y_id;
             out[i] = clamp<typename CFG::out_t>(sum, CFG::out_min, CFG::out_max);
