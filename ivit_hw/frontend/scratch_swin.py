@@ -48,17 +48,17 @@ class ScratchSwin(ScratchViT):
                 if shift:
                     lab = [3 * _region(h, res, win, shift) + _region(w, res, win, shift) for h, w in pos]
                     keep = [[li == lj for lj in lab] for li in lab]
-                out = self._window(pre, [a[i] for i in src], heads, keep, wi * (res // win) + wj)
+                out = self._window(pre, [a[i] for i in src], heads, keep)
                 for i, row in zip(src, out, strict=True):
                     merged[i] = row
         proj = self.linear(f"{pre}.attn.proj", merged)
         return self.requant(f"{pre}.res1", proj, self.act_bits, x)
 
-    def _window(self, pre: str, tokens: Rows, heads: int, keep: list[list[bool]] | None, index: int) -> Rows:
+    def _window(self, pre: str, tokens: Rows, heads: int, keep: list[list[bool]] | None) -> Rows:
         qkv = self.requant(f"{pre}.attn.qkv.q", self.linear(f"{pre}.attn.qkv", tokens), 8)
         d = len(qkv[0]) // 3
         hd = d // heads
-        bias = self.c[f"{pre}.attn.relative_position_bias"][index]  # [nW][nH][N][N]: this window's
+        bias = self.c[f"{pre}.attn.relative_position_bias"]  # [nH][N][N]: the same for every window
         merged: Rows = [[] for _ in tokens]
         for h in range(heads):
             q = [row[h * hd:(h + 1) * hd] for row in qkv]

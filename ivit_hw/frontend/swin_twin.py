@@ -8,7 +8,7 @@ and the integer :meth:`QuantSwin.program`. What Swin adds, all with existing IR 
 - cyclic shift: per axis a ``slice`` pair and a ``concat`` (pure data movement);
 - window partition / reverse: ``reshape`` + ``transpose`` + ``reshape``;
 - relative-position bias: the gathered ``[nH, N, N]`` bias as an 8-bit constant with its
-  own scale (repeated over the windows), added to q @ k^T as the second (identity) term of
+  own scale (one constant, broadcast over the windows), added to q @ k^T as the second (identity) term of
   the scores' requantize;
 - shifted-window mask: a boolean keep-mask ``[nW, 1, N, N]`` on the Shiftmax (masked
   entries give e = 0 and output 0; docs/semantics.md section 5);
@@ -177,9 +177,8 @@ class QuantSwin(QuantViT):
         sc = em.op("matmul", {"a": q, "b": k}, f"{pre}.attn.scores.acc", I32, s_sc, attrs)
         bias = _np(att.relative_bias())
         s_b = bias_scale(bias)
-        # repeated over the windows: every backend then adds two tensors of one shape (no broadcast)
-        bias_q = np.broadcast_to(P.quantize(bias, s_b, 8), (nw, h, n, n))
-        bias_q = em.const(f"{pre}.attn.relative_position_bias", np.ascontiguousarray(bias_q), I8, s_b)
+        # one [heads, n, n] constant, broadcast over the windows by the requantize's identity term
+        bias_q = em.const(f"{pre}.attn.relative_position_bias", P.quantize(bias, s_b, 8), I8, s_b)
         s_s = self.scale(f"{pt}_scores")
         sc = self._requant(em, f"{pre}.attn.scores", sc, s_sc / s_s, 8, s_s, bias_q, s_b / s_s)
         keep = shift_keep_mask(blk.resolution, blk.window, blk.shift)

@@ -54,7 +54,7 @@ def test_swin_digits_graph_structure(digits_swin) -> None:
     scores = g.node("layers.0.blocks.0.attn.scores")
     assert scores.inputs["identity"] == "layers.0.blocks.0.attn.relative_position_bias"
     bias = g.tensor(scores.inputs["identity"])
-    assert bias.dtype.bits == 8 and bias.shape == (4, 2, 4, 4)  # [nW, nH, N, N], one copy per window
+    assert bias.dtype.bits == 8 and bias.shape == (2, 4, 4)  # [nH, N, N], one copy broadcast over the windows
     assert g.node("layers.1.downsample.order").attrs["perm"] == [0, 2, 3, 1, 4]
     assert g.tensor("layers.1.downsample.cat").shape == (4, 128)
     assert "layers.1.downsample.reduction.bias" not in g.constants
