@@ -29,14 +29,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# Every core (TEST_JOBS=0: one process, no workers); whole test modules stay on one worker (--dist loadscope)
+# so module fixtures build once; rtl_tests first: its long simulator runs start early.
+TEST_JOBS ?= auto
 test: setup hls-headers
-	CI=$${CI:-} $(PY) -m pytest -q --durations=15 tests rtl_tests
+	CI=$${CI:-} $(PY) -m pytest -q --durations=15 -n $(TEST_JOBS) --dist loadscope rtl_tests tests
 
 # The fast tiers for the edit-test loop: tests/ without the g++ C-simulation, the 2000-image eval,
 # the README walkthrough and rtl_tests/ (cocotb, yosys). `make test` (what CI runs) stays the full suite.
 QUICK_SKIP := tests/codegen/test_hls_csim.py tests/frontend/test_evaluate.py tests/test_walkthrough.py
 test-quick: setup
-	CI=$${CI:-} $(PY) -m pytest -q tests $(addprefix --ignore=,$(QUICK_SKIP))
+	CI=$${CI:-} $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadscope tests $(addprefix --ignore=,$(QUICK_SKIP))
 
 demo: setup hls-headers
 	$(VENV)/bin/ivit-hw demo --out out/demo
