@@ -1,0 +1,216 @@
+// Row kernels of the fused executor's CPU fast path (ivit_hw/runtime/native/__init__.py).
+//
+// Each kernel is a named fast path of spec kernels in ivit_hw/ops (docs/semantics.md), one pass per
+// row, threads over rows: requantize (section 2) with bias and residual, the Shiftmax row of the
+// fused attention (sections 4-5), I-LayerNorm + requantize (section 7), ShiftGELU + requantize
+// (section 6). The ShiftExp values and the GELU coefficient multiply are not recomputed here: they
+// arrive as tables built by the ops kernels themselves. Integer arithmetic is int64 where the plan
+// proved the values fit (the spec's own int64), __int128 for the wide requantize products.
+// The Python side proves every precondition stated here before calling; tests in
+// tests/fused/test_native_kernels.py check each kernel equal to ops.* at the bounds.
+#include <algorithm>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+typedef int64_t i64;
+typedef __int128 i128;
+
+enum Dtype { I8 = 0, U8 = 1, I16 = 2, I32 = 3, I64 = 4, F32 = 5, F64 = 6 };
+enum Rounding { HALF_EVEN = 0, HALF_UP = 1, FLOOR = 2 };
+static const i64 INT32_MAX_ = 2147483647;
+
+static inline i64 load(const void* p, int t, i64 i) {
+    switch (t) {
+        case I8: return static_cast<const int8_t*>(p)[i];
+        case U8: return static_cast<const uint8_t*>(p)[i];
+        case I16: return static_cast<const int16_t*>(p)[i];
+        case I32: return static_cast<const int32_t*>(p)[i];
+        case I64: return static_cast<const int64_t*>(p)[i];
+        case F32: return static_cast<i64>(static_cast<const float*>(p)[i]);  // exact integer values
+        default: return static_cast<i64>(static_cast<const double*>(p)[i]);
+    }
+}
+
+static inline void store(void* p, int t, i64 i, i64 v) {
+    switch (t) {
+        case I8: static_cast<int8_t*>(p)[i] = static_cast<int8_t>(v); break;
+        case U8: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+        case I16: static_cast<int16_t*>(p)[i] = static_cast<int16_t>(v); break;
+        case I32: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
+        case I64: static_cast<int64_t*>(p)[i] = v; break;
+        case F32: static_cast<float*>(p)[i] = static_cast<float>(v); break;
+        default: static_cast<double*>(p)[i] = static_cast<double>(v); break;
+    }
+}
+
+// round(p / 2^s) for 0 <= s <= 62 (spec section 0): floor, half up, half to even.
+template <class T>
+static inline T round_shift(T p, int s, int mode) {
+    if (s == 0) return p;
+    T q = p >> s;
+    if (mode == FLOOR) return q;
+    T half = static_cast<T>(1) << (s - 1);
+    T rem = p - q * (static_cast<T>(1) << s);
+    if (mode == HALF_UP) return q + (rem >= half);
+    return q + ((rem > half) || (rem == half && (q & 1)));
+}
+
+template <class T>
+static inline i64 clamp_bits(T v, int bits) {
+    const T hi = (static_cast<T>(1) << (bits - 1)) - 1;
+    const T lo = -hi - 1;
+    return static_cast<i64>(v < lo ? lo : (v > hi ? hi : v));
+}
+
+// One requantize: clamp(round(a*m/2^e) [+ round(b*m_id/2^e_id)], bits), in T (int64 or __int128).
+template <class T>
+static inline i64 requant1(i64 a, i64 m, int e, int mode, int bits, bool has_id, i64 b, i64 mi, int ei) {
+    T y = round_shift<T>(static_cast<T>(a) * m, e, mode);
+    if (has_id) y += round_shift<T>(static_cast<T>(b) * mi, ei, mode);
+    return clamp_bits<T>(y, bits);
+}
+
+static inline i64 requant_any(bool wide, i64 a, i64 m, int e, int mode, int bits, bool has_id = false,
+                              i64 b = 0, i64 mi = 0, int ei = 0) {
+    return wide ? requant1<i128>(a, m, e, mode, bits, has_id, b, mi, ei)
+                : requant1<i64>(a, m, e, mode, bits, has_id, b, mi, ei);
+}
+
+// f(r0, r1) over [0, rows) split into nthreads contiguous blocks.
+template <class F>
+static void parallel_rows(i64 rows, int nthreads, F f) {
+    if (nthreads <= 1 || rows < 2 * nthreads) {
+        f(0, rows);
+        return;
+    }
+    const i64 chunk = (rows + nthreads - 1) / nthreads;
+    std::vector<std::thread> pool;
+    for (int t = 1; t < nthreads; ++t) {
+        const i64 a = t * chunk, b = std::min(rows, a + chunk);
+        if (a < b) pool.emplace_back(f, a, b);
+    }
+    f(0, std::min(rows, chunk));
+    for (auto& th : pool) th.join();
+}
+
+static inline i64 floor_div(i64 a, i64 b) {  // b > 0
+    i64 q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+extern "C" {
+
+// out[r, c] = requantize(acc[r, c] + bias[c], m[c], e[c]) (+ identity[r, c] with m_id, e_id), for a
+// [rows, cols] accumulator with row stride acc_ld (bias, identity may be null; *_step 0 = scalar).
+void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, const i64* bias,
+                  const i64* m, i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
+                  const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
+                  void* out, int out_t, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            for (i64 c = 0; c < cols; ++c) {
+                i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
+                i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
+                i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
+                                            true, b, m_id[c * mid_step], static_cast<int>(e_id[c * eid_step]))
+                              : requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits);
+                store(out, out_t, r * cols + c, v);
+            }
+        }
+    });
+}
+
+// The fused attention's row: s = requantize(scores, sm, se) to sbits (scalar multiplier), then
+// Shiftmax over the row with ShiftExp looked up in table[d + span] for d = s - max(s) in [-span, 0]
+// (span = 2^sbits - 1 covers every row), output (e * f) >> (32 - out_bits).
+void ivit_shiftmax(const void* sc, int sc_t, i64 rows, i64 n, i64 sm, int se, int sbits, int mode, int wide,
+                   const i64* table, i64 span, int out_bits, void* out, int out_t, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        std::vector<i64> s(n), ev(n);
+        for (i64 r = r0; r < r1; ++r) {
+            i64 mx = INT64_MIN;
+            for (i64 j = 0; j < n; ++j) {
+                s[j] = requant_any(wide, load(sc, sc_t, r * n + j), sm, se, mode, sbits);
+                mx = std::max(mx, s[j]);
+            }
+            i64 esum = 0;
+            for (i64 j = 0; j < n; ++j) {
+                ev[j] = table[s[j] - mx + span];
+                esum += ev[j];
+            }
+            const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
+            const i64 f = INT32_MAX_ / total;
+            for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, (ev[j] * f) >> (32 - out_bits));
+        }
+    });
+}
+
+// I-LayerNorm over rows of c channels (Newton sqrt from k0, iters steps), plus bias_int, then
+// requantize per channel (m[ch], e[ch]) to bits. Needs every int64 intermediate in range (proved
+// by the caller: c * (2 max|x|)^2 < 2^62 and 2 max|x| * 2^31 < 2^62).
+void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, int iters, i64 k0, const i64* m,
+                    i64 m_step, const i64* e, i64 e_step, int bits, int mode, int wide, void* out, int out_t,
+                    int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            i64 xsum = 0;
+            for (i64 j = 0; j < c; ++j) xsum += load(x, x_t, r * c + j);
+            i64 q = floor_div(xsum, c);  // round_half_even(xsum / c)
+            const i64 twice = 2 * (xsum - q * c);
+            const i64 mean = q + ((twice > c) || (twice == c && (q & 1)));
+            i64 v = 0;
+            for (i64 j = 0; j < c; ++j) {
+                const i64 y = load(x, x_t, r * c + j) - mean;
+                v += y * y;
+            }
+            i64 k = k0;
+            for (int it = 0; it < iters; ++it) k = (k + v / k) / 2;
+            const i64 f = INT32_MAX_ / k;
+            for (i64 j = 0; j < c; ++j) {
+                const i64 y = load(x, x_t, r * c + j) - mean;
+                const i64 acc = ((y * f) >> 1) + bias[j];
+                store(out, out_t, r * c + j,
+                      requant_any(wide, acc, m[j * m_step], static_cast<int>(e[j * e_step]), mode, bits));
+            }
+        }
+    });
+}
+
+// z = x (ztab null) or ztab[x - zlo] (the GELU coefficient multiply, tabulated); zmax[r] = max_j z.
+void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, i64* zmax, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            i64 mx = INT64_MIN;
+            for (i64 j = 0; j < n; ++j) {
+                const i64 xv = load(x, x_t, r * n + j);
+                mx = std::max(mx, ztab ? ztab[xv - zlo] : xv);
+            }
+            zmax[r] = mx;
+        }
+    });
+}
+
+// ShiftGELU's sigmoid g = (e * (INT32_MAX // min(e + em, INT32_MAX))) >> sig_shift with e = table[d + span],
+// d = z - zmax[r] in [-span, 0], em[r] = ShiftExp(-zmax[r]) saturated (from the caller); the output
+// x * g requantized (scalar m, e) to bits.
+void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, const i64* zmax, const i64* em,
+               const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
+               int out_t, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            const i64 mx = zmax[r], emr = em[r];
+            for (i64 j = 0; j < n; ++j) {
+                const i64 xv = load(x, x_t, r * n + j);
+                const i64 z = ztab ? ztab[xv - zlo] : xv;
+                const i64 ev = table[z - mx + span];
+                const i64 total = std::min(ev + emr, INT32_MAX_);
+                const i64 f = total > 0 ? INT32_MAX_ / total : 0;  // total 0 only with ev 0: g is 0 then
+                const i64 g = (ev * f) >> sig_shift;
+                store(out, out_t, r * n + j, requant_any(wide, xv * g, m, e, mode, bits));
+            }
+        }
+    });
+}
+
+}  // extern "C"
