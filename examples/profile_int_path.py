@@ -58,8 +58,11 @@ def main() -> None:
     pixels = torch.as_tensor(synthetic_images(a.batch, 3, 224, seed=1))
     name = graph.inputs[0]
     ref = run_graph(graph, {name: pixels[:1].numpy()}).outputs
-    for label, int8 in (("int8 GEMM route", True), ("float32 GEMM route", False)):
-        ex = FusedExecutor(graph, "cpu", "torch", int8_gemm=int8)
+    variants = {"native row kernels, GEMM route per CPU": {},
+                "torch steps, GEMM route per CPU": {"native": False},
+                "torch steps, float32 GEMM route": {"native": False, "int8_gemm": False}}
+    for label, options in variants.items():
+        ex = FusedExecutor(graph, "cpu", "torch", **options)
         with torch.no_grad():
             out = ex.forward({name: pixels})
         assert all(np.array_equal(out[k][:1].to(torch.int64).numpy(), v) for k, v in ref.items()), label

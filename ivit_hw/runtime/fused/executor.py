@@ -31,6 +31,7 @@ from .steps import Step, build_plan
 
 BACKENDS = ("torch", "triton")
 I64 = torch.int64
+MOVE_OPS = frozenset({"reshape", "transpose", "concat", "slice", "gather"})  # ops that only move values
 NATIVE_ROLES = ("x", "identity", "q", "k", "v")  # the step info keys naming data inputs
 
 
@@ -227,7 +228,12 @@ class FusedExecutor:
         if step.kind == "op":
             node = step.nodes[0]
             opdef = get_op(node.op)
-            args = {role: self._data(t, env) for role, t in node.inputs.items() if not opdef.role(role).param}
+            data = [(role, t) for role, t in node.inputs.items() if not opdef.role(role).param]
+            if node.op in MOVE_OPS:  # values pass through unchanged: keep the narrow storage type, no int64 copy
+                dt = storage_dtype(self.graph.tensor(node.output).dtype)
+                args = {role: (env[t] if t in env else self.consts[t][None]).to(dt) for role, t in data}
+            else:
+                args = {role: self._data(t, env) for role, t in data}
             return prep["impl"](args, None)
         if step.kind == "gemm":
             x = env[i["x"]] if i["x"] in env else self.consts[i["x"]][None]
