@@ -20,11 +20,11 @@ from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
 from ..int_gemm import choose_route, row_gemm
+from ..native import NativeKernels
+from ..native import load as load_native
 from ..node_builders import build_node
 from ..numpy_exec import RunResult
 from ..torch_namespace import TorchOps
-from ..native import NativeKernels
-from ..native import load as load_native
 from . import native_steps
 from . import torch_kernels as T
 from .steps import Step, build_plan

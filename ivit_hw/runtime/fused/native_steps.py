@@ -23,7 +23,7 @@ from ...ops.shiftgelu import SIGMOID_SHIFT, gelu_coef_mul
 from ..int_gemm import FLOAT32_EXACT, choose_route, row_gemm
 from ..native import NativeKernels
 from ..torch_namespace import TorchOps
-from .steps import Step, _max_abs
+from .steps import Step
 
 I64 = torch.int64
 XP = TorchOps()
