@@ -133,6 +133,24 @@ def test_shiftgelu_rows_with_both_coefficients(k, three_threads, coef):
     assert np.array_equal(got.numpy().astype(np.int64), want)
 
 
+@pytest.mark.parametrize("m, kk, n", [(37, 20, 13), (6, 4, 16), (197, 192, 200), (61, 768, 70)])
+def test_vnni_gemm_equals_int64_matmul_at_the_int8_extremes(k, three_threads, m, kk, n):
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI (the fused GEMM keeps torch._int_mm)")
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (m, kk))
+    w = rng.integers(-128, 128, (n, kk))
+    a[0], w[0], a[-1], w[-1] = -128, -128, 127, -128  # the largest |sum| in both signs
+    want = a @ w.T
+    packed = k.pack_b(torch.from_numpy(w).to(torch.int8))
+    acc = k.gemm_vnni(torch.from_numpy(a).to(torch.int8), packed)
+    assert acc.shape[1] % 16 == 0 and not acc[:, n:].any()
+    assert np.array_equal(acc[:, :n].to(torch.int64).numpy() - 128 * packed.colsum.numpy(), want)
+    ua = rng.integers(0, 256, (m, kk))  # unsigned activations: no offset
+    acc = k.gemm_vnni(torch.from_numpy(ua).to(torch.uint8), packed, signed=False)
+    assert np.array_equal(acc[:, :n].to(torch.int64).numpy(), ua @ w.T)
+
+
 def test_no_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):
     monkeypatch.setenv("IVIT_HW_NATIVE_CACHE", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))

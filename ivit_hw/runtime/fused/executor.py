@@ -138,7 +138,8 @@ class FusedExecutor:
         self._prepared = [self._prepare(s) for s in self.steps]
         if self.native is not None:
             for s, p in zip(self.steps, self._prepared, strict=True):
-                p["native"] = native_steps.prepare(graph, s, p, storage_dtype(graph.tensor(s.output).dtype))
+                out_dtype = storage_dtype(graph.tensor(s.output).dtype)
+                p["native"] = native_steps.prepare(self.native, graph, s, p, out_dtype)
         self._bodies = self._step_bodies(compile and backend == "torch")
 
     # ------------------------------------------------------------------ set-up

@@ -40,7 +40,7 @@ def _range(graph: Graph, tensor: str) -> tuple[int, int] | None:
     return None if rng is None else (int(rng.lo), int(rng.hi))
 
 
-def prepare(graph: Graph, step: Step, prep: Mapping, out_dtype: torch.dtype) -> dict | None:
+def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out_dtype: torch.dtype) -> dict | None:
     """What :func:`run` needs for ``step`` (``prep``: the torch step's own preparation), or None when
     the native kernels do not cover it (the step then runs its torch body)."""
     i, g = step.info, graph
@@ -55,6 +55,9 @@ def prepare(graph: Graph, step: Step, prep: Mapping, out_dtype: torch.dtype) -> 
         p = {**base, "w": prep["w"], "bias": bias, "m": _const(g, i["m"]), "e": _const(g, i["e"]),
              "wide": bool(i["split"] or i.get("split_id", False)),
              "gemm": row_gemm(prep["route"], prep["chunk"], torch.int32 if prep["route"] == "int_mm" else I64)}
+        if kernels.vnni and prep["route"] == "int_mm" and w.shape[1] % 4 == 0 and 255 * 128 * w.shape[1] < 2**31:
+            packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
+            p.update(packed=packed, bias=bias - 128 * packed.colsum)
         if i["identity"] is not None:
             p.update(m_id=_const(g, i["m_id"]), e_id=_const(g, i["e_id"]))
         return p
@@ -95,7 +98,7 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
             a = im2col_patches(a, i["patch"], xp=XP)
         rows = a.reshape(-1, a.shape[-1])
         rows = (rows.to(torch.int16) - i["offset"]).to(torch.int8) if i["offset"] else rows.to(torch.int8)
-        acc = np_["gemm"](rows, np_["w"])
+        acc = k.gemm_vnni(rows, np_["packed"]) if "packed" in np_ else np_["gemm"](rows, np_["w"])
         n = np_["bias"].numel()
         ident = x.get("identity")
         if ident is not None:

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -37,6 +38,9 @@ SIGNATURES = {
     "ivit_shiftmax": [_P, _I, _L, _L, _L, _I, _I, _I, _I, _P, _L, _I, _P, _I, _I],
     "ivit_layernorm": [_P, _I, _L, _L, _P, _I, _L, _P, _L, _P, _L, _I, _I, _I, _P, _I, _I],
     "ivit_gelu_rowmax": [_P, _I, _L, _L, _P, _L, _P, _I],
+    "ivit_has_vnni": [],
+    "ivit_pack_b": [_P, _L, _L, _L, _P],
+    "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
     "ivit_gelu": [_P, _I, _L, _L, _P, _L, _P, _P, _P, _L, _I, _L, _I, _I, _I, _I, _P, _I, _I],
 }
 
@@ -94,6 +98,20 @@ def load() -> NativeKernels | None:
         return None
 
 
+VNNI_COLS = 16  # output columns per packed block (one 512-bit register of int32)
+
+
+@dataclass(frozen=True)
+class PackedB:
+    """A constant GEMM operand [N, K] packed for :meth:`NativeKernels.gemm_vnni`, with its row sums."""
+
+    data: torch.Tensor
+    n: int
+    k: int
+    blocks: int
+    colsum: torch.Tensor
+
+
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
@@ -119,6 +137,30 @@ class NativeKernels:
         for name, args in SIGNATURES.items():
             getattr(lib, name).argtypes = args
             getattr(lib, name).restype = None
+        lib.ivit_has_vnni.restype = ctypes.c_int
+        #: whether the build has the AVX512-VNNI int8 GEMM (:meth:`gemm_vnni`)
+        self.vnni = bool(lib.ivit_has_vnni())
+
+    def pack_b(self, w: torch.Tensor) -> PackedB:
+        """``w`` [N, K] int8 (K a multiple of 4) packed for :meth:`gemm_vnni` (once per weight)."""
+        w = w.to(torch.int8).contiguous()
+        n, k = w.shape
+        blocks = -(-n // VNNI_COLS)
+        out = torch.empty(blocks * VNNI_COLS * k, dtype=torch.int8)
+        self.lib.ivit_pack_b(w.data_ptr(), k, n, k, out.data_ptr())
+        colsum = w.to(torch.int64).sum(dim=1)
+        return PackedB(out, n, k, blocks, colsum)
+
+    def gemm_vnni(self, a: torch.Tensor, b: PackedB, signed: bool = True) -> torch.Tensor:
+        """``(a + 128) @ b.T`` (``signed``: int8 a) or ``a @ b.T`` (uint8 a) as int32 [M, 16 * blocks]
+        (the columns past N are 0); the caller subtracts ``128 * b.colsum`` for signed a. Exact:
+        |sum| <= 255 * 128 * K < 2^31 for K < 65793."""
+        a = a.contiguous()
+        m = a.shape[0]
+        out = torch.empty((m, b.blocks * VNNI_COLS), dtype=torch.int32)
+        self.lib.ivit_gemm_vnni(a.data_ptr(), b.k, m, b.k, b.data.data_ptr(), b.blocks,
+                                0x80808080 if signed else 0, out.data_ptr(), self.threads())
+        return out
 
     @staticmethod
     def threads() -> int:

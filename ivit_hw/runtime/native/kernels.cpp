@@ -10,6 +10,7 @@
 // tests/fused/test_native_kernels.py check each kernel equal to ops.* at the bounds.
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -99,7 +100,105 @@ static inline i64 floor_div(i64 a, i64 b) {  // b > 0
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#define IVIT_VNNI 1
+
+// C[MR x 16*NB] (int32, row stride ldc) = sum_k (a[r, k] ^ xor_a) * B[k, col] over K = 4 * k4n, with a int8
+// rows (xor_a = 0x80808080 turns signed bytes into a + 128 as unsigned) and B packed by ivit_pack_b:
+// u8 x s8 products summed four at a time into int32 (vpdpbusd), exact while |sum| < 2^31.
+template <int MR, int NB>
+static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc,
+                             uint32_t xor_a) {
+    __m512i acc[MR][NB];
+    for (int r = 0; r < MR; ++r)
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
+    for (i64 k4 = 0; k4 < k4n; ++k4) {
+        __m512i bv[NB];
+        for (int b = 0; b < NB; ++b) bv[b] = _mm512_loadu_si512(bp + (b * k4n + k4) * 64);
+        for (int r = 0; r < MR; ++r) {
+            uint32_t av;
+            std::memcpy(&av, a + r * lda + 4 * k4, 4);
+            const __m512i ab = _mm512_set1_epi32(static_cast<int>(av ^ xor_a));
+            for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], ab, bv[b]);
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int b = 0; b < NB; ++b) _mm512_storeu_si512(c + r * ldc + b * 16, acc[r][b]);
+}
+
+template <int MR>
+static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc,
+                         uint32_t xor_a) {
+    switch (nb) {
+        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc, xor_a); break;
+        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc, xor_a); break;
+    }
+}
+
+static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c,
+                          i64 ldc, uint32_t xor_a) {
+    switch (mr) {
+        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+    }
+}
+#else
+#define IVIT_VNNI 0
+#endif
+
+static const int VNNI_MR = 6, VNNI_NB = 4, VNNI_CHUNK = 8;
+
 extern "C" {
+
+// Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
+int ivit_has_vnni() { return IVIT_VNNI; }
+
+// Pack w [n, k] int8 (row stride ldw; k a multiple of 4) for ivit_gemm_vnni: blocks of 16 output
+// columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], zeros past n.
+void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) {
+    const i64 k4n = k / 4, nblocks = (n + 15) / 16;
+    for (i64 nb = 0; nb < nblocks; ++nb)
+        for (i64 k4 = 0; k4 < k4n; ++k4)
+            for (i64 col = 0; col < 16; ++col)
+                for (i64 q = 0; q < 4; ++q) {
+                    const i64 row = 16 * nb + col;
+                    out[(nb * k4n + k4) * 64 + col * 4 + q] = row < n ? w[row * ldw + 4 * k4 + q] : 0;
+                }
+}
+
+// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda, k a multiple of 4)
+// and B packed by ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts
+// 128 * colsum(B)), 0 reads a as unsigned bytes. Threads over row blocks.
+void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                    int32_t* c, int nthreads) {
+#if IVIT_VNNI
+    const i64 k4n = k / 4, ldc = 16 * nblocks;
+    const i64 mblocks = (m + VNNI_MR - 1) / VNNI_MR;
+    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
+        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {  // a chunk of rows stays in cache over all columns
+            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+            for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
+                const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
+                for (i64 mb = c0; mb < c1; ++mb) {
+                    const i64 r = mb * VNNI_MR;
+                    const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
+                    vnni_tile_any(mr, nbs, a + r * lda, lda, bp + nb * k4n * 64, k4n, c + r * ldc + nb * 16, ldc,
+                                  xor_a);
+                }
+            }
+        }
+    });
+#else
+    (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
+#endif
+}
 
 // out[r, c] = requantize(acc[r, c] + bias[c], m[c], e[c]) (+ identity[r, c] with m_id, e_id), for a
 // [rows, cols] accumulator with row stride acc_ld (bias, identity may be null; *_step 0 = scalar).
