@@ -151,6 +151,31 @@ def test_vnni_gemm_equals_int64_matmul_at_the_int8_extremes(k, three_threads, m,
     assert np.array_equal(acc[:, :n].to(torch.int64).numpy(), ua @ w.T)
 
 
+@pytest.mark.parametrize("n, dh, out_bits", [(23, 20, 16), (50, 64, 8), (7, 3, 16)])
+def test_vnni_attention_equals_the_spec_chain(k, three_threads, n, dh, out_bits):
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI (the fused attention keeps the float GEMMs)")
+    rng = np.random.default_rng(6)
+    b, h, x0, nn = 2, 3, -20, 15
+    sm, se, sbits, om, oe, obits = 1518500250, 40, 8, 1234567890, 30 + out_bits, 8
+    qkv = rng.integers(-128, 128, (b, n, 3, h, dh))
+    qkv[0, :, :2] = -128  # q . k at its largest: a saturated row, every score equal
+    qkv[1, 0, 0] = 127
+    qkv[1, 0, 1] = 127  # one dominant score: the Shiftmax output near 2^(out_bits - 1)
+    qkv[1, :, 2] = -128
+    q, kk, v = (qkv[:, :, j].transpose(0, 2, 1, 3) for j in range(3))  # strided views, as the graph feeds them
+    scores = ops.requantize(q @ kk.transpose(0, 1, 3, 2), sm, se, sbits, "half_even")
+    y = ops.shiftmax(scores, x0, nn, out_bits)
+    want = ops.requantize(y @ v, om, oe, obits, "half_even")
+    span = 2**sbits - 1
+    table = torch.from_numpy(exp_table(x0, nn, -span, 0).e)
+    t = torch.from_numpy(qkv).to(torch.int8)
+    tq, tk, tv = (t[:, :, j].transpose(1, 2) for j in range(3))
+    got = k.attention(tq, tk, tv, sm, se, sbits, "half_even", table, span, out_bits, om, oe, obits, torch.int8)
+    assert int(y.max()) > 2 ** (out_bits - 2)  # the high byte of y was exercised
+    assert np.array_equal(got.numpy().astype(np.int64), want)
+
+
 def test_no_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):
     monkeypatch.setenv("IVIT_HW_NATIVE_CACHE", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))

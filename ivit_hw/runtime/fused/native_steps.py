@@ -66,7 +66,8 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         route, _ = choose_route(128, 128, k, torch.device("cpu"), int8=False)
         if route != "float32" or 128 * 128 * k > FLOAT32_EXACT:
             return None
-        return {**base, "table": prep["table"].e, "span": 2 ** i["scores_bits"] - 1}
+        # the plan proved q, k, v int8, the Shiftmax output in [0, 2^16) and direct requantize products
+        return {**base, "table": prep["table"].e, "span": 2 ** i["scores_bits"] - 1, "vnni": kernels.vnni}
     if step.kind == "layernorm":
         rng = _range(g, i["x"])
         if rng is None:
@@ -108,6 +109,9 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
         return y.reshape(*a.shape[:-1], n)
     if step.kind == "attention":
         q, kk, v = x["q"], x["k"], x["v"]
+        if np_["vnni"]:
+            return k.attention(q, kk, v, i["scores_m"], i["scores_e"], i["scores_bits"], i["rounding"], np_["table"],
+                               np_["span"], i["out_bits"], i["out_m"], i["out_e"], i["o_bits"], np_["out_dtype"])
         scores = torch.matmul(q.to(torch.float32), kk.to(torch.float32).transpose(-1, -2))
         y = k.shiftmax(scores, i["scores_m"], i["scores_e"], i["scores_bits"], i["rounding"], False, np_["table"],
                        np_["span"], i["out_bits"], torch.float64)

@@ -38,6 +38,7 @@ SIGNATURES = {
     "ivit_shiftmax": [_P, _I, _L, _L, _L, _I, _I, _I, _I, _P, _L, _I, _P, _I, _I],
     "ivit_layernorm": [_P, _I, _L, _L, _P, _I, _L, _P, _L, _P, _L, _I, _I, _I, _P, _I, _I],
     "ivit_gelu_rowmax": [_P, _I, _L, _L, _P, _L, _P, _I],
+    "ivit_attention": [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _I, _I, _I, _P, _L, _I, _L, _I, _I, _P, _I, _I],
     "ivit_has_vnni": [],
     "ivit_pack_b": [_P, _L, _L, _L, _P],
     "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
@@ -199,6 +200,23 @@ class NativeKernels:
         self.lib.ivit_shiftmax(scores.data_ptr(), _code(scores), scores.numel() // n, n, sm, se, scores_bits,
                                ROUNDING_CODES[rounding], int(wide), table.data_ptr(), span, out_bits,
                                out.data_ptr(), _code(out), self.threads())
+        return out
+
+    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sm: int, se: int, scores_bits: int,
+                  rounding: str, table: torch.Tensor, span: int, out_bits: int, om: int, oe: int, o_bits: int,
+                  out_dtype: torch.dtype) -> torch.Tensor:
+        """The fused attention (VNNI builds only): ``requantize(shiftmax(requantize(q @ k^T, sm, se)) @ v,
+        om, oe)`` for int8 q, k, v [B, H, N, dh] (any strides), the Shiftmax output below 2^16, products
+        of the direct requantize path (see ``ivit_attention`` in ``kernels.cpp``)."""
+        b, h, n, dh = q.shape
+        out = torch.empty((b, h, n, dh), dtype=out_dtype)
+        q, k, v = (t.to(torch.int8) for t in (q, k, v))
+        strides = [torch.tensor(t.stride(), dtype=torch.int64) for t in (q, k, v)]
+        table = _i64(table)
+        self.lib.ivit_attention(q.data_ptr(), strides[0].data_ptr(), k.data_ptr(), strides[1].data_ptr(),
+                                v.data_ptr(), strides[2].data_ptr(), b, h, n, dh, sm, se, scores_bits,
+                                ROUNDING_CODES[rounding], table.data_ptr(), span, out_bits, om, oe, o_bits,
+                                out.data_ptr(), _code(out), self.threads())
         return out
 
     def layernorm(self, x: torch.Tensor, bias_int: torch.Tensor, iters: int, k0: int, m: torch.Tensor,

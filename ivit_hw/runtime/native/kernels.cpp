@@ -155,6 +155,53 @@ static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t
 
 static const int VNNI_MR = 6, VNNI_NB = 4, VNNI_CHUNK = 8;
 
+// B[kk, col] = src[col * cs + kk * ks] (col < n, kk < k, zeros beyond) packed for the VNNI tiles:
+// blocks of 16 columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = B[4 k4 + q, 16 nb + col], k4n = ceil(k / 4).
+static void pack_strided(const int8_t* src, i64 cs, i64 ks, i64 n, i64 k, int8_t* out) {
+    const i64 k4n = (k + 3) / 4, nblocks = (n + 15) / 16;
+    for (i64 nb = 0; nb < nblocks; ++nb)
+        for (i64 k4 = 0; k4 < k4n; ++k4)
+            for (i64 col = 0; col < 16; ++col)
+                for (i64 q = 0; q < 4; ++q) {
+                    const i64 cc = 16 * nb + col, kk = 4 * k4 + q;
+                    out[(nb * k4n + k4) * 64 + col * 4 + q] = (cc < n && kk < k) ? src[cc * cs + kk * ks] : 0;
+                }
+}
+
+#if IVIT_VNNI
+// Row blocks [b0, b1) of c = (a ^ xor_a) @ B (see vnni_tile), a chunk of rows kept in cache over all columns.
+static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                             int32_t* c, i64 b0, i64 b1) {
+    const i64 ldc = 16 * nblocks;
+    for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
+        const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+        for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
+            const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
+            for (i64 mb = c0; mb < c1; ++mb) {
+                const i64 r = mb * VNNI_MR;
+                const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
+                vnni_tile_any(mr, nbs, a + r * lda, lda, bp + nb * k4n * 64, k4n, c + r * ldc + nb * 16, ldc, xor_a);
+            }
+        }
+    }
+}
+#endif
+
+// Shiftmax of one requantized row s[0..n) (spec section 5, unmasked) in place: d = s - max(s) in
+// [-span, 0], e = table[d + span] (ShiftExp from the ops kernel), y = (e * f) >> (32 - out_bits).
+static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int out_bits) {
+    i64 mx = INT64_MIN;
+    for (i64 j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+    i64 esum = 0;
+    for (i64 j = 0; j < n; ++j) {
+        s[j] = table[s[j] - mx + span];
+        esum += s[j];
+    }
+    const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
+    const i64 f = INT32_MAX_ / total;
+    for (i64 j = 0; j < n; ++j) s[j] = (s[j] * f) >> (32 - out_bits);
+}
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
@@ -162,16 +209,7 @@ int ivit_has_vnni() { return IVIT_VNNI; }
 
 // Pack w [n, k] int8 (row stride ldw; k a multiple of 4) for ivit_gemm_vnni: blocks of 16 output
 // columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], zeros past n.
-void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) {
-    const i64 k4n = k / 4, nblocks = (n + 15) / 16;
-    for (i64 nb = 0; nb < nblocks; ++nb)
-        for (i64 k4 = 0; k4 < k4n; ++k4)
-            for (i64 col = 0; col < 16; ++col)
-                for (i64 q = 0; q < 4; ++q) {
-                    const i64 row = 16 * nb + col;
-                    out[(nb * k4n + k4) * 64 + col * 4 + q] = row < n ? w[row * ldw + 4 * k4 + q] : 0;
-                }
-}
+void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) { pack_strided(w, ldw, 1, n, k, out); }
 
 // c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda, k a multiple of 4)
 // and B packed by ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts
@@ -179,22 +217,8 @@ void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) {
 void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                     int32_t* c, int nthreads) {
 #if IVIT_VNNI
-    const i64 k4n = k / 4, ldc = 16 * nblocks;
     const i64 mblocks = (m + VNNI_MR - 1) / VNNI_MR;
-    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
-        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {  // a chunk of rows stays in cache over all columns
-            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
-            for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
-                const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
-                for (i64 mb = c0; mb < c1; ++mb) {
-                    const i64 r = mb * VNNI_MR;
-                    const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
-                    vnni_tile_any(mr, nbs, a + r * lda, lda, bp + nb * k4n * 64, k4n, c + r * ldc + nb * 16, ldc,
-                                  xor_a);
-                }
-            }
-        }
-    });
+    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) { vnni_gemm_blocks(a, lda, m, k / 4, bp, nblocks, xor_a, c, b0, b1); });
 #else
     (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
 #endif
@@ -226,23 +250,76 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
 void ivit_shiftmax(const void* sc, int sc_t, i64 rows, i64 n, i64 sm, int se, int sbits, int mode, int wide,
                    const i64* table, i64 span, int out_bits, void* out, int out_t, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        std::vector<i64> s(n), ev(n);
+        std::vector<i64> s(n);
         for (i64 r = r0; r < r1; ++r) {
-            i64 mx = INT64_MIN;
-            for (i64 j = 0; j < n; ++j) {
-                s[j] = requant_any(wide, load(sc, sc_t, r * n + j), sm, se, mode, sbits);
-                mx = std::max(mx, s[j]);
-            }
-            i64 esum = 0;
-            for (i64 j = 0; j < n; ++j) {
-                ev[j] = table[s[j] - mx + span];
-                esum += ev[j];
-            }
-            const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
-            const i64 f = INT32_MAX_ / total;
-            for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, (ev[j] * f) >> (32 - out_bits));
+            for (i64 j = 0; j < n; ++j) s[j] = requant_any(wide, load(sc, sc_t, r * n + j), sm, se, mode, sbits);
+            shiftmax_row(s.data(), n, table, span, out_bits);
+            for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, s[j]);
         }
     });
+}
+
+// The fused attention of one step, per (batch, head) over threads: scores = q @ k^T (VNNI, int32),
+// s = requantize(scores, sm, se) to sbits, y = Shiftmax row (table as in shiftmax_row, y < 2^15),
+// o = y @ v as 256 * (hi @ v) + lo @ v with the bytes hi = y >> 8, lo = y & 255 (unsigned, VNNI),
+// out = requantize(o, om, oe) to obits, written [B, H, N, dh] contiguous. q, k, v are int8 [B, H, N, dh]
+// with element strides qs/ks/vs[4]. Exact: |q.k| <= 2^14 dh, |o| <= 2^15 * 128 * N < 2^31 (N <= 1024).
+void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* ks, const int8_t* v, const i64* vs,
+                    i64 nb_, i64 nh, i64 n, i64 dh, i64 sm, int se, int sbits, int mode, const i64* table, i64 span,
+                    int out_bits, i64 om, int oe, int obits, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    const i64 d4 = (dh + 3) / 4, n4 = (n + 3) / 4, nblk = (n + 15) / 16, dblk = (dh + 15) / 16;
+    parallel_rows(nb_ * nh, nthreads, [=](i64 t0, i64 t1) {
+        std::vector<int8_t> qa(n * 4 * d4), kp(nblk * 16 * 4 * d4), vp(dblk * 16 * 4 * n4);
+        std::vector<uint8_t> hi(n * 4 * n4), lo(n * 4 * n4);
+        std::vector<int32_t> sc(n * 16 * nblk), ohi(n * 16 * dblk), olo(n * 16 * dblk);
+        std::vector<i64> ksum(n), row(n);
+        const i64 mblocks = (n + VNNI_MR - 1) / VNNI_MR;
+        for (i64 t = t0; t < t1; ++t) {
+            const i64 b = t / nh, h = t % nh;
+            const int8_t* qh = q + b * qs[0] + h * qs[1];
+            const int8_t* kh = k + b * ks[0] + h * ks[1];
+            const int8_t* vh = v + b * vs[0] + h * vs[1];
+            for (i64 i = 0; i < n; ++i) {
+                i64 sum = 0;
+                for (i64 d = 0; d < 4 * d4; ++d) {
+                    qa[i * 4 * d4 + d] = d < dh ? qh[i * qs[2] + d * qs[3]] : 0;
+                    if (d < dh) sum += kh[i * ks[2] + d * ks[3]];
+                }
+                ksum[i] = sum;
+            }
+            pack_strided(kh, ks[2], ks[3], n, dh, kp.data());
+            pack_strided(vh, vs[3], vs[2], dh, n, vp.data());
+            vnni_gemm_blocks(qa.data(), 4 * d4, n, d4, kp.data(), nblk, 0x80808080u, sc.data(), 0, mblocks);
+            for (i64 i = 0; i < n; ++i) {
+                const int32_t* si = sc.data() + i * 16 * nblk;
+                for (i64 j = 0; j < n; ++j)
+                    row[j] = requant_any(false, static_cast<i64>(si[j]) - 128 * ksum[j], sm, se, mode, sbits);
+                shiftmax_row(row.data(), n, table, span, out_bits);
+                for (i64 j = 0; j < 4 * n4; ++j) {
+                    const i64 y = j < n ? row[j] : 0;
+                    hi[i * 4 * n4 + j] = static_cast<uint8_t>(y >> 8);
+                    lo[i * 4 * n4 + j] = static_cast<uint8_t>(y & 255);
+                }
+            }
+            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(hi.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
+                             ohi.data(), 0, mblocks);
+            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(lo.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
+                             olo.data(), 0, mblocks);
+            const i64 base = t * n * dh;
+            for (i64 i = 0; i < n; ++i)
+                for (i64 d = 0; d < dh; ++d) {
+                    const i64 idx = i * 16 * dblk + d;
+                    const i64 o = 256 * static_cast<i64>(ohi[idx]) + olo[idx];
+                    store(out, out_t, base + i * dh + d, requant_any(false, o, om, oe, mode, obits));
+                }
+        }
+    });
+#else
+    (void)q; (void)qs; (void)k; (void)ks; (void)v; (void)vs; (void)nb_; (void)nh; (void)n; (void)dh; (void)sm;
+    (void)se; (void)sbits; (void)mode; (void)table; (void)span; (void)out_bits; (void)om; (void)oe; (void)obits;
+    (void)out; (void)out_t; (void)nthreads;
+#endif
 }
 
 // I-LayerNorm over rows of c channels (Newton sqrt from k0, iters steps), plus bias_int, then
