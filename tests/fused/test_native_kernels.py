@@ -55,6 +55,12 @@ def test_requant_rounds_every_boundary_like_the_spec(k, rounding, m, e, acc_max,
     src = torch.from_numpy(acc)[:, None]
     got = k.requant(src, 1, torch.tensor([m]), torch.tensor([e]), 8, rounding, wide, torch.int8)
     assert np.array_equal(got[:, 0].numpy().astype(np.int64), want)
+    if not wide:  # the vectorised rows: int32 accumulator, constants per channel
+        pad = (-len(acc)) % 16
+        rows = torch.from_numpy(np.concatenate([acc, np.zeros(pad, np.int64)])).to(torch.int32).reshape(-1, 16)
+        mm, ee = torch.full((16,), m), torch.full((16,), e)
+        got = k.requant(rows, 16, mm, ee, 8, rounding, False, torch.int8, torch.zeros(16, dtype=torch.int64))
+        assert np.array_equal(got.reshape(-1)[:len(acc)].numpy().astype(np.int64), want)
 
 
 @pytest.mark.parametrize("acc_dtype", (torch.int32, torch.float32, torch.float64, torch.int64))

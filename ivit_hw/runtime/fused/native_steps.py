@@ -35,6 +35,11 @@ def _const(graph: Graph, name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(graph.constants[name]).astype(np.int64).reshape(-1))
 
 
+def _per_channel(graph: Graph, name: str, n: int) -> torch.Tensor:
+    """A scalar or per-channel constant as n contiguous int64 values (the native requantize's fast rows)."""
+    return _const(graph, name).expand(n).contiguous()
+
+
 def _range(graph: Graph, tensor: str) -> tuple[int, int] | None:
     rng = graph.tensor(tensor).range
     return None if rng is None else (int(rng.lo), int(rng.hi))
@@ -52,14 +57,15 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         w = np.asarray(w, dtype=np.int64).reshape(w.shape[0], -1)
         bias = (_const(g, i["bias"]) if i["bias"] else torch.zeros(w.shape[0], dtype=I64))
         bias = bias + i["offset"] * torch.from_numpy(w.sum(axis=1))
-        p = {**base, "w": prep["w"], "bias": bias, "m": _const(g, i["m"]), "e": _const(g, i["e"]),
+        n = w.shape[0]
+        p = {**base, "w": prep["w"], "bias": bias, "m": _per_channel(g, i["m"], n), "e": _per_channel(g, i["e"], n),
              "wide": bool(i["split"] or i.get("split_id", False)),
              "gemm": row_gemm(prep["route"], prep["chunk"], torch.int32 if prep["route"] == "int_mm" else I64)}
         if kernels.vnni and prep["route"] == "int_mm" and w.shape[1] % 4 == 0 and 255 * 128 * w.shape[1] < 2**31:
             packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
             p.update(packed=packed, bias=bias - 128 * packed.colsum)
         if i["identity"] is not None:
-            p.update(m_id=_const(g, i["m_id"]), e_id=_const(g, i["e_id"]))
+            p.update(m_id=_per_channel(g, i["m_id"], n), e_id=_per_channel(g, i["e_id"], n))
         return p
     if step.kind == "attention":
         k = g.tensor(i["q"]).shape[-1]

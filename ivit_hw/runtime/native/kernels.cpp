@@ -78,6 +78,71 @@ static inline i64 requant_any(bool wide, i64 a, i64 m, int e, int mode, int bits
                 : requant1<i64>(a, m, e, mode, bits, has_id, b, mi, ei);
 }
 
+// round(p / 2^s) for int64 p, 0 <= s <= 62, without branches (vectorises with per-channel shifts);
+// equal to round_shift<i64>.
+static inline i64 round_shift_flat(i64 p, i64 s, int mode) {
+    const i64 q = p >> s;
+    const i64 rem = p - q * (static_cast<i64>(1) << s);
+    const i64 half = (static_cast<i64>(1) << s) >> 1;
+    const i64 nz = s != 0;
+    const i64 up_even = ((rem > half) | ((rem == half) & (q & 1))) & nz;
+    const i64 up_half = (rem >= half) & nz;
+    return q + (mode == FLOOR ? 0 : (mode == HALF_UP ? up_half : up_even));
+}
+
+// The requantize rows for an int32 accumulator whose products stay in int64 (the plan's direct path),
+// with bias and every multiplier and shift given per channel (contiguous), typed so that the loop over
+// channels vectorises; same result as requant1<i64>.
+template <int MODE, class IdT, class OutT>
+static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols,
+                             const i64* __restrict bias, const i64* __restrict m, const i64* __restrict e,
+                             const IdT* __restrict ident, const i64* __restrict mi, const i64* __restrict ei, int bits,
+                             OutT* __restrict out) {
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 r = r0; r < r1; ++r) {
+        const int32_t* __restrict a = acc + r * ld;
+        OutT* __restrict o = out + r * cols;
+        if (ident) {
+            const IdT* __restrict id = ident + r * cols;
+            for (i64 c = 0; c < cols; ++c) {
+                i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE) +
+                        round_shift_flat(static_cast<i64>(id[c]) * mi[c], ei[c], MODE);
+                o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+            }
+        } else {
+            for (i64 c = 0; c < cols; ++c) {
+                i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE);
+                o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+            }
+        }
+    }
+}
+
+template <int MODE, class IdT>
+static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+                            const i64* e, const IdT* id, const i64* mi, const i64* ei, int bits, void* out, int out_t) {
+    if (out_t == I8)
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
+    else if (out_t == I16)
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
+    else
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
+}
+
+template <int MODE>
+static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+                           const i64* e, const void* id, int id_t, const i64* mi, const i64* ei, int bits, void* out,
+                           int out_t) {
+    if (!id || id_t == I8)
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
+    else if (id_t == I16)
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
+                              out_t);
+    else
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
+                              out_t);
+}
+
 // f(r0, r1) over [0, rows) split into nthreads contiguous blocks.
 template <class F>
 static void parallel_rows(i64 rows, int nthreads, F f) {
@@ -230,7 +295,23 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
                   const i64* m, i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
                   const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                   void* out, int out_t, int nthreads) {
+    // the vectorised rows: int32 accumulator, direct products, every constant given per channel
+    const bool fast = !wide && acc_t == I32 && (out_t == I8 || out_t == I16 || out_t == I32) && bias && m_step &&
+                      e_step && (!ident || ((id_t == I8 || id_t == I16 || id_t == I32) && id_ld == cols && mid_step &&
+                                            eid_step));
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        if (fast) {
+            const int32_t* a32 = static_cast<const int32_t*>(acc);
+            if (mode == FLOOR)
+                requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+            else if (mode == HALF_UP)
+                requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+                                        out_t);
+            else
+                requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+                                          out_t);
+            return;
+        }
         for (i64 r = r0; r < r1; ++r) {
             for (i64 c = 0; c < cols; ++c) {
                 i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
