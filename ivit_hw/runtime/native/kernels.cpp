@@ -455,16 +455,19 @@ void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo
                const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
                int out_t, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        std::vector<i64> gtab(span + 1);  // g for every d of the row (the ops' per-row table path)
         for (i64 r = r0; r < r1; ++r) {
             const i64 mx = zmax[r], emr = em[r];
+            for (i64 dd = 0; dd <= span; ++dd) {
+                const i64 ev = table[dd];
+                const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
+                const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
+                gtab[dd] = (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+            }
             for (i64 j = 0; j < n; ++j) {
                 const i64 xv = load(x, x_t, r * n + j);
                 const i64 z = ztab ? ztab[xv - zlo] : xv;
-                const i64 ev = table[z - mx + span];
-                const i64 total = std::min(ev + emr, INT32_MAX_);
-                const i64 f = total > 0 ? INT32_MAX_ / total : 0;  // total 0 only with ev 0: g is 0 then
-                const i64 g = (ev * f) >> sig_shift;
-                store(out, out_t, r * n + j, requant_any(wide, xv * g, m, e, mode, bits));
+                store(out, out_t, r * n + j, requant_any(wide, xv * gtab[z - mx + span], m, e, mode, bits));
             }
         }
     });
