@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--skip-torch-steps", action="store_true", help="do not time the path without native kernels")
     p.add_argument("--with-int64", action="store_true", help="also time the path before issue 18's GEMM routes")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -47,8 +48,9 @@ def main() -> None:
     name = graph.inputs[0]
     ref = run_graph(graph, {name: pixels[:1].numpy()}).outputs
     x = model.normalize_uint8(pixels)
-    runs = {"int_native": FusedExecutor(graph, "cpu", "torch", native=True),
-            "int_torch_steps": FusedExecutor(graph, "cpu", "torch", native=False)}
+    runs = {"int_native": FusedExecutor(graph, "cpu", "torch", native=True)}
+    if not a.skip_torch_steps:
+        runs["int_torch_steps"] = FusedExecutor(graph, "cpu", "torch", native=False)
     if a.with_int64:
         runs["int_torch_int64"] = FusedExecutor(graph, "cpu", "torch", int8_gemm=False, float_requant=False,
                                                 native=False)
