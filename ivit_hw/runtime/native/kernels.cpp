@@ -267,6 +267,26 @@ static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int o
     for (i64 j = 0; j < n; ++j) s[j] = (s[j] * f) >> (32 - out_bits);
 }
 
+// One ShiftGELU row for int8 x with z = x: out = requantize(x * g0[x]) (direct products), typed to vectorise.
+template <int MODE, class OutT>
+static void gelu_row_typed(const int8_t* __restrict x, i64 n, const i64* __restrict g0, i64 m, i64 e, int bits,
+                           OutT* __restrict out) {
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 j = 0; j < n; ++j) {
+        const i64 xv = x[j];
+        const i64 y = round_shift_flat(xv * g0[xv] * m, e, MODE);
+        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+    }
+}
+
+template <int MODE>
+static void gelu_row_i8(const int8_t* x, i64 n, const i64* g0, i64 m, i64 e, int bits, void* out, int out_t, i64 off) {
+    if (out_t == I8)
+        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int8_t*>(out) + off);
+    else
+        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int16_t*>(out) + off);
+}
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
@@ -454,6 +474,7 @@ void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, 
 void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, const i64* zmax, const i64* em,
                const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
                int out_t, int nthreads) {
+    const bool fast = x_t == I8 && !ztab && !wide && (out_t == I8 || out_t == I16);  // the typed rows
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         std::vector<i64> gtab(span + 1);  // g for every d of the row (the ops' per-row table path)
         for (i64 r = r0; r < r1; ++r) {
@@ -463,6 +484,16 @@ void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo
                 const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
                 const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
                 gtab[dd] = (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+            }
+            if (fast) {
+                const i64* g0 = gtab.data() + span - mx;  // g0[z] = g of d = z - mx
+                if (mode == FLOOR)
+                    gelu_row_i8<FLOOR>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                else if (mode == HALF_UP)
+                    gelu_row_i8<HALF_UP>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                else
+                    gelu_row_i8<HALF_EVEN>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                continue;
             }
             for (i64 j = 0; j < n; ++j) {
                 const i64 xv = load(x, x_t, r * n + j);
