@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--golden", action="store_true", help="also time the numpy golden executor")
     p.add_argument("--skip-torch-steps", action="store_true", help="do not time the path without native kernels")
     p.add_argument("--with-int64", action="store_true", help="also time the path before issue 18's GEMM routes")
     a = p.parse_args()
@@ -56,6 +57,8 @@ def main() -> None:
                                                 native=False)
     fns = {k: (lambda ex=ex: ex.forward({name: pixels})) for k, ex in runs.items()}
     fns["fp32_eager"] = lambda: model(x)
+    if a.golden:
+        fns["golden_numpy"] = lambda: run_graph(graph, {name: pixels.numpy()})
     times: dict[str, list[float]] = {k: [] for k in fns}
     with torch.no_grad():
         for key in runs:
