@@ -101,20 +101,23 @@ def test_shiftmax_row_equals_requantize_then_shiftmax(k, three_threads, x0, n, o
     assert np.array_equal(got.numpy().astype(np.int64), want)
 
 
-@pytest.mark.parametrize("rounding", ("half_even", "floor"))
-def test_layernorm_at_the_32bit_bound(k, three_threads, rounding):
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("dtype, a, wide", [(torch.int32, 2**26, True), (torch.int16, 2**15 - 1, False),
+                                             (torch.int8, 127, False)])
+def test_layernorm_at_the_bounds(k, three_threads, rounding, dtype, a, wide):
     rng = np.random.default_rng(3)
-    c, a = 48, 2**26  # c * (2a)^2 < 2^62 and 2a * 2^31 < 2^62: the largest the plan admits here
-    x = rng.integers(-a, a + 1, (200, c)) >> rng.integers(0, 27, 200)[:, None]  # rows of every magnitude
+    c = 48  # int32 rows: c * (2a)^2 < 2^62 and 2a * 2^31 < 2^62, the largest the plan admits here
+    x = rng.integers(-a, a + 1, (200, c)) >> rng.integers(0, a.bit_length(), 200)[:, None]  # every magnitude
     x[0] = a
-    x[1, ::2], x[1, 1::2] = a, -a  # the widest spread
+    x[1, ::2], x[1, 1::2] = a, -a - 1  # the widest spread
     x[2] = np.arange(c) - 7  # small values (k0 >> iters regime)
-    x[3] = -a
+    x[3] = -a - 1
     bias = rng.integers(-2**20, 2**20, c)
-    m, e = rng.integers(2**30, 2**31, c), rng.integers(40, 52, c)
+    m = rng.integers(2**30, 2**31, c)
+    e = rng.integers(40, 52, c) if wide else rng.integers(20, 34, c)
     want = ops.requantize(ops.ilayernorm(x, bias, 10, 65536), m, e, 8, rounding)
     t = torch.from_numpy
-    got = k.layernorm(t(x).to(torch.int32), t(bias), 10, 65536, t(m), t(e), 8, rounding, True, torch.int8)
+    got = k.layernorm(t(x).to(dtype), t(bias), 10, 65536, t(m), t(e), 8, rounding, wide, torch.int8)
     assert np.array_equal(got.numpy().astype(np.int64), want)
 
 

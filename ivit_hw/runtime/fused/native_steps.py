@@ -81,8 +81,8 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         a, c = 2 * max(-rng[0], rng[1]), g.tensor(i["x"]).shape[-1]
         if c * a * a >= INT64_SAFE or a * 2**31 >= INT64_SAFE:
             return None
-        return {**base, "bias": _const(g, i["bias_int"]), "m": _const(g, i["m"]), "e": _const(g, i["e"]),
-                "wide": bool(i["split"])}
+        return {**base, "bias": _const(g, i["bias_int"]), "m": _per_channel(g, i["m"], c),
+                "e": _per_channel(g, i["e"], c), "wide": bool(i["split"])}
     if step.kind == "gelu":
         rng = _range(g, i["x"])
         if not i["span"] or rng is None:

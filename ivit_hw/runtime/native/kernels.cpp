@@ -287,6 +287,54 @@ static void gelu_row_i8(const int8_t* x, i64 n, const i64* g0, i64 m, i64 e, int
         gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int16_t*>(out) + off);
 }
 
+// One I-LayerNorm row + per-channel requantize (direct products), typed to vectorise; the int64 steps
+// of ivit_layernorm.
+template <int MODE, class InT, class OutT>
+static void layernorm_row_typed(const InT* __restrict x, i64 c, const i64* __restrict bias, int iters, i64 k0,
+                                const i64* __restrict m, const i64* __restrict e, int bits, OutT* __restrict out) {
+    i64 xsum = 0;
+    for (i64 j = 0; j < c; ++j) xsum += x[j];
+    const i64 q = floor_div(xsum, c);  // round_half_even(xsum / c)
+    const i64 twice = 2 * (xsum - q * c);
+    const i64 mean = q + ((twice > c) || (twice == c && (q & 1)));
+    i64 v = 0;
+    for (i64 j = 0; j < c; ++j) {
+        const i64 y = x[j] - mean;
+        v += y * y;
+    }
+    i64 k = k0;
+    for (int it = 0; it < iters; ++it) k = (k + v / k) / 2;
+    const i64 f = INT32_MAX_ / k;
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 j = 0; j < c; ++j) {
+        const i64 acc = (((x[j] - mean) * f) >> 1) + bias[j];
+        const i64 y = round_shift_flat(acc * m[j], e[j], MODE);
+        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+    }
+}
+
+template <int MODE, class InT>
+static void layernorm_row_out(const InT* x, i64 c, const i64* bias, int iters, i64 k0, const i64* m, const i64* e,
+                              int bits, void* out, int out_t, i64 off) {
+    if (out_t == I8)
+        layernorm_row_typed<MODE>(x, c, bias, iters, k0, m, e, bits, static_cast<int8_t*>(out) + off);
+    else
+        layernorm_row_typed<MODE>(x, c, bias, iters, k0, m, e, bits, static_cast<int16_t*>(out) + off);
+}
+
+template <int MODE>
+static void layernorm_row_in(const void* x, int x_t, i64 r, i64 c, const i64* bias, int iters, i64 k0, const i64* m,
+                             const i64* e, int bits, void* out, int out_t) {
+    if (x_t == I8)
+        layernorm_row_out<MODE>(static_cast<const int8_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t, r * c);
+    else if (x_t == I16)
+        layernorm_row_out<MODE>(static_cast<const int16_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t,
+                                r * c);
+    else
+        layernorm_row_out<MODE>(static_cast<const int32_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t,
+                                r * c);
+}
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
@@ -429,8 +477,19 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
 void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, int iters, i64 k0, const i64* m,
                     i64 m_step, const i64* e, i64 e_step, int bits, int mode, int wide, void* out, int out_t,
                     int nthreads) {
+    const bool fast = !wide && m_step && e_step && (x_t == I8 || x_t == I16 || x_t == I32) &&
+                      (out_t == I8 || out_t == I16);  // the typed rows
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
+            if (fast) {
+                if (mode == FLOOR)
+                    layernorm_row_in<FLOOR>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                else if (mode == HALF_UP)
+                    layernorm_row_in<HALF_UP>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                else
+                    layernorm_row_in<HALF_EVEN>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                continue;
+            }
             i64 xsum = 0;
             for (i64 j = 0; j < c; ++j) xsum += load(x, x_t, r * c + j);
             i64 q = floor_div(xsum, c);  // round_half_even(xsum / c)
