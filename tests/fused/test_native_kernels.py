@@ -155,6 +155,15 @@ def test_vnni_gemm_equals_int64_matmul_at_the_int8_extremes(k, three_threads, m,
     acc = k.gemm_vnni(torch.from_numpy(a).to(torch.int8), packed)
     assert acc.shape[1] % 16 == 0 and not acc[:, n:].any()
     assert np.array_equal(acc[:, :n].to(torch.int64).numpy() - 128 * packed.colsum.numpy(), want)
+    nm, ne = rng.integers(2**30, 2**31, n), rng.integers(20, 30, n)  # the fused epilogue
+    bias = rng.integers(-2**20, 2**20, n)
+    ident = rng.integers(-2**15, 2**15, (m, n))
+    mi, ei = rng.integers(2**30, 2**31, n), rng.integers(20, 40, n)
+    t = torch.from_numpy
+    got = k.gemm_requant(t(a).to(torch.int8), packed, t(nm), t(ne), 16, "half_even", False, torch.int16,
+                         t(bias) - 128 * packed.colsum, t(ident).to(torch.int16), t(mi), t(ei))
+    want_rq = ops.requantize(want + bias, nm, ne, 16, "half_even", ident, mi, ei)
+    assert np.array_equal(got.numpy().astype(np.int64), want_rq)
     ua = rng.integers(0, 256, (m, kk))  # unsigned activations: no offset
     acc = k.gemm_vnni(torch.from_numpy(ua).to(torch.uint8), packed, signed=False)
     assert np.array_equal(acc[:, :n].to(torch.int64).numpy(), ua @ w.T)

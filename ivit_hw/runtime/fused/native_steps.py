@@ -105,13 +105,16 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
             a = im2col_patches(a, i["patch"], xp=XP)
         rows = a.reshape(-1, a.shape[-1])
         rows = (rows.to(torch.int16) - i["offset"]).to(torch.int8) if i["offset"] else rows.to(torch.int8)
-        acc = k.gemm_vnni(rows, np_["packed"]) if "packed" in np_ else np_["gemm"](rows, np_["w"])
         n = np_["bias"].numel()
         ident = x.get("identity")
         if ident is not None:
             ident = ident.expand(*a.shape[:-1], n)
-        y = k.requant(acc, n, np_["m"], np_["e"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"],
-                      np_["bias"], ident, np_.get("m_id"), np_.get("e_id"))
+        args = (np_["m"], np_["e"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"], np_["bias"], ident,
+                np_.get("m_id"), np_.get("e_id"))
+        if "packed" in np_:
+            y = k.gemm_requant(rows, np_["packed"], *args)
+        else:
+            y = k.requant(np_["gemm"](rows, np_["w"]), n, *args)
         return y.reshape(*a.shape[:-1], n)
     if step.kind == "attention":
         q, kk, v = x["q"], x["k"], x["v"]

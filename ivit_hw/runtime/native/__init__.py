@@ -39,6 +39,8 @@ SIGNATURES = {
     "ivit_layernorm": [_P, _I, _L, _L, _P, _I, _L, _P, _L, _P, _L, _I, _I, _I, _P, _I, _I],
     "ivit_gelu_rowmax": [_P, _I, _L, _L, _P, _L, _P, _I],
     "ivit_attention": [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _I, _I, _I, _P, _L, _I, _L, _I, _I, _P, _I, _I],
+    "ivit_gemm_requant": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _L, _P, _L, _P, _I, _L, _P, _L,
+                          _P, _L, _I, _I, _I, _P, _I, _I],
     "ivit_has_vnni": [],
     "ivit_pack_b": [_P, _L, _L, _L, _P],
     "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
@@ -175,19 +177,41 @@ class NativeKernels:
         may be longer than ``cols`` (a padded GEMM output); returns [rows, cols] of ``out_dtype``."""
         if acc.stride(-1) != 1:
             acc = acc.contiguous()
-        rows = acc.shape[0]
+        out, args, _keep = self._requant_args(acc.shape[0], cols, m, e, out_bits, rounding, wide, out_dtype, bias,
+                                              identity, m_id, e_id)
+        self.lib.ivit_requant(acc.data_ptr(), _code(acc), acc.stride(0), *args)
+        return out
+
+    def gemm_requant(self, a: torch.Tensor, b: PackedB, m: torch.Tensor, e: torch.Tensor, out_bits: int,
+                     rounding: str, wide: bool, out_dtype: torch.dtype, bias: torch.Tensor,
+                     identity: torch.Tensor | None = None, m_id: torch.Tensor | None = None,
+                     e_id: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`requant` of :meth:`gemm_vnni` (signed a; ``bias`` holds ``-128 * b.colsum``) in one pass:
+        each chunk of rows is requantized while its accumulators are in cache."""
+        a = a.to(torch.int8).contiguous()
+        rows = a.shape[0]
+        acc = torch.empty((rows, b.blocks * VNNI_COLS), dtype=torch.int32)
+        out, args, _keep = self._requant_args(rows, b.n, m, e, out_bits, rounding, wide, out_dtype, bias, identity,
+                                              m_id, e_id)
+        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, acc.data_ptr(),
+                                   *args)
+        return out
+
+    def _requant_args(self, rows: int, cols: int, m, e, out_bits: int, rounding: str, wide: bool,
+                      out_dtype: torch.dtype, bias, identity, m_id, e_id) -> tuple[torch.Tensor, list, tuple]:
+        """The output, the arguments of ``ivit_requant`` from ``rows`` on, and the tensors they point into
+        (the caller holds them until the call returns)."""
         out = torch.empty((rows, cols), dtype=out_dtype)
         m, e = _i64(m), _i64(e)
         if identity is not None:
             identity = identity.reshape(rows, cols).contiguous()
             m_id, e_id = _i64(m_id), _i64(e_id)
         bias = None if bias is None else _i64(bias)
-        self.lib.ivit_requant(
-            acc.data_ptr(), _code(acc), acc.stride(0), rows, cols, _ptr(bias), m.data_ptr(), _step(m),
-            e.data_ptr(), _step(e), _ptr(identity), 0 if identity is None else _code(identity), cols,
-            _ptr(m_id), 0 if m_id is None else _step(m_id), _ptr(e_id), 0 if e_id is None else _step(e_id),
-            out_bits, ROUNDING_CODES[rounding], int(wide), out.data_ptr(), _code(out), self.threads())
-        return out
+        keep = (m, e, identity, m_id, e_id, bias)
+        return out, [rows, cols, _ptr(bias), m.data_ptr(), _step(m), e.data_ptr(), _step(e), _ptr(identity),
+                     0 if identity is None else _code(identity), cols, _ptr(m_id), 0 if m_id is None else _step(m_id),
+                     _ptr(e_id), 0 if e_id is None else _step(e_id), out_bits, ROUNDING_CODES[rounding], int(wide),
+                     out.data_ptr(), _code(out), self.threads()], keep
 
     def shiftmax(self, scores: torch.Tensor, sm: int, se: int, scores_bits: int, rounding: str, wide: bool,
                  table: torch.Tensor, span: int, out_bits: int, out_dtype: torch.dtype) -> torch.Tensor:

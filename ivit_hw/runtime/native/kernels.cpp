@@ -335,6 +335,38 @@ static void layernorm_row_in(const void* x, int x_t, i64 r, i64 c, const i64* bi
                                 r * c);
 }
 
+// Rows [r0, r1) of ivit_requant.
+static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, const i64* bias, const i64* m,
+                          i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
+                          const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
+                          void* out, int out_t, i64 r0, i64 r1) {
+    // the vectorised rows: int32 accumulator, direct products, every constant given per channel
+    const bool fast = !wide && acc_t == I32 && (out_t == I8 || out_t == I16 || out_t == I32) && bias && m_step &&
+                      e_step && (!ident || ((id_t == I8 || id_t == I16 || id_t == I32) && id_ld == cols && mid_step &&
+                                            eid_step));
+    if (fast) {
+        const int32_t* a32 = static_cast<const int32_t*>(acc);
+        if (mode == FLOOR)
+            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+        else if (mode == HALF_UP)
+            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+        else
+            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+                                      out_t);
+        return;
+    }
+    for (i64 r = r0; r < r1; ++r) {
+        for (i64 c = 0; c < cols; ++c) {
+            i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
+            i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
+            i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
+                                        true, b, m_id[c * mid_step], static_cast<int>(e_id[c * eid_step]))
+                          : requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits);
+            store(out, out_t, r * cols + c, v);
+        }
+    }
+}
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
@@ -363,34 +395,33 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
                   const i64* m, i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
                   const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                   void* out, int out_t, int nthreads) {
-    // the vectorised rows: int32 accumulator, direct products, every constant given per channel
-    const bool fast = !wide && acc_t == I32 && (out_t == I8 || out_t == I16 || out_t == I32) && bias && m_step &&
-                      e_step && (!ident || ((id_t == I8 || id_t == I16 || id_t == I32) && id_ld == cols && mid_step &&
-                                            eid_step));
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        if (fast) {
-            const int32_t* a32 = static_cast<const int32_t*>(acc);
-            if (mode == FLOOR)
-                requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
-            else if (mode == HALF_UP)
-                requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
-                                        out_t);
-            else
-                requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
-                                          out_t);
-            return;
-        }
-        for (i64 r = r0; r < r1; ++r) {
-            for (i64 c = 0; c < cols; ++c) {
-                i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
-                i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
-                i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
-                                            true, b, m_id[c * mid_step], static_cast<int>(e_id[c * eid_step]))
-                              : requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits);
-                store(out, out_t, r * cols + c, v);
-            }
+        requant_range(acc, acc_t, acc_ld, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+                      eid_step, bits, mode, wide, out, out_t, r0, r1);
+    });
+}
+
+// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each chunk of rows while
+// it is in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
+void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
+                       i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
+                       const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
+                       i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    const i64 mblocks = (rows + VNNI_MR - 1) / VNNI_MR, ldc = 16 * nblocks;
+    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
+        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
+            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+            vnni_gemm_blocks(a, lda, rows, k / 4, bp, nblocks, xor_a, acc, c0, c1);
+            requant_range(acc, I32, ldc, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+                          eid_step, bits, mode, wide, out, out_t, c0 * VNNI_MR, std::min(rows, c1 * VNNI_MR));
         }
     });
+#else
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
+    (void)e_id; (void)eid_step; (void)bits; (void)mode; (void)wide; (void)out; (void)out_t; (void)nthreads;
+#endif
 }
 
 // The fused attention's row: s = requantize(scores, sm, se) to sbits (scalar multiplier), then
