@@ -182,9 +182,9 @@ static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n
         __m512i bv[NB];
         for (int b = 0; b < NB; ++b) bv[b] = _mm512_loadu_si512(bp + (b * k4n + k4) * 64);
         for (int r = 0; r < MR; ++r) {
-            uint32_t av;
-            std::memcpy(&av, a + r * lda + 4 * k4, 4);
-            const __m512i ab = _mm512_set1_epi32(static_cast<int>(av ^ xor_a));
+            int32_t av;
+            std::memcpy(&av, a + r * lda + 4 * k4, 4);  // one vpbroadcastd from memory
+            const __m512i ab = _mm512_set1_epi32(av);
             for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], ab, bv[b]);
         }
     }
@@ -238,14 +238,26 @@ static void pack_strided(const int8_t* src, i64 cs, i64 ks, i64 n, i64 k, int8_t
 static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                              int32_t* c, i64 b0, i64 b1) {
     const i64 ldc = 16 * nblocks;
+    std::vector<int8_t> flipped(xor_a ? VNNI_CHUNK * VNNI_MR * 4 * k4n : 0);
     for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
         const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+        const int8_t* ac = a + c0 * VNNI_MR * lda;
+        i64 ldac = lda;
+        if (xor_a) {  // the chunk's rows as a + 128 (unsigned bytes), once
+            const i64 r_end = std::min(m, c1 * VNNI_MR);
+            for (i64 r = c0 * VNNI_MR; r < r_end; ++r)
+                for (i64 j = 0; j < 4 * k4n; ++j)
+                    flipped[(r - c0 * VNNI_MR) * 4 * k4n + j] = static_cast<int8_t>(a[r * lda + j] ^ 0x80);
+            ac = flipped.data();
+            ldac = 4 * k4n;
+        }
         for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
             const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
             for (i64 mb = c0; mb < c1; ++mb) {
                 const i64 r = mb * VNNI_MR;
                 const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
-                vnni_tile_any(mr, nbs, a + r * lda, lda, bp + nb * k4n * 64, k4n, c + r * ldc + nb * 16, ldc, xor_a);
+                vnni_tile_any(mr, nbs, ac + (mb - c0) * VNNI_MR * ldac, ldac, bp + nb * k4n * 64, k4n,
+                              c + r * ldc + nb * 16, ldc, 0);
             }
         }
     }
