@@ -204,3 +204,33 @@ def test_no_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):
     finally:
         native.load.cache_clear()
     assert not list(tmp_path.glob("*.so"))  # nothing half-written
+
+
+@pytest.fixture(scope="module")
+def small_deit():
+    from ivit_hw.frontend.synthetic import synthetic_graph
+
+    return synthetic_graph("deit_tiny", depth=1, img_size=64, patch_size=16)
+
+
+@pytest.mark.parametrize("vnni", (True, False))
+def test_fused_executor_on_native_kernels_equals_golden(k, small_deit, vnni, monkeypatch):
+    """Every fused step of a DeiT block runs natively (the VNNI GEMM / attention, or without VNNI the
+    _int_mm GEMM and the float attention GEMMs around the native rows) and equals the golden executor."""
+    from ivit_hw.frontend.synthetic import synthetic_images
+    from ivit_hw.runtime import run_graph
+    from ivit_hw.runtime.fused.executor import FusedExecutor
+
+    if vnni and not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI")
+    monkeypatch.setattr(k, "vnni", vnni)
+    ex = FusedExecutor(small_deit, "cpu", "torch", native=True)
+    fused = [p for s, p in zip(ex.steps, ex._prepared, strict=True) if s.kind != "op"]
+    assert fused and all(p["native"] is not None for p in fused)
+    assert any("packed" in p["native"] for p in fused) == vnni
+    images = synthetic_images(3, 3, 64, seed=21)
+    images[0] = 255
+    want = run_graph(small_deit, {"pixels": images}).outputs
+    got = ex.run({"pixels": images}).outputs
+    for name, v in want.items():
+        assert np.array_equal(got[name], v), name

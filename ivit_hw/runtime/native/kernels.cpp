@@ -169,12 +169,11 @@ static inline i64 floor_div(i64 a, i64 b) {  // b > 0
 #include <immintrin.h>
 #define IVIT_VNNI 1
 
-// C[MR x 16*NB] (int32, row stride ldc) = sum_k (a[r, k] ^ xor_a) * B[k, col] over K = 4 * k4n, with a int8
-// rows (xor_a = 0x80808080 turns signed bytes into a + 128 as unsigned) and B packed by ivit_pack_b:
-// u8 x s8 products summed four at a time into int32 (vpdpbusd), exact while |sum| < 2^31.
+// C[MR x 16*NB] (int32, row stride ldc) = sum_k a[r, k] * B[k, col] over K = 4 * k4n, with a read as
+// unsigned bytes and B packed by ivit_pack_b: u8 x s8 products summed four at a time into int32
+// (vpdpbusd), exact while |sum| < 2^31.
 template <int MR, int NB>
-static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc,
-                             uint32_t xor_a) {
+static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
     __m512i acc[MR][NB];
     for (int r = 0; r < MR; ++r)
         for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
@@ -193,25 +192,24 @@ static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n
 }
 
 template <int MR>
-static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc,
-                         uint32_t xor_a) {
+static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
     switch (nb) {
-        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc, xor_a); break;
-        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc); break;
+        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc); break;
+        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc); break;
+        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc); break;
     }
 }
 
 static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c,
-                          i64 ldc, uint32_t xor_a) {
+                          i64 ldc) {
     switch (mr) {
-        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
-        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
-        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc, xor_a); break;
+        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc); break;
+        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc); break;
     }
 }
 #else
@@ -257,7 +255,7 @@ static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int
                 const i64 r = mb * VNNI_MR;
                 const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
                 vnni_tile_any(mr, nbs, ac + (mb - c0) * VNNI_MR * ldac, ldac, bp + nb * k4n * 64, k4n,
-                              c + r * ldc + nb * 16, ldc, 0);
+                              c + r * ldc + nb * 16, ldc);
             }
         }
     }
