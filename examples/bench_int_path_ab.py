@@ -3,10 +3,12 @@ in one process (a busy machine slows all three alike), on a DeiT of a chosen dep
 
     .venv/bin/python examples/bench_int_path_ab.py --model deit_small --depth 2 --batch 8 --threads 2
 
-``int_torch`` is the fused torch path (GEMM route per CPU, float64 requantize where proven);
-``int_torch_int64`` the same steps with float32 BLAS GEMMs and every requantize in int64 (the path
-before); ``fp32_eager`` the float model with the same random weights. Both integer paths are checked
-equal to the numpy golden executor first. Prints the CPU model, its int8/bf16 flags and the load.
+``int_native`` is the fused path with the native CPU row kernels (GEMM route per CPU, element-wise
+chains one threaded pass per row); ``int_torch_steps`` the same steps as torch code (the path before
+the native kernels); ``int_torch_int64`` (``--with-int64``) float32 BLAS GEMMs and every requantize
+in int64 (the path before issue 18); ``fp32_eager`` the float model with the same random weights.
+Every integer path is checked equal to the numpy golden executor first. Prints the CPU model, its
+int8/bf16 flags and the load.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--golden", action="store_true", help="also time the numpy golden executor")
+    p.add_argument("--skip-torch-steps", action="store_true", help="do not time the path without native kernels")
+    p.add_argument("--with-int64", action="store_true", help="also time the path before issue 18's GEMM routes")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_float32_matmul_precision("highest")
@@ -44,10 +49,16 @@ def main() -> None:
     name = graph.inputs[0]
     ref = run_graph(graph, {name: pixels[:1].numpy()}).outputs
     x = model.normalize_uint8(pixels)
-    runs = {"int_torch": FusedExecutor(graph, "cpu", "torch"),
-            "int_torch_int64": FusedExecutor(graph, "cpu", "torch", int8_gemm=False, float_requant=False)}
+    runs = {"int_native": FusedExecutor(graph, "cpu", "torch", native=True)}
+    if not a.skip_torch_steps:
+        runs["int_torch_steps"] = FusedExecutor(graph, "cpu", "torch", native=False)
+    if a.with_int64:
+        runs["int_torch_int64"] = FusedExecutor(graph, "cpu", "torch", int8_gemm=False, float_requant=False,
+                                                native=False)
     fns = {k: (lambda ex=ex: ex.forward({name: pixels})) for k, ex in runs.items()}
     fns["fp32_eager"] = lambda: model(x)
+    if a.golden:
+        fns["golden_numpy"] = lambda: run_graph(graph, {name: pixels.numpy()})
     times: dict[str, list[float]] = {k: [] for k in fns}
     with torch.no_grad():
         for key in runs:

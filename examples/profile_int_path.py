@@ -50,6 +50,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--native-only", action="store_true", help="profile only the native path")
     p.add_argument("--ops", type=int, default=15, help="top torch operators to list (0: skip the profiler)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -58,8 +59,13 @@ def main() -> None:
     pixels = torch.as_tensor(synthetic_images(a.batch, 3, 224, seed=1))
     name = graph.inputs[0]
     ref = run_graph(graph, {name: pixels[:1].numpy()}).outputs
-    for label, int8 in (("int8 GEMM route", True), ("float32 GEMM route", False)):
-        ex = FusedExecutor(graph, "cpu", "torch", int8_gemm=int8)
+    variants = {"native row kernels, GEMM route per CPU": {"native": True},
+                "torch steps, GEMM route per CPU": {"native": False},
+                "torch steps, float32 GEMM route": {"native": False, "int8_gemm": False}}
+    if a.native_only:
+        variants = dict(list(variants.items())[:1])
+    for label, options in variants.items():
+        ex = FusedExecutor(graph, "cpu", "torch", **options)
         with torch.no_grad():
             out = ex.forward({name: pixels})
         assert all(np.array_equal(out[k][:1].to(torch.int64).numpy(), v) for k, v in ref.items()), label
@@ -69,6 +75,7 @@ def main() -> None:
         for key, ms in times.items():
             print(f"  {key:22s} {ms:9.1f} ms  {100 * ms / total:5.1f} %")
     if a.ops:
+        ex = FusedExecutor(graph, "cpu", "torch", **next(iter(variants.values())))
         with torch.no_grad(), torch.profiler.profile() as prof:
             ex.forward({name: pixels})
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=a.ops))

@@ -254,8 +254,9 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-images", type=int, default=None, metavar="N", help="evaluate the first N images "
                    "(sorted order)")
     p.add_argument("--backend", choices=sorted(EXECUTORS), default="numpy",
-                   help="integer executor (ivit_hw.runtime.executors): numpy (golden, default), torch (per node), "
-                        "fused (the fast exact CPU path), fused-compiled, triton, numpy-spec")
+                   help="integer executor (ivit_hw.runtime.executors): numpy (golden, default), torch (runs the "
+                        "fused executor: native CPU kernels, the fast exact path), fused, fused-torch, "
+                        "fused-compiled, triton, numpy-spec")
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (default cpu)")
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="images per executor call (default: fast for the backend; see evaluate.default_batch)")

@@ -41,6 +41,9 @@ LOAD_CHUNK = 32
 #: The numpy executor is fastest when a batch's largest tensor stays around this many elements.
 NUMPY_BATCH_ELEMENTS = 2**18  # measured: deit_tiny batch 1 beats 4 and 32 per image (docs/benchmarks.md)
 TORCH_BATCH = 64
+#: eval traces nothing, so ``--backend torch`` runs the fastest exact torch executor: the fused steps
+#: (native row kernels on a CPU, issue 18), not the per-node one
+EVAL_EXECUTORS = {"torch": "fused"}
 #: ``--backend torch`` measures clipping with the golden executor on this many images.
 TORCH_CLIP_IMAGES = 32
 
@@ -193,7 +196,7 @@ def make_backend(name: str, graph: Graph, device: str = "cpu", clip_images: int 
     if name not in EXECUTORS:
         raise DataError(f"--backend {name}: choose one of {list(BACKENDS)}")
     try:
-        executor = make_executor(name, graph, device)
+        executor = make_executor(EVAL_EXECUTORS.get(name, name), graph, device)
     except ValueError as exc:
         raise DataError(f"--backend {name}: {exc}") from None
     clip = TORCH_CLIP_IMAGES if clip_images is None else clip_images

@@ -90,8 +90,11 @@ for _kind in (
                  lambda g, d: GoldenRunner(g, fast=False), traces=True),
     ExecutorKind("torch", "the per-node torch executor (the spec kernels on torch tensors)", _torch, "torch",
                  traces=True),
-    ExecutorKind("fused", "fused steps as exact torch code (int8 GEMM routes per CPU; the fast CPU path)",
+    ExecutorKind("fused", "fused steps: int8 GEMM routes per CPU and native row kernels for the element-wise "
+                 "chains (the fast CPU path; torch steps where no compiler builds them)",
                  lambda g, d: FusedRunner(g, d, "torch"), "torch"),
+    ExecutorKind("fused-torch", "the fused steps as exact torch code only (no native kernels)",
+                 lambda g, d: FusedRunner(g, d, "torch", native=False), "torch"),
     ExecutorKind("fused-compiled", "the fused torch steps through torch.compile",
                  lambda g, d: FusedRunner(g, d, "torch", compile=True), "torch"),
     ExecutorKind("triton", "fused Triton kernels (CUDA; CPU only under TRITON_INTERPRET=1)",

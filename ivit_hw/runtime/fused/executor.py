@@ -20,14 +20,19 @@ from ...ir.registry import get_op
 from ...ir.types import IntType, IRError
 from ...ops.linear import im2col_patches
 from ..int_gemm import choose_route, row_gemm
+from ..native import NativeKernels
+from ..native import load as load_native
 from ..node_builders import build_node
 from ..numpy_exec import RunResult
 from ..torch_namespace import TorchOps
+from . import native_steps
 from . import torch_kernels as T
 from .steps import Step, build_plan
 
 BACKENDS = ("torch", "triton")
 I64 = torch.int64
+MOVE_OPS = frozenset({"reshape", "transpose", "concat", "slice", "gather"})  # ops that only move values
+NATIVE_ROLES = ("x", "identity", "q", "k", "v")  # the step info keys naming data inputs
 
 
 def storage_dtype(t: IntType) -> torch.dtype:
@@ -104,12 +109,14 @@ class FusedExecutor:
     else torch). ``compile=True`` wraps the torch step bodies in
     ``torch.compile``. ``fuse=False`` runs every node alone (for tests). ``int8_gemm`` forces the
     torch backend's int8 GEMM route on or off (None: where the device has int8 dot products);
-    ``float_requant=False`` keeps every requantize in int64 (for comparisons).
+    ``float_requant=False`` keeps every requantize in int64 (for comparisons). ``native``: run the
+    element-wise chains on the native CPU row kernels (:mod:`.native_steps`; None: on a CPU torch
+    backend without ``compile`` when they build here, False: never, True: required).
     """
 
     def __init__(self, graph: Graph, device: str | torch.device = "cpu", backend: str | None = None,
                  compile: bool = False, fuse: bool = True, int8_gemm: bool | None = None,
-                 float_requant: bool = True) -> None:
+                 float_requant: bool = True, native: bool | None = None) -> None:
         self.device = torch.device(device)
         self.int8_gemm = int8_gemm
         self.float_requant = float_requant
@@ -127,10 +134,27 @@ class FusedExecutor:
         self.steps = build_plan(graph, fuse)
         self.consts = {name: torch.from_numpy(np.ascontiguousarray(v).astype(np.int64)).to(self.device)
                        for name, v in graph.constants.items()}
+        self.native = self._native_kernels(native, compile)
         self._prepared = [self._prepare(s) for s in self.steps]
+        if self.native is not None:
+            for s, p in zip(self.steps, self._prepared, strict=True):
+                out_dtype = storage_dtype(graph.tensor(s.output).dtype)
+                p["native"] = native_steps.prepare(self.native, graph, s, p, out_dtype)
         self._bodies = self._step_bodies(compile and backend == "torch")
 
     # ------------------------------------------------------------------ set-up
+    def _native_kernels(self, native: bool | None, compile: bool) -> NativeKernels | None:
+        """The native row kernels when this executor uses them (see the class docstring)."""
+        usable = self.backend == "torch" and self.device.type == "cpu" and not compile
+        if native is False or (native is None and not usable):
+            return None
+        if not usable:
+            raise ValueError("native kernels need the torch backend on a CPU device, without compile")
+        kernels = load_native()
+        if kernels is None and native:
+            raise RuntimeError("the native CPU kernels could not be built here (see the warning)")
+        return kernels
+
     def _const(self, name: str | None, dtype: torch.dtype = I64) -> torch.Tensor | None:
         return None if name is None else self.consts[name].to(dtype)
 
@@ -198,10 +222,19 @@ class FusedExecutor:
 
     def _run_step(self, step: Step, prep: dict, env: dict[str, torch.Tensor]) -> torch.Tensor:
         i, b = step.info, self._bodies
+        if prep.get("native") is not None:
+            roles = {r: t for r, t in i.items() if r in NATIVE_ROLES and t is not None}
+            data = {r: env[t] if t in env else self.consts[t][None] for r, t in roles.items()}
+            return native_steps.run(self.native, step, prep["native"], data)
         if step.kind == "op":
             node = step.nodes[0]
             opdef = get_op(node.op)
-            args = {role: self._data(t, env) for role, t in node.inputs.items() if not opdef.role(role).param}
+            data = [(role, t) for role, t in node.inputs.items() if not opdef.role(role).param]
+            if node.op in MOVE_OPS:  # values pass through unchanged: keep the narrow storage type, no int64 copy
+                dt = storage_dtype(self.graph.tensor(node.output).dtype)
+                args = {role: (env[t] if t in env else self.consts[t][None]).to(dt) for role, t in data}
+            else:
+                args = {role: self._data(t, env) for role, t in data}
             return prep["impl"](args, None)
         if step.kind == "gemm":
             x = env[i["x"]] if i["x"] in env else self.consts[i["x"]][None]

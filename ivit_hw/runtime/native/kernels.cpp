@@ -1,0 +1,607 @@
+// Row kernels of the fused executor's CPU fast path (ivit_hw/runtime/native/__init__.py).
+//
+// Each kernel is a named fast path of spec kernels in ivit_hw/ops (docs/semantics.md), one pass per
+// row, threads over rows: requantize (section 2) with bias and residual, the Shiftmax row of the
+// fused attention (sections 4-5), I-LayerNorm + requantize (section 7), ShiftGELU + requantize
+// (section 6). The ShiftExp values and the GELU coefficient multiply are not recomputed here: they
+// arrive as tables built by the ops kernels themselves. Integer arithmetic is int64 where the plan
+// proved the values fit (the spec's own int64), __int128 for the wide requantize products.
+// The Python side proves every precondition stated here before calling; tests in
+// tests/fused/test_native_kernels.py check each kernel equal to ops.* at the bounds.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+typedef int64_t i64;
+typedef __int128 i128;
+
+enum Dtype { I8 = 0, U8 = 1, I16 = 2, I32 = 3, I64 = 4, F32 = 5, F64 = 6 };
+enum Rounding { HALF_EVEN = 0, HALF_UP = 1, FLOOR = 2 };
+static const i64 INT32_MAX_ = 2147483647;
+
+static inline i64 load(const void* p, int t, i64 i) {
+    switch (t) {
+        case I8: return static_cast<const int8_t*>(p)[i];
+        case U8: return static_cast<const uint8_t*>(p)[i];
+        case I16: return static_cast<const int16_t*>(p)[i];
+        case I32: return static_cast<const int32_t*>(p)[i];
+        case I64: return static_cast<const int64_t*>(p)[i];
+        case F32: return static_cast<i64>(static_cast<const float*>(p)[i]);  // exact integer values
+        default: return static_cast<i64>(static_cast<const double*>(p)[i]);
+    }
+}
+
+static inline void store(void* p, int t, i64 i, i64 v) {
+    switch (t) {
+        case I8: static_cast<int8_t*>(p)[i] = static_cast<int8_t>(v); break;
+        case U8: static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(v); break;
+        case I16: static_cast<int16_t*>(p)[i] = static_cast<int16_t>(v); break;
+        case I32: static_cast<int32_t*>(p)[i] = static_cast<int32_t>(v); break;
+        case I64: static_cast<int64_t*>(p)[i] = v; break;
+        case F32: static_cast<float*>(p)[i] = static_cast<float>(v); break;
+        default: static_cast<double*>(p)[i] = static_cast<double>(v); break;
+    }
+}
+
+// round(p / 2^s) for 0 <= s <= 62 (spec section 0): floor, half up, half to even.
+template <class T>
+static inline T round_shift(T p, int s, int mode) {
+    if (s == 0) return p;
+    T q = p >> s;
+    if (mode == FLOOR) return q;
+    T half = static_cast<T>(1) << (s - 1);
+    T rem = p - q * (static_cast<T>(1) << s);
+    if (mode == HALF_UP) return q + (rem >= half);
+    return q + ((rem > half) || (rem == half && (q & 1)));
+}
+
+template <class T>
+static inline i64 clamp_bits(T v, int bits) {
+    const T hi = (static_cast<T>(1) << (bits - 1)) - 1;
+    const T lo = -hi - 1;
+    return static_cast<i64>(v < lo ? lo : (v > hi ? hi : v));
+}
+
+// One requantize: clamp(round(a*m/2^e) [+ round(b*m_id/2^e_id)], bits), in T (int64 or __int128).
+template <class T>
+static inline i64 requant1(i64 a, i64 m, int e, int mode, int bits, bool has_id, i64 b, i64 mi, int ei) {
+    T y = round_shift<T>(static_cast<T>(a) * m, e, mode);
+    if (has_id) y += round_shift<T>(static_cast<T>(b) * mi, ei, mode);
+    return clamp_bits<T>(y, bits);
+}
+
+static inline i64 requant_any(bool wide, i64 a, i64 m, int e, int mode, int bits, bool has_id = false,
+                              i64 b = 0, i64 mi = 0, int ei = 0) {
+    return wide ? requant1<i128>(a, m, e, mode, bits, has_id, b, mi, ei)
+                : requant1<i64>(a, m, e, mode, bits, has_id, b, mi, ei);
+}
+
+// round(p / 2^s) for int64 p, 0 <= s <= 62, without branches (vectorises with per-channel shifts);
+// equal to round_shift<i64>.
+static inline i64 round_shift_flat(i64 p, i64 s, int mode) {
+    const i64 q = p >> s;
+    const i64 rem = p - q * (static_cast<i64>(1) << s);
+    const i64 half = (static_cast<i64>(1) << s) >> 1;
+    const i64 nz = s != 0;
+    const i64 up_even = ((rem > half) | ((rem == half) & (q & 1))) & nz;
+    const i64 up_half = (rem >= half) & nz;
+    return q + (mode == FLOOR ? 0 : (mode == HALF_UP ? up_half : up_even));
+}
+
+// The requantize rows for an int32 accumulator whose products stay in int64 (the plan's direct path),
+// with bias and every multiplier and shift given per channel (contiguous), typed so that the loop over
+// channels vectorises; same result as requant1<i64>.
+template <int MODE, class IdT, class OutT>
+static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols,
+                             const i64* __restrict bias, const i64* __restrict m, const i64* __restrict e,
+                             const IdT* __restrict ident, const i64* __restrict mi, const i64* __restrict ei, int bits,
+                             OutT* __restrict out) {
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 r = r0; r < r1; ++r) {
+        const int32_t* __restrict a = acc + r * ld;
+        OutT* __restrict o = out + r * cols;
+        if (ident) {
+            const IdT* __restrict id = ident + r * cols;
+            for (i64 c = 0; c < cols; ++c) {
+                i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE) +
+                        round_shift_flat(static_cast<i64>(id[c]) * mi[c], ei[c], MODE);
+                o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+            }
+        } else {
+            for (i64 c = 0; c < cols; ++c) {
+                i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE);
+                o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+            }
+        }
+    }
+}
+
+template <int MODE, class IdT>
+static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+                            const i64* e, const IdT* id, const i64* mi, const i64* ei, int bits, void* out, int out_t) {
+    if (out_t == I8)
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
+    else if (out_t == I16)
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
+    else
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
+}
+
+template <int MODE>
+static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+                           const i64* e, const void* id, int id_t, const i64* mi, const i64* ei, int bits, void* out,
+                           int out_t) {
+    if (!id || id_t == I8)
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
+    else if (id_t == I16)
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
+                              out_t);
+    else
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
+                              out_t);
+}
+
+// f(r0, r1) over [0, rows) split into nthreads contiguous blocks.
+template <class F>
+static void parallel_rows(i64 rows, int nthreads, F f) {
+    if (nthreads <= 1 || rows < 2 * nthreads) {
+        f(0, rows);
+        return;
+    }
+    const i64 chunk = (rows + nthreads - 1) / nthreads;
+    std::vector<std::thread> pool;
+    for (int t = 1; t < nthreads; ++t) {
+        const i64 a = t * chunk, b = std::min(rows, a + chunk);
+        if (a < b) pool.emplace_back(f, a, b);
+    }
+    f(0, std::min(rows, chunk));
+    for (auto& th : pool) th.join();
+}
+
+static inline i64 floor_div(i64 a, i64 b) {  // b > 0
+    i64 q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#define IVIT_VNNI 1
+
+// C[MR x 16*NB] (int32, row stride ldc) = sum_k a[r, k] * B[k, col] over K = 4 * k4n, with a read as
+// unsigned bytes and B packed by ivit_pack_b: u8 x s8 products summed four at a time into int32
+// (vpdpbusd), exact while |sum| < 2^31.
+template <int MR, int NB>
+static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
+    __m512i acc[MR][NB];
+    for (int r = 0; r < MR; ++r)
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
+    for (i64 k4 = 0; k4 < k4n; ++k4) {
+        __m512i bv[NB];
+        for (int b = 0; b < NB; ++b) bv[b] = _mm512_loadu_si512(bp + (b * k4n + k4) * 64);
+        for (int r = 0; r < MR; ++r) {
+            int32_t av;
+            std::memcpy(&av, a + r * lda + 4 * k4, 4);  // one vpbroadcastd from memory
+            const __m512i ab = _mm512_set1_epi32(av);
+            for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], ab, bv[b]);
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int b = 0; b < NB; ++b) _mm512_storeu_si512(c + r * ldc + b * 16, acc[r][b]);
+}
+
+template <int MR>
+static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
+    switch (nb) {
+        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc); break;
+        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc); break;
+        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc); break;
+        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc); break;
+    }
+}
+
+static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c,
+                          i64 ldc) {
+    switch (mr) {
+        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc); break;
+        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc); break;
+        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc); break;
+    }
+}
+#else
+#define IVIT_VNNI 0
+#endif
+
+static const int VNNI_MR = 6, VNNI_NB = 4, VNNI_CHUNK = 8;
+
+// B[kk, col] = src[col * cs + kk * ks] (col < n, kk < k, zeros beyond) packed for the VNNI tiles:
+// blocks of 16 columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = B[4 k4 + q, 16 nb + col], k4n = ceil(k / 4).
+static void pack_strided(const int8_t* src, i64 cs, i64 ks, i64 n, i64 k, int8_t* out) {
+    const i64 k4n = (k + 3) / 4, nblocks = (n + 15) / 16;
+    for (i64 nb = 0; nb < nblocks; ++nb)
+        for (i64 k4 = 0; k4 < k4n; ++k4)
+            for (i64 col = 0; col < 16; ++col)
+                for (i64 q = 0; q < 4; ++q) {
+                    const i64 cc = 16 * nb + col, kk = 4 * k4 + q;
+                    out[(nb * k4n + k4) * 64 + col * 4 + q] = (cc < n && kk < k) ? src[cc * cs + kk * ks] : 0;
+                }
+}
+
+#if IVIT_VNNI
+// Row blocks [b0, b1) of c = (a ^ xor_a) @ B (see vnni_tile), a chunk of rows kept in cache over all columns.
+static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                             int32_t* c, i64 b0, i64 b1) {
+    const i64 ldc = 16 * nblocks;
+    std::vector<int8_t> flipped(xor_a ? VNNI_CHUNK * VNNI_MR * 4 * k4n : 0);
+    for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
+        const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+        const int8_t* ac = a + c0 * VNNI_MR * lda;
+        i64 ldac = lda;
+        if (xor_a) {  // the chunk's rows as a + 128 (unsigned bytes), once
+            const i64 r_end = std::min(m, c1 * VNNI_MR);
+            for (i64 r = c0 * VNNI_MR; r < r_end; ++r)
+                for (i64 j = 0; j < 4 * k4n; ++j)
+                    flipped[(r - c0 * VNNI_MR) * 4 * k4n + j] = static_cast<int8_t>(a[r * lda + j] ^ 0x80);
+            ac = flipped.data();
+            ldac = 4 * k4n;
+        }
+        for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
+            const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
+            for (i64 mb = c0; mb < c1; ++mb) {
+                const i64 r = mb * VNNI_MR;
+                const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
+                vnni_tile_any(mr, nbs, ac + (mb - c0) * VNNI_MR * ldac, ldac, bp + nb * k4n * 64, k4n,
+                              c + r * ldc + nb * 16, ldc);
+            }
+        }
+    }
+}
+#endif
+
+// Shiftmax of one requantized row s[0..n) (spec section 5, unmasked) in place: d = s - max(s) in
+// [-span, 0], e = table[d + span] (ShiftExp from the ops kernel), y = (e * f) >> (32 - out_bits).
+static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int out_bits) {
+    i64 mx = INT64_MIN;
+    for (i64 j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+    i64 esum = 0;
+    for (i64 j = 0; j < n; ++j) {
+        s[j] = table[s[j] - mx + span];
+        esum += s[j];
+    }
+    const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
+    const i64 f = INT32_MAX_ / total;
+    for (i64 j = 0; j < n; ++j) s[j] = (s[j] * f) >> (32 - out_bits);
+}
+
+// One ShiftGELU row for int8 x with z = x: out = requantize(x * g0[x]) (direct products), typed to vectorise.
+template <int MODE, class OutT>
+static void gelu_row_typed(const int8_t* __restrict x, i64 n, const i64* __restrict g0, i64 m, i64 e, int bits,
+                           OutT* __restrict out) {
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 j = 0; j < n; ++j) {
+        const i64 xv = x[j];
+        const i64 y = round_shift_flat(xv * g0[xv] * m, e, MODE);
+        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+    }
+}
+
+template <int MODE>
+static void gelu_row_i8(const int8_t* x, i64 n, const i64* g0, i64 m, i64 e, int bits, void* out, int out_t, i64 off) {
+    if (out_t == I8)
+        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int8_t*>(out) + off);
+    else
+        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int16_t*>(out) + off);
+}
+
+// One I-LayerNorm row + per-channel requantize (direct products), typed to vectorise; the int64 steps
+// of ivit_layernorm.
+template <int MODE, class InT, class OutT>
+static void layernorm_row_typed(const InT* __restrict x, i64 c, const i64* __restrict bias, int iters, i64 k0,
+                                const i64* __restrict m, const i64* __restrict e, int bits, OutT* __restrict out) {
+    i64 xsum = 0;
+    for (i64 j = 0; j < c; ++j) xsum += x[j];
+    const i64 q = floor_div(xsum, c);  // round_half_even(xsum / c)
+    const i64 twice = 2 * (xsum - q * c);
+    const i64 mean = q + ((twice > c) || (twice == c && (q & 1)));
+    i64 v = 0;
+    for (i64 j = 0; j < c; ++j) {
+        const i64 y = x[j] - mean;
+        v += y * y;
+    }
+    i64 k = k0;
+    for (int it = 0; it < iters; ++it) k = (k + v / k) / 2;
+    const i64 f = INT32_MAX_ / k;
+    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
+    for (i64 j = 0; j < c; ++j) {
+        const i64 acc = (((x[j] - mean) * f) >> 1) + bias[j];
+        const i64 y = round_shift_flat(acc * m[j], e[j], MODE);
+        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
+    }
+}
+
+template <int MODE, class InT>
+static void layernorm_row_out(const InT* x, i64 c, const i64* bias, int iters, i64 k0, const i64* m, const i64* e,
+                              int bits, void* out, int out_t, i64 off) {
+    if (out_t == I8)
+        layernorm_row_typed<MODE>(x, c, bias, iters, k0, m, e, bits, static_cast<int8_t*>(out) + off);
+    else
+        layernorm_row_typed<MODE>(x, c, bias, iters, k0, m, e, bits, static_cast<int16_t*>(out) + off);
+}
+
+template <int MODE>
+static void layernorm_row_in(const void* x, int x_t, i64 r, i64 c, const i64* bias, int iters, i64 k0, const i64* m,
+                             const i64* e, int bits, void* out, int out_t) {
+    if (x_t == I8)
+        layernorm_row_out<MODE>(static_cast<const int8_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t, r * c);
+    else if (x_t == I16)
+        layernorm_row_out<MODE>(static_cast<const int16_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t,
+                                r * c);
+    else
+        layernorm_row_out<MODE>(static_cast<const int32_t*>(x) + r * c, c, bias, iters, k0, m, e, bits, out, out_t,
+                                r * c);
+}
+
+// Rows [r0, r1) of ivit_requant.
+static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, const i64* bias, const i64* m,
+                          i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
+                          const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
+                          void* out, int out_t, i64 r0, i64 r1) {
+    // the vectorised rows: int32 accumulator, direct products, every constant given per channel
+    const bool fast = !wide && acc_t == I32 && (out_t == I8 || out_t == I16 || out_t == I32) && bias && m_step &&
+                      e_step && (!ident || ((id_t == I8 || id_t == I16 || id_t == I32) && id_ld == cols && mid_step &&
+                                            eid_step));
+    if (fast) {
+        const int32_t* a32 = static_cast<const int32_t*>(acc);
+        if (mode == FLOOR)
+            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+        else if (mode == HALF_UP)
+            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+        else
+            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+                                      out_t);
+        return;
+    }
+    for (i64 r = r0; r < r1; ++r) {
+        for (i64 c = 0; c < cols; ++c) {
+            i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
+            i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
+            i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
+                                        true, b, m_id[c * mid_step], static_cast<int>(e_id[c * eid_step]))
+                          : requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits);
+            store(out, out_t, r * cols + c, v);
+        }
+    }
+}
+
+extern "C" {
+
+// Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
+int ivit_has_vnni() { return IVIT_VNNI; }
+
+// Pack w [n, k] int8 (row stride ldw; k a multiple of 4) for ivit_gemm_vnni: blocks of 16 output
+// columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], zeros past n.
+void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) { pack_strided(w, ldw, 1, n, k, out); }
+
+// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda, k a multiple of 4)
+// and B packed by ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts
+// 128 * colsum(B)), 0 reads a as unsigned bytes. Threads over row blocks.
+void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                    int32_t* c, int nthreads) {
+#if IVIT_VNNI
+    const i64 mblocks = (m + VNNI_MR - 1) / VNNI_MR;
+    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) { vnni_gemm_blocks(a, lda, m, k / 4, bp, nblocks, xor_a, c, b0, b1); });
+#else
+    (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
+#endif
+}
+
+// out[r, c] = requantize(acc[r, c] + bias[c], m[c], e[c]) (+ identity[r, c] with m_id, e_id), for a
+// [rows, cols] accumulator with row stride acc_ld (bias, identity may be null; *_step 0 = scalar).
+void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, const i64* bias,
+                  const i64* m, i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
+                  const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
+                  void* out, int out_t, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        requant_range(acc, acc_t, acc_ld, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+                      eid_step, bits, mode, wide, out, out_t, r0, r1);
+    });
+}
+
+// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each chunk of rows while
+// it is in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
+void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
+                       i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
+                       const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
+                       i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    const i64 mblocks = (rows + VNNI_MR - 1) / VNNI_MR, ldc = 16 * nblocks;
+    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
+        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
+            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
+            vnni_gemm_blocks(a, lda, rows, k / 4, bp, nblocks, xor_a, acc, c0, c1);
+            requant_range(acc, I32, ldc, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+                          eid_step, bits, mode, wide, out, out_t, c0 * VNNI_MR, std::min(rows, c1 * VNNI_MR));
+        }
+    });
+#else
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
+    (void)e_id; (void)eid_step; (void)bits; (void)mode; (void)wide; (void)out; (void)out_t; (void)nthreads;
+#endif
+}
+
+// The fused attention's row: s = requantize(scores, sm, se) to sbits (scalar multiplier), then
+// Shiftmax over the row with ShiftExp looked up in table[d + span] for d = s - max(s) in [-span, 0]
+// (span = 2^sbits - 1 covers every row), output (e * f) >> (32 - out_bits).
+void ivit_shiftmax(const void* sc, int sc_t, i64 rows, i64 n, i64 sm, int se, int sbits, int mode, int wide,
+                   const i64* table, i64 span, int out_bits, void* out, int out_t, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        std::vector<i64> s(n);
+        for (i64 r = r0; r < r1; ++r) {
+            for (i64 j = 0; j < n; ++j) s[j] = requant_any(wide, load(sc, sc_t, r * n + j), sm, se, mode, sbits);
+            shiftmax_row(s.data(), n, table, span, out_bits);
+            for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, s[j]);
+        }
+    });
+}
+
+// The fused attention of one step, per (batch, head) over threads: scores = q @ k^T (VNNI, int32),
+// s = requantize(scores, sm, se) to sbits, y = Shiftmax row (table as in shiftmax_row, y < 2^15),
+// o = y @ v as 256 * (hi @ v) + lo @ v with the bytes hi = y >> 8, lo = y & 255 (unsigned, VNNI),
+// out = requantize(o, om, oe) to obits, written [B, H, N, dh] contiguous. q, k, v are int8 [B, H, N, dh]
+// with element strides qs/ks/vs[4]. Exact: |q.k| <= 2^14 dh, |o| <= 2^15 * 128 * N < 2^31 (N <= 1024).
+void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* ks, const int8_t* v, const i64* vs,
+                    i64 nb_, i64 nh, i64 n, i64 dh, i64 sm, int se, int sbits, int mode, const i64* table, i64 span,
+                    int out_bits, i64 om, int oe, int obits, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    const i64 d4 = (dh + 3) / 4, n4 = (n + 3) / 4, nblk = (n + 15) / 16, dblk = (dh + 15) / 16;
+    parallel_rows(nb_ * nh, nthreads, [=](i64 t0, i64 t1) {
+        std::vector<int8_t> qa(n * 4 * d4), kp(nblk * 16 * 4 * d4), vp(dblk * 16 * 4 * n4);
+        std::vector<uint8_t> hi(n * 4 * n4), lo(n * 4 * n4);
+        std::vector<int32_t> sc(n * 16 * nblk), ohi(n * 16 * dblk), olo(n * 16 * dblk);
+        std::vector<i64> ksum(n), row(n);
+        const i64 mblocks = (n + VNNI_MR - 1) / VNNI_MR;
+        for (i64 t = t0; t < t1; ++t) {
+            const i64 b = t / nh, h = t % nh;
+            const int8_t* qh = q + b * qs[0] + h * qs[1];
+            const int8_t* kh = k + b * ks[0] + h * ks[1];
+            const int8_t* vh = v + b * vs[0] + h * vs[1];
+            for (i64 i = 0; i < n; ++i) {
+                i64 sum = 0;
+                for (i64 d = 0; d < 4 * d4; ++d) {
+                    qa[i * 4 * d4 + d] = d < dh ? qh[i * qs[2] + d * qs[3]] : 0;
+                    if (d < dh) sum += kh[i * ks[2] + d * ks[3]];
+                }
+                ksum[i] = sum;
+            }
+            pack_strided(kh, ks[2], ks[3], n, dh, kp.data());
+            pack_strided(vh, vs[3], vs[2], dh, n, vp.data());
+            vnni_gemm_blocks(qa.data(), 4 * d4, n, d4, kp.data(), nblk, 0x80808080u, sc.data(), 0, mblocks);
+            for (i64 i = 0; i < n; ++i) {
+                const int32_t* si = sc.data() + i * 16 * nblk;
+                for (i64 j = 0; j < n; ++j)
+                    row[j] = requant_any(false, static_cast<i64>(si[j]) - 128 * ksum[j], sm, se, mode, sbits);
+                shiftmax_row(row.data(), n, table, span, out_bits);
+                for (i64 j = 0; j < 4 * n4; ++j) {
+                    const i64 y = j < n ? row[j] : 0;
+                    hi[i * 4 * n4 + j] = static_cast<uint8_t>(y >> 8);
+                    lo[i * 4 * n4 + j] = static_cast<uint8_t>(y & 255);
+                }
+            }
+            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(hi.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
+                             ohi.data(), 0, mblocks);
+            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(lo.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
+                             olo.data(), 0, mblocks);
+            const i64 base = t * n * dh;
+            for (i64 i = 0; i < n; ++i)
+                for (i64 d = 0; d < dh; ++d) {
+                    const i64 idx = i * 16 * dblk + d;
+                    const i64 o = 256 * static_cast<i64>(ohi[idx]) + olo[idx];
+                    store(out, out_t, base + i * dh + d, requant_any(false, o, om, oe, mode, obits));
+                }
+        }
+    });
+#else
+    (void)q; (void)qs; (void)k; (void)ks; (void)v; (void)vs; (void)nb_; (void)nh; (void)n; (void)dh; (void)sm;
+    (void)se; (void)sbits; (void)mode; (void)table; (void)span; (void)out_bits; (void)om; (void)oe; (void)obits;
+    (void)out; (void)out_t; (void)nthreads;
+#endif
+}
+
+// I-LayerNorm over rows of c channels (Newton sqrt from k0, iters steps), plus bias_int, then
+// requantize per channel (m[ch], e[ch]) to bits. Needs every int64 intermediate in range (proved
+// by the caller: c * (2 max|x|)^2 < 2^62 and 2 max|x| * 2^31 < 2^62).
+void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, int iters, i64 k0, const i64* m,
+                    i64 m_step, const i64* e, i64 e_step, int bits, int mode, int wide, void* out, int out_t,
+                    int nthreads) {
+    const bool fast = !wide && m_step && e_step && (x_t == I8 || x_t == I16 || x_t == I32) &&
+                      (out_t == I8 || out_t == I16);  // the typed rows
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            if (fast) {
+                if (mode == FLOOR)
+                    layernorm_row_in<FLOOR>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                else if (mode == HALF_UP)
+                    layernorm_row_in<HALF_UP>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                else
+                    layernorm_row_in<HALF_EVEN>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                continue;
+            }
+            i64 xsum = 0;
+            for (i64 j = 0; j < c; ++j) xsum += load(x, x_t, r * c + j);
+            i64 q = floor_div(xsum, c);  // round_half_even(xsum / c)
+            const i64 twice = 2 * (xsum - q * c);
+            const i64 mean = q + ((twice > c) || (twice == c && (q & 1)));
+            i64 v = 0;
+            for (i64 j = 0; j < c; ++j) {
+                const i64 y = load(x, x_t, r * c + j) - mean;
+                v += y * y;
+            }
+            i64 k = k0;
+            for (int it = 0; it < iters; ++it) k = (k + v / k) / 2;
+            const i64 f = INT32_MAX_ / k;
+            for (i64 j = 0; j < c; ++j) {
+                const i64 y = load(x, x_t, r * c + j) - mean;
+                const i64 acc = ((y * f) >> 1) + bias[j];
+                store(out, out_t, r * c + j,
+                      requant_any(wide, acc, m[j * m_step], static_cast<int>(e[j * e_step]), mode, bits));
+            }
+        }
+    });
+}
+
+// z = x (ztab null) or ztab[x - zlo] (the GELU coefficient multiply, tabulated); zmax[r] = max_j z.
+void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, i64* zmax, int nthreads) {
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        for (i64 r = r0; r < r1; ++r) {
+            i64 mx = INT64_MIN;
+            for (i64 j = 0; j < n; ++j) {
+                const i64 xv = load(x, x_t, r * n + j);
+                mx = std::max(mx, ztab ? ztab[xv - zlo] : xv);
+            }
+            zmax[r] = mx;
+        }
+    });
+}
+
+// ShiftGELU's sigmoid g = (e * (INT32_MAX // min(e + em, INT32_MAX))) >> sig_shift with e = table[d + span],
+// d = z - zmax[r] in [-span, 0], em[r] = ShiftExp(-zmax[r]) saturated (from the caller); the output
+// x * g requantized (scalar m, e) to bits.
+void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, const i64* zmax, const i64* em,
+               const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
+               int out_t, int nthreads) {
+    const bool fast = x_t == I8 && !ztab && !wide && (out_t == I8 || out_t == I16);  // the typed rows
+    parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
+        std::vector<i64> gtab(span + 1);  // g for every d of the row (the ops' per-row table path)
+        for (i64 r = r0; r < r1; ++r) {
+            const i64 mx = zmax[r], emr = em[r];
+            for (i64 dd = 0; dd <= span; ++dd) {
+                const i64 ev = table[dd];
+                const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
+                const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
+                gtab[dd] = (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+            }
+            if (fast) {
+                const i64* g0 = gtab.data() + span - mx;  // g0[z] = g of d = z - mx
+                if (mode == FLOOR)
+                    gelu_row_i8<FLOOR>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                else if (mode == HALF_UP)
+                    gelu_row_i8<HALF_UP>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                else
+                    gelu_row_i8<HALF_EVEN>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
+                continue;
+            }
+            for (i64 j = 0; j < n; ++j) {
+                const i64 xv = load(x, x_t, r * n + j);
+                const i64 z = ztab ? ztab[xv - zlo] : xv;
+                store(out, out_t, r * n + j, requant_any(wide, xv * gtab[z - mx + span], m, e, mode, bits));
+            }
+        }
+    });
+}
+
+}  // extern "C"
