@@ -71,9 +71,11 @@ class StreamBuilder(_Builder):
     def shape(self, t: str) -> tuple[int, ...]:
         return self.graph.tensor(t).shape
 
-    def new_stream(self, t: str, cid: str, comment: str, edge: tuple[Node | None, str] | None = None) -> str:
-        bits = ctype_bits(self.ctype(t))
-        self.streams.append({"ctype": self.ctype(t), "cid": cid, "depth": self.opts.fifo_depth, "comment": comment,
+    def new_stream(self, t: str, cid: str, comment: str, edge: tuple[Node | None, str] | None = None,
+                   ctype: str | None = None) -> str:
+        ctype = ctype or self.ctype(t)
+        bits = ctype_bits(ctype)
+        self.streams.append({"ctype": ctype, "cid": cid, "depth": self.opts.fifo_depth, "comment": comment,
                              "tensor": t, "edge": edge, "bits": bits})
         self.stream_names.add(cid)
         return cid
@@ -240,11 +242,19 @@ class StreamBuilder(_Builder):
         if ident is None:
             kernel = "ivit::requantize_rows"
             streams = {"acc": self.take(ins["acc"])}
-        elif g_const(self, ident):
-            if int(c["id_len"]) not in (1, cols):
-                return False
+        elif g_const(self, ident) and int(c["id_len"]) in (1, cols):
             kernel = "ivit::requantize_const_identity_rows"
             streams = {"acc": self.take(ins["acc"]), "identity": self.rom_of(ident)}
+        elif g_const(self, ident):  # a full-size constant (the position embedding): streamed from its ROM
+            rom = layer.args[3] if not layer.args[3].startswith("@") else self.rom_of(ident)
+            id_t = dict(layer.types)["id_t"]
+            s_id = self.new_stream(ident, f"{self.tname(ident)}_s{len(self.streams)}",
+                                   f"constant {comment_text(ident)}", (node, "identity"), id_t)
+            self.steps.append(self._step("ivit::rom_to_stream", [str(rows * cols)], [rom, s_id],
+                                         f"constant {comment_text(ident)}"))
+            kernel = "ivit::requantize_identity_rows"
+            over["id_len"] = cols
+            streams = {"acc": self.take(ins["acc"]), "identity": s_id}
         else:
             if self.order[ident] != acc:
                 return False
@@ -254,7 +264,7 @@ class StreamBuilder(_Builder):
         rc = self._row_cfg(layer, **over)
         self._row_need(layer, ins["acc"], cols)
         self._row_need(layer, node.output, cols)
-        if ident is not None and not g_const(self, ident):
+        if kernel == "ivit::requantize_identity_rows":
             self._row_need(layer, ident, cols)
         return self._emit(node, layer, kernel, [rc, str(rows)], self._args(layer, streams, self._out(node)), comment,
                           acc, "row")
