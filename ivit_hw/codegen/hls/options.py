@@ -36,7 +36,7 @@ class HlsOptions:
     dsp_budget: int | None = None
     weights: str = "on_chip"
     allow_overfit: bool = True
-    dataflow: str = "tensor"
+    dataflow: str = "stream"
     fifo_depth: int = 2
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 

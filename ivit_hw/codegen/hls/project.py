@@ -299,7 +299,8 @@ def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any
                "widths": layer.widths, "loops": layer.loops, "target_ii": 1, "parallelism": layer.par,
                "multipliers": layer.multipliers, "estimated_cycles": layer.cycles} for layer in b.layers]
     return {
-        "format": 1, "top": TOP, "selection": opts.top, "dataflow": opts.dataflow, "part": opts.part, "clock_ns": opts.clock_ns,
+        "format": 1, "top": TOP, "selection": opts.top, "dataflow": opts.dataflow, "part": opts.part,
+        "clock_ns": opts.clock_ns,
         "estimate_note": ESTIMATE_NOTE,
         "estimated_cycles_per_sample": total,
         "estimated_latency_us": round(total * opts.clock_ns / 1000.0, 3),
@@ -350,7 +351,8 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     files[f"firmware/{TOP}.cpp"] = _render(env, "top.cpp.j2", **ctx, weight_headers=[r.cid for r in roms],
                                            buffers=b.buffers, pragmas=b.pragmas, steps=b.steps,
                                            streams=b.streams)
-    files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=_structs(b.layers) + b.extra_structs)
+    structs = _structs(b.layers) + b.extra_structs
+    files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=structs)
     for rom in roms:
         files[f"firmware/weights/{rom.cid}.h"] = _render(env, "weights.h.j2", rom={
             "cid": rom.cid, "guard": rom.cid.upper(), "ctype": rom.ctype, "size": rom.values.size,

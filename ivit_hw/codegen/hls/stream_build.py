@@ -172,12 +172,16 @@ class StreamBuilder(_Builder):
             self.ports.append(self._port(t, port, "input"))
             self.order[t] = _natural(len(self.shape(t)))
             self.publish(t, port, trace=False)
+        self.out_ports = {t: self.pname(f"out_{t}") for t in sel.outputs}
         for node in sel.nodes:
             self.node(node)
         for t in sel.outputs:
-            port = self.pname(f"out_{t}")
+            port = self.out_ports[t]
             self.ports.append(self._port(t, port, "output"))
-            src = self.natural(t, self.take(t))
+            src = self.take(t)
+            if src == port:  # its producer wrote the port
+                continue
+            src = self.natural(t, src)
             self.steps.append(self._step("ivit::pass_stream", [str(_size(g, t)), self.ctype(t)], [src, port],
                                          f"output {comment_text(t)}"))
 
@@ -198,8 +202,13 @@ class StreamBuilder(_Builder):
         if handler is None or not handler(node, layer, ins, comment):
             self._island(node, layer, ins, comment)
 
-    def _out(self, node: Node) -> str:
+    def _out(self, node: Node, order: tuple[int, ...] | None = None) -> str:
+        """The stream ``node`` writes: the output port itself when that is its only reader and the
+        stream leaves in row-major order (``order``: the output's order, None: natural)."""
         t = node.output
+        natural = order is None or order == _natural(len(self.shape(t)))
+        if natural and self.edges.get(t) == [(None, "output")]:
+            return self.out_ports[t]
         return self.new_stream(t, self.tname(t), f"{node.op} {comment_text(node.name)}")
 
     def _emit(self, node: Node, layer: Layer, kernel: str, targs: list[str], args: list[str], comment: str,
@@ -266,8 +275,8 @@ class StreamBuilder(_Builder):
         self._row_need(layer, node.output, cols)
         if kernel == "ivit::requantize_identity_rows":
             self._row_need(layer, ident, cols)
-        return self._emit(node, layer, kernel, [rc, str(rows)], self._args(layer, streams, self._out(node)), comment,
-                          acc, "row")
+        return self._emit(node, layer, kernel, [rc, str(rows)], self._args(layer, streams, self._out(node, acc)),
+                          comment, acc, "row")
 
     def _s_row(self, node: Node, layer: Layer, ins: dict[str, str], comment: str) -> bool:
         c = dict(layer.consts)
@@ -282,7 +291,7 @@ class StreamBuilder(_Builder):
         self._row_need(layer, node.output, 1 if node.op == "argmax" else cols)
         order = self.order[x][:-1] if node.op == "argmax" else self.order[x]
         return self._emit(node, layer, ROW_KERNELS[node.op], [rc, str(rows)],
-                          self._args(layer, {"x": self.take(x)}, self._out(node)), comment, order, "row")
+                          self._args(layer, {"x": self.take(x)}, self._out(node, order)), comment, order, "row")
 
     def _s_linear(self, node: Node, layer: Layer, ins: dict[str, str], comment: str) -> bool:
         x = ins["x"]
@@ -291,8 +300,8 @@ class StreamBuilder(_Builder):
         k = int(dict(layer.consts)["k"])
         self._row_need(layer, x, k, layer.par)
         kernel = "ivit::linear_axi_rows" if "axi" in layer.kernel else "ivit::linear_rows"
-        return self._emit(node, layer, kernel, [layer.cfg], self._args(layer, {"x": self.take(x)}, self._out(node)),
-                          comment, self.order[x], "row")
+        args = self._args(layer, {"x": self.take(x)}, self._out(node, self.order[x]))
+        return self._emit(node, layer, kernel, [layer.cfg], args, comment, self.order[x], "row")
 
     def _s_patch_embed(self, node: Node, layer: Layer, ins: dict[str, str], comment: str) -> bool:
         x = self.natural(ins["x"], self.take(ins["x"]))
@@ -324,8 +333,8 @@ class StreamBuilder(_Builder):
         self.needs.append(Need(f"{layer.cfg}.b", "whole", _size(self.graph, b), ctype_bits(self.ctype(b)), layer.par))
         self._row_need(layer, a, self.shape(a)[-1], layer.par)
         streams = {"a": self.take(a), "b": self.take(b)}
-        return self._emit(node, layer, "ivit::matmul_stream", [layer.cfg, mc], self._args(layer, streams, self._out(node)),
-                          comment, oa, "whole")
+        args = self._args(layer, streams, self._out(node, oa))
+        return self._emit(node, layer, "ivit::matmul_stream", [layer.cfg, mc], args, comment, oa, "whole")
 
     def _filter(self, node: Node, layer: Layer, x: str, ax: int, lo: int, hi: int, drop: bool, comment: str) -> bool:
         order = self.order[x]
@@ -338,7 +347,7 @@ class StreamBuilder(_Builder):
                                    "consts": [("int", k, str(v)) for k, v in consts],
                                    "comment": f"{comment_text(node.name)}: the kept part of the stream"})
         out_order = tuple(a - (a > ax) for a in order if a != ax) if drop else order
-        return self._emit(node, layer, "ivit::filter_stream", [w], [self.take(x), self._out(node)], comment,
+        return self._emit(node, layer, "ivit::filter_stream", [w], [self.take(x), self._out(node, out_order)], comment,
                           out_order, None)
 
     def _s_slice(self, node: Node, layer: Layer, ins: dict[str, str], comment: str) -> bool:
