@@ -261,7 +261,9 @@ def _is_param(node: Node, role: str) -> bool:
 
 # which arguments of a GEMM kernel are read (or written) ``par`` at a time at consecutive addresses
 PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2),
-                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": ()}
+                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": (),
+                    # the streaming kernels partition their own row / K / V buffers (CFG::par)
+                    "ivit::linear_rows": (1,), "ivit::patch_embed_stream": (1,)}
 
 
 def partitioned_args(layer: Layer) -> tuple[int, ...]:

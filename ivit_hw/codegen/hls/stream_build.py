@@ -213,7 +213,7 @@ class StreamBuilder(_Builder):
 
     def _emit(self, node: Node, layer: Layer, kernel: str, targs: list[str], args: list[str], comment: str,
               order: tuple[int, ...], hold: str | None) -> bool:
-        layer.kernel = kernel
+        layer.kernel, layer.args = kernel, list(args)
         self.steps.append(self._step(kernel, targs, args, comment))
         self.order[node.output] = order
         self.holds[node.name] = hold

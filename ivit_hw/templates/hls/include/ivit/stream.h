@@ -276,7 +276,7 @@ void matmul_stream(hls::stream<typename CFG::a_t> &a, hls::stream<typename CFG::
     read_row<MC::b_len>(b, bb);
 MMS_R:
     for (int r = 0; r < CFG::batch * CFG::m; r++) {
-        const int h = MC::tok ? r % CFG::batch : r / CFG::batch;
+        const int h = MC::tok ? r % CFG::batch : r / CFG::m;
         read_row<CFG::k>(a, ar);
         if (CFG::transpose_b) {
         MMS_N:
