@@ -90,6 +90,31 @@ def test_stream_declarations_follow_the_plan(stream_prj):
     assert all(re.fullmatch(r"t_(embed|blocks_\d+_res[12])_u1", k) for k in deep)
 
 
+def _struct(params: str, name: str) -> dict[str, int]:
+    body = re.search(r"struct " + name + r" \{(.*?)\};", params, re.S).group(1)
+    return {k: int(v) for k, v in re.findall(r"static const int (\w+) = (-?\d+);", body)}
+
+
+def test_attention_keeps_k_and_v_whole_in_token_major_order(stream_prj):
+    """K and V arrive with the heads of one token interleaved ([17 tokens, 4 heads, 16]): element
+    (head h, token n, d) sits at n * 64 + h * 16 + d, so the P = 8 lanes on d (q @ k^T's reduction,
+    attn @ v's output row) read 8 consecutive words: 8 different banks of a cyclic partition by 8."""
+    out, _, _, _, top, summary = stream_prj
+    params = (out / "firmware" / "parameters.h").read_text()
+    for node in ("scores_acc", "attnv_acc"):
+        mc = _struct(params, f"cfg_blocks_0_attn_{node}_mc")
+        assert mc == {"tok": 1, "BS0": 16, "BS1": 64, "BS2": 1, "b_len": 17 * 64}
+        assert _struct(params, f"cfg_blocks_0_attn_{node}")["par"] == 8
+        base = [h * mc["BS0"] + n * mc["BS1"] for h in range(4) for n in range(17)]
+        for b in base:
+            for kb in range(16 // 8):
+                assert len({(b + (kb * 8 + p) * mc["BS2"]) % 8 for p in range(8)}) == 8
+    whole = [b for b in summary["plan"]["buffers"] if b["kind"] == "whole"]
+    # per block K and V (17 x 64 values of 8 bits, 8 banks), and the 8 x 8 image of the patch embedding (K = 4: 4 lanes)
+    assert sorted((b["depth"], b["banks"]) for b in whole) == sorted([(1088, 8)] * 2 * 4 + [(64, 4)])
+    assert "ivit::matmul_stream<cfg_blocks_0_attn_scores_acc, cfg_blocks_0_attn_scores_acc_mc>" in top
+
+
 def test_interval_is_the_slowest_layer(stream_prj):
     summary = stream_prj[5]
     cycles = [layer["estimated_cycles"] for layer in summary["layers"]]

@@ -319,16 +319,9 @@ def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any
     }
 
 
-def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
-                   vectors: Mapping[str, np.ndarray] | None = None,
-                   graph_inputs: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Write the project for ``graph`` into ``out_dir`` (an empty temporary folder); returns the manifest body.
-
-    Golden vectors for the testbench: ``vectors`` (tensor name -> [samples, ...] arrays for every
-    input, output and intermediate of the selection), else the golden model run on
-    ``graph_inputs``, else on seeded random inputs.
-    """
-    graph = analysed_graph(graph)
+def _build(graph: Graph, opts: HlsOptions) -> tuple[Selection, _Builder, list[Rom], HardwarePlan]:
+    """The view-model of the project of an analysed ``graph`` (the streaming or the array top, as
+    ``opts.dataflow`` says), its ROMs and its plan."""
     sel = select(graph, opts.top)
     if opts.dataflow == "stream":
         from .stream_build import StreamBuilder
@@ -339,6 +332,25 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     b.finish()
     roms = sorted(b.roms.values(), key=lambda r: r.cid)
     plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas, b.needs)
+    return sel, b, roms, plan
+
+
+def hls_plan(graph: Graph, opts: HlsOptions) -> HardwarePlan:
+    """The plan of the project ``render_project`` would write (nothing written, no golden run)."""
+    return _build(analysed_graph(graph), opts)[3]
+
+
+def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
+                   vectors: Mapping[str, np.ndarray] | None = None,
+                   graph_inputs: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Write the project for ``graph`` into ``out_dir`` (an empty temporary folder); returns the manifest body.
+
+    Golden vectors for the testbench: ``vectors`` (tensor name -> [samples, ...] arrays for every
+    input, output and intermediate of the selection), else the golden model run on
+    ``graph_inputs``, else on seeded random inputs.
+    """
+    graph = analysed_graph(graph)
+    sel, b, roms, plan = _build(graph, opts)
     refuse_overfit(plan, opts)
     env = _env()
     guard = "IVIT_TOP"
@@ -368,6 +380,7 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     files["build_prj.tcl"] = _render(env, "build_prj.tcl.j2", **ctx, project=f"{TOP}_prj", part=opts.part,
                                      clock_ns=opts.clock_ns)
     files["README.md"] = _render(env, "README.md.j2", **ctx, part=opts.part, clock_ns=opts.clock_ns,
+                                 dataflow=opts.dataflow,
                                  samples=opts.samples, trace_samples=opts.trace_samples,
                                  total_cycles=summary["estimated_cycles_per_sample"],
                                  latency_us=summary["estimated_latency_us"], n_layers=len(b.layers),

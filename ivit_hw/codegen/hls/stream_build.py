@@ -258,7 +258,7 @@ class StreamBuilder(_Builder):
             rom = layer.args[3] if not layer.args[3].startswith("@") else self.rom_of(ident)
             id_t = dict(layer.types)["id_t"]
             s_id = self.new_stream(ident, f"{self.tname(ident)}_s{len(self.streams)}",
-                                   f"constant {comment_text(ident)}", (node, "identity"), id_t)
+                                   f"constant {comment_text(ident)}", None, id_t)  # a ROM waits: no skip depth
             self.steps.append(self._step("ivit::rom_to_stream", [str(rows * cols)], [rom, s_id],
                                          f"constant {comment_text(ident)}"))
             kernel = "ivit::requantize_identity_rows"
@@ -271,12 +271,14 @@ class StreamBuilder(_Builder):
             over["id_len"] = cols
             streams = {"acc": self.take(ins["acc"]), "identity": self.take(ident)}
         rc = self._row_cfg(layer, **over)
+        args = self._args(layer, streams, self._out(node, acc))
+        if ident is not None and kernel == "ivit::requantize_identity_rows":
+            args[3] = streams["identity"]  # a broadcast constant's ROM replaced by its stream
         self._row_need(layer, ins["acc"], cols)
         self._row_need(layer, node.output, cols)
         if kernel == "ivit::requantize_identity_rows":
             self._row_need(layer, ident, cols)
-        return self._emit(node, layer, kernel, [rc, str(rows)], self._args(layer, streams, self._out(node, acc)),
-                          comment, acc, "row")
+        return self._emit(node, layer, kernel, [rc, str(rows)], args, comment, acc, "row")
 
     def _s_row(self, node: Node, layer: Layer, ins: dict[str, str], comment: str) -> bool:
         c = dict(layer.consts)
