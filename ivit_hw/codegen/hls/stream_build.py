@@ -22,7 +22,7 @@ from ...hwplan.buffers import skip_depth
 from ...ir.graph import Node
 from .fit import ctype_bits, gemm_lanes
 from .layer_base import Layer, Rom
-from .layers import build_layer
+from .layers import _strides, build_layer
 from .names import comment_text
 from .project import _Builder, _is_param, _size
 from .widths import const_iv, native_type
@@ -34,14 +34,6 @@ ROW_KERNELS = {"shiftgelu": "ivit::shiftgelu_rows", "ilayernorm": "ivit::layerno
 
 def _natural(rank: int) -> tuple[int, ...]:
     return tuple(range(rank))
-
-
-def _strides(shape: tuple[int, ...]) -> list[int]:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return list(reversed(out))
 
 
 def order_strides(shape: tuple[int, ...], order: tuple[int, ...]) -> list[int]:
