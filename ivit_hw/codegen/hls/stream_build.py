@@ -409,7 +409,8 @@ class StreamBuilder(_Builder):
             arrays[role] = buf
         out_arr = self.buffer(node.output, f"{self.tname(node.output)}_a", f"{node.op} {comment_text(node.name)}")
         targs = [s.cfg for s in layer.sub_cfgs] or [layer.cfg]
-        self.steps.append(self._step(layer.kernel, targs, self._args(layer, arrays, out_arr), comment))
+        layer.args = self._args(layer, arrays, out_arr)  # the partition pragmas name these arrays
+        self.steps.append(self._step(layer.kernel, targs, layer.args, comment))
         out = self._out(node)
         self.steps.append(self._step("ivit::array_to_stream", [str(_size(g, node.output))], [out_arr, out]))
         self.order[node.output] = _natural(len(self.shape(node.output)))

@@ -32,24 +32,6 @@
 
 namespace ivit {
 
-template <int N, class T>
-void read_row(hls::stream<T> &s, T row[N]) {
-RD_ROW:
-    for (int c = 0; c < N; c++) {
-#pragma HLS PIPELINE II = 1
-        row[c] = s.read();
-    }
-}
-
-template <int N, class T>
-void write_row(const T row[N], hls::stream<T> &s) {
-WR_ROW:
-    for (int c = 0; c < N; c++) {
-#pragma HLS PIPELINE II = 1
-        s.write(row[c]);
-    }
-}
-
 // One stream into two (fan-out: the residual fork), or three (the q/k/v split).
 template <int N, class T>
 void dup2(hls::stream<T> &in, hls::stream<T> &o1, hls::stream<T> &o2) {
@@ -102,9 +84,9 @@ void requantize_rows(hls::stream<typename RC::acc_t> &in, const MT m[RC::m_len],
     typename RC::out_t o[RC::cols];
 REQ_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, a);
+        stream_to_array<RC::cols>(in, a);
         requantize<RC>(a, m, e, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -118,10 +100,10 @@ void requantize_identity_rows(hls::stream<typename RC::acc_t> &in, const MT m[RC
     typename RC::out_t o[RC::cols];
 REQI_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, a);
-        read_row<RC::cols>(ident, d);
+        stream_to_array<RC::cols>(in, a);
+        stream_to_array<RC::cols>(ident, d);
         requantize_identity<RC>(a, m, e, d, m_id, e_id, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -135,9 +117,9 @@ void requantize_const_identity_rows(hls::stream<typename RC::acc_t> &in, const M
     typename RC::out_t o[RC::cols];
 REQC_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, a);
+        stream_to_array<RC::cols>(in, a);
         requantize_identity<RC>(a, m, e, ident, m_id, e_id, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -147,9 +129,9 @@ void shiftgelu_rows(hls::stream<typename RC::x_t> &in, hls::stream<typename RC::
     typename RC::out_t o[RC::cols];
 SG_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, x);
+        stream_to_array<RC::cols>(in, x);
         shiftgelu<RC>(x, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -161,9 +143,9 @@ void shiftmax_rows(hls::stream<typename RC::x_t> &in, const unsigned char mask[1
     typename RC::out_t o[RC::cols];
 SM_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, x);
+        stream_to_array<RC::cols>(in, x);
         shiftmax<RC>(x, mask, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -174,9 +156,9 @@ void layernorm_rows(hls::stream<typename RC::x_t> &in, const BT bias[RC::cols],
     typename RC::out_t o[RC::cols];
 LN_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, x);
+        stream_to_array<RC::cols>(in, x);
         layernorm<RC>(x, bias, o);
-        write_row<RC::cols>(o, out);
+        array_to_stream<RC::cols>(o, out);
     }
 }
 
@@ -186,7 +168,7 @@ void argmax_rows(hls::stream<TI> &in, hls::stream<TO> &out) {
     TO o[1];
 AM_S:
     for (int r = 0; r < ROWS; r++) {
-        read_row<RC::cols>(in, x);
+        stream_to_array<RC::cols>(in, x);
         argmax<RC>(x, o);
         out.write(o[0]);
     }
@@ -200,7 +182,7 @@ void linear_rows(hls::stream<typename CFG::x_t> &in, const WT w[CFG::n * CFG::k]
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::par
 LINS_M:
     for (int i = 0; i < CFG::m; i++) {
-        read_row<CFG::k>(in, x);
+        stream_to_array<CFG::k>(in, x);
     LINS_N:
         for (int o = 0; o < CFG::n; o++) out.write(typename CFG::out_t(linear_dot<CFG>(x, 0, w, o * CFG::k, bias, o)));
     }
@@ -217,7 +199,7 @@ void linear_axi_rows(hls::stream<typename CFG::x_t> &in, const WT *w, const BT b
 #pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
 LINAS_M:
     for (int i = 0; i < CFG::m; i++) {
-        read_row<CFG::k>(in, x);
+        stream_to_array<CFG::k>(in, x);
     LINAS_N:
         for (int o = 0; o < CFG::n; o++) {
             burst_row<CFG::k>(w, o, wrow);
@@ -234,7 +216,7 @@ void patch_embed_stream(hls::stream<typename CFG::x_t> &in, const WT w[CFG::outs
     const int n = CFG::chans * CFG::height * CFG::width;
     IVIT_LOCAL typename CFG::x_t x[CFG::chans * CFG::height * CFG::width];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::par
-    read_row<n>(in, x);
+    stream_to_array<n>(in, x);
 PES_PATCH:
     for (int g = 0; g < (CFG::height / CFG::patch) * (CFG::width / CFG::patch); g++) {
     PES_OUT:
@@ -250,7 +232,7 @@ void patch_embed_axi_stream(hls::stream<typename CFG::x_t> &in, const WT *w, con
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::par
     WT wrow[CFG::k];
 #pragma HLS ARRAY_PARTITION variable = wrow cyclic factor = CFG::par
-    read_row<n>(in, x);
+    stream_to_array<n>(in, x);
 PEAS_PATCH:
     for (int g = 0; g < (CFG::height / CFG::patch) * (CFG::width / CFG::patch); g++) {
     PEAS_OUT:
@@ -273,45 +255,21 @@ void matmul_stream(hls::stream<typename CFG::a_t> &a, hls::stream<typename CFG::
 #pragma HLS ARRAY_PARTITION variable = bb cyclic factor = CFG::par
     typename CFG::a_t ar[CFG::k];
 #pragma HLS ARRAY_PARTITION variable = ar cyclic factor = CFG::par
-    read_row<MC::b_len>(b, bb);
+    stream_to_array<MC::b_len>(b, bb);
 MMS_R:
     for (int r = 0; r < CFG::batch * CFG::m; r++) {
         const int h = MC::tok ? r % CFG::batch : r / CFG::m;
-        read_row<CFG::k>(a, ar);
+        stream_to_array<CFG::k>(a, ar);
         if (CFG::transpose_b) {
         MMS_N:
-            for (int o = 0; o < CFG::n; o++) {
-                typename CFG::acc_t acc = 0;
-            MMS_K:
-                for (int kb = 0; kb < CFG::k_blocks; kb++) {
-#pragma HLS PIPELINE II = 1
-                    for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                        const int kk = kb * CFG::par + p;
-                        if (kk < CFG::k) acc += ar[kk] * bb[h * MC::BS0 + o * MC::BS1 + kk * MC::BS2];
-                    }
-                }
-                out.write(typename CFG::out_t(acc));
-            }
+            for (int o = 0; o < CFG::n; o++)
+                out.write(typename CFG::out_t(qk_dot<CFG>(ar, 0, bb, h * MC::BS0 + o * MC::BS1, MC::BS2)));
         } else {
         MMS_NB:
             for (int ob = 0; ob < CFG::n_blocks; ob++) {
                 typename CFG::acc_t acc[CFG::par];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-                for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                    acc[p] = 0;
-                }
-            MMS_KS:
-                for (int kk = 0; kk < CFG::k; kk++) {
-#pragma HLS PIPELINE II = 1
-                    const typename CFG::a_t av = ar[kk];
-                    for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                        const int o = ob * CFG::par + p;
-                        if (o < CFG::n) acc[p] += av * bb[h * MC::BS0 + kk * MC::BS1 + o * MC::BS2];
-                    }
-                }
+                av_block<CFG>(ar, 0, bb, h * MC::BS0, MC::BS1, MC::BS2, ob, acc);
                 for (int p = 0; p < CFG::par; p++) {
                     const int o = ob * CFG::par + p;
                     if (o < CFG::n) out.write(typename CFG::out_t(acc[p]));
