@@ -177,11 +177,20 @@ def stream_buffers(graph: Graph, fifo_depth: int, lanes: dict[str, int],
 
 
 def _skip_depth(graph: Graph, identity: str, acc: str, kinds: dict[str, list[Need]]) -> int:
+    holds = {name: ("whole" if any(b.kind == "whole" for b in needs) else
+                    "row" if any(b.kind == "row" for b in needs) else None) for name, needs in kinds.items()}
+    return skip_depth(graph, identity, acc, holds)
+
+
+def skip_depth(graph: Graph, identity: str, acc: str, holds: dict[str, str | None]) -> int:
+    """Words a residual's identity FIFO must hold while the other branch (the nodes on a path from
+    ``identity`` to ``acc``) works: the whole tensor when one of them holds a ``whole`` buffer
+    (``holds[node]``), else one row per row-buffered node on the path plus one."""
     shape = graph.tensor(identity).shape
     path = _path_nodes(graph, identity, acc)
-    if any(b.kind == "whole" for n in path for b in kinds.get(n.name, [])):
+    if any(holds.get(n.name) == "whole" for n in path):
         return size_of(shape)
-    rows = 1 + sum(1 for n in path if any(b.kind == "row" for b in kinds.get(n.name, [])))
+    rows = 1 + sum(1 for n in path if holds.get(n.name) == "row")
     return min(size_of(shape), rows * _row_len(shape))
 
 
@@ -199,5 +208,5 @@ def weight_buffers(graph: Graph, node: Node, lanes: int, off_chip: bool, seen: s
     return out
 
 
-__all__ = ["PINGPONG", "Need", "attention_layout", "node_buffers", "stream_buffers", "tensor_bits",
+__all__ = ["PINGPONG", "Need", "attention_layout", "node_buffers", "skip_depth", "stream_buffers", "tensor_bits",
            "weight_buffers"]

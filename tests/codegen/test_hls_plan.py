@@ -68,9 +68,9 @@ def test_overfit_is_refused_in_one_line_and_nothing_is_written(capsys, tmp_path)
     assert plan["fits"] is False and plan["part"]["name"] == "lfe5u-25f"
     rom = next(b for b in plan["buffers"] if b["tensor"] == "c_fc_weight")
     assert (rom["kind"], rom["depth"], rom["width"], rom["memory"], rom["blocks"]) == ("weights", 131072, 8, "bram", 64)
-    # x [4, 512] ap_int<8> as a ping-pong channel: 4,096 words of 8 bits -> 2 BRAM18 (2K x 9, twice)
-    chan = next(b for b in plan["buffers"] if b["tensor"] == "t_x")
-    assert (chan["depth"], chan["width"], chan["blocks"]) == (4096, 8, 2)
+    # the streaming top: fc keeps one input row, 512 words of 8 bits -> 1 BRAM18 (1K x 18)
+    row = next(b for b in plan["buffers"] if b["tensor"] == "cfg_fc.x")
+    assert (row["kind"], row["depth"], row["width"], row["blocks"]) == ("row", 512, 8, 1)
     assert "OVERFIT BRAM18" in (out / "README.md").read_text()
     # the same graph fits the xczu9eg
     code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "ok")
@@ -113,8 +113,8 @@ def _call_args(top: str, cfg_prefix: str) -> list[str]:
 @pytest.mark.parametrize("par", [8, 16])
 def test_attention_partitions_put_every_parallel_access_in_its_own_bank(tmp_path, par):
     heads, tokens, dim = 2, 5, 64
-    render_project(attention_graph(heads, tokens, dim), tmp_path,
-                   HlsOptions(default_par=par, samples=1, trace_samples=0))
+    render_project(attention_graph(heads, tokens, dim), tmp_path,  # the array top's partition pragmas
+                   HlsOptions(default_par=par, samples=1, trace_samples=0, dataflow="tensor"))
     top = (tmp_path / "firmware" / "ivit_top.cpp").read_text()
     banks = _pragmas(top)
     plan = {lp["node"]: lp for lp in json.loads((tmp_path / "summary.json").read_text())["plan"]["layers"]}
@@ -147,10 +147,12 @@ def test_attention_partitions_put_every_parallel_access_in_its_own_bank(tmp_path
     assert av["estimated_cycles"] == heads * tokens * (dim // par) * tokens
 
 
-def test_attention_at_parallelism_8_csim_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("dataflow", ["stream", "tensor"])
+def test_attention_at_parallelism_8_csim_is_bit_exact(tmp_path, dataflow):
     from ivit_hw.codegen.hls.verify import run_csim
 
-    render_project(attention_graph(2, 5, 20), tmp_path, HlsOptions(default_par=8, samples=3, trace_samples=0))
+    render_project(attention_graph(2, 5, 20), tmp_path, HlsOptions(default_par=8, samples=3, trace_samples=0,
+                                                                   dataflow=dataflow))
     status, text = run_csim(tmp_path, sanitize=True, echo=False)
     assert status == 0 and text.strip().splitlines()[-1] == "2 passed, 0 failed", text
 
@@ -196,7 +198,7 @@ def test_off_chip_weights_csim_is_bit_exact(tmp_path):
         assert f"const int8_t *{rom}" in top and not (tmp_path / "firmware" / "weights" / f"{rom}.h").exists()
         assert f"variable={rom} " not in top  # no partition on a top-level argument
         assert (tmp_path / "tb" / "data" / f"{rom}.bin").stat().st_size == 4 + 16 + 8 * size
-    assert "ivit::linear_axi<" in top and "ivit::patch_embed_axi<" in top
+    assert "ivit::linear_axi_rows<" in top and "ivit::patch_embed_axi_stream<" in top
     assert (tmp_path / "firmware" / "weights" / "c_fc_bias.h").exists()  # biases stay on chip
     plan = json.loads((tmp_path / "summary.json").read_text())["plan"]
     dram = sorted(b["tensor"] for b in plan["buffers"] if b["memory"] == "dram")

@@ -90,8 +90,14 @@ def test_hostile_names_never_reach_the_code(tmp_path):
         text = p.read_text()
         assert "system(" not in text and '"x"' not in text and "probs*/" not in text, p
     top = (out / "firmware" / "ivit_top.cpp").read_text()
-    assert "t_a_b[" in top and "t_a_b_2[" in top  # tensors 'a.b' and 'a_b' stay distinct
-    for ident in re.findall(r"IVIT_BUF \S+ (\w+)\[", top):
+    assert ' t_a_b("t_a_b");' in top and ' t_a_b_2("t_a_b_2");' in top  # tensors 'a.b' and 'a_b' stay distinct
+    idents = re.findall(r"hls::stream<[^>]*>+ (\w+)\(", top)
+    assert len(idents) == 4
+    for ident in idents:
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident)
+    arrays = (_render(tmp_path / "t", dataflow="tensor") / "firmware" / "ivit_top.cpp").read_text()
+    assert "t_a_b[" in arrays and "t_a_b_2[" in arrays
+    for ident in re.findall(r"IVIT_BUF \S+ (\w+)\[", arrays):
         assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident)
     names = (out / "tb" / "data" / "names.txt").read_text()
     assert f"t_a_b_system_x\t{EVIL}\n" in names

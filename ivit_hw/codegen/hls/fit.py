@@ -47,20 +47,23 @@ def partitions(pragmas: list[str]) -> dict[str, int]:
 
 
 def project_plan(graph: Graph, nodes: Sequence[Node], opts: HlsOptions, layers: list[Layer],
-                 buffers: list[dict[str, Any]], roms: list[Rom], pragmas: list[str]) -> HardwarePlan:
+                 buffers: list[dict[str, Any]], roms: list[Rom], pragmas: list[str],
+                 extra: Sequence[Need] = ()) -> HardwarePlan:
     """The plan of the rendered project: its layers' cycles (the kernels' loops) and multipliers,
-    its arrays and ROMs placed and counted on ``opts.part``."""
+    its arrays and ROMs and the ``extra`` buffers (the streaming top's FIFOs, row and whole
+    buffers) placed and counted on ``opts.part``."""
     by_name = {n.name: n for n in nodes}
     lps = [LayerPlan(layer.node, layer.op, node_work(graph, by_name[layer.node]).macs, layer.par, layer.cycles,
                      layer.multipliers) for layer in layers]
     banks = partitions(pragmas)
     needs = [Need(b["cid"], "whole", PIPO * b["size"], ctype_bits(b["ctype"]), banks.get(b["cid"], 1))
              for b in buffers]
+    needs += list(extra)
     needs += [Need(r.cid, "weights", int(r.values.size), ctype_bits(r.ctype), banks.get(r.cid, 1), r.off_chip)
               for r in roms]
     rom_bits = {r.cid: ctype_bits(r.ctype) for r in roms}
     for layer in layers:  # the off-chip kernels' local weight row (one burst), par banks
-        if layer.kernel.endswith("_axi"):
+        if "_axi" in layer.kernel:
             k = int(dict(layer.consts)["k"])
             needs.append(Need(f"{layer.cfg}.wrow", "row", k, rom_bits[layer.args[1]], layer.par))
     try:

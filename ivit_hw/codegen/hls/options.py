@@ -16,7 +16,8 @@ from ...ir.types import IRError
 
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"
 DEFAULT_CLOCK_NS = 5.0
-CONFIG_KEYS = ("parallelism", "dsp_budget", "weights", "testbench", "part", "clock_ns", "top")
+CONFIG_KEYS = ("parallelism", "dsp_budget", "weights", "testbench", "part", "clock_ns", "top", "dataflow", "fifo_depth")
+DATAFLOWS = ("stream", "tensor")
 TESTBENCH_KEYS = ("samples", "trace_samples", "seed")
 
 
@@ -35,6 +36,8 @@ class HlsOptions:
     dsp_budget: int | None = None
     weights: str = "on_chip"
     allow_overfit: bool = True
+    dataflow: str = "stream"
+    fifo_depth: int = 2
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def parallelism(self, node: str) -> int:
@@ -48,7 +51,7 @@ class HlsOptions:
         """The hardware plan's config of these options: the GEMMs' parallelism (globs first, then the
         default) or the DSP budget; one lane for every other op (the HLS element kernels)."""
         par = {**dict(self.layer_par), "default": self.default_par}
-        return PlanConfig(par, self.dsp_budget, self.weights, element_lanes=False)
+        return PlanConfig(par, self.dsp_budget, self.weights, self.fifo_depth, element_lanes=False)
 
 
 def _pos_int(value: Any, key: str, minimum: int = 1) -> int:
@@ -98,6 +101,12 @@ def parse_config(doc: Any, where: str = "hls config") -> dict[str, Any]:
         if doc["weights"] not in ("on_chip", "off_chip"):
             raise IRError(f"{where}: weights must be on_chip or off_chip, got {doc['weights']!r}")
         out["weights"] = doc["weights"]
+    if "dataflow" in doc:
+        if doc["dataflow"] not in DATAFLOWS:
+            raise IRError(f"{where}: dataflow must be stream or tensor, got {doc['dataflow']!r}")
+        out["dataflow"] = doc["dataflow"]
+    if "fifo_depth" in doc:
+        out["fifo_depth"] = _pos_int(doc["fifo_depth"], "fifo_depth")
     if "part" in doc:
         if not isinstance(doc["part"], str) or not doc["part"]:
             raise IRError(f"{where}: part must be a non-empty string")

@@ -155,6 +155,9 @@ class _Builder:
         self.roms: dict[str, Rom] = {}
         self.trace_ids: dict[str, int] = {}
         self.uses: dict[str, list[str]] = {}
+        self.streams: list[dict[str, Any]] = []  # the streaming top's FIFOs (none in the array top)
+        self.extra_structs: list[dict[str, Any]] = []
+        self.needs: list[Any] = []
 
     def ctype(self, t: str) -> str:
         spec = self.graph.tensor(t)
@@ -258,7 +261,9 @@ def _is_param(node: Node, role: str) -> bool:
 
 # which arguments of a GEMM kernel are read (or written) ``par`` at a time at consecutive addresses
 PARTITIONED_ARGS = {"ivit::linear": (0, 1), "ivit::patch_embed": (1,), "ivit::log_attn_v": (1, 2),
-                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": ()}
+                    "ivit::linear_axi": (0,), "ivit::patch_embed_axi": (),
+                    # the streaming kernels partition their own row / K / V buffers (CFG::par)
+                    "ivit::linear_rows": (1,), "ivit::patch_embed_stream": (1,)}
 
 
 def partitioned_args(layer: Layer) -> tuple[int, ...]:
@@ -296,7 +301,8 @@ def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any
                "widths": layer.widths, "loops": layer.loops, "target_ii": 1, "parallelism": layer.par,
                "multipliers": layer.multipliers, "estimated_cycles": layer.cycles} for layer in b.layers]
     return {
-        "format": 1, "top": TOP, "selection": opts.top, "part": opts.part, "clock_ns": opts.clock_ns,
+        "format": 1, "top": TOP, "selection": opts.top, "dataflow": opts.dataflow, "part": opts.part,
+        "clock_ns": opts.clock_ns,
         "estimate_note": ESTIMATE_NOTE,
         "estimated_cycles_per_sample": total,
         "estimated_latency_us": round(total * opts.clock_ns / 1000.0, 3),
@@ -307,8 +313,31 @@ def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any
         "outputs": [{"tensor": p["tensor"], "port": p["port"], "type": p["ctype"], "size": p["size"]}
                     for p in b.ports if p["direction"] == "output"],
         "layers": layers,
+        "streams": [{"stream": s["cid"], "tensor": s["tensor"], "depth": s["depth"], "width": s["bits"]}
+                    for s in b.streams],
         "plan": plan.to_json(),
     }
+
+
+def _build(graph: Graph, opts: HlsOptions) -> tuple[Selection, _Builder, list[Rom], HardwarePlan]:
+    """The view-model of the project of an analysed ``graph`` (the streaming or the array top, as
+    ``opts.dataflow`` says), its ROMs and its plan."""
+    sel = select(graph, opts.top)
+    if opts.dataflow == "stream":
+        from .stream_build import StreamBuilder
+        b: _Builder = StreamBuilder(graph, sel, opts)
+    else:
+        b = _Builder(graph, sel, opts)
+    b.build()
+    b.finish()
+    roms = sorted(b.roms.values(), key=lambda r: r.cid)
+    plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas, b.needs)
+    return sel, b, roms, plan
+
+
+def hls_plan(graph: Graph, opts: HlsOptions) -> HardwarePlan:
+    """The plan of the project ``render_project`` would write (nothing written, no golden run)."""
+    return _build(analysed_graph(graph), opts)[3]
 
 
 def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
@@ -321,12 +350,7 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     ``graph_inputs``, else on seeded random inputs.
     """
     graph = analysed_graph(graph)
-    sel = select(graph, opts.top)
-    b = _Builder(graph, sel, opts)
-    b.build()
-    b.finish()
-    roms = sorted(b.roms.values(), key=lambda r: r.cid)
-    plan = project_plan(graph, sel.nodes, opts, b.layers, b.buffers, roms, b.pragmas)
+    sel, b, roms, plan = _build(graph, opts)
     refuse_overfit(plan, opts)
     env = _env()
     guard = "IVIT_TOP"
@@ -339,8 +363,10 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     roms = [r for r in roms if not r.off_chip]
     files[f"firmware/{TOP}.h"] = _render(env, "top.h.j2", **ctx)
     files[f"firmware/{TOP}.cpp"] = _render(env, "top.cpp.j2", **ctx, weight_headers=[r.cid for r in roms],
-                                           buffers=b.buffers, pragmas=b.pragmas, steps=b.steps)
-    files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=_structs(b.layers))
+                                           buffers=b.buffers, pragmas=b.pragmas, steps=b.steps,
+                                           streams=b.streams)
+    structs = _structs(b.layers) + b.extra_structs
+    files["firmware/parameters.h"] = _render(env, "parameters.h.j2", **ctx, structs=structs)
     for rom in roms:
         files[f"firmware/weights/{rom.cid}.h"] = _render(env, "weights.h.j2", rom={
             "cid": rom.cid, "guard": rom.cid.upper(), "ctype": rom.ctype, "size": rom.values.size,
@@ -354,6 +380,7 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     files["build_prj.tcl"] = _render(env, "build_prj.tcl.j2", **ctx, project=f"{TOP}_prj", part=opts.part,
                                      clock_ns=opts.clock_ns)
     files["README.md"] = _render(env, "README.md.j2", **ctx, part=opts.part, clock_ns=opts.clock_ns,
+                                 dataflow=opts.dataflow,
                                  samples=opts.samples, trace_samples=opts.trace_samples,
                                  total_cycles=summary["estimated_cycles_per_sample"],
                                  latency_us=summary["estimated_latency_us"], n_layers=len(b.layers),

@@ -9,6 +9,7 @@
 #include "ivit/requant.h"
 #include "ivit/shiftgelu.h"
 #include "ivit/shiftmax.h"
+#include "ivit/stream.h"
 #include "ivit/trace.h"
 #include "weights/c_a_b_e.h"
 #include "weights/c_a_b_m.h"
@@ -22,29 +23,25 @@ void ivit_top(hls::stream<in_a_b_system_x_t> &in_a_b_system_x, hls::stream<out_p
 #pragma HLS INTERFACE axis port=out_pred
 #pragma HLS INTERFACE ap_ctrl_hs port=return
 #pragma HLS DATAFLOW
-    IVIT_BUF ap_int<8> t_a_b_system_x[32];  // input a-b? system??x??
-    IVIT_BUF ap_int<18> t_a_b[24];  // linear fc
-    IVIT_BUF ap_int<8> t_a_b_2[24];  // requantize a_b
-    IVIT_BUF ap_int<8> t_a_b_2_u0[24];  // a_b (reader 0)
-    IVIT_BUF ap_int<8> t_a_b_2_u1[24];  // a_b (reader 1)
-    IVIT_BUF ap_uint<15> t_probs[24];  // shiftmax sm
-    IVIT_BUF ap_uint<3> t_pred[4];  // argmax pick
+    hls::stream<ap_int<18>> t_a_b("t_a_b");  // linear fc
+#pragma HLS STREAM variable=t_a_b depth=2
+    hls::stream<ap_int<8>> t_a_b_2("t_a_b_2");  // requantize a_b
+#pragma HLS STREAM variable=t_a_b_2 depth=2
+    hls::stream<ap_int<8>> t_a_b_2_u0("t_a_b_2_u0");  // a_b (reader 0)
+#pragma HLS STREAM variable=t_a_b_2_u0 depth=2
+    hls::stream<ap_int<8>> t_a_b_2_u1("t_a_b_2_u1");  // a_b (reader 1)
+#pragma HLS STREAM variable=t_a_b_2_u1 depth=2
 
-    // input a-b? system??x??
-    ivit::stream_to_array<32>(in_a_b_system_x, t_a_b_system_x);
     // fc: linear
-    ivit::linear<cfg_fc>(t_a_b_system_x, c_fc_weight, c_fc_bias, t_a_b);
-    IVIT_TRACE(0, t_a_b, 24);
+    ivit::linear_rows<cfg_fc>(in_a_b_system_x, c_fc_weight, c_fc_bias, t_a_b);
+    IVIT_TRACE_S(0, t_a_b, walk_t_a_b);
     // a_b: requantize
-    ivit::requantize<cfg_a_b>(t_a_b, c_a_b_m, c_a_b_e, t_a_b_2);
-    IVIT_TRACE(1, t_a_b_2, 24);
-    ivit::fanout2<24, ap_int<8>>(t_a_b_2, t_a_b_2_u0, t_a_b_2_u1);
+    ivit::requantize_rows<cfg_a_b_row, 4>(t_a_b, c_a_b_m, c_a_b_e, t_a_b_2);
+    IVIT_TRACE_S(1, t_a_b_2, walk_t_a_b_2);
+    // fan-out of a_b
+    ivit::dup2<24, ap_int<8>>(t_a_b_2, t_a_b_2_u0, t_a_b_2_u1);
     // sm: shiftmax
-    ivit::shiftmax<cfg_sm>(t_a_b_2_u0, c_sm_nomask, t_probs);
+    ivit::shiftmax_rows<cfg_sm_row, 4>(t_a_b_2_u0, c_sm_nomask, out_probs);
     // pick: argmax
-    ivit::argmax<cfg_pick>(t_a_b_2_u1, t_pred);
-    // output probs?? ??
-    ivit::array_to_stream<24>(t_probs, out_probs);
-    // output pred
-    ivit::array_to_stream<4>(t_pred, out_pred);
+    ivit::argmax_rows<cfg_pick_row, 4>(t_a_b_2_u1, out_pred);
 }

@@ -63,4 +63,53 @@ struct cfg_pick {
     static const int cols = 6;
 };
 
+// stream order of a.b
+struct walk_t_a_b {
+    static const int D0 = 1;
+    static const int D1 = 1;
+    static const int D2 = 1;
+    static const int D3 = 1;
+    static const int D4 = 4;
+    static const int D5 = 6;
+    static const int NS0 = 0;
+    static const int NS1 = 0;
+    static const int NS2 = 0;
+    static const int NS3 = 0;
+    static const int NS4 = 6;
+    static const int NS5 = 1;
+    static const int len = 24;
+};
+
+// a_b: one row
+struct cfg_a_b_row : cfg_a_b {
+    static const int rows = 1;
+};
+
+// stream order of a_b
+struct walk_t_a_b_2 {
+    static const int D0 = 1;
+    static const int D1 = 1;
+    static const int D2 = 1;
+    static const int D3 = 1;
+    static const int D4 = 4;
+    static const int D5 = 6;
+    static const int NS0 = 0;
+    static const int NS1 = 0;
+    static const int NS2 = 0;
+    static const int NS3 = 0;
+    static const int NS4 = 6;
+    static const int NS5 = 1;
+    static const int len = 24;
+};
+
+// sm: one row
+struct cfg_sm_row : cfg_sm {
+    static const int rows = 1;
+};
+
+// pick: one row
+struct cfg_pick_row : cfg_pick {
+    static const int rows = 1;
+};
+
 #endif  // IVIT_TOP_PARAMETERS_H

@@ -68,6 +68,45 @@ LINA_N:
     }
 }
 
+// q @ k^T, one output: sum over kk of a[aoff + kk] * b[boff + kk * bstep], par terms per pipelined clock.
+template <class CFG>
+typename CFG::acc_t qk_dot(const typename CFG::a_t *a, int aoff, const typename CFG::b_t *b, int boff, int bstep) {
+#pragma HLS INLINE
+    typename CFG::acc_t acc = 0;
+MM_K:
+    for (int kb = 0; kb < CFG::k_blocks; kb++) {
+#pragma HLS PIPELINE II = 1
+        for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+            const int kk = kb * CFG::par + p;
+            if (kk < CFG::k) acc += a[aoff + kk] * b[boff + kk * bstep];
+        }
+    }
+    return acc;
+}
+
+// attn @ v, one block of par outputs o = ob * par + p: acc[p] = sum over kk of
+// a[aoff + kk] * b[boff + kk * kstep + o * ostep], one a value and par b values per clock.
+template <class CFG>
+void av_block(const typename CFG::a_t *a, int aoff, const typename CFG::b_t *b, int boff, int kstep, int ostep, int ob,
+              typename CFG::acc_t acc[CFG::par]) {
+#pragma HLS INLINE
+    for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+        acc[p] = 0;
+    }
+MM_KS:
+    for (int kk = 0; kk < CFG::k; kk++) {
+#pragma HLS PIPELINE II = 1
+        const typename CFG::a_t av = a[aoff + kk];
+        for (int p = 0; p < CFG::par; p++) {
+#pragma HLS UNROLL
+            const int o = ob * CFG::par + p;
+            if (o < CFG::n) acc[p] += av * b[boff + kk * kstep + o * ostep];
+        }
+    }
+}
+
 // a [B, M, K] @ b [B, K, N] (or b [B, N, K] transposed) -> out [B, M, N].
 // CFG: a_t, b_t, acc_t, out_t; batch, m, n, k, par, k_blocks, n_blocks, transpose_b.
 // With b transposed (q @ k^T) the par lanes split the reduction (K) axis: a and b are read at par
@@ -85,38 +124,15 @@ MM_B:
         for (int i = 0; i < CFG::m; i++) {
             if (CFG::transpose_b) {
             MM_N:
-                for (int o = 0; o < CFG::n; o++) {
-                    typename CFG::acc_t acc = 0;
-                MM_K:
-                    for (int kb = 0; kb < CFG::k_blocks; kb++) {
-#pragma HLS PIPELINE II = 1
-                        for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                            const int kk = kb * CFG::par + p;
-                            if (kk < CFG::k) acc += a[(h * CFG::m + i) * CFG::k + kk] * b[(h * CFG::n + o) * CFG::k + kk];
-                        }
-                    }
-                    out[(h * CFG::m + i) * CFG::n + o] = acc;
-                }
+                for (int o = 0; o < CFG::n; o++)
+                    out[(h * CFG::m + i) * CFG::n + o] =
+                        qk_dot<CFG>(a, (h * CFG::m + i) * CFG::k, b, (h * CFG::n + o) * CFG::k, 1);
             } else {
             MM_NB:
                 for (int ob = 0; ob < CFG::n_blocks; ob++) {
                     typename CFG::acc_t acc[CFG::par];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-                    for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                        acc[p] = 0;
-                    }
-                MM_KS:
-                    for (int kk = 0; kk < CFG::k; kk++) {
-#pragma HLS PIPELINE II = 1
-                        const typename CFG::a_t av = a[(h * CFG::m + i) * CFG::k + kk];
-                        for (int p = 0; p < CFG::par; p++) {
-#pragma HLS UNROLL
-                            const int o = ob * CFG::par + p;
-                            if (o < CFG::n) acc[p] += av * b[(h * CFG::k + kk) * CFG::n + o];
-                        }
-                    }
+                    av_block<CFG>(a, (h * CFG::m + i) * CFG::k, b, h * CFG::k * CFG::n, CFG::n, 1, ob, acc);
                     for (int p = 0; p < CFG::par; p++) {
 #pragma HLS UNROLL
                         const int o = ob * CFG::par + p;
