@@ -165,6 +165,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_ablation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/ablation", help="output folder (default out/ablation)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
+    p.add_argument("--model", choices=("vit_digits", "swin_digits"), default="vit_digits",
+                   help="digits model to train and ablate (default vit_digits)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -172,7 +174,7 @@ def _ablation(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")
     from .ablation import run_ablation
 
-    run_ablation(args.out, tuple(args.seeds), progress=not args.quiet)
+    run_ablation(args.out, tuple(args.seeds), progress=not args.quiet, model=args.model)
     return 0
 
 
