@@ -1,7 +1,8 @@
 """The exact integer torch path before and after issue 18 against fp32 eager, interleaved round by round
-in one process (a busy machine slows all three alike), on a DeiT of a chosen depth.
+in one process (a busy machine slows all three alike), on a DeiT of a chosen depth or a Swin's first stages.
 
     .venv/bin/python examples/bench_int_path_ab.py --model deit_small --depth 2 --batch 8 --threads 2
+    PYTHONPATH=$PWD .venv/bin/python examples/bench_int_path_ab.py --model swin_tiny --depth 1 --batch 8
 
 ``int_torch`` is the fused torch path (GEMM route per CPU, float64 requantize where proven);
 ``int_torch_int64`` the same steps with float32 BLAS GEMMs and every requantize in int64 (the path
@@ -18,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from gpu_validate.baselines import model_overrides
 from ivit_hw.frontend.models import create_model
 from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
 from ivit_hw.runtime import run_graph
@@ -28,7 +30,7 @@ from ivit_hw.runtime.fused.executor import FusedExecutor
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="deit_small")
-    p.add_argument("--depth", type=int, default=None, help="blocks (default: the preset's)")
+    p.add_argument("--depth", type=int, default=None, help="blocks of a ViT, first stages of a Swin (default: all)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
@@ -36,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.set_float32_matmul_precision("highest")
     print(cpu_summary(), flush=True)
-    over = {"depth": a.depth} if a.depth else {}
+    over = model_overrides(a.model, a.depth, None)
     graph = synthetic_graph(a.model, **over)
     torch.manual_seed(0)
     model = create_model(a.model, **over).eval()
@@ -61,7 +63,8 @@ def main() -> None:
                 f()
                 times[key].append((time.perf_counter() - t0) * 1e3)
     fp32 = statistics.median(times["fp32_eager"])
-    blocks = a.depth or model.config.depth
+    cfg = model.config
+    blocks = sum(cfg.depths) if hasattr(cfg, "depths") else cfg.depth
     print(f"{a.model}, {blocks} blocks, batch {a.batch}, {a.threads} threads, median of {a.rounds} interleaved rounds "
           f"(integer outputs equal the golden executor's)")
     print("| path | median ms | vs fp32 eager |\n|---|---|---|")

@@ -108,6 +108,10 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS step (whole model, g++ C-simulation)")
     p.add_argument("--no-rtl", action="store_true", help="skip the RTL step (Verilog units, cocotb)")
+    p.add_argument("--no-swin", action="store_true",
+                   help="skip the Swin step (swin_digits float vs integer, and its HLS C-sim unless --no-hls)")
+    p.add_argument("--swin-epochs", type=int, default=None, metavar="N",
+                   help="float epochs of the Swin step's swin_digits (default 12)")
     p.add_argument("--rtl-images", type=int, default=4, metavar="N",
                    help="test images whose traced activations the RTL step replays (default 4)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="RTL step simulator")
@@ -118,6 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
     """The digits flow, then (unless skipped) the HLS C-sim and RTL steps; 0 when every check passed."""
     check_output_folder(args.out, "--out", marker="report.json")
     _positive("--rtl-images", args.rtl_images)
+    _positive("--swin-epochs", args.swin_epochs)
     # the tools the later steps need are checked before the model is trained
     from ..eda import EdaMissing
     from ..ir.types import IRError
@@ -150,6 +155,13 @@ def _demo(args: argparse.Namespace) -> int:
         ok &= hls["bit_exact"]
         print(f"HLS C-sim of the whole model on {hls['test_images']} test images: "
               f"{'bit-exact' if hls['bit_exact'] else 'NOT bit-exact'} ({hls['summary']})")
+    if not args.no_swin:
+        from .demo_swin import SWIN_DEMO_EPOCHS, run_swin_demo, swin_ok, swin_summary
+
+        swin = run_swin_demo(args.out, args.seed, args.swin_epochs or SWIN_DEMO_EPOCHS, hls=not args.no_hls,
+                             progress=not args.quiet)
+        ok &= swin_ok(swin)
+        print(swin_summary(swin))
     if not args.no_rtl:
         from ..codegen.verilog.demo_step import run_rtl_demo
 
