@@ -77,7 +77,7 @@ def test_demo_runs_the_hls_and_rtl_steps_unless_skipped(capsys, tmp_path, monkey
     monkeypatch.setattr("ivit_hw.codegen.hls.headers.ap_include_dir", lambda: tmp_path)
     monkeypatch.setattr("ivit_hw.eda.cocotb_run.simulator_env", lambda sim: {})
     assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 0
-    assert calls == ["model", "hls", "swin 12 hls=True", "rtl 4 icarus"]
+    assert calls == ["model", "hls", "swin 20 hls=True", "rtl 4 icarus"]
     out = capsys.readouterr().out
     assert "HLS C-sim of the whole model on 450 test images: bit-exact" in out and "RTL units" in out
     assert "swin_digits: float 90.00 % | integer 90.00 % | export wiring exact True | HLS C-sim bit-exact" in out

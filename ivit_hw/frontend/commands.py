@@ -111,7 +111,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-swin", action="store_true",
                    help="skip the Swin step (swin_digits float vs integer, and its HLS C-sim unless --no-hls)")
     p.add_argument("--swin-epochs", type=int, default=None, metavar="N",
-                   help="float epochs of the Swin step's swin_digits (default 12)")
+                   help="float epochs of the Swin step's swin_digits (default 20)")
     p.add_argument("--rtl-images", type=int, default=4, metavar="N",
                    help="test images whose traced activations the RTL step replays (default 4)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="RTL step simulator")

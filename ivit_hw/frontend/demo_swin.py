@@ -26,7 +26,7 @@ from .demo_report import add_to_report
 from .pipeline import quantize_and_export, train_digits_float
 from .qconfig import QuantConfig
 
-SWIN_DEMO_EPOCHS = 12
+SWIN_DEMO_EPOCHS = 20
 TITLE = "Swin (swin_digits)"
 
 
