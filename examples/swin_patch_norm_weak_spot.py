@@ -3,10 +3,17 @@ root from k0 = 2^16 differs from the exact one in ``patch_embed.norm``, with the
 16-bit input (this project's default) and with that input cut to 8 bits (I-ViT's choice).
 
     PYTHONPATH=$PWD .venv/bin/python examples/swin_patch_norm_weak_spot.py GRAPH_DIR [IMAGES.npy|digits]
+    PYTHONPATH=$PWD .venv/bin/python examples/swin_patch_norm_weak_spot.py --swin-tiny [N_IMAGES]
 
 It reads the traced input of ``patch_embed.norm`` from the golden executor, forms the row sums
 of squares of the centred values (docs/semantics.md section 7) and compares ``isqrt_iter`` with
 the exact integer root, for the input as is and requantized to 8 bits (scale x 2^8, rounded).
+
+``--swin-tiny``: random-weight swin_tiny (seed 0, 224x224) quantized twice from the same float model and
+the same synthetic calibration images, once per ``patch_norm_bits`` choice (16, the default; 8, I-ViT's),
+run on the golden executor on N synthetic images (default 2): per choice the Newton-root table above on
+the graph's own ``patch_embed.norm`` input, and the logits' SQNR against the float model's and the top-1
+agreement with it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,43 @@ def _stats(x: np.ndarray) -> tuple[float, float, float]:
     return float(wrong.mean()), float(rel.max()), float(np.median(v))
 
 
+def _swin_tiny(n_images: int) -> None:
+    import torch
+
+    from ivit_hw.frontend.models import create_model
+    from ivit_hw.frontend.pipeline import quantize_and_export
+    from ivit_hw.frontend.qconfig import QuantConfig
+    from ivit_hw.frontend.synthetic import synthetic_images
+    from ivit_hw.runtime.cpu_info import cpu_summary
+    from ivit_hw.runtime.numpy_exec import run_graph
+
+    torch.manual_seed(0)
+    model = create_model("swin_tiny").eval()
+    calib = synthetic_images(4, 3, 224, 0)
+    images = synthetic_images(n_images, 3, 224, 1)
+    with torch.no_grad():
+        ref = model.forward_uint8(torch.from_numpy(images)).numpy().astype(np.float64)
+    print(cpu_summary())
+    print(f"swin_tiny, random weights (seed 0), calibrated on 4 synthetic images, {n_images} other synthetic "
+          f"image(s), load {os.getloadavg()[0]:.1f}")
+    print("| patch_norm_bits | rows with a wrong Newton root | worst relative root error | median sum of squares "
+          "| logits SQNR vs float (dB) | top-1 = float |")
+    print("|---|---|---|---|---|---|")
+    for bits in (16, 8):
+        g = quantize_and_export(model, QuantConfig(patch_norm_bits=bits), calib, "swin_tiny", progress=False).graph
+        res = run_graph(g, {"pixels": images}, trace=True)
+        wrong, worst, med = _stats(res.tensors["patch_embed.out"])
+        logits = res.outputs["logits"] * g.tensor("logits").scale
+        sqnr = 10 * np.log10((ref**2).sum() / ((ref - logits) ** 2).sum())
+        agree = int((res.outputs["pred"] == ref.argmax(-1)).sum())
+        print(f"| {bits} | {100 * wrong:.2f} % | {100 * worst:.1f} % | {med:.3g} | {sqnr:.1f} | {agree}/{n_images} |",
+              flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--swin-tiny":
+        _swin_tiny(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+        return
     from ivit_hw.frontend.data import load_digits_split
     from ivit_hw.ir.serialize import load_graph
     from ivit_hw.runtime.numpy_exec import run_graph
