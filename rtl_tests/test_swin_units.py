@@ -8,6 +8,7 @@ renders its two-term bias requantize (scores + the [nH, N, N] relative-position 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from ivit_hw.eda.cocotb_run import SIMULATORS
 from ivit_hw.runtime.golden import load_golden_case
 
 torch = pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/swin_graphs.py
 
 BLOCK = "layers.0.blocks.1.attn"  # swin_digits' shifted block
 UNITS = [f"{BLOCK}.scores", f"{BLOCK}.attn_prob"]
@@ -27,23 +29,14 @@ UNITS = [f"{BLOCK}.scores", f"{BLOCK}.attn_prob"]
 @pytest.fixture(scope="module")
 def swin_units(tmp_path_factory) -> Path:
     """A rendered folder holding the shifted block's two attention units with traced golden cases."""
+    from swin_graphs import digits_swin_twin
+
     from ivit_hw.frontend.data import load_digits_split
-    from ivit_hw.frontend.models import create_model
-    from ivit_hw.frontend.swin_twin import QuantSwin
-    from ivit_hw.frontend.twins import calibrate
     from ivit_hw.ir.serialize import save_graph
 
     root = tmp_path_factory.mktemp("swin_rtl")
-    torch.manual_seed(0)
-    model = create_model("swin_digits").eval()
-    with torch.no_grad():  # a bias table that matters
-        for blk in (b for stage in model.layers for b in stage.blocks):
-            blk.attn.relative_position_bias_table.normal_(0, 0.5)
-    split = load_digits_split()
-    q = QuantSwin(model)
-    calibrate(q, split.train_images[:32])
-    graph = save_graph(q.export("swin_digits"), root / "graph")
-    np.save(root / "x.npy", split.test_images[:2])
+    graph = save_graph(digits_swin_twin().export("swin_digits"), root / "graph")
+    np.save(root / "x.npy", load_digits_split().test_images[:2])
     assert main(["run", str(graph), "--input", str(root / "x.npy"), "--output", str(root / "y.npz"),
                  "--trace", str(root / "trace"), "--trace-nodes", f"{BLOCK}.*"]) == 0
     assert main(["codegen", str(graph), "--target", "verilog", "-o", str(root / "rtl"),
