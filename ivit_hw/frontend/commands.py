@@ -119,7 +119,7 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The digits flow, then (unless skipped) the HLS C-sim and RTL steps; 0 when every check passed."""
+    """The digits flow, then (unless skipped) the HLS C-sim, Swin and RTL steps; 0 when every check passed."""
     check_output_folder(args.out, "--out", marker="report.json")
     _positive("--rtl-images", args.rtl_images)
     _positive("--swin-epochs", args.swin_epochs)
@@ -390,6 +390,6 @@ COMMANDS = [
     ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
      _add_compare, _compare),
     ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate, compare, HLS C-sim, "
-     "RTL units)", _add_demo, _demo),
+     "a Swin row, RTL units)", _add_demo, _demo),
     ("ablation", "I-ViT ops vs baselines over seeds, with and without QAT", _add_ablation, _ablation),
 ]
