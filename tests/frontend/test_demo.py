@@ -183,7 +183,8 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
     assert out.strip() == (f"float 98.76 % | integer 97.00 % | export wiring exact True | independent forward "
                            f"exact True | 12 s | {tmp_path / 'x'}/report.md")
     assert cli.main(["ablation", "--out", str(tmp_path / "y"), "--seeds", "4", "5"]) == 0
-    assert calls == [("demo", str(tmp_path / "x"), 3, False), ("ablation", str(tmp_path / "y"), (4, 5), True, "vit_digits")]
+    assert calls == [("demo", str(tmp_path / "x"), 3, False),
+                     ("ablation", str(tmp_path / "y"), (4, 5), True, "vit_digits")]
     assert cli.main(["demo", "--seed", "x"]) == 2
     assert "invalid int value" in capsys.readouterr().err
 
