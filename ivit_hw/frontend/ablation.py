@@ -35,7 +35,7 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
 
 
 #: why a variant cannot run on a Swin graph (its shifted windows need a softmax with a mask input)
-SWIN_SKIP_REASON = "I-BERT softmax takes no mask; the shifted windows need one (shiftmax or Log-Int-Softmax)"
+SWIN_SKIP_REASON = "I-BERT softmax takes no mask, and the shifted windows need one; Shiftmax and Log-Int-Softmax do"
 
 
 def model_variants(model: str) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
