@@ -1,7 +1,8 @@
 """The exact integer torch path before and after issue 18 against fp32 eager, interleaved round by round
-in one process (a busy machine slows all three alike), on a DeiT of a chosen depth.
+in one process (a busy machine slows all three alike), on a DeiT of a chosen depth or a Swin's first stages.
 
     .venv/bin/python examples/bench_int_path_ab.py --model deit_small --depth 2 --batch 8 --threads 2
+    PYTHONPATH=$PWD .venv/bin/python examples/bench_int_path_ab.py --model swin_tiny --depth 1 --batch 8
 
 ``int_native`` is the fused path with the native CPU row kernels (GEMM route per CPU, element-wise
 chains one threaded pass per row); ``int_torch_steps`` the same steps as torch code (the path before
@@ -20,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from gpu_validate.baselines import model_overrides
 from ivit_hw.frontend.models import create_model
 from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
 from ivit_hw.runtime import run_graph
@@ -30,7 +32,7 @@ from ivit_hw.runtime.fused.executor import FusedExecutor
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="deit_small")
-    p.add_argument("--depth", type=int, default=None, help="blocks (default: the preset's)")
+    p.add_argument("--depth", type=int, default=None, help="blocks of a ViT, first stages of a Swin (default: all)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5)
@@ -41,7 +43,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.set_float32_matmul_precision("highest")
     print(cpu_summary(), flush=True)
-    over = {"depth": a.depth} if a.depth else {}
+    over = model_overrides(a.model, a.depth, None)
     graph = synthetic_graph(a.model, **over)
     torch.manual_seed(0)
     model = create_model(a.model, **over).eval()
@@ -72,7 +74,8 @@ def main() -> None:
                 f()
                 times[key].append((time.perf_counter() - t0) * 1e3)
     fp32 = statistics.median(times["fp32_eager"])
-    blocks = a.depth or model.config.depth
+    cfg = model.config
+    blocks = sum(cfg.depths) if hasattr(cfg, "depths") else cfg.depth
     print(f"{a.model}, {blocks} blocks, batch {a.batch}, {a.threads} threads, median of {a.rounds} interleaved rounds "
           f"(integer outputs equal the golden executor's)")
     print("| path | median ms | vs fp32 eager |\n|---|---|---|")

@@ -1,4 +1,4 @@
-"""``python -m gpu_validate --models deit_tiny deit_small deit_base --batch 1 8 64 --out DIR [--device cuda|cpu]``
+"""``python -m gpu_validate --models deit_tiny deit_small deit_base swin_tiny --batch 1 8 64 --out DIR [--device D]``
 
 For each preset (random weights, synthetic calibration; nothing is downloaded): build the integer
 graph and the float model with the same weights; per batch size, check every integer path against
@@ -16,7 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
-PRESETS = ("deit_tiny", "deit_small", "deit_base")
+PRESETS = ("deit_tiny", "deit_small", "deit_base", "swin_tiny")
+DEFAULT_MODELS = ("deit_tiny", "deit_small", "deit_base")
 CPU_NOTE = ("CPU figures on a shared machine: other jobs were running, so read the ratios between paths "
             "(measured in one run, same process), not the absolute times.")
 
@@ -25,14 +26,16 @@ def _args(argv: list[str] | None):
     from .paths import PATHS
 
     p = argparse.ArgumentParser(prog="python -m gpu_validate", description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(PRESETS), help="presets (deit_tiny deit_small deit_base)")
+    p.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS),
+                   help="presets (default deit_tiny deit_small deit_base; also swin_tiny)")
     p.add_argument("--batch", nargs="+", type=int, default=[1, 8, 64], help="batch sizes")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=("cuda", "cpu"), default=None, help="default: cuda when available")
     p.add_argument("--paths", nargs="+", choices=sorted(PATHS), default=None,
                    help="what to time (default: cuda: int_triton, int_triton_graph, int_torch_exec + the float paths; "
                         "cpu: int_torch, int_torch_compiled, fp32_eager, fp32_compiled)")
-    p.add_argument("--depth", type=int, default=None, help="override the number of blocks (small CPU runs)")
+    p.add_argument("--depth", type=int, default=None,
+                   help="override the number of blocks of a ViT, or keep the first N stages of a Swin (small CPU runs)")
     p.add_argument("--img-size", type=int, default=None, help="override the image size (small CPU runs)")
     p.add_argument("--check-images", type=int, default=2, help="images per batch checked against the golden model")
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs (default cuda 10, cpu 2)")
@@ -59,7 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from ivit_hw.frontend.synthetic import synthetic_graph, synthetic_images
 
-    from .baselines import check_bit_exact, float_model, float_runner, int_runner, set_exact_float32
+    from .baselines import (
+        check_bit_exact,
+        float_model,
+        float_runner,
+        int_runner,
+        is_swin,
+        model_overrides,
+        set_exact_float32,
+    )
     from .paths import FLOAT_PATHS
     from .report import environment, write_reports
     from .timing import median_ms
@@ -93,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     set_exact_float32()
     warmup = a.warmup if a.warmup is not None else (10 if device.type == "cuda" else 2)
     runs = a.runs if a.runs is not None else (50 if device.type == "cuda" else 5)
-    overrides = {k: v for k, v in (("depth", a.depth), ("img_size", a.img_size)) if v is not None}
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment(device)
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     for model_name in a.models:
         t0 = time.perf_counter()
+        overrides = model_overrides(model_name, a.depth, a.img_size)
         graph = synthetic_graph(model_name, seed=a.seed, **overrides)
         fmodel = float_model(model_name, a.seed, **overrides)
         compiled: dict = {}
@@ -113,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         for batch in a.batch:
             pixels = torch.from_numpy(synthetic_images(batch, c, h, seed=a.seed + batch)).to(device)
             for path in paths:
+                if path == "bf16_compiled_sdpa" and is_swin(model_name) and a.paths is None:
+                    continue  # a default path that has no Swin baseline
                 row = {"model": model_name, "batch": batch, "path": path, "median_ms": None, "images_per_s": None,
                        "bit_exact": None, "error": None}
                 try:

@@ -15,6 +15,24 @@ from ivit_hw.frontend.models import VisionTransformer, create_model
 from .paths import FLOAT_PATHS, PATHS  # noqa: F401  (re-exported)
 
 
+def is_swin(preset: str) -> bool:
+    """A Swin preset (windowed attention, no flat block list)."""
+    return preset.startswith("swin")
+
+
+def model_overrides(preset: str, depth: int | None, img_size: int | None) -> dict:
+    """Config overrides of a small run: ``depth`` blocks of a ViT, or the first ``depth`` stages of a Swin."""
+    out: dict = {} if img_size is None else {"img_size": img_size}
+    if depth is not None and is_swin(preset):
+        from ivit_hw.frontend.presets import PRESETS as CONFIGS
+
+        cfg = CONFIGS[preset]
+        out.update(depths=cfg.depths[:depth], num_heads=cfg.num_heads[:depth])
+    elif depth is not None:
+        out["depth"] = depth
+    return out
+
+
 def float_model(preset: str, seed: int, **overrides) -> VisionTransformer:
     """The float model whose weights ``synthetic_graph(preset, seed, **overrides)`` quantized."""
     torch.manual_seed(seed)
@@ -61,6 +79,13 @@ def float_runner(path: str, model: VisionTransformer, pixels: torch.Tensor, devi
     if path == "fp32_eager":
         m = model.to(device)
         return lambda: m(x)
+    if path == "fp32_compiled" and not isinstance(model, VisionTransformer):  # a Swin: the whole model compiled
+        m = model.to(device)
+        if path not in cache:
+            cache[path] = torch.compile(m)
+        return lambda: cache[path](x)
+    if path == "bf16_compiled_sdpa" and not isinstance(model, VisionTransformer):
+        raise ValueError("bf16_compiled_sdpa swaps a ViT's attention for SDPA; a Swin has no such baseline here")
     if path == "fp32_compiled":
         m = model.to(device)
         if path not in cache:

@@ -43,6 +43,7 @@ def _fake_steps(monkeypatch, calls):
     import ivit_hw.codegen.hls.demo_step as hls_step
     import ivit_hw.codegen.verilog.demo_step as rtl_step
     import ivit_hw.frontend.demo as demo
+    import ivit_hw.frontend.demo_swin as swin_step
 
     def fake_demo(out, seed=0, progress=True):
         calls.append("model")
@@ -57,7 +58,13 @@ def _fake_steps(monkeypatch, calls):
         calls.append(f"rtl {images} {sim}")
         return {"ok": True, "images": images, "simulator": sim, "passed": 2, "failed": 0}
 
+    def fake_swin(out, seed, epochs, hls=True, progress=True):
+        calls.append(f"swin {epochs} hls={hls}")
+        r = {"fp_accuracy": 0.9, "int_accuracy": 0.9, "export_wiring_exact": True, "seconds": 1.0}
+        return {**r, "hls_csim": {"bit_exact": True, "summary": "5 passed, 0 failed"}} if hls else r
+
     monkeypatch.setattr(demo, "run_demo", fake_demo)
+    monkeypatch.setattr(swin_step, "run_swin_demo", fake_swin)
     monkeypatch.setattr(hls_step, "run_hls_demo", fake_hls)
     monkeypatch.setattr(rtl_step, "run_rtl_demo", fake_rtl)
 
@@ -70,15 +77,19 @@ def test_demo_runs_the_hls_and_rtl_steps_unless_skipped(capsys, tmp_path, monkey
     monkeypatch.setattr("ivit_hw.codegen.hls.headers.ap_include_dir", lambda: tmp_path)
     monkeypatch.setattr("ivit_hw.eda.cocotb_run.simulator_env", lambda sim: {})
     assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 0
-    assert calls == ["model", "hls", "rtl 4 icarus"]
+    assert calls == ["model", "hls", "swin 20 hls=True", "rtl 4 icarus"]
     out = capsys.readouterr().out
     assert "HLS C-sim of the whole model on 450 test images: bit-exact" in out and "RTL units" in out
+    assert "swin_digits: float 90.00 % | integer 90.00 % | export wiring exact True | HLS C-sim bit-exact" in out
     calls.clear()
-    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--rtl-images", "2"]) == 0
-    assert calls == ["model", "rtl 2 icarus"]
+    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--rtl-images", "2",
+                     "--swin-epochs", "3"]) == 0
+    assert calls == ["model", "swin 3 hls=False", "rtl 2 icarus"]
     calls.clear()
-    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--no-rtl"]) == 0
+    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--no-rtl", "--no-swin"]) == 0
     assert calls == ["model"]
+    assert cli.main(["demo", "--out", str(tmp_path / "e"), "--quiet", "--swin-epochs", "0"]) == 2
+    assert "--swin-epochs must be >= 1" in capsys.readouterr().err
     capsys.readouterr()
 
 

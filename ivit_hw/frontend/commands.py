@@ -46,7 +46,7 @@ def _add_quantize(p: argparse.ArgumentParser) -> None:
                    help=f"float model preset: {', '.join(PRESET_CHOICES)}")
     p.add_argument("--checkpoint", help="timm-style .pth/.pt/.safetensors state dict (random weights if omitted)")
     p.add_argument("--config", metavar="YAML", help="quantization options as YAML (softmax, gelu, layernorm, "
-                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef)")
+                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef, patch_norm_bits (Swin))")
     p.add_argument("--calib", required=True, metavar="SOURCE",
                    help="calibration images: 'digits', a .npy of uint8 [N,C,H,W] or a class-per-folder tree")
     p.add_argument("--max-calib", type=int, default=None, metavar="N",
@@ -108,6 +108,10 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS step (whole model, g++ C-simulation)")
     p.add_argument("--no-rtl", action="store_true", help="skip the RTL step (Verilog units, cocotb)")
+    p.add_argument("--no-swin", action="store_true",
+                   help="skip the Swin step (swin_digits float vs integer, and its HLS C-sim unless --no-hls)")
+    p.add_argument("--swin-epochs", type=int, default=None, metavar="N",
+                   help="float epochs of the Swin step's swin_digits (default 20)")
     p.add_argument("--rtl-images", type=int, default=4, metavar="N",
                    help="test images whose traced activations the RTL step replays (default 4)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="RTL step simulator")
@@ -115,9 +119,10 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The digits flow, then (unless skipped) the HLS C-sim and RTL steps; 0 when every check passed."""
+    """The digits flow, then (unless skipped) the HLS C-sim, Swin and RTL steps; 0 when every check passed."""
     check_output_folder(args.out, "--out", marker="report.json")
     _positive("--rtl-images", args.rtl_images)
+    _positive("--swin-epochs", args.swin_epochs)
     # the tools the later steps need are checked before the model is trained
     from ..eda import EdaMissing
     from ..ir.types import IRError
@@ -150,6 +155,13 @@ def _demo(args: argparse.Namespace) -> int:
         ok &= hls["bit_exact"]
         print(f"HLS C-sim of the whole model on {hls['test_images']} test images: "
               f"{'bit-exact' if hls['bit_exact'] else 'NOT bit-exact'} ({hls['summary']})")
+    if not args.no_swin:
+        from .demo_swin import SWIN_DEMO_EPOCHS, run_swin_demo, swin_ok, swin_summary
+
+        swin = run_swin_demo(args.out, args.seed, args.swin_epochs or SWIN_DEMO_EPOCHS, hls=not args.no_hls,
+                             progress=not args.quiet)
+        ok &= swin_ok(swin)
+        print(swin_summary(swin))
     if not args.no_rtl:
         from ..codegen.verilog.demo_step import run_rtl_demo
 
@@ -165,6 +177,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_ablation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/ablation", help="output folder (default out/ablation)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
+    p.add_argument("--model", choices=("vit_digits", "swin_digits"), default="vit_digits",
+                   help="digits model to train and ablate (default vit_digits)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -172,7 +186,7 @@ def _ablation(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")
     from .ablation import run_ablation
 
-    run_ablation(args.out, tuple(args.seeds), progress=not args.quiet)
+    run_ablation(args.out, tuple(args.seeds), progress=not args.quiet, model=args.model)
     return 0
 
 
@@ -377,6 +391,6 @@ COMMANDS = [
     ("compare", "per-layer fidelity of an integer IR against its float model (SQNR, clipping, logits)",
      _add_compare, _compare),
     ("demo", "end-to-end flow on sklearn digits (train, calibrate, QAT, export, evaluate, compare, HLS C-sim, "
-     "RTL units)", _add_demo, _demo),
+     "a Swin row, RTL units)", _add_demo, _demo),
     ("ablation", "I-ViT ops vs baselines over seeds, with and without QAT", _add_ablation, _ablation),
 ]

@@ -25,6 +25,9 @@ class QuantConfig:
     (residual stream, Shiftmax output); 8 gives the "all 8-bit" option.
     ``ema_momentum`` weighs the running min/max; ``percentile`` is used when
     ``observer == "percentile"`` (of |x| per batch, then averaged).
+    ``patch_norm_bits`` (Swin only) is the width of ``patch_embed.norm``'s input: 16 (default, the
+    residual width) or 8 (I-ViT's; its small sums of squares put the 10-step Newton root off the
+    integer root, docs/accuracy.md "The patch-norm weak spot").
     """
 
     softmax: str = "shiftmax"
@@ -36,6 +39,7 @@ class QuantConfig:
     percentile: float = 99.99
     rounding: str = "half_even"
     gelu_coef: str = "scale"
+    patch_norm_bits: int = 16
 
     def __post_init__(self) -> None:
         checks = {
@@ -46,7 +50,7 @@ class QuantConfig:
             "rounding": ("half_even", "half_up", "floor"),
             "gelu_coef": ("scale", "shift"),
         }
-        for key in ("act_bits",):
+        for key in ("act_bits", "patch_norm_bits"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise UserValueError(f"quant config: {key} must be an integer, got {value!r} "
@@ -58,8 +62,9 @@ class QuantConfig:
         for key, allowed in checks.items():
             if not isinstance(getattr(self, key), str) or getattr(self, key) not in allowed:
                 raise UserValueError(f"quant config: {key} must be one of {list(allowed)}, got {getattr(self, key)!r}")
-        if self.act_bits not in (8, 16):
-            raise UserValueError(f"quant config: act_bits must be 8 or 16, got {self.act_bits!r}")
+        for key in ("act_bits", "patch_norm_bits"):
+            if getattr(self, key) not in (8, 16):
+                raise UserValueError(f"quant config: {key} must be 8 or 16, got {getattr(self, key)!r}")
         if not 0.0 <= self.ema_momentum < 1.0:
             raise UserValueError(f"quant config: ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
         if not 50.0 < self.percentile <= 100.0:

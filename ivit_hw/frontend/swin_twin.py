@@ -66,7 +66,7 @@ class QuantSwin(QuantViT):
         ab = self.cfg.act_bits
         gelu_bits = 16 if self.cfg.gelu == "ibert_gelu" else 8
         c = model.config
-        names: list[tuple[str, int]] = [("embed", ab), ("pe_norm", ab)]
+        names: list[tuple[str, int]] = [("embed", self.cfg.patch_norm_bits), ("pe_norm", ab)]
         for s, depth in enumerate(c.depths):
             if s > 0:
                 names += [(f"m{s}_ln", 8), (f"m{s}_out", ab)]
@@ -211,7 +211,7 @@ class QuantSwin(QuantViT):
         m, c, ab = self.model, self.model.config, self.cfg.act_bits
         acc, s_w = self._patch_embed(em, pixels)
         s_e = self.scale("embed")
-        x = self._requant(em, "patch_embed.out", acc, s_w / s_e, ab, s_e)
+        x = self._requant(em, "patch_embed.out", acc, s_w / s_e, self.cfg.patch_norm_bits, s_e)
         x, s_x = self._norm(em, "patch_embed.norm", x, m.patch_embed.norm, "pe_norm", ab)
         for s, stage in enumerate(m.layers):
             if s > 0:

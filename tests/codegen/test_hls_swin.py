@@ -3,16 +3,18 @@ whole swin_digits model on its full test split, and one swin_tiny block (window 
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from ivit_hw.codegen.hls import HlsOptions, render_project, run_csim  # noqa: E402
 from ivit_hw.frontend.data import load_digits_split  # noqa: E402
-from ivit_hw.frontend.models import create_model  # noqa: E402
-from ivit_hw.frontend.swin_twin import QuantSwin  # noqa: E402
-from ivit_hw.frontend.twins import calibrate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/swin_graphs.py
+from swin_graphs import digits_swin_twin, swin_tiny_shifted_block  # noqa: E402
 
 
 def _check(text: str, status: int, *needles: str) -> None:
@@ -25,15 +27,8 @@ def _check(text: str, status: int, *needles: str) -> None:
 
 
 def test_whole_swin_digits_model_on_the_test_split(tmp_path):
-    torch.manual_seed(0)
-    model = create_model("swin_digits").eval()
-    with torch.no_grad():
-        for blk in (b for stage in model.layers for b in stage.blocks):
-            blk.attn.relative_position_bias_table.normal_(0, 0.5)
     split = load_digits_split()
-    q = QuantSwin(model)
-    calibrate(q, split.train_images[:32])
-    graph = q.export("swin_digits")
+    graph = digits_swin_twin().export("swin_digits")
     images = split.test_images
     out = tmp_path / "prj"
     out.mkdir()
@@ -45,17 +40,9 @@ def test_whole_swin_digits_model_on_the_test_split(tmp_path):
 
 
 def test_swin_tiny_shifted_block(tmp_path):
-    torch.manual_seed(0)
-    model = create_model("swin_tiny", depths=(2,), num_heads=(3,)).eval()
-    with torch.no_grad():
-        model.layers[0].blocks[1].attn.relative_position_bias_table.normal_(0, 1.0)
-    q = QuantSwin(model)
-    x = torch.randn(2, 56 * 56, 96)
-    q.observe_block(0, 1, x)
-    s_x = float(x.abs().max()) / 32767
-    graph = q.export_block(0, 1, s_x)
+    b = swin_tiny_shifted_block()
+    graph, xi = b["graph"], b["xi"]
     assert "mask" in graph.node("layers.0.blocks.1.attn.attn_prob").inputs
-    xi = np.clip(np.round(x.numpy() / s_x), -32768, 32767).astype(np.int64)
     out = tmp_path / "prj"
     out.mkdir()
     render_project(graph, out, HlsOptions(samples=1, trace_samples=1, default_par=8), graph_inputs={"x": xi[:1]})

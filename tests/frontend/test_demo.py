@@ -171,18 +171,20 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
         return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "export_wiring_exact": True,
                 "independent_forward_exact": True, "seconds": 12.4}
 
-    def fake_ablation(out, seeds, progress=True):
-        calls.append(("ablation", out, seeds, progress))
+    def fake_ablation(out, seeds, progress=True, model="vit_digits"):
+        calls.append(("ablation", out, seeds, progress, model))
         return {}
 
     monkeypatch.setattr(demo_mod, "run_demo", fake_demo)
     monkeypatch.setattr(ablation_mod, "run_ablation", fake_ablation)
-    assert cli.main(["demo", "--out", str(tmp_path / "x"), "--seed", "3", "--quiet", "--no-hls", "--no-rtl"]) == 0
+    assert cli.main(["demo", "--out", str(tmp_path / "x"), "--seed", "3", "--quiet", "--no-hls", "--no-rtl",
+                     "--no-swin"]) == 0
     out = capsys.readouterr().out
     assert out.strip() == (f"float 98.76 % | integer 97.00 % | export wiring exact True | independent forward "
                            f"exact True | 12 s | {tmp_path / 'x'}/report.md")
     assert cli.main(["ablation", "--out", str(tmp_path / "y"), "--seeds", "4", "5"]) == 0
-    assert calls == [("demo", str(tmp_path / "x"), 3, False), ("ablation", str(tmp_path / "y"), (4, 5), True)]
+    assert calls == [("demo", str(tmp_path / "x"), 3, False),
+                     ("ablation", str(tmp_path / "y"), (4, 5), True, "vit_digits")]
     assert cli.main(["demo", "--seed", "x"]) == 2
     assert "invalid int value" in capsys.readouterr().err
 

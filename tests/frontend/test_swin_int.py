@@ -5,32 +5,28 @@ requantize, masked Shiftmax, patch merging, pooled head), and one swin_tiny bloc
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from ivit_hw.frontend.data import load_digits_split  # noqa: E402
-from ivit_hw.frontend.models import create_model  # noqa: E402
 from ivit_hw.frontend.swin import roll_windows, unroll_windows  # noqa: E402
-from ivit_hw.frontend.swin_twin import QuantSwin  # noqa: E402
-from ivit_hw.frontend.twins import calibrate  # noqa: E402
 from ivit_hw.ir.serialize import load_graph, save_graph  # noqa: E402
 from ivit_hw.runtime.numpy_exec import run_graph  # noqa: E402
 from ivit_hw.runtime.torch_exec import TorchExecutor  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/swin_graphs.py
+from swin_graphs import digits_swin_twin, swin_tiny_shifted_block  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def digits_swin():
-    torch.manual_seed(0)
-    model = create_model("swin_digits").eval()
-    with torch.no_grad():  # a bias table that matters
-        for blk in (b for stage in model.layers for b in stage.blocks):
-            blk.attn.relative_position_bias_table.normal_(0, 0.5)
-    split = load_digits_split()
-    q = QuantSwin(model)
-    calibrate(q, split.train_images[:64])
-    return q, q.export("swin_digits", {"preset": "swin_digits"}), split
+    q = digits_swin_twin(n_calib=64)
+    return q, q.export("swin_digits", {"preset": "swin_digits"}), load_digits_split()
 
 
 def test_swin_digits_graph_golden_equals_twin_and_torch(digits_swin, tmp_path) -> None:
@@ -69,18 +65,8 @@ def _sqnr(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def test_swin_tiny_shifted_block_golden_torch_and_float() -> None:
-    torch.manual_seed(0)
-    model = create_model("swin_tiny", depths=(2,), num_heads=(3,)).eval()
-    blk = model.layers[0].blocks[1]
-    assert (blk.window, blk.shift, blk.resolution) == (7, 3, 56) and blk.attn_mask is not None
-    with torch.no_grad():
-        blk.attn.relative_position_bias_table.normal_(0, 1.0)
-    q = QuantSwin(model)
-    x = torch.randn(2, 56 * 56, 96)
-    q.observe_block(0, 1, x)
-    s_x = float(x.abs().max()) / 32767
-    g = q.export_block(0, 1, s_x)
-    xi = np.clip(np.round(x.numpy()[:1] / s_x), -32768, 32767).astype(np.int64)
+    b = swin_tiny_shifted_block()
+    blk, g, s_x, xi = b["blk"], b["graph"], b["s_x"], b["xi"]
     gold = run_graph(g, {"x": xi}, trace=True)
     out = g.outputs[0]
     np.testing.assert_array_equal(TorchExecutor(g).run({"x": xi}).outputs[out], gold.outputs[out])

@@ -61,3 +61,30 @@ def test_float_baselines_compute_the_model():
         ref = m(x)
         assert torch.equal(forward_blocks(m, x, m.blocks), ref)
         assert torch.allclose(forward_blocks(m, x, [SdpaBlock(b) for b in m.blocks]), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_cpu_run_on_a_tiny_swin(tmp_path):
+    """swin_tiny's first stage at 56x56 (window 7 on a 14x14 grid: the second block shifted and masked),
+    batch 2: the fused torch path and the per-node torch executor equal the golden model on both images."""
+    out = tmp_path / "gv"
+    res = _run("--device", "cpu", "--models", "swin_tiny", "--batch", "2", "--depth", "1", "--img-size", "56",
+               "--paths", "int_torch", "int_torch_exec", "fp32_eager", "--warmup", "0", "--runs", "1",
+               "--out", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["model"], r["batch"], r["path"]) for r in rows] == [
+        ("swin_tiny", 2, p) for p in ("int_torch", "int_torch_exec", "fp32_eager")]
+    for r in rows:
+        assert r["error"] is None and r["median_ms"] > 0
+        assert r["bit_exact"] is (None if r["path"] == "fp32_eager" else True)
+    assert "| swin_tiny | 2 | int_torch |" in (out / "results.md").read_text()
+
+
+def test_swin_overrides_keep_the_first_stages():
+    sys.path.insert(0, str(ROOT))
+    from gpu_validate.baselines import model_overrides
+
+    assert model_overrides("swin_tiny", 1, 56) == {"img_size": 56, "depths": (2,), "num_heads": (3,)}
+    assert model_overrides("swin_tiny", 2, None) == {"depths": (2, 2), "num_heads": (3, 6)}
+    assert model_overrides("deit_tiny", 1, 32) == {"img_size": 32, "depth": 1}
+    assert model_overrides("deit_tiny", None, None) == {}

@@ -101,6 +101,11 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         u["pass_c"] = "y = (e * f) >> (32 - out_bits)"
         u["aw_e"] = aw_for(2 * c + steps + 24)
     u["aw_x"] = aw_for(2 * c + 16)
+    # fifo_sum and its credit: rows between entering pass B and leaving fifo_sum (the division's start,
+    # or pass C's last element for Log-Int-Softmax) within one credit loop, so short rows (a Swin
+    # window's 4 or 16 tokens) keep one element per clock
+    loop = u["lat_b"] + 8 + (c if op == "log_int_softmax" else 0)
+    u["aw_s"] = aw_for(math.ceil(loop / c) + 2)
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx_bits, "tuser": 1 if mask else 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("softmax_row.v.j2", u, w, ports)
