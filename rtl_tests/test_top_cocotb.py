@@ -73,13 +73,14 @@ def test_digits_model_top(tmp_path, digits_graph, digits_images):
 
 
 def test_digits_model_top_icarus(tmp_path, digits_graph, digits_images):
-    """The whole digits model on Icarus: one real test image with stalls on both sides, then unstalled; logits
-    bit-exact. P = 64 (clamped to each layer's K) keeps the clocks few: Icarus pays per clock."""
+    """The whole digits model on Icarus: one real test image with stalls on both sides; logits bit-exact.
+    P = 64 (clamped to each layer's K) keeps the clocks few, and the unstalled timing pass is left out (the
+    Verilator test above times the top): Icarus pays per clock."""
     _need("icarus")
     man = write_top(digits_graph, tmp_path, "model", "64", digits_images[2:3], 0)
-    res = run_top(tmp_path, man, "icarus")
-    assert res["failed"] == 0 and res["passed"] == 2, f"digits top on icarus: see {res['log']}"
-    assert res["checked_images"] == 1 and res["timing"]["latency"] > man["predicted_interval"]
+    res = run_top(tmp_path, man, "icarus", timing=False)
+    assert res["failed"] == 0 and res["passed"] == 1, f"digits top on icarus: see {res['log']}"
+    assert res["checked_images"] == 1 and res["timing"] is None
 
 
 def test_digits_block_top(tmp_path, digits_graph, digits_images):

@@ -22,11 +22,13 @@ TB_MODULE = "ivit_hw.eda.model_tb"
 
 
 def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | None = None,
-            stall: float = 0.3, stall_images: int | None = None, trace: bool = False) -> dict[str, Any]:
+            stall: float = 0.3, stall_images: int | None = None, trace: bool = False,
+            timing: bool = True) -> dict[str, Any]:
     """Build the top for ``sim`` and run both tests; ``{passed, failed, timing, checked_images, unstalled_images,
     log, seconds}``. ``stall_images``: only the first so many images run the stalled test (all run unstalled,
     also checked bit for bit). ``trace``: build with ``IVIT_TRACE`` and compare every node's output stream of
-    the stalled images with the golden activations (``trace`` in the result: :func:`.top_trace.compare_trace`)."""
+    the stalled images with the golden activations (``trace`` in the result: :func:`.top_trace.compare_trace`).
+    ``timing=False`` runs the stalled test only (no latency or interval; half the clocks)."""
     from ...eda.cocotb_run import build, simulator_env
     from .top_trace import TRACE_DEFINES, TRACE_FILE, compare_trace
 
@@ -62,7 +64,7 @@ def run_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | Non
     result = work / "result.json"
     xml = get_runner(sim).test(test_module=TB_MODULE, hdl_toplevel=manifest["module"], hdl_toplevel_lang="verilog",
                                build_dir=build_dir, test_dir=work, results_xml=str(work / "results.xml"),
-                               log_file=work / "sim.log",
+                               log_file=work / "sim.log", test_filter=None if timing else "images_with_stalls",
                                extra_env={"IVIT_TB_CONFIG": str(work / "tb.json"),
                                           "IVIT_TB_VECTORS": str(work / "vectors.npz"),
                                           "IVIT_TB_RESULT": str(result)})
