@@ -33,15 +33,17 @@ from .top_verify import run_top, utilisation
 DEMO_TOP_IMAGES = 3
 DEMO_TOP_PAR = "budget:156"
 TITLE = "RTL model top"
-# nextpnr-ecp5 --85k Fmax of the digits top at budget:156 (docs/hardware.md, "Whole top on the ECP5-85k")
+# nextpnr-ecp5 --85k Fmax of the digits top at budget:156, {"fmax_mhz": ..., "source": ...}, once there is one:
+# none yet, the top needs 299 MULT18X18D (221 in the units) and the LFE5U-85F has 156 (docs/hardware.md)
 MEASURED_FMAX: dict[str, Any] | None = None
+NO_FMAX = "no place-and-route Fmax: the top needs more multipliers than the ECP5-85k has, see docs/hardware.md"
 
 
 def synth_fmax() -> tuple[float | None, str]:
     """(Fmax in MHz, where it comes from): the figure measured for the demo's plan, if there is one."""
     if MEASURED_FMAX:
         return float(MEASURED_FMAX["fmax_mhz"]), MEASURED_FMAX["source"]
-    return None, "no synthesised Fmax of this plan"
+    return None, NO_FMAX
 
 
 def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator", par: str = DEMO_TOP_PAR,
