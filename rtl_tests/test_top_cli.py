@@ -55,3 +55,28 @@ def test_top_bad_input(tmp_path, capsys):
     a = str(save_graph(_with_add(), tmp_path / "a"))
     _fails(["codegen", a, "--target", "verilog", "--top", "model", "-o", str(out)], capsys, "y", "'add'", "no RTL")
     assert not out.exists()
+
+
+def test_demo_top_step_renders_and_reports(tmp_path, digits_graph, monkeypatch):
+    """make demo's model-top step: the top rendered at budget:156 from the demo folder's graph, the simulation's
+    figures in report.json and report.md (the simulation itself is faked here; the Verilator tests run it)."""
+    import json
+
+    import ivit_hw.codegen.verilog.demo_top_step as step
+
+    save_graph(digits_graph, tmp_path / "model.ivit")
+    (tmp_path / "report.md").write_text("# demo\n")
+    seen = {}
+
+    def fake_run_top(out, man, sim, **kw):
+        seen.update(sim=sim, layers={r["node"]: r["parallelism"] for r in man["layers"] if r["macs"]},
+                    golden=(out / man["golden_top"]).is_file(), samples=man["samples"])
+        return {"passed": 2, "failed": 0, "timing": {"latency": 1000, "interval": 34816.0}}
+
+    monkeypatch.setattr(step, "run_top", fake_run_top)
+    res = step.run_rtl_top_demo(tmp_path, 2)
+    assert seen["sim"] == "verilator" and seen["golden"] and seen["samples"] == 2
+    assert seen["layers"]["blocks.0.attn.qkv.acc"] == 7 and seen["layers"]["blocks.0.mlp.fc1.acc"] == 4
+    assert res["ok"] and res["multipliers"] == 78 and round(100 * res["mac_utilisation"], 1) == 87.7
+    assert json.loads((tmp_path / "report.json").read_text())["rtl_top"]["interval"] == 34816.0
+    assert "## RTL model top" in (tmp_path / "report.md").read_text()

@@ -42,6 +42,7 @@ def test_the_readme_lists_each_document_once():
 def _fake_steps(monkeypatch, calls):
     import ivit_hw.codegen.hls.demo_step as hls_step
     import ivit_hw.codegen.verilog.demo_step as rtl_step
+    import ivit_hw.codegen.verilog.demo_top_step as top_step
     import ivit_hw.frontend.demo as demo
     import ivit_hw.frontend.demo_swin as swin_step
 
@@ -68,6 +69,14 @@ def _fake_steps(monkeypatch, calls):
     monkeypatch.setattr(hls_step, "run_hls_demo", fake_hls)
     monkeypatch.setattr(rtl_step, "run_rtl_demo", fake_rtl)
 
+    def fake_top(out, log=print):
+        calls.append("rtl top")
+        return {"ok": True, "images": 3, "simulator": "verilator", "parallelism": "budget:156", "latency": 9,
+                "interval": 5.0, "mac_utilisation": 0.5, "images_per_s": 30e6, "fmax_mhz": 150.0,
+                "fmax_source": "docs"}
+
+    monkeypatch.setattr(top_step, "run_rtl_top_demo", fake_top)
+
 
 def test_demo_runs_the_hls_and_rtl_steps_unless_skipped(capsys, tmp_path, monkeypatch):
     from ivit_hw import cli
@@ -77,16 +86,19 @@ def test_demo_runs_the_hls_and_rtl_steps_unless_skipped(capsys, tmp_path, monkey
     monkeypatch.setattr("ivit_hw.codegen.hls.headers.ap_include_dir", lambda: tmp_path)
     monkeypatch.setattr("ivit_hw.eda.cocotb_run.simulator_env", lambda sim: {})
     assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet"]) == 0
-    assert calls == ["model", "hls", "swin 20 hls=True", "rtl 4 icarus"]
+    assert calls == ["model", "hls", "swin 20 hls=True", "rtl 4 icarus", "rtl top"]
     out = capsys.readouterr().out
     assert "HLS C-sim of the whole model on 450 test images: bit-exact" in out and "RTL units" in out
     assert "swin_digits: float 90.00 % | integer 90.00 % | export wiring exact True | HLS C-sim bit-exact" in out
+    assert ("RTL model top (budget:156) on 3 test images (verilator): bit-exact; latency 9 cycles, interval 5 "
+            "cycles/image, MAC utilisation 50.0 %, 30,000,000 images/s at 150.0 MHz (docs)") in out
     calls.clear()
     assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--rtl-images", "2",
-                     "--swin-epochs", "3"]) == 0
+                     "--swin-epochs", "3", "--no-rtl-top"]) == 0
     assert calls == ["model", "swin 3 hls=False", "rtl 2 icarus"]
     calls.clear()
-    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--no-rtl", "--no-swin"]) == 0
+    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--quiet", "--no-hls", "--no-rtl", "--no-swin",
+                     "--no-rtl-top"]) == 0
     assert calls == ["model"]
     assert cli.main(["demo", "--out", str(tmp_path / "e"), "--quiet", "--swin-epochs", "0"]) == 2
     assert "--swin-epochs must be >= 1" in capsys.readouterr().err

@@ -85,15 +85,17 @@ def write_job(folder: Path, unit: dict[str, Any], sources: Sequence[Path], vecto
     return folder
 
 
-def build(sources: Sequence[str], top: str, build_dir: Path, sim: str) -> None:
-    """Compile ``sources`` with ``top`` for ``sim`` into ``build_dir`` (Verilator: lint warnings fatal)."""
+def build(sources: Sequence[str], top: str, build_dir: Path, sim: str,
+          defines: dict[str, object] | None = None) -> None:
+    """Compile ``sources`` with ``top`` for ``sim`` into ``build_dir`` (Verilator: lint warnings fatal),
+    with the preprocessor ``defines`` (e.g. ``IVIT_TRACE``)."""
     os.environ.update(simulator_env(sim))
     from cocotb_tools.runner import get_runner  # noqa: PLC0415
 
     args = list(VERILATOR_ARGS) if sim == "verilator" else ["-g2005"]
     build_dir.mkdir(parents=True, exist_ok=True)
     get_runner(sim).build(sources=list(sources), hdl_toplevel=top, build_dir=build_dir, build_args=args,
-                          timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+                          defines=dict(defines or {}), timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
 
 
 def run_job(folder: Path, sim: str) -> dict[str, Any]:

@@ -115,6 +115,8 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rtl-images", type=int, default=4, metavar="N",
                    help="test images whose traced activations the RTL step replays (default 4)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="RTL step simulator")
+    p.add_argument("--no-rtl-top", action="store_true",
+                   help="skip the RTL model-top step (the whole model as one Verilog top on Verilator)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -139,8 +141,12 @@ def _demo(args: argparse.Namespace) -> int:
             from ..eda.cocotb_run import simulator_env
 
             simulator_env(args.sim)
+        if not args.no_rtl_top:
+            from ..eda.cocotb_run import simulator_env
+
+            simulator_env("verilator")
     except EdaMissing as exc:
-        raise UserValueError(f"{exc} (or skip the RTL step: --no-rtl)") from None
+        raise UserValueError(f"{exc} (or skip the RTL steps: --no-rtl, --no-rtl-top)") from None
     from .demo import run_demo
 
     report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
@@ -171,6 +177,12 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"RTL units on {rtl['images']} test images' activations ({rtl['simulator']}): "
               + (f"not verified ({rtl['error']})" if "error" in rtl else
                  f"{'pass' if rtl['ok'] else 'FAIL'}, {rtl['passed']} passed, {rtl['failed']} failed"))
+    if not args.no_rtl_top:
+        from ..codegen.verilog.demo_top_step import run_rtl_top_demo, summary_line
+
+        top = run_rtl_top_demo(args.out, log=(lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
+        ok &= bool(top.get("ok"))
+        print(summary_line(top))
     return 0 if ok else 1
 
 

@@ -51,6 +51,9 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
                    help="verilog: verify only the units whose node matches one of these patterns (fnmatch, e.g. "
                         "'blocks.0.*')")
     p.add_argument("--images", type=int, default=None, help="verilog top: check only the first N golden samples")
+    p.add_argument("--trace", action="store_true",
+                   help="verilog top: also compare every node's output stream with the golden activations and "
+                        "name the first tensor that differs")
 
 
 def _named_nodes(graph, names: list[str]) -> list:
@@ -98,7 +101,7 @@ def _verify(out_dir: Path, manifest: dict[str, Any], args: argparse.Namespace) -
     if manifest.get("top"):
         from .top_verify import verify_top
 
-        return verify_top(out_dir, manifest, args.sim, getattr(args, "images", None))
+        return verify_top(out_dir, manifest, args.sim, getattr(args, "images", None), getattr(args, "trace", False))
     return verify_folder(out_dir, manifest, args.sim, workers=args.jobs, only=getattr(args, "units", None))
 
 

@@ -45,7 +45,8 @@ class _Net:
 
     def stream(self, tensor: str, what: str) -> int:
         spec = self.graph.tensor(tensor)
-        self.streams.append({"id": len(self.streams), "w": tdata_bits(spec.dtype.bits), "what": what})
+        self.streams.append({"id": len(self.streams), "w": tdata_bits(spec.dtype.bits), "what": what,
+                             "tensor": tensor})
         return len(self.streams) - 1
 
 
@@ -154,7 +155,10 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     io = {"x": x, "y": y, "tdx": net.streams[x]["w"], "tdy": net.streams[y]["w"],
           "in_count": _size(graph, inputs[0]), "out_count": _size(graph, out_tensor),
           "in_row": _row(graph, inputs[0]), "out_row": _row(graph, out_tensor)}
-    view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts, **io}
+    # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
+    trace = [produced[n.output] for n in compute]
+    view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
+            "trace": trace, **io}
     return view, net.modules, net.layers
 
 

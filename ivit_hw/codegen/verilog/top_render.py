@@ -22,6 +22,7 @@ from .top import build_top
 
 TOP_LIB = (*LIB_FILES, "ivit_sfifo.v")
 GOLDEN_TOP = "golden/top.npz"
+GOLDEN_TRACE = "golden/trace.npz"
 DEFAULT_SAMPLES = 3
 
 
@@ -126,6 +127,10 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
     y_stream = np.asarray(tensors[out_tensor], dtype=np.int64).reshape(len(xs), -1)
     (folder / "golden").mkdir(exist_ok=True)
     np.savez(folder / GOLDEN_TOP, x=x_stream, y=y_stream)
+    traced = [{"stream": sid, "tensor": view["streams"][sid]["tensor"], "w": view["streams"][sid]["w"],
+               "shape": list(graph.tensor(view["streams"][sid]["tensor"]).shape)} for sid in view["trace"]]
+    np.savez(folder / GOLDEN_TRACE, **{f"s{t['stream']}": np.asarray(tensors[t["tensor"]], dtype=np.int64)
+                                       .reshape(len(xs), -1) for t in traced})
     macs = sum(r["macs"] for r in layer_rows)
     mults = sum(r["multipliers"] for r in layer_rows)
     files = [f"rtl/{n}" for n in (*TOP_LIB, *modules, f"{module}.v")]
@@ -134,6 +139,7 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
                             "tensor": sel.inputs[0]},
                       "y": {"tdata": view["tdy"], "count": view["out_count"], "row": view["out_row"],
                             "tensor": out_tensor}},
+            "golden_trace": GOLDEN_TRACE, "trace": traced,
             "samples": int(len(xs)), "macs_per_image": int(macs), "multipliers": int(mults),
             "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
 
