@@ -178,7 +178,7 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
     monkeypatch.setattr(demo_mod, "run_demo", fake_demo)
     monkeypatch.setattr(ablation_mod, "run_ablation", fake_ablation)
     assert cli.main(["demo", "--out", str(tmp_path / "x"), "--seed", "3", "--quiet", "--no-hls", "--no-rtl",
-                     "--no-swin"]) == 0
+                     "--no-swin", "--no-rtl-top"]) == 0
     out = capsys.readouterr().out
     assert out.strip() == (f"float 98.76 % | integer 97.00 % | export wiring exact True | independent forward "
                            f"exact True | 12 s | {tmp_path / 'x'}/report.md")
