@@ -54,14 +54,17 @@ def test_overfit_is_refused_in_one_line_and_nothing_is_written(capsys, tmp_path)
     g = tmp_path / "wide.ivit"
     save_graph(wide_graph(), g)
     out = tmp_path / "prj"
+    on_chip = tmp_path / "on_chip.yaml"
+    on_chip.write_text("weights: on_chip\n")
     # 131,072 int8 weights: 64 BRAM18 (2K x 9) > the LFE5U-25F's 56
-    code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", out, "--part", "LFE5U-25F-6BG256C")
+    code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", out, "--part", "LFE5U-25F-6BG256C",
+                             "--config", on_chip)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and not out.exists()
     assert lines[0].startswith("ivit-hw: error: graph 'wide' does not fit lfe5u-25f: BRAM18: the plan needs ")
     assert "--allow-overfit" in lines[0]
     code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", out, "--part", "ecp5-25k",
-                             "--allow-overfit")
+                             "--config", on_chip, "--allow-overfit")
     assert code == 0, err
     assert "OVERFIT BRAM18" in stdout
     plan = json.loads((out / "summary.json").read_text())["plan"]
@@ -77,6 +80,27 @@ def test_overfit_is_refused_in_one_line_and_nothing_is_written(capsys, tmp_path)
     assert code == 0 and stdout.splitlines()[2] == "fits"
 
 
+def test_default_weights_go_off_chip_only_when_on_chip_overfits(capsys, tmp_path):
+    """``weights: auto`` (the default): the wide graph's 131,072 weights overfit the LFE5U-25F on chip
+    (64 BRAM18 > 56), so they are rendered behind an m_axi port and the project fits; on the xczu9eg
+    they fit on chip and stay a ROM."""
+    g = tmp_path / "wide.ivit"
+    save_graph(wide_graph(), g)
+    code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "small", "--part", "ecp5-25k")
+    assert code == 0, err
+    assert stdout.splitlines()[2] == "fits" and "off chip 1.05 Mbit" in stdout  # 131,072 x 8 bits
+    plan = json.loads((tmp_path / "small" / "summary.json").read_text())["plan"]
+    assert plan["config"]["weights"] == "off_chip"
+    assert next(b for b in plan["buffers"] if b["tensor"] == "c_fc_weight")["memory"] == "dram"
+    top = (tmp_path / "small" / "firmware" / "ivit_top.cpp").read_text()
+    assert "#pragma HLS INTERFACE m_axi port=c_fc_weight" in top
+    code, stdout, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "big")
+    assert code == 0, err
+    plan = json.loads((tmp_path / "big" / "summary.json").read_text())["plan"]
+    assert plan["config"]["weights"] == "on_chip" and plan["totals"]["bits_off_chip"] == 0
+    assert (tmp_path / "big" / "firmware" / "weights" / "c_fc_weight.h").exists()
+
+
 def test_unknown_part_and_bad_weights(capsys, tmp_path):
     g = tmp_path / "wide.ivit"
     save_graph(wide_graph(8, 4), g)
@@ -85,7 +109,7 @@ def test_unknown_part_and_bad_weights(capsys, tmp_path):
     cfg = tmp_path / "hls.yaml"
     cfg.write_text("weights: dram\n")
     code, _, err = _cli(capsys, "codegen", g, "--target", "hls", "-o", tmp_path / "p", "--config", cfg)
-    assert code == 2 and "weights must be on_chip or off_chip, got 'dram'" in err
+    assert code == 2 and "weights must be one of auto, on_chip, off_chip, got 'dram'" in err
     assert not (tmp_path / "p").exists()
 
 

@@ -16,6 +16,7 @@ from ...ir.types import IRError
 
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"
 DEFAULT_CLOCK_NS = 5.0
+WEIGHT_PLACEMENTS = ("auto", "on_chip", "off_chip")
 CONFIG_KEYS = ("parallelism", "dsp_budget", "weights", "testbench", "part", "clock_ns", "top", "dataflow", "fifo_depth")
 DATAFLOWS = ("stream", "tensor")
 TESTBENCH_KEYS = ("samples", "trace_samples", "seed")
@@ -34,7 +35,7 @@ class HlsOptions:
     trace_samples: int = 4
     seed: int = 0
     dsp_budget: int | None = None
-    weights: str = "on_chip"
+    weights: str = "auto"  # auto: on chip when the plan fits the part so, else the GEMM weights off chip
     allow_overfit: bool = True
     dataflow: str = "stream"
     fifo_depth: int = 2
@@ -98,8 +99,8 @@ def parse_config(doc: Any, where: str = "hls config") -> dict[str, Any]:
     if "dsp_budget" in doc:
         out["dsp_budget"] = _pos_int(doc["dsp_budget"], "dsp_budget")
     if "weights" in doc:
-        if doc["weights"] not in ("on_chip", "off_chip"):
-            raise IRError(f"{where}: weights must be on_chip or off_chip, got {doc['weights']!r}")
+        if doc["weights"] not in WEIGHT_PLACEMENTS:
+            raise IRError(f"{where}: weights must be one of {', '.join(WEIGHT_PLACEMENTS)}, got {doc['weights']!r}")
         out["weights"] = doc["weights"]
     if "dataflow" in doc:
         if doc["dataflow"] not in DATAFLOWS:

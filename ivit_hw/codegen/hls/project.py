@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -321,7 +321,11 @@ def _summary(b: _Builder, opts: HlsOptions, plan: HardwarePlan) -> dict[str, Any
 
 def _build(graph: Graph, opts: HlsOptions) -> tuple[Selection, _Builder, list[Rom], HardwarePlan]:
     """The view-model of the project of an analysed ``graph`` (the streaming or the array top, as
-    ``opts.dataflow`` says), its ROMs and its plan."""
+    ``opts.dataflow`` says), its ROMs and its plan. ``weights: auto`` keeps the weights on chip when
+    that plan fits the part and otherwise builds again with the GEMM weights off chip."""
+    if opts.weights == "auto":
+        on_chip = _build(graph, replace(opts, weights="on_chip"))
+        return on_chip if on_chip[3].fits else _build(graph, replace(opts, weights="off_chip"))
     sel = select(graph, opts.top)
     if opts.dataflow == "stream":
         from .stream_build import StreamBuilder
@@ -351,6 +355,7 @@ def render_project(graph: Graph, out_dir: Path, opts: HlsOptions,
     """
     graph = analysed_graph(graph)
     sel, b, roms, plan = _build(graph, opts)
+    opts = b.opts  # weights: auto resolved
     refuse_overfit(plan, opts)
     env = _env()
     guard = "IVIT_TOP"
