@@ -30,10 +30,13 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Every core (TEST_JOBS=0: one process, no workers); whole test modules stay on one worker (--dist loadscope)
-# so module fixtures build once; rtl_tests first: its long simulator runs start early.
+# so module fixtures build once; the longest modules (simulators, C-sim builds) are named first so
+# they start early and the short ones fill in behind them (pytest collects a path once).
 TEST_JOBS ?= auto
+SLOW_FIRST := tests/codegen/test_hls_csim.py rtl_tests/test_units_cocotb.py rtl_tests/test_verilog_cli.py \
+	rtl_tests/test_model_top.py tests/codegen/test_hls_swin.py tests/codegen/test_hls_stream.py
 test: setup hls-headers
-	CI=$${CI:-} $(PY) -m pytest -q --durations=15 -n $(TEST_JOBS) --dist loadscope rtl_tests tests
+	CI=$${CI:-} $(PY) -m pytest -q --durations=15 -n $(TEST_JOBS) --dist loadscope $(SLOW_FIRST) rtl_tests tests
 
 # The fast tiers for the edit-test loop: tests/ without the g++ C-simulation, the 2000-image eval,
 # the README walkthrough and rtl_tests/ (cocotb, yosys). `make test` (what CI runs) stays the full suite.
