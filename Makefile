@@ -25,7 +25,7 @@ $(AP_TYPES): | $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-compile -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
