@@ -1,9 +1,13 @@
 """The digits model as one Verilog top on real test images (Verilator: two at P = 16, stalls on both
 sides, logits bit-exact, TLAST checked) and one of its transformer blocks on its traced input.
 
-A module of its own so that pytest-xdist runs it beside the small tops. The whole model on Icarus
-(about 5 CPU-minutes for one image: Icarus pays per clock of the whole design) is a benchmark, not a
-test of ``make test``: ``examples/bench_rtl_top.py --sim icarus --par 64 --images 1``.
+On Icarus: a one-block model top of the same architecture (``vit_digits`` with depth 1, random
+weights) on a real test image with stalls: patch embedding, class token, a block, the head and argmax,
+about 30 CPU-seconds. The four-block digits model on Icarus (about 5 CPU-minutes for one image: Icarus
+pays per clock of the whole design) is a benchmark: ``examples/bench_rtl_top.py --sim icarus --par 64
+--images 1``.
+
+A module of its own so that pytest-xdist runs it beside the small tops.
 """
 
 from __future__ import annotations
@@ -31,6 +35,19 @@ def test_digits_model_top(tmp_path, digits_graph, digits_images):
     assert res["failed"] == 0 and res["passed"] == 2, f"digits top on verilator: see {res['log']}"
     assert res["checked_images"] == 2
     assert res["timing"]["interval"] >= man["predicted_interval"]
+
+
+def test_one_block_model_top_on_icarus(tmp_path, digits_images):
+    """A whole model top (one block) on Icarus: a real test image in through AXI-Stream with stalls on both
+    sides, logits and the predicted class bit-exact against the golden executor."""
+    from ivit_hw.frontend.synthetic import synthetic_graph
+
+    graph = synthetic_graph("vit_digits", depth=1)
+    man = write_top(graph, tmp_path, "model", "64", digits_images[:1], 1, 0)
+    assert man["ports"]["x"]["count"] == 64 and man["ports"]["y"]["count"] == 10
+    res = run_top(tmp_path, man, "icarus")
+    assert res["failed"] == 0 and res["passed"] == 2, f"one-block model top on icarus: see {res['log']}"
+    assert res["checked_images"] == 1
 
 
 def test_digits_block_top(tmp_path, digits_graph, digits_images):
