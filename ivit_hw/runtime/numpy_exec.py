@@ -19,6 +19,7 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
+from .golden_fast import GOLDEN_BUILDERS
 from .node_builders import Builder, PlannedNode, plan_graph
 
 
@@ -131,10 +132,10 @@ class PlannedGraph:
 
 class GoldenExecutor(PlannedGraph):
     """The numpy golden executor of one graph. ``fast=False`` runs the spec path of every
-    kernel (no lookup tables, no float BLAS GEMM)."""
+    kernel (no lookup tables, no float BLAS GEMM, none of :mod:`.golden_fast`)."""
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
-        super().__init__(graph, NP, fast)
+        super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
             observe: Observer | None = None) -> RunResult:
