@@ -9,7 +9,7 @@ proofs below say is the same. ``GoldenExecutor(graph, fast=False)`` takes none o
 - ``requantize_float``: :func:`ivit_hw.ops.requant.requantize_float` (float64 multiply, ``rint``),
   where :func:`~ivit_hw.ops.requant.float_requantize_ok` proves it equal (the proof is there).
 - ``shiftgelu_x_table``: ShiftGELU of a narrow input (8-bit) as one lookup per element, in a table
-  computed by the spec kernel :func:`ivit_hw.ops.shiftgelu` itself (see :func:`shiftgelu_rows_table`).
+  computed by the spec kernel :func:`ivit_hw.ops.shiftgelu` itself (:class:`GeluRowTable`).
 - ``shiftmax_table``: Shiftmax of a narrow input with ShiftExp looked up in the table
   :func:`ivit_hw.ops.shiftmax.exp_table` (computed by the spec's ShiftExp) in one index pass, and the
   spec's remaining steps (sum, clamp, ``f``, ``(e * f) >> (32 - out_bits)``) in place.
@@ -56,41 +56,53 @@ def _requantize(ctx: NodeContext) -> Impl:
 
 
 #: largest input range (values) a ShiftGELU / Shiftmax input may span for the table fast paths
-MAX_TABLE_WIDTH = 1024
+MAX_TABLE_WIDTH = 512  # a ShiftGELU table holds up to 512 x 512 int64 (2 MiB)
 
 
-def shiftgelu_rows_table(x: np.ndarray, lo: int, hi: int, x0: int, n: int, coef: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(table, row_base)`` with ``shiftgelu(x)[..., j] == table.ravel()[x[..., j] + row_base[..., 0]]``.
+class GeluRowTable:
+    """ShiftGELU outputs by (row max, value) for inputs in [lo, hi], each row computed by the spec kernel
+    the first time a row with that max is seen: ``shiftgelu(x)[..., j] == lookup(x)[..., j]``.
 
     Proof. The spec's output at an element is ``x * g``, and g depends only on the element's x and
     the row's ``m = max(z)``, with ``z = x`` or ``1.6875 x`` (:func:`~ivit_hw.ops.gelu_coef_mul`, a
     sum of right shifts of x, so nondecreasing in x): ``m = z(u)`` with ``u`` the row's max of x.
-    Table row i is the spec kernel on ``min(v, u_i)`` for every v in [lo, hi] (u_i one distinct row
-    max): that row's max is ``u_i`` itself, so its entry at ``v <= u_i`` is the output of value v in
-    any row whose max is ``u_i``; every element of such a row is at most ``u_i``.
+    Table row u is the spec kernel on ``min(v, u)`` for every v in [lo, hi]: that row's max is u
+    itself, so its entry at ``v <= u`` is the output of value v in any row whose max is u; every
+    element of such a row is at most u.
     """
-    xmax = x.max(axis=-1, keepdims=True)
-    u, inv = np.unique(xmax, return_inverse=True)
-    values = np.arange(lo, hi + 1, dtype=np.int64)
-    table = ops.shiftgelu(np.minimum(values[None, :], u[:, None]), x0, n, coef, xp=ops.xp.NP)
-    return table, inv.reshape(xmax.shape) * (hi - lo + 1) - lo
+
+    def __init__(self, lo: int, hi: int, x0: int, n: int, coef: str) -> None:
+        self.lo, self.width = lo, hi - lo + 1
+        self.x0, self.n, self.coef = x0, n, coef
+        self.values = np.arange(lo, hi + 1, dtype=np.int64)
+        self.table = np.zeros((self.width, self.width), dtype=np.int64)
+        self.filled = np.zeros(self.width, dtype=bool)
+
+    def lookup(self, x: np.ndarray) -> np.ndarray:
+        """ShiftGELU of ``x`` (every value in [lo, hi]) over its last axis."""
+        row = x.max(axis=-1, keepdims=True) - self.lo
+        new = np.unique(row[~self.filled[row]])
+        if new.size:
+            self.table[new] = ops.shiftgelu(np.minimum(self.values, new[:, None] + self.lo), self.x0, self.n,
+                                            self.coef, xp=ops.xp.NP)
+            self.filled[new] = True
+        return np.take(self.table.ravel(), x + (row * self.width - self.lo))
 
 
 def _shiftgelu(ctx: NodeContext) -> Impl:
-    """ShiftGELU by :func:`shiftgelu_rows_table` for a narrow input, else the spec kernel."""
+    """ShiftGELU by a :class:`GeluRowTable` for a narrow input, else the spec kernel."""
     spec = BUILDERS["shiftgelu"](ctx)
     lo, hi = ctx.ranges["x"]
     if not ctx.fast or hi - lo + 1 > MAX_TABLE_WIDTH:
         return spec
-    x0, n, coef = ctx.attrs["x0"], ctx.attrs["n"], ctx.attrs["coef"]
+    table = GeluRowTable(lo, hi, ctx.attrs["x0"], ctx.attrs["n"], ctx.attrs["coef"])
 
     def impl(a: Mapping[str, np.ndarray], trace: dict | None) -> np.ndarray:
         x = a["x"]
         if trace is not None or x.size == 0:
             return spec(a, trace)
         HITS["shiftgelu_x_table"] += 1
-        table, base = shiftgelu_rows_table(x, lo, hi, x0, n, coef)
-        return np.take(table.ravel(), x + base)
+        return table.lookup(x)
 
     return impl
 
