@@ -21,6 +21,7 @@ from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
 from .golden_fast import GOLDEN_BUILDERS
 from .node_builders import Builder, PlannedNode, plan_graph
+from .numpy_threads import keep_heap_pages, limited_blas_threads
 
 
 @dataclass
@@ -136,15 +137,22 @@ class GoldenExecutor(PlannedGraph):
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
         super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
+        if fast:
+            keep_heap_pages()
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
-            observe: Observer | None = None) -> RunResult:
-        """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis)."""
+            observe: Observer | None = None, threads: int | None = None) -> RunResult:
+        """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis).
+
+        ``threads`` limits numpy's BLAS (the GEMMs) to that many threads for this run (None: as
+        configured; :func:`~ivit_hw.runtime.numpy_threads.blas_threads` says how many); no value depends on it.
+        """
         missing = [n for n in self.graph.inputs if n not in inputs]
         if missing:
             raise IRError(f"graph {self.graph.name!r}: missing input(s) {missing}")
         env = {n: check_input(self.graph, n, inputs[n]) for n in self.graph.inputs}
-        return self.execute(env, trace, check, observe)
+        with limited_blas_threads(threads):
+            return self.execute(env, trace, check, observe)
 
 
 _CACHE_ATTR = "_ivit_golden_executors"
@@ -159,7 +167,7 @@ def golden_executor(graph: Graph, fast: bool = True) -> GoldenExecutor:
 
 
 def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
-              fast: bool = True, observe: Observer | None = None) -> RunResult:
+              fast: bool = True, observe: Observer | None = None, threads: int | None = None) -> RunResult:
     """Execute ``graph`` on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
     Outputs always carry the batch axis. ``trace`` records every tensor and
@@ -168,9 +176,10 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
     spec path of every kernel. Raises IRError naming the input that is
     missing, mistyped, mis-shaped or outside its declared type, and naming the
     node when a kernel fails. ``observe(node, args, out)`` sees every node as it
-    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`).
+    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`). ``threads`` limits numpy's BLAS
+    threads for this run (None: as configured).
     """
-    return golden_executor(graph, fast).run(inputs, trace, check, observe)
+    return golden_executor(graph, fast).run(inputs, trace, check, observe, threads)
 
 
 __all__ = ["GoldenExecutor", "Observer", "PlannedGraph", "RunResult", "check_input", "golden_executor",
