@@ -295,7 +295,9 @@ def range_max_abs(r: tuple[int, int]) -> int:
 
 def numpy_gemm(a_max: int, b_max: int, k: int, b_const: np.ndarray | None = None, fast: bool = True) -> Gemm:
     """:meth:`ArrayOps.gemm` for numpy: a BLAS float matmul where it is exact (see :func:`float_gemm_route`,
-    with the :func:`partial_sum_bound` of these operands), numpy's int64 matmul with ``fast=False``."""
+    with the :func:`partial_sum_bound` of these operands), numpy's int64 matmul with ``fast=False``.
+    ``g(a, b, keep_float=True)`` returns the float result of the float32 / float64 routes uncast (its
+    values are the exact integers)."""
     if fast:
         path, chunk = float_gemm_route(partial_sum_bound(a_max, b_max, k, b_const), a_max * b_max, k)
     else:
@@ -305,13 +307,13 @@ def numpy_gemm(a_max: int, b_max: int, k: int, b_const: np.ndarray | None = None
     cast = _CAST[path]
     prepared = None if b_const is None else np.ascontiguousarray(b_const, dtype=cast)
 
-    def gemm(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    def gemm(a: np.ndarray, b: np.ndarray | None = None, keep_float: bool = False) -> np.ndarray:
         bb = prepared if b is None else b.astype(cast, copy=False)
         aa = a.astype(cast, copy=False)
         if path == "float32_chunked":
             return _chunked_float32_matmul(aa, bb, chunk)
         out = np.matmul(aa, bb)
-        return out if path == "int64" else out.astype(np.int64)
+        return out if path == "int64" or keep_float else out.astype(np.int64)
 
     gemm.path = path  # type: ignore[attr-defined]
     gemm.chunk = chunk  # type: ignore[attr-defined]

@@ -13,21 +13,25 @@ proofs below say is the same. ``GoldenExecutor(graph, fast=False)`` takes none o
 - ``shiftmax_table``: Shiftmax of a narrow input with ShiftExp looked up in the table
   :func:`ivit_hw.ops.shiftmax.exp_table` (computed by the spec's ShiftExp) in one index pass, and the
   spec's remaining steps (sum, clamp, ``f``, ``(e * f) >> (32 - out_bits)``) in place.
+- ``float32_acc``: a linear / matmul hands its accumulator to float-route requantizes as the float32
+  BLAS result itself (:func:`float_accumulators`), on plain runs only.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from .. import ops
-from ..ops.intmath import INT32_MAX
+from ..ir.graph import Graph
+from ..ops.intmath import INT32_MAX, max_abs
 from ..ops.requant import float_requantize_ok, float_scale, requantize_float
 from ..ops.shiftmax import exp_table
-from ..ops.xp import range_max_abs
-from .node_builders import BUILDERS, Builder, Impl, NodeContext
+from ..ops.xp import FLOAT32_EXACT, range_max_abs
+from .node_builders import BUILDERS, Builder, Impl, NodeContext, PlannedNode
 
 #: how often each golden fast path was taken (keys: the fast path names of the module docstring)
 HITS: Counter = Counter()
@@ -52,6 +56,7 @@ def _requantize(ctx: NodeContext) -> Impl:
         HITS["requantize_float"] += 1
         return requantize_float(a["acc"], scale, bits, rounding, a.get("identity"), scale_id).astype(np.int64)
 
+    impl.float_route = True  # type: ignore[attr-defined]  # any integer-valued input dtype will do
     return impl
 
 
@@ -134,3 +139,54 @@ def _shiftmax(ctx: NodeContext) -> Impl:
 #: the golden executor's builders: :data:`~.node_builders.BUILDERS` with the fast paths above
 GOLDEN_BUILDERS: dict[str, Builder] = {**BUILDERS, "requantize": _requantize, "shiftgelu": _shiftgelu,
                                          "shiftmax": _shiftmax}
+
+
+def float_accumulators(graph: Graph, planned: list[PlannedNode]) -> list[PlannedNode]:
+    """``planned`` with the ``float32_acc`` fast path: a linear or matmul on the float32 GEMM route, no
+    graph output, whose every user is a requantize on its float route, returns the float32 matmul result
+    (a linear's bias added in float32) instead of casting it to int64 and adding in int64.
+
+    Proof. The route's partial-sum bound is at most 2^24, so the matmul result is the exact integer
+    sum; the bias and the accumulator (proven range) are integers of magnitude at most 2^24, exact in
+    float32, so the float32 addition is exact too. The users' :func:`requantize_float` converts its input
+    to float64 exactly, so it sees the same integers. For plain runs only: a traced, checked or
+    observed run keeps ``planned`` (every tensor int64).
+    """
+    users: dict[str, list[PlannedNode]] = defaultdict(list)
+    for pn in planned:
+        for _, t in pn.data:
+            users[t].append(pn)
+    return [pn if (impl := _float_acc_impl(graph, pn, users[pn.node.output])) is None else replace(pn, impl=impl)
+            for pn in planned]
+
+
+def _float_acc_impl(graph: Graph, pn: PlannedNode, users: list[PlannedNode]) -> Impl | None:
+    node, gemm = pn.node, getattr(pn.impl, "gemm", None)
+    if gemm is None or gemm.path != "float32" or node.output in graph.outputs or not users:
+        return None
+    acc_range = graph.tensor(node.output).range
+    if acc_range is None or range_max_abs((acc_range.lo, acc_range.hi)) > FLOAT32_EXACT:
+        return None
+    if not all(getattr(u.impl, "float_route", False) for u in users):
+        return None
+    if node.op == "matmul":
+        tb = bool(node.attrs.get("transpose_b", False))
+
+        def matmul(a: Mapping[str, np.ndarray], trace: dict | None) -> np.ndarray:
+            HITS["float32_acc"] += 1
+            return gemm(a["a"], np.swapaxes(a["b"], -1, -2) if tb else a["b"], keep_float=True)
+
+        return matmul
+    bias = graph.constants[node.inputs["bias"]] if "bias" in node.inputs else None
+    if bias is not None and max_abs(np.asarray(bias)) > FLOAT32_EXACT:
+        return None
+    bias32 = None if bias is None else np.asarray(bias, dtype=np.float32)
+
+    def linear(a: Mapping[str, np.ndarray], trace: dict | None) -> np.ndarray:
+        HITS["float32_acc"] += 1
+        acc = gemm(a["x"], keep_float=True)
+        if bias32 is not None:
+            acc += bias32
+        return acc
+
+    return linear

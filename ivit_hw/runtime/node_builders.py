@@ -104,14 +104,24 @@ def _linear(ctx: NodeContext) -> Impl:
         check_patch_weight(w.shape, ctx.attrs["patch"])
         patch = ctx.attrs["patch"]
         return lambda a, tr: ops.patch_embed(a["x"], None, bias, patch, xp=xp, gemm=gemm)
-    return lambda a, tr: ops.linear(a["x"], None, bias, xp=xp, gemm=gemm)
+
+    def impl(a, tr):
+        return ops.linear(a["x"], None, bias, xp=xp, gemm=gemm)
+
+    impl.gemm = gemm  # type: ignore[attr-defined]  # for an executor's fused variants
+    return impl
 
 
 def _matmul(ctx: NodeContext) -> Impl:
     a_shape = ctx.shapes["a"]
     gemm = ctx.xp.gemm(ctx.ranges["a"], ctx.ranges["b"], a_shape[-1], None, ctx.fast)
     tb, xp = ctx.attrs["transpose_b"], ctx.xp
-    return lambda a, tr: ops.matmul(a["a"], a["b"], tb, xp=xp, gemm=gemm)
+
+    def impl(a, tr):
+        return ops.matmul(a["a"], a["b"], tb, xp=xp, gemm=gemm)
+
+    impl.gemm = gemm  # type: ignore[attr-defined]  # for an executor's fused variants
+    return impl
 
 
 def _log_attn_v(ctx: NodeContext) -> Impl:

@@ -19,7 +19,7 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
-from .golden_fast import GOLDEN_BUILDERS
+from .golden_fast import GOLDEN_BUILDERS, float_accumulators
 from .node_builders import Builder, PlannedNode, plan_graph
 from .numpy_threads import keep_heap_pages, limited_blas_threads
 
@@ -86,14 +86,15 @@ class PlannedGraph:
         self.const_env = {t: xp.asarray(self.graph.constants[t])[None] for t in sorted(data_consts)}
 
     def execute(self, env: dict[str, Any], trace: bool = False, check: bool = False,
-                observe: Observer | None = None) -> RunResult:
+                observe: Observer | None = None, planned: list[PlannedNode] | None = None) -> RunResult:
         """Run every node on ``env`` (graph inputs, batch first); outputs (and traces) on the namespace.
 
-        ``observe`` (see :data:`Observer`) sees every node's data arguments and output.
+        ``observe`` (see :data:`Observer`) sees every node's data arguments and output. ``planned``
+        replaces :attr:`planned` (the same nodes, other implementations).
         """
         env = {**self.const_env, **env}
         result = RunResult({})
-        for pn in self.planned:
+        for pn in self.planned if planned is None else planned:
             node = pn.node
             node_trace: dict | None = {} if (trace or check) else None
             args = {r: env[t] for r, t in pn.data}
@@ -137,6 +138,8 @@ class GoldenExecutor(PlannedGraph):
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
         super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
+        #: the plan of plain runs (no trace, check or observer): with the float accumulators
+        self.plain_planned = float_accumulators(self.graph, self.planned) if fast else self.planned
         if fast:
             keep_heap_pages()
 
@@ -151,8 +154,9 @@ class GoldenExecutor(PlannedGraph):
         if missing:
             raise IRError(f"graph {self.graph.name!r}: missing input(s) {missing}")
         env = {n: check_input(self.graph, n, inputs[n]) for n in self.graph.inputs}
+        plain = not (trace or check or observe is not None)
         with limited_blas_threads(threads):
-            return self.execute(env, trace, check, observe)
+            return self.execute(env, trace, check, observe, self.plain_planned if plain else None)
 
 
 _CACHE_ATTR = "_ivit_golden_executors"

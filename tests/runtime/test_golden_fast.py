@@ -155,6 +155,38 @@ def test_gemm_just_beyond_float32_is_not_float32(const):
     np.testing.assert_array_equal(gemm(a) if const else gemm(a, b), want)
 
 
+def test_float32_accumulator_at_2_pow_24_into_float_requantize():
+    # column 0 sums to +-2^24 (1024 weights of -128, |x| <= 128, no bias); column 1 reaches 2^24 with its
+    # bias: the linear hands its float32 accumulator to the requantize (float32_acc), exact at the bound
+    k = 1024
+    w = np.zeros((2, k), dtype=np.int64)
+    w[0] = -128
+    w[1, :1023] = 127
+    bias = np.array([0, 2**24 - 128 * 127 * 1023])
+    b = GraphBuilder("lin")
+    x = b.input("x", (4, k), I8, None, Interval(-128, 127))
+    acc = b.node("linear", {"x": x, "weight": b.const("w", w, I8), "bias": b.const("b", bias, I32)}, "acc",
+                 IntType(26), None)
+    m, e = np.array([2**30, 2**30]), np.array([45, 45])  # acc / 2^15: in range, saturated, and ties
+    y = b.node("requantize", {"acc": acc, "m": b.const("m", m, I32), "e": b.const("e", e, U8)}, "y", I8, None,
+               {"out_bits": 8})
+    graph = b.finish([y])
+    rng = np.random.default_rng(11)
+    xs = rng.integers(-128, 128, (2, 4, k))
+    xs[0, 0], xs[0, 1], xs[0, 2] = -128, 127, 0  # acc +2^24 / -127 * 2^17 ..., bias alone
+    xs[1, :, :] = 0
+    xs[1, :, 0] = [1, 3, -1, -3]  # acc = -128 * odd: odd multiples of 2^7, and ties once scaled by 2^8
+    xs[1, :, 1:257] = 1  # ... plus 256 * -128 = -2^15: one output step
+    fast, spec, hits = _both(graph, {"x": xs})
+    assert hits.get("float32_acc") == 1 and hits.get("requantize_float") == 1
+    np.testing.assert_array_equal(fast["y"], spec["y"])
+    for sample, got in zip(xs, fast["y"], strict=True):
+        accs = ref.linear2d(sample.tolist(), w.tolist(), bias.tolist())
+        assert max(abs(v) for row in accs for v in row) <= 2**24
+        np.testing.assert_array_equal(got, ref.requantize(accs, m.tolist(), e.tolist(), 8))
+    assert int(ref.linear2d(xs[0].tolist(), w.tolist(), bias.tolist())[0][0]) == 2**24
+
+
 # ----------------------------------------------------------------------------- Shiftmax, ShiftGELU
 
 
@@ -226,5 +258,6 @@ def test_deit_tiny_fast_golden_equals_spec_path(deit_tiny_graph):
     feed = {deit_tiny_graph.inputs[0]: synthetic_images(1, 3, 224, seed=7)}
     fast, spec, hits = _both(deit_tiny_graph, feed)
     assert hits["requantize_float"] and hits["shiftgelu_x_table"] == 12 and hits["shiftmax_table"] == 12, hits
+    assert hits["float32_acc"] >= 12 * 6, hits  # qkv, scores, attn @ v, proj, fc1, fc2 of every block
     for name in spec:
         np.testing.assert_array_equal(fast[name], spec[name], err_msg=name)
