@@ -134,6 +134,17 @@ def _log_attn_v(ctx: NodeContext) -> Impl:
 # ----------------------------------------------------------------------------- requantize
 
 
+def _shift_const(ctx: NodeContext, role: str) -> Any:
+    """A shift constant (None when the role is not connected); one shift equal on every channel is the
+    Python int itself, so the kernel shifts by a constant (the same integers, broadcast)."""
+    if role not in ctx.consts:
+        return None
+    values = np.asarray(ctx.consts[role])
+    if values.size and bool((values == values.flat[0]).all()):
+        return int(values.flat[0])
+    return ctx.const(role)
+
+
 def _requantize(ctx: NodeContext) -> Impl:
     c, at, xp = ctx.consts, ctx.attrs, ctx.xp
     has_id = "identity" in ctx.node.inputs
@@ -145,7 +156,7 @@ def _requantize(ctx: NodeContext) -> Impl:
     if xp is not NP and "object" in (plan.path, plan.path_id):
         raise IRError(f"node {ctx.node.name!r}: requantize products need more than 78 bits; "
                       f"only the numpy executor runs them")
-    m, e, m_id, e_id = ctx.const("m"), ctx.const("e"), ctx.opt_const("m_id"), ctx.opt_const("e_id")
+    m, e, m_id, e_id = ctx.const("m"), _shift_const(ctx, "e"), ctx.opt_const("m_id"), _shift_const(ctx, "e_id")
     bits, rounding = at["out_bits"], at["rounding"]
     return lambda a, tr: ops.requantize(a["acc"], m, e, bits, rounding, a.get("identity"), m_id, e_id, tr,
                                         xp=xp, plan=plan)
