@@ -14,7 +14,8 @@ from ivit_hw.ir import GraphBuilder, Interval, IntType
 from ivit_hw.ops.params import exp_x0
 from ivit_hw.ops.requant import float_requantize_ok, float_scale, requantize_float
 from ivit_hw.ops.xp import FLOAT32_EXACT, NP
-from ivit_hw.runtime import golden_fast
+from ivit_hw.runtime import golden_fast, run_graph
+from ivit_hw.runtime.clipping import ClipCounter
 from ivit_hw.runtime.numpy_exec import GoldenExecutor
 
 I8, I16, I32 = IntType(8), IntType(16), IntType(32)
@@ -114,6 +115,35 @@ def test_requantize_beyond_the_float_bound_keeps_the_exact_route():
     assert not hits.get("requantize_float")
     np.testing.assert_array_equal(fast["y"], np.full((1, 4, 1), exact))
     np.testing.assert_array_equal(spec["y"], fast["y"])
+
+
+@pytest.mark.parametrize("identity", [False, True])
+def test_clip_counter_float_count_equals_the_exact_count(identity):
+    # a 31-bit accumulator with the largest shift the saturation case of the float proof allows: many
+    # elements clip, some by one step; the float64 pre-clamp count equals the exact Python-int count
+    a_max, bits = 2**30 - 1, 8 if not identity else 16
+    e_max = 35 if identity else 45  # with a 16-bit output and identity the proof needs e <= 35
+    m, e = np.array([2**30, 2**31 - 1, 1518500250]), np.array([e_max, e_max - 1, e_max])
+    m_id, e_id = np.array([2**30, 2**31 - 1, 2**30]), np.array([31, 32, 30])
+    graph = _requant_graph(IntType(32), Interval(-a_max, a_max), m, e, bits, identity, m_id, e_id)
+    rng = np.random.default_rng(bits)
+    acc = _ties_and_extremes(a_max, m, e, rng)
+    acc[2, 0] = [(2**(bits - 1) * 2**int(ei) + mi - 1) // mi for mi, ei in zip(m, e, strict=True)]  # just past hi
+    feed = {"acc": acc}
+    if identity:
+        acc[1:] *= 2**8  # spread the 16-bit outputs over the range
+        feed["id"] = rng.integers(-2**15, 2**15, acc.shape)
+    counter = ClipCounter(graph)
+    assert counter.float_nodes.keys() == {"y"}
+    run_graph(graph, feed, observe=counter)
+    lo, hi, clipped = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 0
+    for idx in np.ndindex(acc.shape):
+        pre = ref.round_shift(int(acc[idx]) * int(m[idx[-1]]), int(e[idx[-1]]), "half_even")
+        if identity:
+            pre += ref.round_shift(int(feed["id"][idx]) * int(m_id[idx[-1]]), int(e_id[idx[-1]]), "half_even")
+        clipped += not lo <= pre <= hi
+    assert 0 < clipped < acc.size
+    assert (counter.stats["y"].clipped, counter.stats["y"].total) == (clipped, acc.size)
 
 
 # ----------------------------------------------------------------------------- GEMM routes
