@@ -15,12 +15,14 @@ proofs below say is the same. ``GoldenExecutor(graph, fast=False)`` takes none o
   spec's remaining steps (sum, clamp, ``f``, ``(e * f) >> (32 - out_bits)``) in place.
 - ``float32_acc``: a linear / matmul hands its accumulator to float-route requantizes as the float32
   BLAS result itself (:func:`float_accumulators`), on plain runs only.
+- ``gelu_requantize``: a ShiftGELU table whose rows went through the requantize after it
+  (:func:`fold_gelu_requantize`), on plain runs only.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -42,6 +44,9 @@ def _requantize(ctx: NodeContext) -> Impl:
     spec = BUILDERS["requantize"](ctx)
     c, at = ctx.consts, ctx.attrs
     has_id = "identity" in ctx.node.inputs
+    # one multiplier and one shift for every element: the node is one function of each element alone
+    elementwise = not has_id and np.ndim(c["m"]) == 0 and np.asarray(c["e"]).size > 0 and np.ptp(c["e"]) == 0
+    spec.elementwise = elementwise  # type: ignore[attr-defined]
     id_max = range_max_abs(ctx.ranges["identity"]) if has_id else None
     if not ctx.fast or not float_requantize_ok(range_max_abs(ctx.ranges["acc"]), c["m"], c["e"], at["out_bits"],
                                                at["rounding"], id_max, c.get("m_id"), c.get("e_id")):
@@ -57,6 +62,7 @@ def _requantize(ctx: NodeContext) -> Impl:
         return requantize_float(a["acc"], scale, bits, rounding, a.get("identity"), scale_id).astype(np.int64)
 
     impl.float_route = True  # type: ignore[attr-defined]  # any integer-valued input dtype will do
+    impl.elementwise = elementwise  # type: ignore[attr-defined]
     return impl
 
 
@@ -76,9 +82,10 @@ class GeluRowTable:
     element of such a row is at most u.
     """
 
-    def __init__(self, lo: int, hi: int, x0: int, n: int, coef: str) -> None:
+    def __init__(self, lo: int, hi: int, x0: int, n: int, coef: str, post: Callable | None = None) -> None:
+        """``post`` (optional) maps table rows elementwise after the spec kernel (a folded requantize)."""
         self.lo, self.width = lo, hi - lo + 1
-        self.x0, self.n, self.coef = x0, n, coef
+        self.x0, self.n, self.coef, self.post = x0, n, coef, post
         self.values = np.arange(lo, hi + 1, dtype=np.int64)
         self.table = np.zeros((self.width, self.width), dtype=np.int64)
         self.filled = np.zeros(self.width, dtype=bool)
@@ -88,8 +95,9 @@ class GeluRowTable:
         row = x.max(axis=-1, keepdims=True) - self.lo
         new = np.unique(row[~self.filled[row]])
         if new.size:
-            self.table[new] = ops.shiftgelu(np.minimum(self.values, new[:, None] + self.lo), self.x0, self.n,
-                                            self.coef, xp=ops.xp.NP)
+            rows = ops.shiftgelu(np.minimum(self.values, new[:, None] + self.lo), self.x0, self.n, self.coef,
+                                 xp=ops.xp.NP)
+            self.table[new] = rows if self.post is None else self.post(rows)
             self.filled[new] = True
         return np.take(self.table.ravel(), x + (row * self.width - self.lo))
 
@@ -109,6 +117,7 @@ def _shiftgelu(ctx: NodeContext) -> Impl:
         HITS["shiftgelu_x_table"] += 1
         return table.lookup(x)
 
+    impl.gelu_table_args = (lo, hi, ctx.attrs["x0"], ctx.attrs["n"], ctx.attrs["coef"])  # type: ignore[attr-defined]
     return impl
 
 
@@ -141,6 +150,54 @@ GOLDEN_BUILDERS: dict[str, Builder] = {**BUILDERS, "requantize": _requantize, "s
                                          "shiftmax": _shiftmax}
 
 
+def plain_plan(graph: Graph, planned: list[PlannedNode]) -> list[PlannedNode]:
+    """The plan of plain runs (no trace, check or observer): :func:`float_accumulators`, then
+    :func:`fold_gelu_requantize`."""
+    return fold_gelu_requantize(graph, float_accumulators(graph, planned))
+
+
+def _users(planned: list[PlannedNode]) -> dict[str, list[PlannedNode]]:
+    users: dict[str, list[PlannedNode]] = defaultdict(list)
+    for pn in planned:
+        for _, t in pn.data:
+            users[t].append(pn)
+    return users
+
+
+def fold_gelu_requantize(graph: Graph, planned: list[PlannedNode]) -> list[PlannedNode]:
+    """``planned`` with ``gelu_requantize``: a table-path ShiftGELU (no graph output) whose one user is a
+    requantize with one multiplier and one shift for every element (no identity) looks its output up in
+    a :class:`GeluRowTable` whose rows went through that requantize, and the requantize passes its input
+    on. Exact: such a requantize is one function r of each element alone, so ``r(gelu(x))`` is
+    ``r`` applied to the table entry of x."""
+    users = _users(planned)
+    swap: dict[str, Impl] = {}
+    for pn in planned:
+        args = getattr(pn.impl, "gelu_table_args", None)
+        after = users[pn.node.output]
+        if args is None or pn.node.output in graph.outputs or len(after) != 1:
+            continue
+        rq = after[0]
+        if rq.node.op != "requantize" or not getattr(rq.impl, "elementwise", False) or rq.node.name in swap:
+            continue
+        table = GeluRowTable(*args, post=lambda rows, f=rq.impl: f({"acc": rows}, None))
+        swap[pn.node.name] = _folded_gelu(table)
+        swap[rq.node.name] = _pass_on
+    return [replace(pn, impl=swap[pn.node.name]) if pn.node.name in swap else pn for pn in planned]
+
+
+def _folded_gelu(table: GeluRowTable) -> Impl:
+    def impl(a: Mapping[str, np.ndarray], trace: dict | None) -> np.ndarray:
+        HITS["gelu_requantize"] += 1
+        return table.lookup(a["x"])
+
+    return impl
+
+
+def _pass_on(a: Mapping[str, np.ndarray], trace: dict | None) -> np.ndarray:
+    return a["acc"]
+
+
 def float_accumulators(graph: Graph, planned: list[PlannedNode]) -> list[PlannedNode]:
     """``planned`` with the ``float32_acc`` fast path: a linear or matmul on the float32 GEMM route, no
     graph output, whose every user is a requantize on its float route, returns the float32 matmul result
@@ -152,10 +209,7 @@ def float_accumulators(graph: Graph, planned: list[PlannedNode]) -> list[Planned
     to float64 exactly, so it sees the same integers. For plain runs only: a traced, checked or
     observed run keeps ``planned`` (every tensor int64).
     """
-    users: dict[str, list[PlannedNode]] = defaultdict(list)
-    for pn in planned:
-        for _, t in pn.data:
-            users[t].append(pn)
+    users = _users(planned)
     return [pn if (impl := _float_acc_impl(graph, pn, users[pn.node.output])) is None else replace(pn, impl=impl)
             for pn in planned]
 

@@ -19,7 +19,7 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
-from .golden_fast import GOLDEN_BUILDERS, float_accumulators
+from .golden_fast import GOLDEN_BUILDERS, plain_plan
 from .node_builders import Builder, PlannedNode, plan_graph
 from .numpy_threads import keep_heap_pages, limited_blas_threads
 
@@ -138,8 +138,8 @@ class GoldenExecutor(PlannedGraph):
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
         super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
-        #: the plan of plain runs (no trace, check or observer): with the float accumulators
-        self.plain_planned = float_accumulators(self.graph, self.planned) if fast else self.planned
+        #: the plan of plain runs (no trace, check or observer): :func:`~.golden_fast.plain_plan`
+        self.plain_planned = plain_plan(self.graph, self.planned) if fast else self.planned
         if fast:
             keep_heap_pages()
 

@@ -256,6 +256,28 @@ def test_shiftgelu_row_table_equals_spec_and_reference(coef, scale):
         np.testing.assert_array_equal(fast[:2], want)
 
 
+@pytest.mark.parametrize("rounding", ["half_even", "half_up"])
+def test_gelu_requantize_fold_equals_spec_and_reference(rounding):
+    # ShiftGELU -> requantize (one m, one e): the requantize is folded into the ShiftGELU table rows;
+    # half_up takes the spec requantize inside the fold, half_even the float one
+    x0 = exp_x0(1.702 * 0.05)
+    b = GraphBuilder("gelu_q")
+    x = b.input("x", (5, 64), I8, None, Interval(-128, 127))
+    g = b.node("shiftgelu", {"x": x}, "g", IntType(16), None, {"x0": x0})
+    m, e = 1518500250, 37  # ~ 2^-6.5: outputs over the whole 8-bit range, saturating at the top
+    y = b.node("requantize", {"acc": g, "m": b.const("m", np.asarray(m), I32), "e": b.const("e", np.asarray(e), U8)},
+               "y", I8, None, {"out_bits": 8, "rounding": rounding})
+    graph = b.finish([y])
+    xs = _extreme_rows(np.random.default_rng(3), 3, 5, 64)
+    fast, spec, hits = _both(graph, {"x": xs})
+    assert hits.get("gelu_requantize") == 1 and not hits.get("shiftgelu_x_table")
+    np.testing.assert_array_equal(fast["y"], spec["y"])
+    for sample, got in zip(xs, fast["y"], strict=True):
+        gelu = ref.shiftgelu(sample.tolist(), x0)
+        np.testing.assert_array_equal(got, [ref.requantize(row, m, e, 8, rounding) for row in gelu])
+    assert np.count_nonzero(fast["y"] == 127) and np.count_nonzero(np.abs(fast["y"]) < 127)
+
+
 @pytest.mark.parametrize("out_bits", [8, 16])
 @pytest.mark.parametrize("scale", [0.004, 0.05, 0.5])
 def test_shiftmax_table_equals_spec_and_reference(out_bits, scale):
@@ -287,7 +309,7 @@ def test_deit_tiny_fast_golden_equals_spec_path(deit_tiny_graph):
 
     feed = {deit_tiny_graph.inputs[0]: synthetic_images(1, 3, 224, seed=7)}
     fast, spec, hits = _both(deit_tiny_graph, feed)
-    assert hits["requantize_float"] and hits["shiftgelu_x_table"] == 12 and hits["shiftmax_table"] == 12, hits
+    assert hits["requantize_float"] and hits["gelu_requantize"] == 12 and hits["shiftmax_table"] == 12, hits
     assert hits["float32_acc"] >= 12 * 6, hits  # qkv, scores, attn @ v, proj, fc1, fc2 of every block
     for name in spec:
         np.testing.assert_array_equal(fast[name], spec[name], err_msg=name)
