@@ -4,7 +4,10 @@ three alike. Wall and CPU time (``time.process_time``: every thread of the proce
 each numpy BLAS thread count asked (the golden GEMMs are float BLAS matmuls; the rest is one thread).
 
     .venv/bin/python examples/bench_golden_ab.py --baseline /work/main --models deit_tiny deit_small \\
-        --threads 1 2
+        --threads 1 2 --clip 8
+
+``--clip N`` adds a row per model for ``eval --backend torch``'s clipping pass (the golden executor
+observed by ``ClipCounter`` on a batch of N images; eval runs it on its first 32 images).
 
 The baseline's ``ivit_hw`` package is copied into a temporary folder under another name (its imports
 are relative), the graph is exported here, saved and loaded by the baseline, and both outputs are
@@ -45,6 +48,14 @@ def _baseline(checkout: Path, tmp: Path):
             importlib.import_module("ivit_baseline.ir.serialize").load_graph)
 
 
+class _Baseline:
+    """The baseline checkout's run_graph, load_graph and ClipCounter."""
+
+    def __init__(self, run, load) -> None:
+        self.run, self.load = run, load
+        self.ClipCounter = importlib.import_module("ivit_baseline.runtime.clipping").ClipCounter
+
+
 def _timed(fn: Callable[[], object], wall: list[float], cpu: list[float]) -> None:
     t, c = time.perf_counter(), time.process_time()
     fn()
@@ -82,6 +93,28 @@ def _bench_model(name: str, args: argparse.Namespace, tmp: Path, run_old, load_o
               f"{fw:.1f} / {fc:.1f} | {nw / fw:.2f}x, {nc / fc:.2f}x |", flush=True)
 
 
+def _bench_clip(name: str, args: argparse.Namespace, tmp: Path, baseline, run_graph) -> None:
+    """One row: eval's clipping pass (golden run observed by ClipCounter, as ``eval --backend torch`` runs
+    it on its first TORCH_CLIP_IMAGES images), batch ``--clip``, both checkouts, seconds per image."""
+    from ivit_hw.runtime.clipping import ClipCounter
+
+    graph = synthetic_graph(name)
+    save_graph(graph, tmp / f"{name}_clip")
+    old_graph = baseline.load(tmp / f"{name}_clip")
+    feed = {graph.inputs[0]: synthetic_images(args.clip, 3, 224, seed=2)}
+    old_counter, new_counter = baseline.ClipCounter(old_graph), ClipCounter(graph)
+    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in ("old", "new")}
+    for _ in range(max(1, args.repeats // 2)):
+        _timed(lambda: baseline.run(old_graph, feed, observe=old_counter), *times["old"])
+        _timed(lambda: run_graph(graph, feed, observe=new_counter), *times["new"])
+    old_stats = {k: (v.clipped, v.total) for k, v in old_counter.stats.items()}
+    if old_stats != {k: (v.clipped, v.total) for k, v in new_counter.stats.items()}:
+        raise SystemExit(f"{name}: clip counts differ from the baseline")
+    (ow, oc), (nw, nc) = ((_ms(times[k][0]) / args.clip, _ms(times[k][1]) / args.clip) for k in ("old", "new"))
+    print(f"| {name} | clip pass, batch {args.clip} | {ow:.1f} / {oc:.1f} | {nw:.1f} / {nc:.1f} | {nw / ow:.2f}x "
+          f"| - | - |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, type=Path, help="a checkout whose ivit_hw/ is the baseline")
@@ -89,6 +122,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="numpy BLAS thread counts to time")
     ap.add_argument("--torch-threads", type=int, default=2, help="torch threads of the fp32 eager model")
+    ap.add_argument("--clip", type=int, default=0,
+                    help="also time eval's clipping pass (golden + ClipCounter) on a batch of this many images")
     ap.add_argument("--heap", choices=["keep", "default"], default="keep",
                     help="keep: this checkout's glibc heap setting (process-wide); default: glibc's own")
     args = ap.parse_args()
@@ -109,6 +144,8 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         for name in args.models:
             _bench_model(name, args, tmp, run_old, load_old, run_graph)
+            if args.clip:
+                _bench_clip(name, args, tmp, _Baseline(run_old, load_old), run_graph)
     print("load average at the end: " + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
