@@ -86,7 +86,7 @@ def _bench_model(name: str, args: argparse.Namespace, tmp: Path, run_old, load_o
             model.forward_uint8(pixels)  # warm-up
             for _ in range(args.repeats):
                 _timed(lambda: run_old(old_graph, feed), *times["old"])
-                _timed(lambda: run_graph(graph, feed), *times["new"])
+                _timed(lambda t=threads: run_graph(graph, feed, threads=t), *times["new"])
                 _timed(lambda: model.forward_uint8(pixels), *times["fp32"])
         (ow, oc), (nw, nc), (fw, fc) = ((_ms(times[k][0]), _ms(times[k][1])) for k in ("old", "new", "fp32"))
         print(f"| {name} | {threads} | {ow:.1f} / {oc:.1f} | {nw:.1f} / {nc:.1f} | {nw / ow:.2f}x | "
@@ -104,9 +104,10 @@ def _bench_clip(name: str, args: argparse.Namespace, tmp: Path, baseline, run_gr
     feed = {graph.inputs[0]: synthetic_images(args.clip, 3, 224, seed=2)}
     old_counter, new_counter = baseline.ClipCounter(old_graph), ClipCounter(graph)
     times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in ("old", "new")}
-    for _ in range(max(1, args.repeats // 2)):
-        _timed(lambda: baseline.run(old_graph, feed, observe=old_counter), *times["old"])
-        _timed(lambda: run_graph(graph, feed, observe=new_counter), *times["new"])
+    with numpy_threads.limited_blas_threads(1):
+        for _ in range(max(1, args.repeats // 2)):
+            _timed(lambda: baseline.run(old_graph, feed, observe=old_counter), *times["old"])
+            _timed(lambda: run_graph(graph, feed, observe=new_counter, threads=1), *times["new"])
     old_stats = {k: (v.clipped, v.total) for k, v in old_counter.stats.items()}
     if old_stats != {k: (v.clipped, v.total) for k, v in new_counter.stats.items()}:
         raise SystemExit(f"{name}: clip counts differ from the baseline")

@@ -147,8 +147,10 @@ class GoldenExecutor(PlannedGraph):
             observe: Observer | None = None, threads: int | None = None) -> RunResult:
         """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
-        ``threads`` limits numpy's BLAS (the GEMMs) to that many threads for this run (None: as
-        configured; :func:`~ivit_hw.runtime.numpy_threads.blas_threads` says how many); no value depends on it.
+        ``threads``: numpy's BLAS threads (the GEMMs) for this run: None is
+        :data:`~ivit_hw.runtime.numpy_threads.GOLDEN_BLAS_THREADS` (1) where threadpoolctl is installed,
+        0 the BLAS as configured, n >= 1 n threads
+        (:func:`~ivit_hw.runtime.numpy_threads.limited_blas_threads`); no value depends on it.
         """
         missing = [n for n in self.graph.inputs if n not in inputs]
         if missing:
@@ -180,8 +182,9 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
     spec path of every kernel. Raises IRError naming the input that is
     missing, mistyped, mis-shaped or outside its declared type, and naming the
     node when a kernel fails. ``observe(node, args, out)`` sees every node as it
-    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`). ``threads`` limits numpy's BLAS
-    threads for this run (None: as configured).
+    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`). ``threads``: numpy's BLAS threads for
+    this run (:meth:`GoldenExecutor.run`: None is one thread where threadpoolctl is installed, 0 as
+    configured).
     """
     return golden_executor(graph, fast).run(inputs, trace, check, observe, threads)
 

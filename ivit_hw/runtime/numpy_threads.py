@@ -3,8 +3,9 @@
 The golden executor's integer GEMMs run as float BLAS matmuls (exact by their proven bounds); every
 other kernel is single-threaded numpy. :func:`blas_threads` says how many threads the BLAS would use
 now; :func:`limited_blas_threads` limits them for a block of code (through ``threadpoolctl``, an
-optional package: it comes with the ``torch`` extra). Threads change no value: each output element
-of a GEMM is one exact integer sum whichever thread computes it.
+optional package: it comes with the ``torch`` extra); the executor runs with
+:data:`GOLDEN_BLAS_THREADS` unless told otherwise. Threads change no value: each output element of a
+GEMM is one exact integer sum whichever thread computes it.
 
 :func:`keep_heap_pages` is a speed setting of glibc's allocator (Linux): numpy allocates a fresh
 array per step, megabytes each at ImageNet shapes, and glibc by default hands such blocks back to the
@@ -66,18 +67,28 @@ def blas_threads() -> int | None:
     return max((p.num_threads for p in pools), default=None)
 
 
+#: the golden executor's BLAS threads when a run names none (where threadpoolctl is installed). One:
+#: on the 2-core machine under load, two BLAS threads made a deit_small run 7x slower (1.0 s -> 7.7 s,
+#: docs/benchmarks.md), and eval runs the golden executor beside its loader processes.
+GOLDEN_BLAS_THREADS = 1
+
+
 @contextmanager
 def limited_blas_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with numpy's BLAS limited to ``threads`` (None: as configured, e.g. by
-    ``OPENBLAS_NUM_THREADS``). Raises ImportError in one line when ``threadpoolctl`` is missing."""
-    if threads is None:
+    """Run the block with numpy's BLAS limited to ``threads``: None is :data:`GOLDEN_BLAS_THREADS` where
+    threadpoolctl is installed (else as configured), 0 leaves the BLAS as configured (e.g. by
+    ``OPENBLAS_NUM_THREADS``), n >= 1 is n threads (ImportError in one line without threadpoolctl)."""
+    if threads == 0:
         yield
         return
-    if threads < 1:
-        raise ValueError(f"BLAS threads must be at least 1, got {threads}")
+    if threads is not None and threads < 0:
+        raise ValueError(f"BLAS threads must be 0 (as configured) or more, got {threads}")
     ctl = _controller()
     if ctl is None:
-        raise ImportError("limiting the golden executor's BLAS threads needs threadpoolctl "
-                          "(pip install threadpoolctl, or the torch extra)")
-    with ctl.limit(limits=threads, user_api="blas"):
+        if threads is not None:
+            raise ImportError("limiting the golden executor's BLAS threads needs threadpoolctl "
+                              "(pip install threadpoolctl, or the torch extra)")
+        yield
+        return
+    with ctl.limit(limits=GOLDEN_BLAS_THREADS if threads is None else threads, user_api="blas"):
         yield

@@ -313,3 +313,29 @@ def test_deit_tiny_fast_golden_equals_spec_path(deit_tiny_graph):
     assert hits["float32_acc"] >= 12 * 6, hits  # qkv, scores, attn @ v, proj, fc1, fc2 of every block
     for name in spec:
         np.testing.assert_array_equal(fast[name], spec[name], err_msg=name)
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+
+
+def test_blas_threads_are_stated_and_limited_per_run_and_change_no_value(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    from ivit_hw.runtime import numpy_threads
+
+    graph = _one_node("shiftmax", {"x0": exp_x0(0.05)}, 3, 8, IntType(17))
+    x = np.random.default_rng(2).integers(-128, 128, (2, 3, 8))
+    configured = numpy_threads.blas_threads()
+    seen: list[int | None] = []
+
+    def observe(node, args, out):
+        seen.append(numpy_threads.blas_threads())
+
+    outs = [GoldenExecutor(graph).run({"x": x}, observe=observe, threads=t).outputs["y"] for t in (None, 1, 0)]
+    assert seen == [numpy_threads.GOLDEN_BLAS_THREADS, 1, configured]
+    assert numpy_threads.blas_threads() == configured  # restored after each run
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    monkeypatch.setattr(numpy_threads, "_controller", lambda: None)  # as without threadpoolctl
+    np.testing.assert_array_equal(GoldenExecutor(graph).run({"x": x}).outputs["y"], outs[0])
+    with pytest.raises(ImportError, match="threadpoolctl"):
+        GoldenExecutor(graph).run({"x": x}, threads=2)
