@@ -203,17 +203,7 @@ def requantize_float(acc, scale, out_bits: int, rounding: str = "half_even", ide
     ``clamp(rnd(acc * scale) [+ rnd(identity * scale_id)])`` with ``scale = float_scale(m, e)``.
     Equal to :func:`requantize` exactly where :func:`float_requantize_ok` holds (the planner checks it
     from the proven ranges; the proof is there); a fast path, not the spec."""
-    y = preclamp_float(acc, scale, rounding, identity, scale_id, xp=xp)
-    return xp.clip(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)
-
-
-def preclamp_float(acc, scale, rounding: str = "half_even", identity=None, scale_id=None, *, xp: ArrayOps = NP):
-    """The value :func:`requantize_float` clamps: ``rnd(acc * scale) [+ rnd(identity * scale_id)]`` (float64).
-
-    Where :func:`float_requantize_ok` holds, it lies outside the output range exactly where the exact
-    pre-clamp sum does (so it counts saturation exactly): in that proof's first case (``|v| <= V``) the two
-    are equal; in its second both have magnitude at least ``V - 1 - R = 2^(out_bits-1) + 1``."""
     y = xp.round_float(xp.to_float64(acc) * scale, rounding)
     if identity is not None:
         y = y + xp.round_float(xp.to_float64(identity) * scale_id, rounding)
-    return y
+    return xp.clip(y, -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1)

@@ -4,8 +4,10 @@ output type and was clamped.
 
 :class:`ClipCounter` is an observer for :func:`ivit_hw.runtime.run_graph`
 (``observe=counter``): it recomputes the pre-clamp value of every requantize
-node with the same exact integer helpers the kernel uses, so it needs no
-trace and keeps only two counters per node, whatever the number of images.
+node with the same exact integer helpers the kernel uses (only for the
+elements whose output sits at a bound of its type: every clipped element
+does), so it needs no trace and keeps only two counters per node, whatever
+the number of images.
 """
 
 from __future__ import annotations
@@ -16,11 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Graph, Node
-from ..ir.registry import get_op
-from ..ir.types import Interval
 from ..ops.intmath import mul_round_shift
-from ..ops.requant import float_requantize_ok, float_scale, preclamp_float
-from ..ops.xp import range_max_abs
 
 __all__ = ["CLIP_WARN_SHARE", "ClipCounter", "ClipStat"]
 
@@ -57,37 +55,12 @@ def requantize_preclamp(args: Mapping[str, np.ndarray], attrs: Mapping[str, obje
     return np.asarray(y)
 
 
-def float_preclamp_scales(graph: Graph) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """``{node: (scale, scale_id)}`` for the requantize nodes of ``graph`` whose saturation
-    :func:`~ivit_hw.ops.requant.preclamp_float` counts exactly (:func:`~ivit_hw.ops.requant.float_requantize_ok`
-    from the proven ranges, or the declared types where a range is missing)."""
-    out = {}
-    for node in graph.nodes:
-        if node.op != "requantize":
-            continue
-        c = {role: graph.constants[t] for role, t in node.inputs.items() if t in graph.constants}
-        if not {"m", "e"} <= c.keys() or ("identity" in node.inputs and not {"m_id", "e_id"} <= c.keys()):
-            continue
-        spans = {role: graph.tensor(node.inputs[role]) for role in ("acc", "identity") if role in node.inputs}
-        ivs = {role: spec.range or Interval.of_type(spec.dtype) for role, spec in spans.items()}
-        maxes = {role: range_max_abs((iv.lo, iv.hi)) for role, iv in ivs.items()}
-        attrs = get_op("requantize").check_attrs(node.attrs, f"node {node.name!r}")
-        if float_requantize_ok(maxes["acc"], c["m"], c["e"], attrs["out_bits"], attrs["rounding"],
-                               maxes.get("identity"), c.get("m_id"), c.get("e_id")):
-            out[node.name] = (float_scale(c["m"], c["e"]),
-                              float_scale(c["m_id"], c["e_id"]) if "identity" in node.inputs else None)
-    return out
-
-
 class ClipCounter:
-    """Observer counting, per requantize node of ``graph``, the elements that saturated; on the nodes of
-    :func:`float_preclamp_scales` in float64 (exact counts, see there)."""
+    """Observer counting, per requantize node of ``graph``, the elements that saturated."""
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.stats: dict[str, ClipStat] = {}
-        #: the nodes counted through :func:`~ivit_hw.ops.requant.preclamp_float`, with their float scales
-        self.float_nodes = float_preclamp_scales(graph)
 
     def __call__(self, node: Node, args: Mapping[str, np.ndarray], out: np.ndarray) -> None:
         """Called by ``run_graph`` after each node (data arguments in ``args``, params from the graph)."""
@@ -95,16 +68,17 @@ class ClipCounter:
             return
         bits = int(node.attrs["out_bits"])
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        if node.name in self.float_nodes:
-            scale, scale_id = self.float_nodes[node.name]
-            pre = preclamp_float(args["acc"], scale, str(node.attrs.get("rounding", "half_even")),
-                                 args.get("identity"), scale_id)
-        else:
-            every = {role: args[role] if role in args else self.graph.constants[t] for role, t in node.inputs.items()}
-            pre = requantize_preclamp(every, node.attrs)
+        out = np.asarray(out)
         stat = self.stats.setdefault(node.name, ClipStat(node.name, bits))
+        stat.total += int(out.size)
+        # out = clamp(pre), so an element that clipped sits at a bound: recompute only those elements
+        at_bound = np.nonzero((out <= lo) | (out >= hi))
+        if not at_bound[0].size:
+            return
+        every = {role: args[role] if role in args else self.graph.constants[t] for role, t in node.inputs.items()}
+        pre = requantize_preclamp({role: np.broadcast_to(np.asarray(v), out.shape)[at_bound]
+                                   for role, v in every.items()}, node.attrs)
         stat.clipped += int(np.count_nonzero((pre < lo) | (pre > hi)))
-        stat.total += int(pre.size)
 
     def over(self, share: float = CLIP_WARN_SHARE) -> list[ClipStat]:
         """Nodes that clipped more than ``share`` of their elements, worst first."""
