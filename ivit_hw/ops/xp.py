@@ -240,7 +240,7 @@ class NumpyOps(ArrayOps):
 
 
 def _chunked_float32_matmul(a32: np.ndarray, b32: np.ndarray, chunk: int) -> np.ndarray:
-    """Exact ``a @ b`` as a sum over K-chunks whose float32 partial sums stay below 2^24."""
+    """Exact ``a @ b`` as a sum over K-chunks whose float32 partial sums stay within 2^24."""
     k = a32.shape[-1]
     total = None
     for start in range(0, k, chunk):
@@ -249,22 +249,35 @@ def _chunked_float32_matmul(a32: np.ndarray, b32: np.ndarray, chunk: int) -> np.
     return total
 
 
-def gemm_path(a_max: int, b_max: int, k: int) -> tuple[str, int]:
-    """The numpy GEMM path for these static bounds: ("float32" | "chunked" | "float64" | "int64", chunk).
+MIN_CHUNK, MAX_CHUNKS = 64, 8  # float32 K-chunks: no shorter than 64, no more than 8 (else float64)
 
-    Integer sums are exact in floating point while every partial sum stays
-    below the mantissa limit: float32 when the worst-case |sum| is below
-    2^24; float32 over K-chunks (each chunk exact, summed in int64) when
-    single products are small but K is long; float64 below 2^53; else int64.
+
+def partial_sum_bound(a_max: int, b_max: int, k: int, b_const: np.ndarray | None = None) -> int:
+    """A bound on |every partial sum| of ``a @ b`` (any subset of the K products, in any order) for
+    |a| <= a_max, |b| <= b_max: ``a_max * b_max * k``, or for a constant ``b`` [..., K, N] the tighter
+    ``a_max * max_n sum_k |b[k, n]|`` (each partial sum is at most ``sum |a_k| |b_kn|``)."""
+    bound = a_max * b_max * k
+    if b_const is None or b_max * k >= 2**63:
+        return bound
+    col = np.abs(np.asarray(b_const, dtype=np.int64)).sum(axis=-2)
+    return min(bound, a_max * int(col.max())) if col.size else 0
+
+
+def float_gemm_route(bound: int, prod: int, k: int) -> tuple[str, int]:
+    """The exact CPU GEMM route for a worst-case |partial sum| ``bound``, largest single |product| ``prod``
+    and inner size k: ("float32" | "float32_chunked" | "float64" | "int64", K-chunk length).
+
+    A floating-point sum of integers is exact while every partial sum is an integer the format holds
+    exactly: |v| <= 2^24 in float32, < 2^53 in float64, whatever order the BLAS adds in (an FMA rounds
+    an exact value to itself). So: float32 when ``bound <= 2^24``; float32 over K-chunks of
+    ``2^24 // prod`` (each chunk exact, the chunks summed in int64) when that chunk is at least
+    :data:`MIN_CHUNK` long and at most :data:`MAX_CHUNKS` chunks cover K; float64 below 2^53; int64 below
+    2^63. Raises OverflowError beyond int64. The one rule of every executor's float GEMM routes.
     """
-    prod = a_max * b_max
-    bound = prod * k
-    if 0 < prod < FLOAT32_EXACT:
-        chunk = FLOAT32_EXACT // prod
-        if bound < FLOAT32_EXACT:
-            return "float32", k
-        if k >= 2 * chunk >= 64:
-            return "chunked", chunk
+    if bound <= FLOAT32_EXACT:
+        return "float32", k
+    if 0 < prod and FLOAT32_EXACT // prod >= MIN_CHUNK and -(-k // (FLOAT32_EXACT // prod)) <= MAX_CHUNKS:
+        return "float32_chunked", FLOAT32_EXACT // prod
     if bound < FLOAT64_EXACT:
         return "float64", k
     if bound >= 2**63:
@@ -272,7 +285,7 @@ def gemm_path(a_max: int, b_max: int, k: int) -> tuple[str, int]:
     return "int64", k
 
 
-_CAST = {"float32": np.float32, "chunked": np.float32, "float64": np.float64, "int64": np.int64}
+_CAST = {"float32": np.float32, "float32_chunked": np.float32, "float64": np.float64, "int64": np.int64}
 
 
 def range_max_abs(r: tuple[int, int]) -> int:
@@ -281,23 +294,29 @@ def range_max_abs(r: tuple[int, int]) -> int:
 
 
 def numpy_gemm(a_max: int, b_max: int, k: int, b_const: np.ndarray | None = None, fast: bool = True) -> Gemm:
-    """:meth:`ArrayOps.gemm` for numpy: a BLAS float matmul where it is exact (see :func:`gemm_path`),
-    numpy's int64 matmul with ``fast=False``."""
-    path, chunk = gemm_path(a_max, b_max, k) if fast else ("int64", k)
+    """:meth:`ArrayOps.gemm` for numpy: a BLAS float matmul where it is exact (see :func:`float_gemm_route`,
+    with the :func:`partial_sum_bound` of these operands), numpy's int64 matmul with ``fast=False``.
+    ``g(a, b, keep_float=True)`` returns the float result of the float32 / float64 routes uncast (its
+    values are the exact integers)."""
+    if fast:
+        path, chunk = float_gemm_route(partial_sum_bound(a_max, b_max, k, b_const), a_max * b_max, k)
+    else:
+        path, chunk = "int64", k
     if path == "int64" and a_max * b_max * k >= 2**63:
         raise OverflowError(f"int_matmul: |sum| may reach {a_max * b_max * k}, beyond int64")
     cast = _CAST[path]
     prepared = None if b_const is None else np.ascontiguousarray(b_const, dtype=cast)
 
-    def gemm(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    def gemm(a: np.ndarray, b: np.ndarray | None = None, keep_float: bool = False) -> np.ndarray:
         bb = prepared if b is None else b.astype(cast, copy=False)
         aa = a.astype(cast, copy=False)
-        if path == "chunked":
+        if path == "float32_chunked":
             return _chunked_float32_matmul(aa, bb, chunk)
         out = np.matmul(aa, bb)
-        return out if path == "int64" else out.astype(np.int64)
+        return out if path == "int64" or keep_float else out.astype(np.int64)
 
     gemm.path = path  # type: ignore[attr-defined]
+    gemm.chunk = chunk  # type: ignore[attr-defined]
     return gemm
 
 

@@ -4,8 +4,10 @@ output type and was clamped.
 
 :class:`ClipCounter` is an observer for :func:`ivit_hw.runtime.run_graph`
 (``observe=counter``): it recomputes the pre-clamp value of every requantize
-node with the same exact integer helpers the kernel uses, so it needs no
-trace and keeps only two counters per node, whatever the number of images.
+node with the same exact integer helpers the kernel uses (only for the
+elements whose output sits at a bound of its type: every clipped element
+does), so it needs no trace and keeps only two counters per node, whatever
+the number of images.
 """
 
 from __future__ import annotations
@@ -66,11 +68,17 @@ class ClipCounter:
             return
         bits = int(node.attrs["out_bits"])
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        every = {role: args[role] if role in args else self.graph.constants[t] for role, t in node.inputs.items()}
-        pre = requantize_preclamp(every, node.attrs)
+        out = np.asarray(out)
         stat = self.stats.setdefault(node.name, ClipStat(node.name, bits))
+        stat.total += int(out.size)
+        # out = clamp(pre), so an element that clipped sits at a bound: recompute only those elements
+        at_bound = np.nonzero((out <= lo) | (out >= hi))
+        if not at_bound[0].size:
+            return
+        every = {role: args[role] if role in args else self.graph.constants[t] for role, t in node.inputs.items()}
+        pre = requantize_preclamp({role: np.broadcast_to(np.asarray(v), out.shape)[at_bound]
+                                   for role, v in every.items()}, node.attrs)
         stat.clipped += int(np.count_nonzero((pre < lo) | (pre > hi)))
-        stat.total += int(pre.size)
 
     def over(self, share: float = CLIP_WARN_SHARE) -> list[ClipStat]:
         """Nodes that clipped more than ``share`` of their elements, worst first."""

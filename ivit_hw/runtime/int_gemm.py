@@ -8,7 +8,7 @@ A route computes ``a @ b.T`` (int64 result) for integer ``a`` [M, K] and ``b`` [
 - ``float32``: one float32 BLAS matmul, exact while every |partial sum| stays at most 2^24
   (CPU only: a CUDA float32 matmul may run in TF32).
 - ``float32_chunked``: float32 over K-chunks that each stay at most 2^24, the chunks summed in
-  int64 (at most :data:`MAX_CHUNKS` of them; float64 beyond).
+  int64 (at most :data:`~ivit_hw.ops.xp.MAX_CHUNKS` of them; float64 beyond).
 - ``float64`` (below 2^53) and ``int64`` (CPU, below 2^63) beyond that.
 
 bfloat16 would also hold int8 values exactly, but torch's CPU bf16 matmul returns bf16
@@ -23,13 +23,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..ops.xp import FLOAT32_EXACT, FLOAT64_EXACT
+from ..ops.xp import FLOAT32_EXACT, FLOAT64_EXACT, float_gemm_route
 from .cpu_info import has_int8_dot
 
 INT32_BOUND = 2**31
 INT_MM_MIN_ROWS = 17  # torch._int_mm needs M > 16
 INT_MM_ALIGN = 8  # ... and K, N multiples of 8
-MIN_CHUNK, MAX_CHUNKS = 64, 8  # float32 K-chunks: no shorter than 64, no more than 8 (else float64)
 ROUTES = ("int_mm", "float32", "float32_chunked", "float64", "int64")
 
 RowGemm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -58,16 +57,7 @@ def choose_route(a_max: int, b_max: int, k: int, device: torch.device, int8: boo
         if bound < FLOAT64_EXACT:
             return "float64", k
         raise OverflowError(f"int_matmul: |sum| may reach {bound}, beyond what {device.type} can sum exactly")
-    prod = a_max * b_max
-    if bound <= FLOAT32_EXACT:
-        return "float32", k
-    if 0 < prod and FLOAT32_EXACT // prod >= MIN_CHUNK and -(-k // (FLOAT32_EXACT // prod)) <= MAX_CHUNKS:
-        return "float32_chunked", FLOAT32_EXACT // prod
-    if bound < FLOAT64_EXACT:
-        return "float64", k
-    if bound >= 2**63:
-        raise OverflowError(f"int_matmul: |sum| may reach {bound}, beyond int64")
-    return "int64", k
+    return float_gemm_route(bound, a_max * b_max, k)  # the float / int64 routes: one rule, in ops.xp
 
 
 def _pad_int_mm(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:

@@ -104,14 +104,24 @@ def _linear(ctx: NodeContext) -> Impl:
         check_patch_weight(w.shape, ctx.attrs["patch"])
         patch = ctx.attrs["patch"]
         return lambda a, tr: ops.patch_embed(a["x"], None, bias, patch, xp=xp, gemm=gemm)
-    return lambda a, tr: ops.linear(a["x"], None, bias, xp=xp, gemm=gemm)
+
+    def impl(a, tr):
+        return ops.linear(a["x"], None, bias, xp=xp, gemm=gemm)
+
+    impl.gemm = gemm  # type: ignore[attr-defined]  # for an executor's fused variants
+    return impl
 
 
 def _matmul(ctx: NodeContext) -> Impl:
     a_shape = ctx.shapes["a"]
     gemm = ctx.xp.gemm(ctx.ranges["a"], ctx.ranges["b"], a_shape[-1], None, ctx.fast)
     tb, xp = ctx.attrs["transpose_b"], ctx.xp
-    return lambda a, tr: ops.matmul(a["a"], a["b"], tb, xp=xp, gemm=gemm)
+
+    def impl(a, tr):
+        return ops.matmul(a["a"], a["b"], tb, xp=xp, gemm=gemm)
+
+    impl.gemm = gemm  # type: ignore[attr-defined]  # for an executor's fused variants
+    return impl
 
 
 def _log_attn_v(ctx: NodeContext) -> Impl:
@@ -122,6 +132,17 @@ def _log_attn_v(ctx: NodeContext) -> Impl:
 
 
 # ----------------------------------------------------------------------------- requantize
+
+
+def _shift_const(ctx: NodeContext, role: str) -> Any:
+    """A shift constant (None when the role is not connected); one shift equal on every channel is the
+    Python int itself, so the kernel shifts by a constant (the same integers, broadcast)."""
+    if role not in ctx.consts:
+        return None
+    values = np.asarray(ctx.consts[role])
+    if values.size and bool((values == values.flat[0]).all()):
+        return int(values.flat[0])
+    return ctx.const(role)
 
 
 def _requantize(ctx: NodeContext) -> Impl:
@@ -135,7 +156,7 @@ def _requantize(ctx: NodeContext) -> Impl:
     if xp is not NP and "object" in (plan.path, plan.path_id):
         raise IRError(f"node {ctx.node.name!r}: requantize products need more than 78 bits; "
                       f"only the numpy executor runs them")
-    m, e, m_id, e_id = ctx.const("m"), ctx.const("e"), ctx.opt_const("m_id"), ctx.opt_const("e_id")
+    m, e, m_id, e_id = ctx.const("m"), _shift_const(ctx, "e"), ctx.opt_const("m_id"), _shift_const(ctx, "e_id")
     bits, rounding = at["out_bits"], at["rounding"]
     return lambda a, tr: ops.requantize(a["acc"], m, e, bits, rounding, a.get("identity"), m_id, e_id, tr,
                                         xp=xp, plan=plan)

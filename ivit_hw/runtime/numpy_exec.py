@@ -19,7 +19,9 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
+from .golden_fast import GOLDEN_BUILDERS, plain_plan
 from .node_builders import Builder, PlannedNode, plan_graph
+from .numpy_threads import keep_heap_pages, limited_blas_threads
 
 
 @dataclass
@@ -84,14 +86,15 @@ class PlannedGraph:
         self.const_env = {t: xp.asarray(self.graph.constants[t])[None] for t in sorted(data_consts)}
 
     def execute(self, env: dict[str, Any], trace: bool = False, check: bool = False,
-                observe: Observer | None = None) -> RunResult:
+                observe: Observer | None = None, planned: list[PlannedNode] | None = None) -> RunResult:
         """Run every node on ``env`` (graph inputs, batch first); outputs (and traces) on the namespace.
 
-        ``observe`` (see :data:`Observer`) sees every node's data arguments and output.
+        ``observe`` (see :data:`Observer`) sees every node's data arguments and output. ``planned``
+        replaces :attr:`planned` (the same nodes, other implementations).
         """
         env = {**self.const_env, **env}
         result = RunResult({})
-        for pn in self.planned:
+        for pn in self.planned if planned is None else planned:
             node = pn.node
             node_trace: dict | None = {} if (trace or check) else None
             args = {r: env[t] for r, t in pn.data}
@@ -131,19 +134,31 @@ class PlannedGraph:
 
 class GoldenExecutor(PlannedGraph):
     """The numpy golden executor of one graph. ``fast=False`` runs the spec path of every
-    kernel (no lookup tables, no float BLAS GEMM)."""
+    kernel (no lookup tables, no float BLAS GEMM, none of :mod:`.golden_fast`)."""
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
-        super().__init__(graph, NP, fast)
+        super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
+        #: the plan of plain runs (no trace, check or observer): :func:`~.golden_fast.plain_plan`
+        self.plain_planned = plain_plan(self.graph, self.planned) if fast else self.planned
+        if fast:
+            keep_heap_pages()
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
-            observe: Observer | None = None) -> RunResult:
-        """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis)."""
+            observe: Observer | None = None, threads: int | None = None) -> RunResult:
+        """Execute on integer ``inputs`` (per-sample shape, or with a leading batch axis).
+
+        ``threads``: numpy's BLAS threads (the GEMMs) for this run: None is
+        :data:`~ivit_hw.runtime.numpy_threads.GOLDEN_BLAS_THREADS` (1) where threadpoolctl is installed,
+        0 the BLAS as configured, n >= 1 n threads
+        (:func:`~ivit_hw.runtime.numpy_threads.limited_blas_threads`); no value depends on it.
+        """
         missing = [n for n in self.graph.inputs if n not in inputs]
         if missing:
             raise IRError(f"graph {self.graph.name!r}: missing input(s) {missing}")
         env = {n: check_input(self.graph, n, inputs[n]) for n in self.graph.inputs}
-        return self.execute(env, trace, check, observe)
+        plain = not (trace or check or observe is not None)
+        with limited_blas_threads(threads):
+            return self.execute(env, trace, check, observe, self.plain_planned if plain else None)
 
 
 _CACHE_ATTR = "_ivit_golden_executors"
@@ -158,7 +173,7 @@ def golden_executor(graph: Graph, fast: bool = True) -> GoldenExecutor:
 
 
 def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
-              fast: bool = True, observe: Observer | None = None) -> RunResult:
+              fast: bool = True, observe: Observer | None = None, threads: int | None = None) -> RunResult:
     """Execute ``graph`` on integer ``inputs`` (per-sample shape, or with a leading batch axis).
 
     Outputs always carry the batch axis. ``trace`` records every tensor and
@@ -167,9 +182,11 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], trace: bool = Fals
     spec path of every kernel. Raises IRError naming the input that is
     missing, mistyped, mis-shaped or outside its declared type, and naming the
     node when a kernel fails. ``observe(node, args, out)`` sees every node as it
-    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`).
+    runs (e.g. :class:`ivit_hw.runtime.clipping.ClipCounter`). ``threads``: numpy's BLAS threads for
+    this run (:meth:`GoldenExecutor.run`: None is one thread where threadpoolctl is installed, 0 as
+    configured).
     """
-    return golden_executor(graph, fast).run(inputs, trace, check, observe)
+    return golden_executor(graph, fast).run(inputs, trace, check, observe, threads)
 
 
 __all__ = ["GoldenExecutor", "Observer", "PlannedGraph", "RunResult", "check_input", "golden_executor",

@@ -87,7 +87,7 @@ def test_shiftgelu_table_override_equals_spec_path(shape, x0, coef):
 
 GEMM_CASES = {  # path -> (a bits, b bits, K range)
     "float32": (8, 8, (64, 512)),
-    "chunked": (8, 8, (2048, 2600)),
+    "float32_chunked": (8, 8, (2048, 2600)),
     "float64": (16, 16, (64, 300)),
 }
 
