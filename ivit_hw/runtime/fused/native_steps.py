@@ -61,7 +61,7 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         p = {**base, "w": prep["w"], "bias": bias, "m": _per_channel(g, i["m"], n), "e": _per_channel(g, i["e"], n),
              "wide": bool(i["split"] or i.get("split_id", False)),
              "gemm": row_gemm(prep["route"], prep["chunk"], torch.int32 if prep["route"] == "int_mm" else I64)}
-        if kernels.vnni and prep["route"] == "int_mm" and w.shape[1] % 4 == 0 and 255 * 128 * w.shape[1] < 2**31:
+        if kernels.vnni and prep["route"] == "int_mm" and 255 * 128 * w.shape[1] < 2**31:
             packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
             p.update(packed=packed, bias=bias - 128 * packed.colsum)
         if i["identity"] is not None:

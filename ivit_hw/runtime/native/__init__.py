@@ -1,5 +1,5 @@
 """Native row kernels of the fused executor's CPU fast path: ``kernels.cpp`` built once with g++
-(``-O3 -march=native``, threads over rows) and called through ctypes on torch CPU tensors.
+(``-O3 -march=native``, a persistent thread pool) and called through ctypes on torch CPU tensors.
 
 The build is cached under ``.cache/native/`` of the checkout (``~/.cache/ivit_hw/native`` when that
 is not writable; ``IVIT_HW_NATIVE_CACHE`` overrides), keyed by a hash of the source, the flags and
@@ -27,6 +27,8 @@ import torch
 from ..cpu_info import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
+#: every file the build reads (kernels.cpp includes the headers)
+SOURCES = (SOURCE, SOURCE.with_name("pool.h"), SOURCE.with_name("vnni_gemm.h"))
 FLAGS = ("-O3", "-march=native", "-std=c++20", "-shared", "-fPIC", "-pthread")
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
 DTYPE_CODES = {torch.int8: 0, torch.uint8: 1, torch.int16: 2, torch.int32: 3, torch.int64: 4,
@@ -59,8 +61,10 @@ def cache_dir() -> Path:
 
 
 def build_key(compiler: str) -> str:
-    """Hash of what the library depends on: source, compiler, flags, CPU (``-march=native``)."""
-    h = hashlib.sha256(SOURCE.read_bytes())
+    """Hash of what the library depends on: sources, compiler, flags, CPU (``-march=native``)."""
+    h = hashlib.sha256()
+    for src in SOURCES:
+        h.update(src.read_bytes())
     h.update(" ".join((compiler, *FLAGS, cpu_model())).encode())
     return h.hexdigest()[:16]
 
@@ -145,11 +149,12 @@ class NativeKernels:
         self.vnni = bool(lib.ivit_has_vnni())
 
     def pack_b(self, w: torch.Tensor) -> PackedB:
-        """``w`` [N, K] int8 (K a multiple of 4) packed for :meth:`gemm_vnni` (once per weight)."""
+        """``w`` [N, K] int8 packed for :meth:`gemm_vnni` (once per weight; K padded with zeros to a
+        multiple of 4)."""
         w = w.to(torch.int8).contiguous()
         n, k = w.shape
         blocks = -(-n // VNNI_COLS)
-        out = torch.empty(blocks * VNNI_COLS * k, dtype=torch.int8)
+        out = torch.empty(blocks * VNNI_COLS * 4 * (-(-k // 4)), dtype=torch.int8)
         self.lib.ivit_pack_b(w.data_ptr(), k, n, k, out.data_ptr())
         colsum = w.to(torch.int64).sum(dim=1)
         return PackedB(out, n, k, blocks, colsum)

@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "pool.h"
+#include "vnni_gemm.h"
+
 typedef int64_t i64;
 typedef __int128 i128;
 
@@ -94,7 +97,7 @@ static inline i64 round_shift_flat(i64 p, i64 s, int mode) {
 // with bias and every multiplier and shift given per channel (contiguous), typed so that the loop over
 // channels vectorises; same result as requant1<i64>.
 template <int MODE, class IdT, class OutT>
-static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols,
+static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1,
                              const i64* __restrict bias, const i64* __restrict m, const i64* __restrict e,
                              const IdT* __restrict ident, const i64* __restrict mi, const i64* __restrict ei, int bits,
                              OutT* __restrict out) {
@@ -104,13 +107,13 @@ static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 
         OutT* __restrict o = out + r * cols;
         if (ident) {
             const IdT* __restrict id = ident + r * cols;
-            for (i64 c = 0; c < cols; ++c) {
+            for (i64 c = c0; c < c1; ++c) {
                 i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE) +
                         round_shift_flat(static_cast<i64>(id[c]) * mi[c], ei[c], MODE);
                 o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
             }
         } else {
-            for (i64 c = 0; c < cols; ++c) {
+            for (i64 c = c0; c < c1; ++c) {
                 i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE);
                 o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
             }
@@ -119,148 +122,34 @@ static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 
 }
 
 template <int MODE, class IdT>
-static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                             const i64* e, const IdT* id, const i64* mi, const i64* ei, int bits, void* out, int out_t) {
     if (out_t == I8)
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
     else if (out_t == I16)
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
     else
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
 }
 
 template <int MODE>
-static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                            const i64* e, const void* id, int id_t, const i64* mi, const i64* ei, int bits, void* out,
                            int out_t) {
     if (!id || id_t == I8)
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
     else if (id_t == I16)
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
                               out_t);
     else
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
                               out_t);
-}
-
-// f(r0, r1) over [0, rows) split into nthreads contiguous blocks.
-template <class F>
-static void parallel_rows(i64 rows, int nthreads, F f) {
-    if (nthreads <= 1 || rows < 2 * nthreads) {
-        f(0, rows);
-        return;
-    }
-    const i64 chunk = (rows + nthreads - 1) / nthreads;
-    std::vector<std::thread> pool;
-    for (int t = 1; t < nthreads; ++t) {
-        const i64 a = t * chunk, b = std::min(rows, a + chunk);
-        if (a < b) pool.emplace_back(f, a, b);
-    }
-    f(0, std::min(rows, chunk));
-    for (auto& th : pool) th.join();
 }
 
 static inline i64 floor_div(i64 a, i64 b) {  // b > 0
     i64 q = a / b;
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
-
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-#include <immintrin.h>
-#define IVIT_VNNI 1
-
-// C[MR x 16*NB] (int32, row stride ldc) = sum_k a[r, k] * B[k, col] over K = 4 * k4n, with a read as
-// unsigned bytes and B packed by ivit_pack_b: u8 x s8 products summed four at a time into int32
-// (vpdpbusd), exact while |sum| < 2^31.
-template <int MR, int NB>
-static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
-    __m512i acc[MR][NB];
-    for (int r = 0; r < MR; ++r)
-        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
-    for (i64 k4 = 0; k4 < k4n; ++k4) {
-        __m512i bv[NB];
-        for (int b = 0; b < NB; ++b) bv[b] = _mm512_loadu_si512(bp + (b * k4n + k4) * 64);
-        for (int r = 0; r < MR; ++r) {
-            int32_t av;
-            std::memcpy(&av, a + r * lda + 4 * k4, 4);  // one vpbroadcastd from memory
-            const __m512i ab = _mm512_set1_epi32(av);
-            for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], ab, bv[b]);
-        }
-    }
-    for (int r = 0; r < MR; ++r)
-        for (int b = 0; b < NB; ++b) _mm512_storeu_si512(c + r * ldc + b * 16, acc[r][b]);
-}
-
-template <int MR>
-static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
-    switch (nb) {
-        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc); break;
-        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc); break;
-        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc); break;
-        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc); break;
-    }
-}
-
-static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c,
-                          i64 ldc) {
-    switch (mr) {
-        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc); break;
-        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc); break;
-    }
-}
-#else
-#define IVIT_VNNI 0
-#endif
-
-static const int VNNI_MR = 6, VNNI_NB = 4, VNNI_CHUNK = 8;
-
-// B[kk, col] = src[col * cs + kk * ks] (col < n, kk < k, zeros beyond) packed for the VNNI tiles:
-// blocks of 16 columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = B[4 k4 + q, 16 nb + col], k4n = ceil(k / 4).
-static void pack_strided(const int8_t* src, i64 cs, i64 ks, i64 n, i64 k, int8_t* out) {
-    const i64 k4n = (k + 3) / 4, nblocks = (n + 15) / 16;
-    for (i64 nb = 0; nb < nblocks; ++nb)
-        for (i64 k4 = 0; k4 < k4n; ++k4)
-            for (i64 col = 0; col < 16; ++col)
-                for (i64 q = 0; q < 4; ++q) {
-                    const i64 cc = 16 * nb + col, kk = 4 * k4 + q;
-                    out[(nb * k4n + k4) * 64 + col * 4 + q] = (cc < n && kk < k) ? src[cc * cs + kk * ks] : 0;
-                }
-}
-
-#if IVIT_VNNI
-// Row blocks [b0, b1) of c = (a ^ xor_a) @ B (see vnni_tile), a chunk of rows kept in cache over all columns.
-static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int8_t* bp, i64 nblocks, uint32_t xor_a,
-                             int32_t* c, i64 b0, i64 b1) {
-    const i64 ldc = 16 * nblocks;
-    std::vector<int8_t> flipped(xor_a ? VNNI_CHUNK * VNNI_MR * 4 * k4n : 0);
-    for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
-        const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
-        const int8_t* ac = a + c0 * VNNI_MR * lda;
-        i64 ldac = lda;
-        if (xor_a) {  // the chunk's rows as a + 128 (unsigned bytes), once
-            const i64 r_end = std::min(m, c1 * VNNI_MR);
-            for (i64 r = c0 * VNNI_MR; r < r_end; ++r)
-                for (i64 j = 0; j < 4 * k4n; ++j)
-                    flipped[(r - c0 * VNNI_MR) * 4 * k4n + j] = static_cast<int8_t>(a[r * lda + j] ^ 0x80);
-            ac = flipped.data();
-            ldac = 4 * k4n;
-        }
-        for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
-            const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
-            for (i64 mb = c0; mb < c1; ++mb) {
-                const i64 r = mb * VNNI_MR;
-                const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
-                vnni_tile_any(mr, nbs, ac + (mb - c0) * VNNI_MR * ldac, ldac, bp + nb * k4n * 64, k4n,
-                              c + r * ldc + nb * 16, ldc);
-            }
-        }
-    }
-}
-#endif
 
 // Shiftmax of one requantized row s[0..n) (spec section 5, unmasked) in place: d = s - max(s) in
 // [-span, 0], e = table[d + span] (ShiftExp from the ops kernel), y = (e * f) >> (32 - out_bits).
@@ -346,7 +235,7 @@ static void layernorm_row_in(const void* x, int x_t, i64 r, i64 c, const i64* bi
 }
 
 // Rows [r0, r1) of ivit_requant.
-static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, const i64* bias, const i64* m,
+static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                           i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
                           const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                           void* out, int out_t, i64 r0, i64 r1) {
@@ -357,16 +246,16 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, cons
     if (fast) {
         const int32_t* a32 = static_cast<const int32_t*>(acc);
         if (mode == FLOOR)
-            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
         else if (mode == HALF_UP)
-            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
         else
-            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out,
                                       out_t);
         return;
     }
     for (i64 r = r0; r < r1; ++r) {
-        for (i64 c = 0; c < cols; ++c) {
+        for (i64 c = c0; c < c1; ++c) {
             i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
             i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
             i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
@@ -377,23 +266,44 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, cons
     }
 }
 
+#if IVIT_VNNI
+// The work items of a threaded GEMM (see VnniGemm) with f(r0, r1, nb0, nb1) run after each item's tile.
+template <class F>
+static void vnni_gemm_items(const VnniGemm& g, int nthreads, F after) {
+    const i64 slab = g.slab_blocks(nthreads), slabs = (g.nblocks + slab - 1) / slab;
+    const i64 chunks = (g.m + ROWS_CHUNK - 1) / ROWS_CHUNK;
+    auto item = [&](i64 i) {
+        const i64 r0 = (i / slabs) * ROWS_CHUNK, r1 = std::min(g.m, r0 + ROWS_CHUNK);
+        const i64 nb0 = (i % slabs) * slab, nb1 = std::min(g.nblocks, nb0 + slab);
+        g.run(r0, r1, nb0, nb1);
+        after(r0, r1, nb0, nb1);
+    };
+    if (nthreads <= 1) {
+        for (i64 i = 0; i < chunks * slabs; ++i) item(i);
+    } else {
+        ivit::Pool::get().run(chunks * slabs, nthreads, item);
+    }
+}
+#endif
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
 int ivit_has_vnni() { return IVIT_VNNI; }
 
-// Pack w [n, k] int8 (row stride ldw; k a multiple of 4) for ivit_gemm_vnni: blocks of 16 output
-// columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], zeros past n.
+// Pack w [n, k] int8 (row stride ldw) for ivit_gemm_vnni: blocks of 16 output columns,
+// out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], k4n = ceil(k / 4), zeros past n and k.
 void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) { pack_strided(w, ldw, 1, n, k, out); }
 
-// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda, k a multiple of 4)
-// and B packed by ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts
-// 128 * colsum(B)), 0 reads a as unsigned bytes. Threads over row blocks.
+
+// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda) and B packed by
+// ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts 128 * colsum(B)),
+// 0 reads a as unsigned bytes. Threads over (row chunk, column slab) items.
 void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                     int32_t* c, int nthreads) {
 #if IVIT_VNNI
-    const i64 mblocks = (m + VNNI_MR - 1) / VNNI_MR;
-    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) { vnni_gemm_blocks(a, lda, m, k / 4, bp, nblocks, xor_a, c, b0, b1); });
+    const VnniGemm g{a, lda, m, k, bp, nblocks, xor_a, c, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [](i64, i64, i64, i64) {});
 #else
     (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
 #endif
@@ -406,26 +316,23 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
                   const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                   void* out, int out_t, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        requant_range(acc, acc_t, acc_ld, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+        requant_range(acc, acc_t, acc_ld, cols, 0, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
                       eid_step, bits, mode, wide, out, out_t, r0, r1);
     });
 }
 
-// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each chunk of rows while
-// it is in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
+// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each work item
+// while its accumulators are in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
 void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
                        i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
                        const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
                        i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 mblocks = (rows + VNNI_MR - 1) / VNNI_MR, ldc = 16 * nblocks;
-    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
-        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
-            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
-            vnni_gemm_blocks(a, lda, rows, k / 4, bp, nblocks, xor_a, acc, c0, c1);
-            requant_range(acc, I32, ldc, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
-                          eid_step, bits, mode, wide, out, out_t, c0 * VNNI_MR, std::min(rows, c1 * VNNI_MR));
-        }
+    const i64 ldc = 16 * nblocks;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, acc, ldc};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1) {
+        requant_range(acc, I32, ldc, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, m, m_step, e, e_step, ident, id_t,
+                      id_ld, m_id, mid_step, e_id, eid_step, bits, mode, wide, out, out_t, r0, r1);
     });
 #else
     (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
@@ -464,7 +371,6 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
         std::vector<uint8_t> hi(n * 4 * n4), lo(n * 4 * n4);
         std::vector<int32_t> sc(n * 16 * nblk), ohi(n * 16 * dblk), olo(n * 16 * dblk);
         std::vector<i64> ksum(n), row(n);
-        const i64 mblocks = (n + VNNI_MR - 1) / VNNI_MR;
         for (i64 t = t0; t < t1; ++t) {
             const i64 b = t / nh, h = t % nh;
             const int8_t* qh = q + b * qs[0] + h * qs[1];
@@ -480,7 +386,7 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
             }
             pack_strided(kh, ks[2], ks[3], n, dh, kp.data());
             pack_strided(vh, vs[3], vs[2], dh, n, vp.data());
-            vnni_gemm_blocks(qa.data(), 4 * d4, n, d4, kp.data(), nblk, 0x80808080u, sc.data(), 0, mblocks);
+            VnniGemm{qa.data(), 4 * d4, n, 4 * d4, kp.data(), nblk, 0x80808080u, sc.data(), 16 * nblk}.run(0, n, 0, nblk);
             for (i64 i = 0; i < n; ++i) {
                 const int32_t* si = sc.data() + i * 16 * nblk;
                 for (i64 j = 0; j < n; ++j)
@@ -492,10 +398,10 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
                     lo[i * 4 * n4 + j] = static_cast<uint8_t>(y & 255);
                 }
             }
-            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(hi.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
-                             ohi.data(), 0, mblocks);
-            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(lo.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
-                             olo.data(), 0, mblocks);
+            const int8_t* hp = reinterpret_cast<const int8_t*>(hi.data());
+            const int8_t* lp = reinterpret_cast<const int8_t*>(lo.data());
+            VnniGemm{hp, 4 * n4, n, 4 * n4, vp.data(), dblk, 0u, ohi.data(), 16 * dblk}.run(0, n, 0, dblk);
+            VnniGemm{lp, 4 * n4, n, 4 * n4, vp.data(), dblk, 0u, olo.data(), 16 * dblk}.run(0, n, 0, dblk);
             const i64 base = t * n * dh;
             for (i64 i = 0; i < n; ++i)
                 for (i64 d = 0; d < dh; ++d) {
