@@ -44,7 +44,7 @@ static const int64_t ROWS_CHUNK = 48;  // rows per work item (8 row tiles)
 // unroll the tile loops so the accumulators live in registers (GCC keeps the arrays on the stack
 // otherwise).
 template <int MR, int NB>
-static inline void vnni_tile(const uint8_t* __restrict a, int64_t lda, const int8_t* __restrict bp, int64_t bstride,
+__attribute__((noinline)) static void vnni_tile(const uint8_t* __restrict a, int64_t lda, const int8_t* __restrict bp, int64_t bstride,
                              int64_t k4n, int32_t* __restrict c, int64_t ldc, bool accumulate) {
     __m512i acc[MR][NB];
 #pragma GCC unroll 8
