@@ -40,6 +40,19 @@ def _per_channel(graph: Graph, name: str, n: int) -> torch.Tensor:
     return _const(graph, name).expand(n).contiguous()
 
 
+def _f64(t: torch.Tensor, n: int) -> torch.Tensor:
+    """A scalar or per-channel float64 scale as n contiguous values."""
+    return t.to(torch.float64).reshape(-1).expand(n).contiguous()
+
+
+def _range_any(graph: Graph, tensor: str) -> tuple[int, int] | None:
+    """The proven range of a tensor, or a constant's value range."""
+    if tensor in graph.constants:
+        v = np.asarray(graph.constants[tensor], dtype=np.int64)
+        return (int(v.min()), int(v.max())) if v.size else (0, 0)
+    return _range(graph, tensor)
+
+
 def _range(graph: Graph, tensor: str) -> tuple[int, int] | None:
     rng = graph.tensor(tensor).range
     return None if rng is None else (int(rng.lo), int(rng.hi))
@@ -64,6 +77,11 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         if kernels.vnni and prep["route"] == "int_mm" and 255 * 128 * w.shape[1] < 2**31:
             packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
             p.update(packed=packed, bias=bias - 128 * packed.colsum)
+            id_rng = None if i["identity"] is None else _range_any(g, i["identity"])
+            id32 = id_rng is None or (id_rng is not None and -(2**31) <= id_rng[0] and id_rng[1] < 2**31)
+            if prep["fscale"] is not None and id32:  # the plan proved the float64 requantize exact (ops.requant)
+                p.update(bias_f=p["bias"].to(torch.float64), scale=_f64(prep["fscale"], n),
+                         scale_id=None if i["identity"] is None else _f64(prep["fscale_id"], n))
         if i["identity"] is not None:
             p.update(m_id=_per_channel(g, i["m_id"], n), e_id=_per_channel(g, i["e_id"], n))
         return p
@@ -111,7 +129,12 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
             ident = ident.expand(*a.shape[:-1], n)
         args = (np_["m"], np_["e"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"], np_["bias"], ident,
                 np_.get("m_id"), np_.get("e_id"))
-        if "packed" in np_:
+        if "scale" in np_:
+            if ident is not None and ident.dtype not in (torch.int8, torch.int16, torch.int32):
+                ident = ident.to(torch.int32)  # proven to fit (prepare)
+            y = k.gemm_requant_f64(rows, np_["packed"], np_["bias_f"], np_["scale"], i["out_bits"], i["rounding"],
+                                   np_["out_dtype"], ident, np_["scale_id"])
+        elif "packed" in np_:
             y = k.gemm_requant(rows, np_["packed"], *args)
         else:
             y = k.requant(np_["gemm"](rows, np_["w"]), n, *args)

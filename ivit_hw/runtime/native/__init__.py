@@ -28,7 +28,7 @@ from ..cpu_info import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 #: every file the build reads (kernels.cpp includes the headers)
-SOURCES = (SOURCE, SOURCE.with_name("pool.h"), SOURCE.with_name("vnni_gemm.h"))
+SOURCES = (SOURCE, *(SOURCE.with_name(h) for h in ("pool.h", "vnni_gemm.h", "requant_f64.h")))
 FLAGS = ("-O3", "-march=native", "-std=c++20", "-shared", "-fPIC", "-pthread")
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
 DTYPE_CODES = {torch.int8: 0, torch.uint8: 1, torch.int16: 2, torch.int32: 3, torch.int64: 4,
@@ -43,6 +43,8 @@ SIGNATURES = {
     "ivit_attention": [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _I, _I, _I, _P, _L, _I, _L, _I, _I, _P, _I, _I],
     "ivit_gemm_requant": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _L, _P, _L, _P, _I, _L, _P, _L,
                           _P, _L, _I, _I, _I, _P, _I, _I],
+    "ivit_gemm_requant_f64": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _P, _I, _P, _I, _I, _P, _I,
+                              _I],
     "ivit_has_vnni": [],
     "ivit_pack_b": [_P, _L, _L, _L, _P],
     "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
@@ -200,6 +202,25 @@ class NativeKernels:
                                               m_id, e_id)
         self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, acc.data_ptr(),
                                    *args)
+        return out
+
+    def gemm_requant_f64(self, a: torch.Tensor, b: PackedB, bias: torch.Tensor, scale: torch.Tensor, out_bits: int,
+                         rounding: str, out_dtype: torch.dtype, identity: torch.Tensor | None = None,
+                         scale_id: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`gemm_requant` with the float64 requantize ``ops.requant.requantize_float`` (exact only
+        where ``float_requantize_ok`` holds: the caller's proof): ``bias`` (holding ``-128 * b.colsum``),
+        ``scale`` = m / 2^e and ``scale_id`` per channel (float64, N values); half_even or floor; an
+        int8, int16 or int32 identity."""
+        a = a.to(torch.int8).contiguous()
+        rows = a.shape[0]
+        acc = torch.empty((rows, b.blocks * VNNI_COLS), dtype=torch.int32)
+        out = torch.empty((rows, b.n), dtype=out_dtype)
+        if identity is not None:
+            identity = identity.reshape(rows, b.n).contiguous()
+        self.lib.ivit_gemm_requant_f64(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080,
+                                       acc.data_ptr(), rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
+                                       0 if identity is None else _code(identity), _ptr(scale_id), out_bits,
+                                       ROUNDING_CODES[rounding], out.data_ptr(), _code(out), self.threads())
         return out
 
     def _requant_args(self, rows: int, cols: int, m, e, out_bits: int, rounding: str, wide: bool,

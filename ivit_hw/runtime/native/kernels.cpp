@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pool.h"
+#include "requant_f64.h"
 #include "vnni_gemm.h"
 
 typedef int64_t i64;
@@ -338,6 +339,25 @@ void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nb
     (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
     (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
     (void)e_id; (void)eid_step; (void)bits; (void)mode; (void)wide; (void)out; (void)out_t; (void)nthreads;
+#endif
+}
+
+// ivit_gemm_requant with the float64 requantize (requant_f64.h; only where the plan proved it exact):
+// out = clamp(rnd((acc + bias) * s) [+ rnd(identity * s_id)], bits), every constant per channel (cols
+// values), identity [rows, cols] contiguous or null, mode FLOOR or HALF_EVEN.
+void ivit_gemm_requant_f64(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                           int32_t* acc, i64 rows, i64 cols, const double* bias, const double* s, const void* ident,
+                           int id_t, const double* s_id, int bits, int mode, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    const i64 ldc = 16 * nblocks;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, acc, ldc};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1) {
+        requant_f64(acc, ldc, r0, r1, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, s, ident, id_t, s_id, bits,
+                    mode, out, out_t);
+    });
+#else
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)s; (void)ident; (void)id_t; (void)s_id; (void)bits; (void)mode; (void)out; (void)out_t; (void)nthreads;
 #endif
 }
 

@@ -79,13 +79,13 @@ class Pool {
     void grow(int helpers) {
         while (static_cast<int>(threads_.size()) < helpers) {
             const int id = static_cast<int>(threads_.size());
-            threads_.emplace_back([this, id] { loop(id); });
+            const uint64_t before = ticket_;  // the job about to be published is newer than this
+            threads_.emplace_back([this, id, before] { loop(id, before); });
             threads_.back().detach();
         }
     }
 
-    void loop(int id) {
-        uint64_t seen = gen_.load(std::memory_order_acquire);
+    void loop(int id, uint64_t seen) {
         for (;;) {
             uint64_t g = gen_.load(std::memory_order_acquire);
             for (int s = 0; g == seen && s < SPIN; ++s) {
