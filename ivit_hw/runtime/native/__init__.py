@@ -293,7 +293,8 @@ class NativeKernels:
     def gelu(self, x: torch.Tensor, ztab: torch.Tensor | None, zlo: int, zmax: torch.Tensor, em: torch.Tensor,
              table: torch.Tensor, span: int, sig_shift: int, m: int, e: int, out_bits: int, rounding: str,
              wide: bool, out_dtype: torch.dtype) -> torch.Tensor:
-        """``requantize(x * g)`` with ShiftGELU's sigmoid g (see ``kernels.cpp``)."""
+        """``requantize(x * g)`` with ShiftGELU's sigmoid g (see ``kernels.cpp``); ``em`` must be
+        ``ShiftExp(-zmax)`` row by row (int8 x: the outputs are tabulated per distinct zmax)."""
         x = x.contiguous()
         n = x.shape[-1]
         out = torch.empty(x.shape, dtype=out_dtype)

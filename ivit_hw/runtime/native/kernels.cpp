@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "pool.h"
@@ -165,26 +166,6 @@ static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int o
     const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
     const i64 f = INT32_MAX_ / total;
     for (i64 j = 0; j < n; ++j) s[j] = (s[j] * f) >> (32 - out_bits);
-}
-
-// One ShiftGELU row for int8 x with z = x: out = requantize(x * g0[x]) (direct products), typed to vectorise.
-template <int MODE, class OutT>
-static void gelu_row_typed(const int8_t* __restrict x, i64 n, const i64* __restrict g0, i64 m, i64 e, int bits,
-                           OutT* __restrict out) {
-    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
-    for (i64 j = 0; j < n; ++j) {
-        const i64 xv = x[j];
-        const i64 y = round_shift_flat(xv * g0[xv] * m, e, MODE);
-        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
-    }
-}
-
-template <int MODE>
-static void gelu_row_i8(const int8_t* x, i64 n, const i64* g0, i64 m, i64 e, int bits, void* out, int out_t, i64 off) {
-    if (out_t == I8)
-        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int8_t*>(out) + off);
-    else
-        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int16_t*>(out) + off);
 }
 
 // One I-LayerNorm row + per-channel requantize (direct products), typed to vectorise; the int64 steps
@@ -500,31 +481,52 @@ void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, 
 void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, const i64* zmax, const i64* em,
                const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
                int out_t, int nthreads) {
-    const bool fast = x_t == I8 && !ztab && !wide && (out_t == I8 || out_t == I16);  // the typed rows
+    // g of d = z - zmax[r] depends on the row only through zmax[r] (em[r] is ShiftExp(-zmax[r])), so
+    // for int8 x the output is a function of (zmax[r], x): a 256-entry table per distinct zmax, filled
+    // for the x values met (the same formula, once per value instead of once per element)
+    auto g_of = [=](i64 d, i64 emr) {
+        const i64 ev = table[d + span];
+        const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
+        const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
+        return (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+    };
+    auto value = [=](i64 xv, i64 r) {
+        const i64 z = ztab ? ztab[xv - zlo] : xv;
+        return requant_any(wide, xv * g_of(z - zmax[r], em[r]), m, e, mode, bits);
+    };
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        std::vector<i64> gtab(span + 1);  // g for every d of the row (the ops' per-row table path)
+        if (x_t != I8) {
+            for (i64 r = r0; r < r1; ++r)
+                for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, value(load(x, x_t, r * n + j), r));
+            return;
+        }
+        std::unordered_map<i64, size_t> slot;  // zmax -> its table
+        std::vector<int32_t> lut;
+        std::vector<uint8_t> have;
         for (i64 r = r0; r < r1; ++r) {
-            const i64 mx = zmax[r], emr = em[r];
-            for (i64 dd = 0; dd <= span; ++dd) {
-                const i64 ev = table[dd];
-                const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
-                const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
-                gtab[dd] = (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+            auto [it, fresh] = slot.try_emplace(zmax[r], lut.size());
+            if (fresh) {
+                lut.resize(lut.size() + 256);
+                have.resize(have.size() + 256, 0);
             }
-            if (fast) {
-                const i64* g0 = gtab.data() + span - mx;  // g0[z] = g of d = z - mx
-                if (mode == FLOOR)
-                    gelu_row_i8<FLOOR>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                else if (mode == HALF_UP)
-                    gelu_row_i8<HALF_UP>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                else
-                    gelu_row_i8<HALF_EVEN>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                continue;
-            }
+            int32_t* L = lut.data() + it->second + 128;
+            uint8_t* H = have.data() + it->second + 128;
+            const int8_t* xr = static_cast<const int8_t*>(x) + r * n;
             for (i64 j = 0; j < n; ++j) {
-                const i64 xv = load(x, x_t, r * n + j);
-                const i64 z = ztab ? ztab[xv - zlo] : xv;
-                store(out, out_t, r * n + j, requant_any(wide, xv * gtab[z - mx + span], m, e, mode, bits));
+                const int xv = xr[j];
+                if (!H[xv]) {
+                    L[xv] = static_cast<int32_t>(value(xv, r));
+                    H[xv] = 1;
+                }
+            }
+            if (out_t == I8) {
+                int8_t* o = static_cast<int8_t*>(out) + r * n;
+                for (i64 j = 0; j < n; ++j) o[j] = static_cast<int8_t>(L[xr[j]]);
+            } else if (out_t == I16) {
+                int16_t* o = static_cast<int16_t*>(out) + r * n;
+                for (i64 j = 0; j < n; ++j) o[j] = static_cast<int16_t>(L[xr[j]]);
+            } else {
+                for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, L[xr[j]]);
             }
         }
     });
