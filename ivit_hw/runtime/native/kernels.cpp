@@ -465,6 +465,13 @@ void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, in
 void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, i64* zmax, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
+            if (x_t == I8 && !ztab) {  // typed: vectorises
+                const int8_t* xr = static_cast<const int8_t*>(x) + r * n;
+                int8_t m8 = INT8_MIN;
+                for (i64 j = 0; j < n; ++j) m8 = std::max(m8, xr[j]);
+                zmax[r] = n ? m8 : INT64_MIN;
+                continue;
+            }
             i64 mx = INT64_MIN;
             for (i64 j = 0; j < n; ++j) {
                 const i64 xv = load(x, x_t, r * n + j);
@@ -512,11 +519,19 @@ void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo
             int32_t* L = lut.data() + it->second + 128;
             uint8_t* H = have.data() + it->second + 128;
             const int8_t* xr = static_cast<const int8_t*>(x) + r * n;
-            for (i64 j = 0; j < n; ++j) {
-                const int xv = xr[j];
-                if (!H[xv]) {
+            if (fresh && !ztab) {  // z = x: every x of such a row lies in [zmax - span, zmax]
+                for (i64 xv = std::max<i64>(-128, zmax[r] - span); xv <= std::min<i64>(127, zmax[r]); ++xv) {
                     L[xv] = static_cast<int32_t>(value(xv, r));
                     H[xv] = 1;
+                }
+            }
+            if (ztab) {
+                for (i64 j = 0; j < n; ++j) {
+                    const int xv = xr[j];
+                    if (!H[xv]) {
+                        L[xv] = static_cast<int32_t>(value(xv, r));
+                        H[xv] = 1;
+                    }
                 }
             }
             if (out_t == I8) {
