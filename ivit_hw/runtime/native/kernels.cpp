@@ -249,6 +249,118 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, i64 
 }
 
 #if IVIT_VNNI
+// The constants of one fused attention (see ivit_attention).
+struct AttnShape {
+    i64 n, dh, sm;
+    int se, sbits;
+    const i64* table;
+    i64 span;
+    int out_bits;
+    i64 om;
+    int oe, obits;
+};
+
+// s[j] = clamp(round((sc[j] - 128 ksum[j]) * sm / 2^se), sbits): the scores' requantize, typed to vectorise
+// (direct int64 products, proven by the plan).
+template <int MODE>
+static void attn_scores_row(const int32_t* __restrict sc, const i64* __restrict ksum, i64 n, i64 sm, i64 se,
+                            int sbits, i64* __restrict s) {
+    const i64 hi = (static_cast<i64>(1) << (sbits - 1)) - 1, lo = -hi - 1;
+    for (i64 j = 0; j < n; ++j) {
+        const i64 y = round_shift_flat((static_cast<i64>(sc[j]) - 128 * ksum[j]) * sm, se, MODE);
+        s[j] = std::min(std::max(y, lo), hi);
+    }
+}
+
+// out[i, d] = clamp(round((256 ohi[i, d] + olo[i, d]) * om / 2^oe), obits) for rows [0, rows), typed.
+template <int MODE, class OutT>
+static void attn_out_rows(const int32_t* __restrict ohi, const int32_t* __restrict olo, i64 ld, i64 rows, i64 dh,
+                          i64 om, i64 oe, int obits, OutT* __restrict out) {
+    const i64 hi = (static_cast<i64>(1) << (obits - 1)) - 1, lo = -hi - 1;
+    for (i64 i = 0; i < rows; ++i)
+        for (i64 d = 0; d < dh; ++d) {
+            const i64 o = 256 * static_cast<i64>(ohi[i * ld + d]) + olo[i * ld + d];
+            out[i * dh + d] = static_cast<OutT>(std::min(std::max(round_shift_flat(o * om, oe, MODE), lo), hi));
+        }
+}
+
+template <int MODE>
+static void attn_out_any(const int32_t* ohi, const int32_t* olo, i64 ld, i64 rows, i64 dh, i64 om, i64 oe, int obits,
+                         void* out, int out_t, i64 off) {
+    if (out_t == I8)
+        attn_out_rows<MODE>(ohi, olo, ld, rows, dh, om, oe, obits, static_cast<int8_t*>(out) + off);
+    else if (out_t == I16)
+        attn_out_rows<MODE>(ohi, olo, ld, rows, dh, om, oe, obits, static_cast<int16_t*>(out) + off);
+    else
+        for (i64 i = 0; i < rows; ++i)
+            for (i64 d = 0; d < dh; ++d) {
+                const i64 o = 256 * static_cast<i64>(ohi[i * ld + d]) + olo[i * ld + d];
+                store(out, out_t, off + i * dh + d, requant_any(false, o, om, static_cast<int>(oe), MODE, obits));
+            }
+}
+
+// Query rows [i0, i1) of one (batch, head): scores = q @ k^T (VNNI, q as q + 128 with 128 ksum taken
+// off), the scores' requantize, the Shiftmax row, o = 256 (hi @ v) + lo @ v over the bytes of y, the
+// output requantize; q, k, v point at the head, with element strides [token, channel]; out at off.
+template <int MODE>
+static void attention_rows_m(const AttnShape& a, const int8_t* qh, const i64* qs, const int8_t* kh, const i64* ks,
+                             const int8_t* vh, const i64* vs, i64 i0, i64 i1, void* out, int out_t, i64 off) {
+    const i64 n = a.n, dh = a.dh, rows = i1 - i0;
+    const i64 d4 = (dh + 3) / 4, n4 = (n + 3) / 4, nblk = (n + 15) / 16, dblk = (dh + 15) / 16;
+    thread_local std::vector<int8_t> qa, kp, vp;
+    thread_local std::vector<uint8_t> hi, lo;
+    thread_local std::vector<int32_t> sc, ohi, olo;
+    thread_local std::vector<i64> ksum, row;
+    qa.assign(rows * 4 * d4, 0);
+    kp.resize(nblk * 16 * 4 * d4);
+    vp.resize(dblk * 16 * 4 * n4);
+    hi.resize(rows * 4 * n4);
+    lo.resize(rows * 4 * n4);
+    sc.resize(rows * 16 * nblk);
+    ohi.resize(rows * 16 * dblk);
+    olo.resize(rows * 16 * dblk);
+    ksum.resize(n);
+    row.resize(n);
+    for (i64 i = i0; i < i1; ++i)
+        for (i64 d = 0; d < dh; ++d) qa[(i - i0) * 4 * d4 + d] = qh[i * qs[0] + d * qs[1]];
+    for (i64 i = 0; i < n; ++i) {
+        i64 sum = 0;
+        for (i64 d = 0; d < dh; ++d) sum += kh[i * ks[0] + d * ks[1]];
+        ksum[i] = sum;
+    }
+    pack_strided(kh, ks[0], ks[1], n, dh, kp.data());
+    pack_strided(vh, vs[1], vs[0], dh, n, vp.data());
+    VnniGemm{qa.data(), 4 * d4, rows, 4 * d4, kp.data(), nblk, 0x80808080u, sc.data(), 16 * nblk}.run(0, rows, 0, nblk);
+    for (i64 i = 0; i < rows; ++i) {
+        attn_scores_row<MODE>(sc.data() + i * 16 * nblk, ksum.data(), n, a.sm, a.se, a.sbits, row.data());
+        shiftmax_row(row.data(), n, a.table, a.span, a.out_bits);
+        uint8_t* hr = hi.data() + i * 4 * n4;
+        uint8_t* lr = lo.data() + i * 4 * n4;
+        for (i64 j = 0; j < n; ++j) {
+            hr[j] = static_cast<uint8_t>(row[j] >> 8);
+            lr[j] = static_cast<uint8_t>(row[j] & 255);
+        }
+        for (i64 j = n; j < 4 * n4; ++j) hr[j] = lr[j] = 0;
+    }
+    const int8_t* hp = reinterpret_cast<const int8_t*>(hi.data());
+    const int8_t* lp = reinterpret_cast<const int8_t*>(lo.data());
+    VnniGemm{hp, 4 * n4, rows, 4 * n4, vp.data(), dblk, 0u, ohi.data(), 16 * dblk}.run(0, rows, 0, dblk);
+    VnniGemm{lp, 4 * n4, rows, 4 * n4, vp.data(), dblk, 0u, olo.data(), 16 * dblk}.run(0, rows, 0, dblk);
+    attn_out_any<MODE>(ohi.data(), olo.data(), 16 * dblk, rows, dh, a.om, a.oe, a.obits, out, out_t, off + i0 * dh);
+}
+
+static void attention_rows(const AttnShape& a, const int8_t* qh, const i64* qs, const int8_t* kh, const i64* ks,
+                           const int8_t* vh, const i64* vs, i64 i0, i64 i1, int mode, void* out, int out_t, i64 off) {
+    if (mode == FLOOR)
+        attention_rows_m<FLOOR>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
+    else if (mode == HALF_UP)
+        attention_rows_m<HALF_UP>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
+    else
+        attention_rows_m<HALF_EVEN>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
+}
+#endif
+
+#if IVIT_VNNI
 // The work items of a threaded GEMM (see VnniGemm) with f(r0, r1, nb0, nb1) run after each item's tile.
 template <class F>
 static void vnni_gemm_items(const VnniGemm& g, int nthreads, F after) {
@@ -366,52 +478,23 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
                     i64 nb_, i64 nh, i64 n, i64 dh, i64 sm, int se, int sbits, int mode, const i64* table, i64 span,
                     int out_bits, i64 om, int oe, int obits, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 d4 = (dh + 3) / 4, n4 = (n + 3) / 4, nblk = (n + 15) / 16, dblk = (dh + 15) / 16;
-    parallel_rows(nb_ * nh, nthreads, [=](i64 t0, i64 t1) {
-        std::vector<int8_t> qa(n * 4 * d4), kp(nblk * 16 * 4 * d4), vp(dblk * 16 * 4 * n4);
-        std::vector<uint8_t> hi(n * 4 * n4), lo(n * 4 * n4);
-        std::vector<int32_t> sc(n * 16 * nblk), ohi(n * 16 * dblk), olo(n * 16 * dblk);
-        std::vector<i64> ksum(n), row(n);
-        for (i64 t = t0; t < t1; ++t) {
-            const i64 b = t / nh, h = t % nh;
-            const int8_t* qh = q + b * qs[0] + h * qs[1];
-            const int8_t* kh = k + b * ks[0] + h * ks[1];
-            const int8_t* vh = v + b * vs[0] + h * vs[1];
-            for (i64 i = 0; i < n; ++i) {
-                i64 sum = 0;
-                for (i64 d = 0; d < 4 * d4; ++d) {
-                    qa[i * 4 * d4 + d] = d < dh ? qh[i * qs[2] + d * qs[3]] : 0;
-                    if (d < dh) sum += kh[i * ks[2] + d * ks[3]];
-                }
-                ksum[i] = sum;
-            }
-            pack_strided(kh, ks[2], ks[3], n, dh, kp.data());
-            pack_strided(vh, vs[3], vs[2], dh, n, vp.data());
-            VnniGemm{qa.data(), 4 * d4, n, 4 * d4, kp.data(), nblk, 0x80808080u, sc.data(), 16 * nblk}.run(0, n, 0, nblk);
-            for (i64 i = 0; i < n; ++i) {
-                const int32_t* si = sc.data() + i * 16 * nblk;
-                for (i64 j = 0; j < n; ++j)
-                    row[j] = requant_any(false, static_cast<i64>(si[j]) - 128 * ksum[j], sm, se, mode, sbits);
-                shiftmax_row(row.data(), n, table, span, out_bits);
-                for (i64 j = 0; j < 4 * n4; ++j) {
-                    const i64 y = j < n ? row[j] : 0;
-                    hi[i * 4 * n4 + j] = static_cast<uint8_t>(y >> 8);
-                    lo[i * 4 * n4 + j] = static_cast<uint8_t>(y & 255);
-                }
-            }
-            const int8_t* hp = reinterpret_cast<const int8_t*>(hi.data());
-            const int8_t* lp = reinterpret_cast<const int8_t*>(lo.data());
-            VnniGemm{hp, 4 * n4, n, 4 * n4, vp.data(), dblk, 0u, ohi.data(), 16 * dblk}.run(0, n, 0, dblk);
-            VnniGemm{lp, 4 * n4, n, 4 * n4, vp.data(), dblk, 0u, olo.data(), 16 * dblk}.run(0, n, 0, dblk);
-            const i64 base = t * n * dh;
-            for (i64 i = 0; i < n; ++i)
-                for (i64 d = 0; d < dh; ++d) {
-                    const i64 idx = i * 16 * dblk + d;
-                    const i64 o = 256 * static_cast<i64>(ohi[idx]) + olo[idx];
-                    store(out, out_t, base + i * dh + d, requant_any(false, o, om, oe, mode, obits));
-                }
-        }
-    });
+    const AttnShape sh{n, dh, sm, se, sbits, table, span, out_bits, om, oe, obits};
+    // work items: (batch, head, block of query rows), enough blocks for every thread to get several
+    const i64 heads = nb_ * nh;
+    const i64 qblocks = std::min((n + VNNI_MR - 1) / VNNI_MR, std::max<i64>(1, (4 * nthreads + heads - 1) / heads));
+    const i64 qrows = (n + qblocks - 1) / qblocks;
+    auto item = [&](i64 it) {
+        const i64 t = it / qblocks, b = t / nh, h = t % nh, i0 = (it % qblocks) * qrows;
+        const i64 i1 = std::min(n, i0 + qrows);
+        if (i0 >= i1) return;
+        attention_rows(sh, q + b * qs[0] + h * qs[1], qs + 2, k + b * ks[0] + h * ks[1], ks + 2,
+                       v + b * vs[0] + h * vs[1], vs + 2, i0, i1, mode, out, out_t, t * n * dh);
+    };
+    if (nthreads <= 1) {
+        for (i64 it = 0; it < heads * qblocks; ++it) item(it);
+    } else {
+        ivit::Pool::get().run(heads * qblocks, nthreads, item);
+    }
 #else
     (void)q; (void)qs; (void)k; (void)ks; (void)v; (void)vs; (void)nb_; (void)nh; (void)n; (void)dh; (void)sm;
     (void)se; (void)sbits; (void)mode; (void)table; (void)span; (void)out_bits; (void)om; (void)oe; (void)obits;
