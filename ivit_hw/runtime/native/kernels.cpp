@@ -158,8 +158,18 @@ static inline i64 floor_div(i64 a, i64 b) {  // b > 0
 static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int out_bits) {
     i64 mx = INT64_MIN;
     for (i64 j = 0; j < n; ++j) mx = std::max(mx, s[j]);
-    i64 esum = 0;
-    for (i64 j = 0; j < n; ++j) {
+    i64 esum = 0, j = 0;
+#if defined(__AVX512F__)
+    __m512i vsum = _mm512_setzero_si512();
+    const __m512i off = _mm512_set1_epi64(span - mx);
+    for (; j + 8 <= n; j += 8) {  // the ShiftExp lookups, 8 at a time
+        const __m512i e = _mm512_i64gather_epi64(_mm512_add_epi64(_mm512_loadu_si512(s + j), off), table, 8);
+        _mm512_storeu_si512(s + j, e);
+        vsum = _mm512_add_epi64(vsum, e);
+    }
+    esum = _mm512_reduce_add_epi64(vsum);
+#endif
+    for (; j < n; ++j) {
         s[j] = table[s[j] - mx + span];
         esum += s[j];
     }
@@ -262,6 +272,22 @@ struct AttnShape {
 
 // s[j] = clamp(round((sc[j] - 128 ksum[j]) * sm / 2^se), sbits): the scores' requantize, typed to vectorise
 // (direct int64 products, proven by the plan).
+// round_shift_flat of 8 int64 lanes by one shift 0 < se <= 62 (cnt = se, half = 2^(se - 1)), then clamped.
+template <int MODE>
+static inline __m512i round_shift_x8(__m512i p, __m128i cnt, __m512i half, __m512i lo, __m512i hi) {
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i q = _mm512_sra_epi64(p, cnt);
+    if (MODE != FLOOR) {
+        const __m512i rem = _mm512_sub_epi64(p, _mm512_sll_epi64(q, cnt));
+        __mmask8 up = _mm512_cmpge_epi64_mask(rem, half);
+        if (MODE == HALF_EVEN)
+            up = _mm512_cmpgt_epi64_mask(rem, half) |
+                 (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(q, one));
+        q = _mm512_mask_add_epi64(q, up, q, one);
+    }
+    return _mm512_min_epi64(_mm512_max_epi64(q, lo), hi);
+}
+
 template <int MODE>
 static void attn_scores_row(const int32_t* __restrict sc, const i64* __restrict ksum, i64 n, i64 sm, i64 se,
                             int sbits, i64* __restrict s) {
@@ -269,22 +295,12 @@ static void attn_scores_row(const int32_t* __restrict sc, const i64* __restrict 
     i64 j = 0;
     if (se > 0) {  // 8 lanes: round_shift_flat with one shift for the row
         const __m512i vm = _mm512_set1_epi64(sm), vhi = _mm512_set1_epi64(hi), vlo = _mm512_set1_epi64(lo);
-        const __m512i half = _mm512_set1_epi64(static_cast<i64>(1) << (se - 1)), one = _mm512_set1_epi64(1);
+        const __m512i half = _mm512_set1_epi64(static_cast<i64>(1) << (se - 1));
         const __m128i cnt = _mm_cvtsi64_si128(se);
         for (; j + 8 <= n; j += 8) {
             const __m512i a = _mm512_sub_epi64(_mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + j))),
                                                _mm512_slli_epi64(_mm512_loadu_si512(ksum + j), 7));
-            const __m512i p = _mm512_mullo_epi64(a, vm);
-            __m512i q = _mm512_sra_epi64(p, cnt);
-            if (MODE != FLOOR) {
-                const __m512i rem = _mm512_sub_epi64(p, _mm512_sll_epi64(q, cnt));
-                __mmask8 up = _mm512_cmpge_epi64_mask(rem, half);
-                if (MODE == HALF_EVEN)
-                    up = _mm512_cmpgt_epi64_mask(rem, half) |
-                         (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(q, one));
-                q = _mm512_mask_add_epi64(q, up, q, one);
-            }
-            _mm512_storeu_si512(s + j, _mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi));
+            _mm512_storeu_si512(s + j, round_shift_x8<MODE>(_mm512_mullo_epi64(a, vm), cnt, half, vlo, vhi));
         }
     }
     for (; j < n; ++j) {
@@ -306,11 +322,24 @@ template <int MODE, class OutT>
 static void attn_out_rows(const int32_t* __restrict ohi, const int32_t* __restrict olo, i64 ld, i64 rows, i64 dh,
                           i64 om, i64 oe, int obits, OutT* __restrict out) {
     const i64 hi = (static_cast<i64>(1) << (obits - 1)) - 1, lo = -hi - 1;
-    for (i64 i = 0; i < rows; ++i)
-        for (i64 d = 0; d < dh; ++d) {
+    const __m512i vm = _mm512_set1_epi64(om), vhi = _mm512_set1_epi64(hi), vlo = _mm512_set1_epi64(lo);
+    const __m512i half = _mm512_set1_epi64(oe > 0 ? static_cast<i64>(1) << (oe - 1) : 0);
+    const __m128i cnt = _mm_cvtsi64_si128(oe);
+    alignas(64) i64 y[8];
+    for (i64 i = 0; i < rows; ++i) {
+        i64 d = 0;
+        for (; oe > 0 && d + 8 <= dh; d += 8) {  // 8 lanes
+            const __m512i h8 = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ohi + i * ld + d)));
+            const __m512i l8 = _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(olo + i * ld + d)));
+            const __m512i o = _mm512_add_epi64(_mm512_slli_epi64(h8, 8), l8);
+            _mm512_store_si512(y, round_shift_x8<MODE>(_mm512_mullo_epi64(o, vm), cnt, half, vlo, vhi));
+            for (int l = 0; l < 8; ++l) out[i * dh + d + l] = static_cast<OutT>(y[l]);
+        }
+        for (; d < dh; ++d) {
             const i64 o = 256 * static_cast<i64>(ohi[i * ld + d]) + olo[i * ld + d];
             out[i * dh + d] = static_cast<OutT>(std::min(std::max(round_shift_flat(o * om, oe, MODE), lo), hi));
         }
+    }
 }
 
 template <int MODE>
