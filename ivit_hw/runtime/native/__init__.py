@@ -197,10 +197,9 @@ class NativeKernels:
         each chunk of rows is requantized while its accumulators are in cache."""
         a = a.to(torch.int8).contiguous()
         rows = a.shape[0]
-        acc = torch.empty((rows, b.blocks * VNNI_COLS), dtype=torch.int32)
         out, args, _keep = self._requant_args(rows, b.n, m, e, out_bits, rounding, wide, out_dtype, bias, identity,
                                               m_id, e_id)
-        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, acc.data_ptr(),
+        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, None,
                                    *args)
         return out
 
@@ -213,12 +212,11 @@ class NativeKernels:
         int8, int16 or int32 identity."""
         a = a.to(torch.int8).contiguous()
         rows = a.shape[0]
-        acc = torch.empty((rows, b.blocks * VNNI_COLS), dtype=torch.int32)
         out = torch.empty((rows, b.n), dtype=out_dtype)
         if identity is not None:
             identity = identity.reshape(rows, b.n).contiguous()
         self.lib.ivit_gemm_requant_f64(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080,
-                                       acc.data_ptr(), rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
+                                       None, rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
                                        0 if identity is None else _code(identity), _ptr(scale_id), out_bits,
                                        ROUNDING_CODES[rounding], out.data_ptr(), _code(out), self.threads())
         return out

@@ -420,14 +420,29 @@ static void attention_rows(const AttnShape& a, const int8_t* qh, const i64* qs, 
 #if IVIT_VNNI
 // The work items of a threaded GEMM (see VnniGemm) with f(r0, r1, nb0, nb1) run after each item's tile.
 template <class F>
-static void vnni_gemm_items(const VnniGemm& g, int nthreads, F after) {
+static void vnni_gemm_items(const VnniGemm& g, int nthreads, F after, bool scratch = false) {
     const i64 slab = g.slab_blocks(nthreads), slabs = (g.nblocks + slab - 1) / slab;
     const i64 chunks = (g.m + ROWS_CHUNK - 1) / ROWS_CHUNK;
     auto item = [&](i64 i) {
         const i64 r0 = (i / slabs) * ROWS_CHUNK, r1 = std::min(g.m, r0 + ROWS_CHUNK);
         const i64 nb0 = (i % slabs) * slab, nb1 = std::min(g.nblocks, nb0 + slab);
-        g.run(r0, r1, nb0, nb1);
-        after(r0, r1, nb0, nb1);
+        if (!scratch) {
+            g.run(r0, r1, nb0, nb1);
+            after(r0, r1, nb0, nb1, g.c, g.ldc);
+            return;
+        }
+        // the item's accumulators in a per-thread tile (no whole [m, n] int32 buffer to fault in);
+        // c is addressed as origin + r * ldc + col for the item's rows and columns, inside the tile
+        thread_local std::vector<int32_t> tile;
+        const i64 ldc = 16 * slab;
+        tile.resize(ROWS_CHUNK * ldc);
+        int32_t* origin = reinterpret_cast<int32_t*>(reinterpret_cast<uintptr_t>(tile.data()) -
+                                                     static_cast<uintptr_t>((r0 * ldc + 16 * nb0) * 4));
+        VnniGemm gi = g;
+        gi.c = origin;
+        gi.ldc = ldc;
+        gi.run(r0, r1, nb0, nb1);
+        after(r0, r1, nb0, nb1, origin, ldc);
     };
     if (nthreads <= 1) {
         for (i64 i = 0; i < chunks * slabs; ++i) item(i);
@@ -454,7 +469,7 @@ void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i6
                     int32_t* c, int nthreads) {
 #if IVIT_VNNI
     const VnniGemm g{a, lda, m, k, bp, nblocks, xor_a, c, 16 * nblocks};
-    vnni_gemm_items(g, nthreads, [](i64, i64, i64, i64) {});
+    vnni_gemm_items(g, nthreads, [](i64, i64, i64, i64, const int32_t*, i64) {});
 #else
     (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
 #endif
@@ -472,19 +487,20 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
     });
 }
 
-// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each work item
-// while its accumulators are in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
+// ivit_gemm_vnni followed by ivit_requant of each work item while its accumulators are in cache (a
+// per-thread tile; acc is unused and may be null), in one parallel region (the GEMM step's epilogue;
+// arguments as there).
 void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
                        i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
                        const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
                        i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 ldc = 16 * nblocks;
-    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, acc, ldc};
-    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1) {
-        requant_range(acc, I32, ldc, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, m, m_step, e, e_step, ident, id_t,
+    (void)acc;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
+        requant_range(c, I32, ld, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, m, m_step, e, e_step, ident, id_t,
                       id_ld, m_id, mid_step, e_id, eid_step, bits, mode, wide, out, out_t, r0, r1);
-    });
+    }, true);
 #else
     (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
     (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
@@ -492,19 +508,20 @@ void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nb
 #endif
 }
 
-// ivit_gemm_requant with the float64 requantize (requant_f64.h; only where the plan proved it exact):
+// ivit_gemm_requant (acc unused, may be null) with the float64 requantize (requant_f64.h; only where the plan
+// proved it exact):
 // out = clamp(rnd((acc + bias) * s) [+ rnd(identity * s_id)], bits), every constant per channel (cols
 // values), identity [rows, cols] contiguous or null, mode FLOOR or HALF_EVEN.
 void ivit_gemm_requant_f64(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                            int32_t* acc, i64 rows, i64 cols, const double* bias, const double* s, const void* ident,
                            int id_t, const double* s_id, int bits, int mode, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 ldc = 16 * nblocks;
-    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, acc, ldc};
-    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1) {
-        requant_f64(acc, ldc, r0, r1, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, s, ident, id_t, s_id, bits,
-                    mode, out, out_t);
-    });
+    (void)acc;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
+        requant_f64(c, ld, r0, r1, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, s, ident, id_t, s_id, bits, mode,
+                    out, out_t);
+    }, true);
 #else
     (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
     (void)s; (void)ident; (void)id_t; (void)s_id; (void)bits; (void)mode; (void)out; (void)out_t; (void)nthreads;
