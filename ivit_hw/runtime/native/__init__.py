@@ -28,7 +28,7 @@ from ..cpu_info import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 #: every file the build reads (kernels.cpp includes the headers)
-SOURCES = (SOURCE, *(SOURCE.with_name(h) for h in ("pool.h", "vnni_gemm.h", "requant_f64.h")))
+SOURCES = (SOURCE, *(SOURCE.with_name(h) for h in ("pool.h", "vnni_gemm.h", "requant_f64.h", "attention.h")))
 FLAGS = ("-O3", "-march=native", "-std=c++20", "-shared", "-fPIC", "-pthread")
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
 DTYPE_CODES = {torch.int8: 0, torch.uint8: 1, torch.int16: 2, torch.int32: 3, torch.int64: 4,
