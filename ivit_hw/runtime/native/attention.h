@@ -152,11 +152,6 @@ static void attention_rows_m(const AttnShape& a, const int8_t* qh, const i64* qs
 
 static void attention_rows(const AttnShape& a, const int8_t* qh, const i64* qs, const int8_t* kh, const i64* ks,
                            const int8_t* vh, const i64* vs, i64 i0, i64 i1, int mode, void* out, int out_t, i64 off) {
-    if (mode == FLOOR)
-        attention_rows_m<FLOOR>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
-    else if (mode == HALF_UP)
-        attention_rows_m<HALF_UP>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
-    else
-        attention_rows_m<HALF_EVEN>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off);
+    with_mode(mode, [&](auto m) { attention_rows_m<decltype(m)::value>(a, qh, qs, kh, ks, vh, vs, i0, i1, out, out_t, off); });
 }
 #endif

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -146,6 +147,17 @@ static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols,
     else
         requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
                               out_t);
+}
+
+// f(std::integral_constant<int, MODE>) for the runtime rounding code (a template argument from it).
+template <class F>
+static inline void with_mode(int mode, F f) {
+    if (mode == FLOOR)
+        f(std::integral_constant<int, FLOOR>{});
+    else if (mode == HALF_UP)
+        f(std::integral_constant<int, HALF_UP>{});
+    else
+        f(std::integral_constant<int, HALF_EVEN>{});
 }
 
 static inline i64 floor_div(i64 a, i64 b) {  // b > 0
@@ -430,12 +442,9 @@ void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, in
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
             if (fast) {
-                if (mode == FLOOR)
-                    layernorm_row_in<FLOOR>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
-                else if (mode == HALF_UP)
-                    layernorm_row_in<HALF_UP>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
-                else
-                    layernorm_row_in<HALF_EVEN>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                with_mode(mode, [&](auto md) {
+                    layernorm_row_in<decltype(md)::value>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                });
                 continue;
             }
             i64 xsum = 0;
