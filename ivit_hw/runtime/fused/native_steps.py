@@ -2,10 +2,12 @@
 per row for each element-wise chain instead of a dozen int64 torch passes.
 
 :func:`prepare` decides per step from the proven ranges whether the native kernels hold it exactly
-(else the step keeps its torch body) and gathers its constants; :func:`run` executes it. The GEMMs
-stay on torch (int8 ``_int_mm`` or the exact float routes); their int32 / float results go to the
-kernels without widening. Every formula is the ``ops`` one: ShiftExp and the GELU coefficient
-multiply arrive as tables built by the ops kernels, ``em`` of ShiftGELU by ``ops.shift_exp``.
+(else the step keeps its torch body) and gathers its constants; :func:`run` executes it. GEMMs run
+on the native VNNI GEMM with the requantize as its epilogue where the build has AVX512-VNNI (in
+float64 where the plan proved ``ops.requant.float_requantize_ok``, else int64), otherwise on torch
+(int8 ``_int_mm`` or the exact float routes) with the native requantize rows after them. Every
+formula is the ``ops`` one: ShiftExp and the GELU coefficient multiply arrive as tables built by the
+ops kernels, ``em`` of ShiftGELU by ``ops.shift_exp``.
 """
 
 from __future__ import annotations
