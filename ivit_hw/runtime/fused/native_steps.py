@@ -112,7 +112,12 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
             if rng[1] - rng[0] >= ZTAB_MAX:
                 return None
             ztab = torch.from_numpy(gelu_coef_mul(np.arange(rng[0], rng[1] + 1, dtype=np.int64)))
-        return {**base, "table": prep["table"].e, "ztab": ztab, "zlo": rng[0], "wide": bool(i["split"])}
+        p = {**base, "table": prep["table"].e, "ztab": ztab, "zlo": rng[0], "wide": bool(i["split"]), "em": None}
+        zlo, zhi = (rng[0], rng[1]) if ztab is None else (int(ztab.min()), int(ztab.max()))
+        if zhi - zlo < ZTAB_MAX:  # em = ShiftExp(-zmax) saturated (ops.shift_exp) for every possible row max
+            em = ops.shift_exp(-np.arange(zlo, zhi + 1, dtype=np.int64), i["x0"], i["n"], INT32_MAX)
+            p.update(em=torch.from_numpy(np.ascontiguousarray(em, dtype=np.int64)), em_lo=zlo)
+        return p
     return None
 
 
@@ -159,6 +164,9 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
                            i["rounding"], np_["wide"], np_["out_dtype"])
     xin = x["x"]
     zmax = k.gelu_rowmax(xin, np_["ztab"], np_["zlo"])
-    em = ops.shift_exp(-zmax, i["x0"], i["n"], INT32_MAX, xp=XP)
+    if np_["em"] is not None:
+        em = np_["em"][zmax - np_["em_lo"]]
+    else:
+        em = ops.shift_exp(-zmax, i["x0"], i["n"], INT32_MAX, xp=XP)
     return k.gelu(xin, np_["ztab"], np_["zlo"], zmax, em, np_["table"], i["span"], SIGMOID_SHIFT, i["m_val"],
                   i["e_val"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"])
