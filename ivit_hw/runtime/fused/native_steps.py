@@ -80,8 +80,9 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
             packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
             p.update(packed=packed, bias=bias - 128 * packed.colsum)
             id_rng = None if i["identity"] is None else _range_any(g, i["identity"])
-            id32 = id_rng is None or (id_rng is not None and -(2**31) <= id_rng[0] and id_rng[1] < 2**31)
-            if prep["fscale"] is not None and id32:  # the plan proved the float64 requantize exact (ops.requant)
+            id32 = i["identity"] is None or (id_rng is not None and -(2**31) <= id_rng[0] and id_rng[1] < 2**31)
+            narrow = out_dtype in (torch.int8, torch.int16, torch.int32)
+            if prep["fscale"] is not None and id32 and narrow:  # the plan proved the float64 requantize exact
                 p.update(bias_f=p["bias"].to(torch.float64), scale=_f64(prep["fscale"], n),
                          scale_id=None if i["identity"] is None else _f64(prep["fscale_id"], n))
         if i["identity"] is not None:
