@@ -9,8 +9,13 @@
 // One job at a time: a second caller that finds the pool busy (another Python thread) runs its items
 // itself. After fork() the child, which has no workers, makes a fresh pool.
 #pragma once
-#include <immintrin.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define IVIT_PAUSE() _mm_pause()
+#else
+#define IVIT_PAUSE() std::this_thread::yield()
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -46,7 +51,7 @@ class Pool {
         gen_.notify_all();
         work();
         for (int s = 0; pending_.load(std::memory_order_acquire) != 0; ++s) {
-            if (s < SPIN) _mm_pause();
+            if (s < SPIN) IVIT_PAUSE();
             else std::this_thread::yield();  // a helper was descheduled: give its core back
         }
         job_ = nullptr;
@@ -89,7 +94,7 @@ class Pool {
         for (;;) {
             uint64_t g = gen_.load(std::memory_order_acquire);
             for (int s = 0; g == seen && s < SPIN; ++s) {
-                _mm_pause();
+                IVIT_PAUSE();
                 g = gen_.load(std::memory_order_acquire);
             }
             if (g == seen) {
