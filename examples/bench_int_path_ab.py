@@ -9,7 +9,9 @@ chains one threaded pass per row); ``int_torch_steps`` the same steps as torch c
 the native kernels); ``int_torch_int64`` (``--with-int64``) float32 BLAS GEMMs and every requantize
 in int64 (the path before issue 18); ``fp32_eager`` the float model with the same random weights.
 Every integer path is checked equal to the numpy golden executor first. Prints the CPU model, its
-int8/bf16 flags and the load.
+int8/bf16 flags and the load. Beside the wall time each path gets the calling thread's CPU time
+(``time.thread_time``): with ``--threads 1`` all the work runs on that thread (torch and the native
+pool run inline), so that column is the cost of each path that a loaded machine distorts least.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main() -> None:
     if a.golden:
         fns["golden_numpy"] = lambda: run_graph(graph, {name: pixels.numpy()})
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     with torch.no_grad():
         for key in runs:
             out = fns[key]()
@@ -70,18 +73,21 @@ def main() -> None:
             f()  # warm-up
         for _ in range(a.rounds):
             for key, f in fns.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 f()
                 times[key].append((time.perf_counter() - t0) * 1e3)
+                cpu[key].append((time.thread_time() - c0) * 1e3)
     fp32 = statistics.median(times["fp32_eager"])
     cfg = model.config
     blocks = sum(cfg.depths) if hasattr(cfg, "depths") else cfg.depth
     print(f"{a.model}, {blocks} blocks, batch {a.batch}, {a.threads} threads, median of {a.rounds} interleaved rounds "
           f"(integer outputs equal the golden executor's)")
-    print("| path | median ms | vs fp32 eager |\n|---|---|---|")
+    fp32_cpu = statistics.median(cpu["fp32_eager"])
+    print("| path | median wall ms | vs fp32 eager | median CPU ms (calling thread) | vs fp32 eager |\n"
+          "|---|---|---|---|---|")
     for key, ts in times.items():
-        ms = statistics.median(ts)
-        print(f"| {key} | {ms:.1f} | {fp32 / ms:.2f}x |")
+        ms, cms = statistics.median(ts), statistics.median(cpu[key])
+        print(f"| {key} | {ms:.1f} | {fp32 / ms:.2f}x | {cms:.1f} | {fp32_cpu / cms:.2f}x |")
     print(cpu_summary())
 
 

@@ -194,6 +194,130 @@ def test_vnni_attention_equals_the_spec_chain(k, three_threads, n, dh, out_bits)
     assert np.array_equal(got.numpy().astype(np.int64), want)
 
 
+def _extreme_operands(rng, m: int, kk: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """int8 a [m, kk], w [n, kk] with rows at the largest |sum| of both signs."""
+    a = rng.integers(-128, 128, (m, kk))
+    w = rng.integers(-128, 128, (n, kk))
+    a[0], w[0], a[-1], w[-1] = -128, -128, 127, -128
+    return a, w
+
+
+# every tail of the blocking: K not a multiple of 4, K over one K block (384) with a tail, N not a
+# multiple of 16 or of the 64-column group, M = 1 and M one past a 48-row work item
+@pytest.mark.parametrize("m, kk, n", [(1, 1, 1), (1, 3, 17), (5, 5, 65), (49, 390, 33), (7, 777, 16),
+                                      (97, 1537, 130)])
+@pytest.mark.parametrize("threads", (1, 3))
+def test_vnni_gemm_every_tail_of_the_blocking(k, m, kk, n, threads):
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, w = _extreme_operands(np.random.default_rng(m * kk + n), m, kk, n)
+        packed = k.pack_b(torch.from_numpy(w).to(torch.int8))
+        acc = k.gemm_vnni(torch.from_numpy(a).to(torch.int8), packed)
+        assert not acc[:, n:].any()
+        assert np.array_equal(acc[:, :n].to(torch.int64).numpy() - 128 * packed.colsum.numpy(), a @ w.T)
+        t = torch.from_numpy
+        mm, ee = np.full(n, 2**31 - 1), np.full(n, 31)  # out = round(acc * (1 - 2^-31)): acc itself near 0
+        got = k.gemm_requant(t(a).to(torch.int8), packed, t(mm), t(ee), 32, "half_even", False, torch.int32,
+                             -128 * packed.colsum)
+        assert np.array_equal(got.numpy().astype(np.int64), ops.requantize(a @ w.T, mm, ee, 32, "half_even"))
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("rounding", ("half_even", "floor"))
+@pytest.mark.parametrize("id_dtype, out_dtype, out_bits", [(None, torch.int8, 8), (torch.int8, torch.int16, 16),
+                                                           (torch.int16, torch.int8, 8),
+                                                           (torch.int32, torch.int32, 24)])
+def test_float64_epilogue_equals_the_spec_where_proven(k, three_threads, rounding, id_dtype, out_dtype, out_bits):
+    """The float64 requantize (only taken where ``float_requantize_ok`` holds) equals ``ops.requantize``
+    on accumulators that sit on the rounding ties and next to them, per channel, with every identity type."""
+    from ivit_hw.ops.requant import float_requantize_ok, float_scale
+
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI")
+    rng = np.random.default_rng(7)
+    m, kk, n = 53, 99, 45  # channel tail of the 8-lane loop, 2 column groups, 2 row items
+    a, w = _extreme_operands(rng, m, kk, n)
+    acc = a @ w.T
+    e = rng.integers(4, 9, n)
+    mult = rng.integers(1, 16, n)  # small m: acc * m / 2^e lands on half-integers often (ties)
+    bias = rng.integers(-2**12, 2**12, n)
+    ident, mi, ei, id_max = None, None, None, None
+    if id_dtype is not None:
+        id_max = {torch.int8: 128, torch.int16: 2**15, torch.int32: 2**20}[id_dtype]
+        ident = rng.integers(-id_max, id_max, (m, n))
+        ident[0] = -id_max
+        mi, ei = rng.integers(1, 2**10, n), rng.integers(1, 12, n)
+    want = ops.requantize(acc + bias, mult, e, out_bits, rounding, ident, mi, ei)
+    assert float_requantize_ok(int(np.abs(acc + bias).max()), mult, e, out_bits, rounding, id_max, mi, ei)
+    ties = (((acc + bias) * mult[None]) % (1 << e[None])) == (1 << (e[None] - 1))
+    assert ties.sum() > 20  # the rounding ties were exercised
+    t = torch.from_numpy
+    packed = k.pack_b(t(w).to(torch.int8))
+    got = k.gemm_requant_f64(t(a).to(torch.int8), packed, (t(bias) - 128 * packed.colsum).double(),
+                             t(float_scale(mult, e)), out_bits, rounding, out_dtype,
+                             None if ident is None else t(ident).to(id_dtype),
+                             None if ident is None else t(float_scale(mi, ei)))
+    assert got.dtype == out_dtype
+    assert np.array_equal(got.numpy().astype(np.int64), want)
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_vnni_attention_every_rounding_and_query_split(k, three_threads, rounding):
+    """The attention's vector rows (8 lanes and their tails) under every rounding, one (batch, head)
+    split over query blocks across threads."""
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI")
+    rng = np.random.default_rng(8)
+    b, h, n, dh, x0, nn, out_bits = 1, 1, 61, 20, -20, 15, 16
+    sm, se, sbits, om, oe, obits = 3 * 2**28, 20, 8, 5 * 2**27, 44, 8  # ties in both requantizes
+    q, kk, v = (rng.integers(-128, 128, (b, h, n, dh)) for _ in range(3))
+    scores = ops.requantize(q @ kk.transpose(0, 1, 3, 2), sm, se, sbits, rounding)
+    y = ops.shiftmax(scores, x0, nn, out_bits)
+    want = ops.requantize(y @ v, om, oe, obits, rounding)
+    span = 2**sbits - 1
+    table = torch.from_numpy(exp_table(x0, nn, -span, 0).e)
+    t = lambda x: torch.from_numpy(x).to(torch.int8)  # noqa: E731
+    got = k.attention(t(q), t(kk), t(v), sm, se, sbits, rounding, table, span, out_bits, om, oe, obits, torch.int8)
+    assert np.array_equal(got.numpy().astype(np.int64), want)
+
+
+def test_thread_pool_grows_shrinks_and_serves_two_callers(k):
+    """The persistent pool under thread counts that change call by call (new workers join mid-run) and
+    two Python threads calling at once (one runs its items itself): every result stays exact."""
+    import threading
+
+    if not k.vnni:
+        pytest.skip("this CPU has no AVX512-VNNI")
+    a, w = _extreme_operands(np.random.default_rng(9), 150, 64, 70)
+    want = a @ w.T
+    packed = k.pack_b(torch.from_numpy(w).to(torch.int8))
+    ta = torch.from_numpy(a).to(torch.int8)
+    before = torch.get_num_threads()
+    errors = []
+
+    def worker(counts):
+        for c in counts:
+            torch.set_num_threads(c)  # per Python thread in torch
+            acc = k.gemm_vnni(ta, packed)[:, :70].to(torch.int64).numpy() - 128 * packed.colsum.numpy()
+            if not np.array_equal(acc, want):
+                errors.append(c)
+
+    try:
+        worker([1, 2, 4, 3, 5, 2, 1, 6])
+        threads = [threading.Thread(target=worker, args=([2, 3, 4] * 5,)) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        torch.set_num_threads(before)
+    assert errors == []
+
+
 def test_no_compiler_falls_back_with_one_warning(monkeypatch, tmp_path):
     monkeypatch.setenv("IVIT_HW_NATIVE_CACHE", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
@@ -228,6 +352,7 @@ def test_fused_executor_on_native_kernels_equals_golden(k, small_deit, vnni, mon
     fused = [p for s, p in zip(ex.steps, ex._prepared, strict=True) if s.kind != "op"]
     assert fused and all(p["native"] is not None for p in fused)
     assert any("packed" in p["native"] for p in fused) == vnni
+    assert any("scale" in p["native"] for p in fused) == vnni  # the float64 epilogue where proven exact
     images = synthetic_images(3, 3, 64, seed=21)
     images[0] = 255
     want = run_graph(small_deit, {"pixels": images}).outputs

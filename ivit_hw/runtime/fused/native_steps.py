@@ -2,10 +2,12 @@
 per row for each element-wise chain instead of a dozen int64 torch passes.
 
 :func:`prepare` decides per step from the proven ranges whether the native kernels hold it exactly
-(else the step keeps its torch body) and gathers its constants; :func:`run` executes it. The GEMMs
-stay on torch (int8 ``_int_mm`` or the exact float routes); their int32 / float results go to the
-kernels without widening. Every formula is the ``ops`` one: ShiftExp and the GELU coefficient
-multiply arrive as tables built by the ops kernels, ``em`` of ShiftGELU by ``ops.shift_exp``.
+(else the step keeps its torch body) and gathers its constants; :func:`run` executes it. GEMMs run
+on the native VNNI GEMM with the requantize as its epilogue where the build has AVX512-VNNI (in
+float64 where the plan proved ``ops.requant.float_requantize_ok``, else int64), otherwise on torch
+(int8 ``_int_mm`` or the exact float routes) with the native requantize rows after them. Every
+formula is the ``ops`` one: ShiftExp and the GELU coefficient multiply arrive as tables built by the
+ops kernels, ``em`` of ShiftGELU by ``ops.shift_exp``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ def _per_channel(graph: Graph, name: str, n: int) -> torch.Tensor:
     return _const(graph, name).expand(n).contiguous()
 
 
+def _f64(t: torch.Tensor, n: int) -> torch.Tensor:
+    """A scalar or per-channel float64 scale as n contiguous values."""
+    return t.to(torch.float64).reshape(-1).expand(n).contiguous()
+
+
+def _range_any(graph: Graph, tensor: str) -> tuple[int, int] | None:
+    """The proven range of a tensor, or a constant's value range."""
+    if tensor in graph.constants:
+        v = np.asarray(graph.constants[tensor], dtype=np.int64)
+        return (int(v.min()), int(v.max())) if v.size else (0, 0)
+    return _range(graph, tensor)
+
+
 def _range(graph: Graph, tensor: str) -> tuple[int, int] | None:
     rng = graph.tensor(tensor).range
     return None if rng is None else (int(rng.lo), int(rng.hi))
@@ -61,9 +76,15 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
         p = {**base, "w": prep["w"], "bias": bias, "m": _per_channel(g, i["m"], n), "e": _per_channel(g, i["e"], n),
              "wide": bool(i["split"] or i.get("split_id", False)),
              "gemm": row_gemm(prep["route"], prep["chunk"], torch.int32 if prep["route"] == "int_mm" else I64)}
-        if kernels.vnni and prep["route"] == "int_mm" and w.shape[1] % 4 == 0 and 255 * 128 * w.shape[1] < 2**31:
+        if kernels.vnni and prep["route"] == "int_mm" and 255 * 128 * w.shape[1] < 2**31:
             packed = kernels.pack_b(torch.from_numpy(np.array(w)))  # (x + 128) @ w.T: subtract 128 * colsum in the bias
             p.update(packed=packed, bias=bias - 128 * packed.colsum)
+            id_rng = None if i["identity"] is None else _range_any(g, i["identity"])
+            id32 = i["identity"] is None or (id_rng is not None and -(2**31) <= id_rng[0] and id_rng[1] < 2**31)
+            narrow = out_dtype in (torch.int8, torch.int16, torch.int32)
+            if prep["fscale"] is not None and id32 and narrow:  # the plan proved the float64 requantize exact
+                p.update(bias_f=p["bias"].to(torch.float64), scale=_f64(prep["fscale"], n),
+                         scale_id=None if i["identity"] is None else _f64(prep["fscale_id"], n))
         if i["identity"] is not None:
             p.update(m_id=_per_channel(g, i["m_id"], n), e_id=_per_channel(g, i["e_id"], n))
         return p
@@ -92,7 +113,12 @@ def prepare(kernels: NativeKernels, graph: Graph, step: Step, prep: Mapping, out
             if rng[1] - rng[0] >= ZTAB_MAX:
                 return None
             ztab = torch.from_numpy(gelu_coef_mul(np.arange(rng[0], rng[1] + 1, dtype=np.int64)))
-        return {**base, "table": prep["table"].e, "ztab": ztab, "zlo": rng[0], "wide": bool(i["split"])}
+        p = {**base, "table": prep["table"].e, "ztab": ztab, "zlo": rng[0], "wide": bool(i["split"]), "em": None}
+        zlo, zhi = (rng[0], rng[1]) if ztab is None else (int(ztab.min()), int(ztab.max()))
+        if zhi - zlo < ZTAB_MAX:  # em = ShiftExp(-zmax) saturated (ops.shift_exp) for every possible row max
+            em = ops.shift_exp(-np.arange(zlo, zhi + 1, dtype=np.int64), i["x0"], i["n"], INT32_MAX)
+            p.update(em=torch.from_numpy(np.ascontiguousarray(em, dtype=np.int64)), em_lo=zlo)
+        return p
     return None
 
 
@@ -111,7 +137,12 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
             ident = ident.expand(*a.shape[:-1], n)
         args = (np_["m"], np_["e"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"], np_["bias"], ident,
                 np_.get("m_id"), np_.get("e_id"))
-        if "packed" in np_:
+        if "scale" in np_:
+            if ident is not None and ident.dtype not in (torch.int8, torch.int16, torch.int32):
+                ident = ident.to(torch.int32)  # proven to fit (prepare)
+            y = k.gemm_requant_f64(rows, np_["packed"], np_["bias_f"], np_["scale"], i["out_bits"], i["rounding"],
+                                   np_["out_dtype"], ident, np_["scale_id"])
+        elif "packed" in np_:
             y = k.gemm_requant(rows, np_["packed"], *args)
         else:
             y = k.requant(np_["gemm"](rows, np_["w"]), n, *args)
@@ -134,6 +165,9 @@ def run(k: NativeKernels, step: Step, np_: dict, x: Mapping[str, torch.Tensor]) 
                            i["rounding"], np_["wide"], np_["out_dtype"])
     xin = x["x"]
     zmax = k.gelu_rowmax(xin, np_["ztab"], np_["zlo"])
-    em = ops.shift_exp(-zmax, i["x0"], i["n"], INT32_MAX, xp=XP)
+    if np_["em"] is not None:
+        em = np_["em"][zmax - np_["em_lo"]]
+    else:
+        em = ops.shift_exp(-zmax, i["x0"], i["n"], INT32_MAX, xp=XP)
     return k.gelu(xin, np_["ztab"], np_["zlo"], zmax, em, np_["table"], i["span"], SIGMOID_SHIFT, i["m_val"],
                   i["e_val"], i["out_bits"], i["rounding"], np_["wide"], np_["out_dtype"])

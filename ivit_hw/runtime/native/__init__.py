@@ -1,5 +1,5 @@
 """Native row kernels of the fused executor's CPU fast path: ``kernels.cpp`` built once with g++
-(``-O3 -march=native``, threads over rows) and called through ctypes on torch CPU tensors.
+(``-O3 -march=native``, a persistent thread pool) and called through ctypes on torch CPU tensors.
 
 The build is cached under ``.cache/native/`` of the checkout (``~/.cache/ivit_hw/native`` when that
 is not writable; ``IVIT_HW_NATIVE_CACHE`` overrides), keyed by a hash of the source, the flags and
@@ -27,6 +27,8 @@ import torch
 from ..cpu_info import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
+#: every file the build reads (kernels.cpp includes the headers)
+SOURCES = (SOURCE, *(SOURCE.with_name(h) for h in ("pool.h", "vnni_gemm.h", "requant_f64.h", "attention.h")))
 FLAGS = ("-O3", "-march=native", "-std=c++20", "-shared", "-fPIC", "-pthread")
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
 DTYPE_CODES = {torch.int8: 0, torch.uint8: 1, torch.int16: 2, torch.int32: 3, torch.int64: 4,
@@ -41,6 +43,8 @@ SIGNATURES = {
     "ivit_attention": [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _I, _I, _I, _P, _L, _I, _L, _I, _I, _P, _I, _I],
     "ivit_gemm_requant": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _L, _P, _L, _P, _I, _L, _P, _L,
                           _P, _L, _I, _I, _I, _P, _I, _I],
+    "ivit_gemm_requant_f64": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _P, _I, _P, _I, _I, _P, _I,
+                              _I],
     "ivit_has_vnni": [],
     "ivit_pack_b": [_P, _L, _L, _L, _P],
     "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
@@ -59,8 +63,10 @@ def cache_dir() -> Path:
 
 
 def build_key(compiler: str) -> str:
-    """Hash of what the library depends on: source, compiler, flags, CPU (``-march=native``)."""
-    h = hashlib.sha256(SOURCE.read_bytes())
+    """Hash of what the library depends on: sources, compiler, flags, CPU (``-march=native``)."""
+    h = hashlib.sha256()
+    for src in SOURCES:
+        h.update(src.read_bytes())
     h.update(" ".join((compiler, *FLAGS, cpu_model())).encode())
     return h.hexdigest()[:16]
 
@@ -145,11 +151,12 @@ class NativeKernels:
         self.vnni = bool(lib.ivit_has_vnni())
 
     def pack_b(self, w: torch.Tensor) -> PackedB:
-        """``w`` [N, K] int8 (K a multiple of 4) packed for :meth:`gemm_vnni` (once per weight)."""
+        """``w`` [N, K] int8 packed for :meth:`gemm_vnni` (once per weight; K padded with zeros to a
+        multiple of 4)."""
         w = w.to(torch.int8).contiguous()
         n, k = w.shape
         blocks = -(-n // VNNI_COLS)
-        out = torch.empty(blocks * VNNI_COLS * k, dtype=torch.int8)
+        out = torch.empty(blocks * VNNI_COLS * 4 * (-(-k // 4)), dtype=torch.int8)
         self.lib.ivit_pack_b(w.data_ptr(), k, n, k, out.data_ptr())
         colsum = w.to(torch.int64).sum(dim=1)
         return PackedB(out, n, k, blocks, colsum)
@@ -190,11 +197,28 @@ class NativeKernels:
         each chunk of rows is requantized while its accumulators are in cache."""
         a = a.to(torch.int8).contiguous()
         rows = a.shape[0]
-        acc = torch.empty((rows, b.blocks * VNNI_COLS), dtype=torch.int32)
         out, args, _keep = self._requant_args(rows, b.n, m, e, out_bits, rounding, wide, out_dtype, bias, identity,
                                               m_id, e_id)
-        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, acc.data_ptr(),
+        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, None,
                                    *args)
+        return out
+
+    def gemm_requant_f64(self, a: torch.Tensor, b: PackedB, bias: torch.Tensor, scale: torch.Tensor, out_bits: int,
+                         rounding: str, out_dtype: torch.dtype, identity: torch.Tensor | None = None,
+                         scale_id: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`gemm_requant` with the float64 requantize ``ops.requant.requantize_float`` (exact only
+        where ``float_requantize_ok`` holds: the caller's proof): ``bias`` (holding ``-128 * b.colsum``),
+        ``scale`` = m / 2^e and ``scale_id`` per channel (float64, N values); half_even or floor; an
+        int8, int16 or int32 identity."""
+        a = a.to(torch.int8).contiguous()
+        rows = a.shape[0]
+        out = torch.empty((rows, b.n), dtype=out_dtype)
+        if identity is not None:
+            identity = identity.reshape(rows, b.n).contiguous()
+        self.lib.ivit_gemm_requant_f64(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080,
+                                       None, rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
+                                       0 if identity is None else _code(identity), _ptr(scale_id), out_bits,
+                                       ROUNDING_CODES[rounding], out.data_ptr(), _code(out), self.threads())
         return out
 
     def _requant_args(self, rows: int, cols: int, m, e, out_bits: int, rounding: str, wide: bool,
@@ -267,7 +291,8 @@ class NativeKernels:
     def gelu(self, x: torch.Tensor, ztab: torch.Tensor | None, zlo: int, zmax: torch.Tensor, em: torch.Tensor,
              table: torch.Tensor, span: int, sig_shift: int, m: int, e: int, out_bits: int, rounding: str,
              wide: bool, out_dtype: torch.dtype) -> torch.Tensor:
-        """``requantize(x * g)`` with ShiftGELU's sigmoid g (see ``kernels.cpp``)."""
+        """``requantize(x * g)`` with ShiftGELU's sigmoid g (see ``kernels.cpp``); ``em`` must be
+        ``ShiftExp(-zmax)`` row by row (int8 x: the outputs are tabulated per distinct zmax)."""
         x = x.contiguous()
         n = x.shape[-1]
         out = torch.empty(x.shape, dtype=out_dtype)

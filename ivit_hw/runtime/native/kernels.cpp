@@ -12,7 +12,13 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
+
+#include "pool.h"
+#include "requant_f64.h"
+#include "vnni_gemm.h"
 
 typedef int64_t i64;
 typedef __int128 i128;
@@ -94,7 +100,7 @@ static inline i64 round_shift_flat(i64 p, i64 s, int mode) {
 // with bias and every multiplier and shift given per channel (contiguous), typed so that the loop over
 // channels vectorises; same result as requant1<i64>.
 template <int MODE, class IdT, class OutT>
-static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols,
+static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1,
                              const i64* __restrict bias, const i64* __restrict m, const i64* __restrict e,
                              const IdT* __restrict ident, const i64* __restrict mi, const i64* __restrict ei, int bits,
                              OutT* __restrict out) {
@@ -104,13 +110,13 @@ static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 
         OutT* __restrict o = out + r * cols;
         if (ident) {
             const IdT* __restrict id = ident + r * cols;
-            for (i64 c = 0; c < cols; ++c) {
+            for (i64 c = c0; c < c1; ++c) {
                 i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE) +
                         round_shift_flat(static_cast<i64>(id[c]) * mi[c], ei[c], MODE);
                 o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
             }
         } else {
-            for (i64 c = 0; c < cols; ++c) {
+            for (i64 c = c0; c < c1; ++c) {
                 i64 y = round_shift_flat((a[c] + bias[c]) * m[c], e[c], MODE);
                 o[c] = static_cast<OutT>(std::min(std::max(y, lo), hi));
             }
@@ -119,45 +125,39 @@ static void requant_rows_i32(const int32_t* __restrict acc, i64 ld, i64 r0, i64 
 }
 
 template <int MODE, class IdT>
-static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+static void requant_i32_out(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                             const i64* e, const IdT* id, const i64* mi, const i64* ei, int bits, void* out, int out_t) {
     if (out_t == I8)
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int8_t*>(out));
     else if (out_t == I16)
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int16_t*>(out));
     else
-        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
+        requant_rows_i32<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, id, mi, ei, bits, static_cast<int32_t*>(out));
 }
 
 template <int MODE>
-static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, const i64* bias, const i64* m,
+static void requant_i32_id(const int32_t* acc, i64 ld, i64 r0, i64 r1, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                            const i64* e, const void* id, int id_t, const i64* mi, const i64* ei, int bits, void* out,
                            int out_t) {
     if (!id || id_t == I8)
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int8_t*>(id), mi, ei, bits, out, out_t);
     else if (id_t == I16)
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int16_t*>(id), mi, ei, bits, out,
                               out_t);
     else
-        requant_i32_out<MODE>(acc, ld, r0, r1, cols, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
+        requant_i32_out<MODE>(acc, ld, r0, r1, cols, c0, c1, bias, m, e, static_cast<const int32_t*>(id), mi, ei, bits, out,
                               out_t);
 }
 
-// f(r0, r1) over [0, rows) split into nthreads contiguous blocks.
+// f(std::integral_constant<int, MODE>) for the runtime rounding code (a template argument from it).
 template <class F>
-static void parallel_rows(i64 rows, int nthreads, F f) {
-    if (nthreads <= 1 || rows < 2 * nthreads) {
-        f(0, rows);
-        return;
-    }
-    const i64 chunk = (rows + nthreads - 1) / nthreads;
-    std::vector<std::thread> pool;
-    for (int t = 1; t < nthreads; ++t) {
-        const i64 a = t * chunk, b = std::min(rows, a + chunk);
-        if (a < b) pool.emplace_back(f, a, b);
-    }
-    f(0, std::min(rows, chunk));
-    for (auto& th : pool) th.join();
+static inline void with_mode(int mode, F f) {
+    if (mode == FLOOR)
+        f(std::integral_constant<int, FLOOR>{});
+    else if (mode == HALF_UP)
+        f(std::integral_constant<int, HALF_UP>{});
+    else
+        f(std::integral_constant<int, HALF_EVEN>{});
 }
 
 static inline i64 floor_div(i64 a, i64 b) {  // b > 0
@@ -165,136 +165,29 @@ static inline i64 floor_div(i64 a, i64 b) {  // b > 0
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-#include <immintrin.h>
-#define IVIT_VNNI 1
-
-// C[MR x 16*NB] (int32, row stride ldc) = sum_k a[r, k] * B[k, col] over K = 4 * k4n, with a read as
-// unsigned bytes and B packed by ivit_pack_b: u8 x s8 products summed four at a time into int32
-// (vpdpbusd), exact while |sum| < 2^31.
-template <int MR, int NB>
-static inline void vnni_tile(const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
-    __m512i acc[MR][NB];
-    for (int r = 0; r < MR; ++r)
-        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_si512();
-    for (i64 k4 = 0; k4 < k4n; ++k4) {
-        __m512i bv[NB];
-        for (int b = 0; b < NB; ++b) bv[b] = _mm512_loadu_si512(bp + (b * k4n + k4) * 64);
-        for (int r = 0; r < MR; ++r) {
-            int32_t av;
-            std::memcpy(&av, a + r * lda + 4 * k4, 4);  // one vpbroadcastd from memory
-            const __m512i ab = _mm512_set1_epi32(av);
-            for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], ab, bv[b]);
-        }
-    }
-    for (int r = 0; r < MR; ++r)
-        for (int b = 0; b < NB; ++b) _mm512_storeu_si512(c + r * ldc + b * 16, acc[r][b]);
-}
-
-template <int MR>
-static void vnni_tile_nb(int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c, i64 ldc) {
-    switch (nb) {
-        case 1: vnni_tile<MR, 1>(a, lda, bp, k4n, c, ldc); break;
-        case 2: vnni_tile<MR, 2>(a, lda, bp, k4n, c, ldc); break;
-        case 3: vnni_tile<MR, 3>(a, lda, bp, k4n, c, ldc); break;
-        default: vnni_tile<MR, 4>(a, lda, bp, k4n, c, ldc); break;
-    }
-}
-
-static void vnni_tile_any(int mr, int nb, const int8_t* a, i64 lda, const int8_t* bp, i64 k4n, int32_t* c,
-                          i64 ldc) {
-    switch (mr) {
-        case 1: vnni_tile_nb<1>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 2: vnni_tile_nb<2>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 3: vnni_tile_nb<3>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 4: vnni_tile_nb<4>(nb, a, lda, bp, k4n, c, ldc); break;
-        case 5: vnni_tile_nb<5>(nb, a, lda, bp, k4n, c, ldc); break;
-        default: vnni_tile_nb<6>(nb, a, lda, bp, k4n, c, ldc); break;
-    }
-}
-#else
-#define IVIT_VNNI 0
-#endif
-
-static const int VNNI_MR = 6, VNNI_NB = 4, VNNI_CHUNK = 8;
-
-// B[kk, col] = src[col * cs + kk * ks] (col < n, kk < k, zeros beyond) packed for the VNNI tiles:
-// blocks of 16 columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = B[4 k4 + q, 16 nb + col], k4n = ceil(k / 4).
-static void pack_strided(const int8_t* src, i64 cs, i64 ks, i64 n, i64 k, int8_t* out) {
-    const i64 k4n = (k + 3) / 4, nblocks = (n + 15) / 16;
-    for (i64 nb = 0; nb < nblocks; ++nb)
-        for (i64 k4 = 0; k4 < k4n; ++k4)
-            for (i64 col = 0; col < 16; ++col)
-                for (i64 q = 0; q < 4; ++q) {
-                    const i64 cc = 16 * nb + col, kk = 4 * k4 + q;
-                    out[(nb * k4n + k4) * 64 + col * 4 + q] = (cc < n && kk < k) ? src[cc * cs + kk * ks] : 0;
-                }
-}
-
-#if IVIT_VNNI
-// Row blocks [b0, b1) of c = (a ^ xor_a) @ B (see vnni_tile), a chunk of rows kept in cache over all columns.
-static void vnni_gemm_blocks(const int8_t* a, i64 lda, i64 m, i64 k4n, const int8_t* bp, i64 nblocks, uint32_t xor_a,
-                             int32_t* c, i64 b0, i64 b1) {
-    const i64 ldc = 16 * nblocks;
-    std::vector<int8_t> flipped(xor_a ? VNNI_CHUNK * VNNI_MR * 4 * k4n : 0);
-    for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
-        const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
-        const int8_t* ac = a + c0 * VNNI_MR * lda;
-        i64 ldac = lda;
-        if (xor_a) {  // the chunk's rows as a + 128 (unsigned bytes), once
-            const i64 r_end = std::min(m, c1 * VNNI_MR);
-            for (i64 r = c0 * VNNI_MR; r < r_end; ++r)
-                for (i64 j = 0; j < 4 * k4n; ++j)
-                    flipped[(r - c0 * VNNI_MR) * 4 * k4n + j] = static_cast<int8_t>(a[r * lda + j] ^ 0x80);
-            ac = flipped.data();
-            ldac = 4 * k4n;
-        }
-        for (i64 nb = 0; nb < nblocks; nb += VNNI_NB) {
-            const int nbs = static_cast<int>(std::min<i64>(VNNI_NB, nblocks - nb));
-            for (i64 mb = c0; mb < c1; ++mb) {
-                const i64 r = mb * VNNI_MR;
-                const int mr = static_cast<int>(std::min<i64>(VNNI_MR, m - r));
-                vnni_tile_any(mr, nbs, ac + (mb - c0) * VNNI_MR * ldac, ldac, bp + nb * k4n * 64, k4n,
-                              c + r * ldc + nb * 16, ldc);
-            }
-        }
-    }
-}
-#endif
-
 // Shiftmax of one requantized row s[0..n) (spec section 5, unmasked) in place: d = s - max(s) in
 // [-span, 0], e = table[d + span] (ShiftExp from the ops kernel), y = (e * f) >> (32 - out_bits).
 static inline void shiftmax_row(i64* s, i64 n, const i64* table, i64 span, int out_bits) {
     i64 mx = INT64_MIN;
     for (i64 j = 0; j < n; ++j) mx = std::max(mx, s[j]);
-    i64 esum = 0;
-    for (i64 j = 0; j < n; ++j) {
+    i64 esum = 0, j = 0;
+#if defined(__AVX512F__)
+    __m512i vsum = _mm512_setzero_si512();
+    const __m512i off = _mm512_set1_epi64(span - mx);
+    for (; j + 8 <= n; j += 8) {  // the ShiftExp lookups, 8 at a time
+        const __m512i e = _mm512_i64gather_epi64(_mm512_add_epi64(_mm512_loadu_si512(s + j), off), table, 8);
+        _mm512_storeu_si512(s + j, e);
+        vsum = _mm512_add_epi64(vsum, e);
+    }
+    esum = _mm512_reduce_add_epi64(vsum);
+#endif
+    for (; j < n; ++j) {
         s[j] = table[s[j] - mx + span];
         esum += s[j];
     }
     const i64 total = std::min(std::max(esum, static_cast<i64>(1)), INT32_MAX_);
     const i64 f = INT32_MAX_ / total;
     for (i64 j = 0; j < n; ++j) s[j] = (s[j] * f) >> (32 - out_bits);
-}
-
-// One ShiftGELU row for int8 x with z = x: out = requantize(x * g0[x]) (direct products), typed to vectorise.
-template <int MODE, class OutT>
-static void gelu_row_typed(const int8_t* __restrict x, i64 n, const i64* __restrict g0, i64 m, i64 e, int bits,
-                           OutT* __restrict out) {
-    const i64 hi = (static_cast<i64>(1) << (bits - 1)) - 1, lo = -hi - 1;
-    for (i64 j = 0; j < n; ++j) {
-        const i64 xv = x[j];
-        const i64 y = round_shift_flat(xv * g0[xv] * m, e, MODE);
-        out[j] = static_cast<OutT>(std::min(std::max(y, lo), hi));
-    }
-}
-
-template <int MODE>
-static void gelu_row_i8(const int8_t* x, i64 n, const i64* g0, i64 m, i64 e, int bits, void* out, int out_t, i64 off) {
-    if (out_t == I8)
-        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int8_t*>(out) + off);
-    else
-        gelu_row_typed<MODE>(x, n, g0, m, e, bits, static_cast<int16_t*>(out) + off);
 }
 
 // One I-LayerNorm row + per-channel requantize (direct products), typed to vectorise; the int64 steps
@@ -346,7 +239,7 @@ static void layernorm_row_in(const void* x, int x_t, i64 r, i64 c, const i64* bi
 }
 
 // Rows [r0, r1) of ivit_requant.
-static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, const i64* bias, const i64* m,
+static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, i64 c0, i64 c1, const i64* bias, const i64* m,
                           i64 m_step, const i64* e, i64 e_step, const void* ident, int id_t, i64 id_ld,
                           const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                           void* out, int out_t, i64 r0, i64 r1) {
@@ -357,16 +250,16 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, cons
     if (fast) {
         const int32_t* a32 = static_cast<const int32_t*>(acc);
         if (mode == FLOOR)
-            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
         else if (mode == HALF_UP)
-            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
+            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
         else
-            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, bias, m, e, ident, id_t, m_id, e_id, bits, out,
+            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out,
                                       out_t);
         return;
     }
     for (i64 r = r0; r < r1; ++r) {
-        for (i64 c = 0; c < cols; ++c) {
+        for (i64 c = c0; c < c1; ++c) {
             i64 a = load(acc, acc_t, r * acc_ld + c) + (bias ? bias[c] : 0);
             i64 b = ident ? load(ident, id_t, r * id_ld + c) : 0;
             i64 v = ident ? requant_any(wide, a, m[c * m_step], static_cast<int>(e[c * e_step]), mode, bits,
@@ -377,23 +270,61 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, cons
     }
 }
 
+#include "attention.h"
+
+#if IVIT_VNNI
+// The work items of a threaded GEMM (see VnniGemm) with f(r0, r1, nb0, nb1) run after each item's tile.
+template <class F>
+static void vnni_gemm_items(const VnniGemm& g, int nthreads, F after, bool scratch = false) {
+    const i64 slab = g.slab_blocks(nthreads), slabs = (g.nblocks + slab - 1) / slab;
+    const i64 chunks = (g.m + ROWS_CHUNK - 1) / ROWS_CHUNK;
+    auto item = [&](i64 i) {
+        const i64 r0 = (i / slabs) * ROWS_CHUNK, r1 = std::min(g.m, r0 + ROWS_CHUNK);
+        const i64 nb0 = (i % slabs) * slab, nb1 = std::min(g.nblocks, nb0 + slab);
+        if (!scratch) {
+            g.run(r0, r1, nb0, nb1);
+            after(r0, r1, nb0, nb1, g.c, g.ldc);
+            return;
+        }
+        // the item's accumulators in a per-thread tile (no whole [m, n] int32 buffer to fault in);
+        // c is addressed as origin + r * ldc + col for the item's rows and columns, inside the tile
+        thread_local std::vector<int32_t> tile;
+        const i64 ldc = 16 * slab;
+        tile.resize(ROWS_CHUNK * ldc);
+        int32_t* origin = reinterpret_cast<int32_t*>(reinterpret_cast<uintptr_t>(tile.data()) -
+                                                     static_cast<uintptr_t>((r0 * ldc + 16 * nb0) * 4));
+        VnniGemm gi = g;
+        gi.c = origin;
+        gi.ldc = ldc;
+        gi.run(r0, r1, nb0, nb1);
+        after(r0, r1, nb0, nb1, origin, ldc);
+    };
+    if (nthreads <= 1) {
+        for (i64 i = 0; i < chunks * slabs; ++i) item(i);
+    } else {
+        ivit::Pool::get().run(chunks * slabs, nthreads, item);
+    }
+}
+#endif
+
 extern "C" {
 
 // Whether this build has the AVX512-VNNI GEMM (ivit_gemm_vnni); the caller falls back otherwise.
 int ivit_has_vnni() { return IVIT_VNNI; }
 
-// Pack w [n, k] int8 (row stride ldw; k a multiple of 4) for ivit_gemm_vnni: blocks of 16 output
-// columns, out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], zeros past n.
+// Pack w [n, k] int8 (row stride ldw) for ivit_gemm_vnni: blocks of 16 output columns,
+// out[((nb * k4n) + k4) * 64 + col * 4 + q] = w[16 nb + col, 4 k4 + q], k4n = ceil(k / 4), zeros past n and k.
 void ivit_pack_b(const int8_t* w, i64 ldw, i64 n, i64 k, int8_t* out) { pack_strided(w, ldw, 1, n, k, out); }
 
-// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda, k a multiple of 4)
-// and B packed by ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts
-// 128 * colsum(B)), 0 reads a as unsigned bytes. Threads over row blocks.
+
+// c [m, 16 * nblocks] (int32) = (a ^ xor_a) @ B for int8 a [m, k] (row stride lda) and B packed by
+// ivit_pack_b; xor_a = 0x80808080 computes (a + 128) @ B (the caller subtracts 128 * colsum(B)),
+// 0 reads a as unsigned bytes. Threads over (row chunk, column slab) items.
 void ivit_gemm_vnni(const int8_t* a, i64 lda, i64 m, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                     int32_t* c, int nthreads) {
 #if IVIT_VNNI
-    const i64 mblocks = (m + VNNI_MR - 1) / VNNI_MR;
-    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) { vnni_gemm_blocks(a, lda, m, k / 4, bp, nblocks, xor_a, c, b0, b1); });
+    const VnniGemm g{a, lda, m, k, bp, nblocks, xor_a, c, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [](i64, i64, i64, i64, const int32_t*, i64) {});
 #else
     (void)a; (void)lda; (void)m; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)c; (void)nthreads;
 #endif
@@ -406,31 +337,49 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
                   const i64* m_id, i64 mid_step, const i64* e_id, i64 eid_step, int bits, int mode, int wide,
                   void* out, int out_t, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        requant_range(acc, acc_t, acc_ld, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
+        requant_range(acc, acc_t, acc_ld, cols, 0, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
                       eid_step, bits, mode, wide, out, out_t, r0, r1);
     });
 }
 
-// ivit_gemm_vnni into acc (int32 [rows, 16 * nblocks]) followed by ivit_requant of each chunk of rows while
-// it is in cache, in one parallel region (the GEMM step's epilogue; arguments as there).
+// ivit_gemm_vnni followed by ivit_requant of each work item while its accumulators are in cache (a
+// per-thread tile; acc is unused and may be null), in one parallel region (the GEMM step's epilogue;
+// arguments as there).
 void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
                        i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
                        const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
                        i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 mblocks = (rows + VNNI_MR - 1) / VNNI_MR, ldc = 16 * nblocks;
-    parallel_rows(mblocks, nthreads, [=](i64 b0, i64 b1) {
-        for (i64 c0 = b0; c0 < b1; c0 += VNNI_CHUNK) {
-            const i64 c1 = std::min(b1, c0 + VNNI_CHUNK);
-            vnni_gemm_blocks(a, lda, rows, k / 4, bp, nblocks, xor_a, acc, c0, c1);
-            requant_range(acc, I32, ldc, cols, bias, m, m_step, e, e_step, ident, id_t, id_ld, m_id, mid_step, e_id,
-                          eid_step, bits, mode, wide, out, out_t, c0 * VNNI_MR, std::min(rows, c1 * VNNI_MR));
-        }
-    });
+    (void)acc;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
+        requant_range(c, I32, ld, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, m, m_step, e, e_step, ident, id_t,
+                      id_ld, m_id, mid_step, e_id, eid_step, bits, mode, wide, out, out_t, r0, r1);
+    }, true);
 #else
     (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
     (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
     (void)e_id; (void)eid_step; (void)bits; (void)mode; (void)wide; (void)out; (void)out_t; (void)nthreads;
+#endif
+}
+
+// ivit_gemm_requant (acc unused, may be null) with the float64 requantize (requant_f64.h; only where the plan
+// proved it exact):
+// out = clamp(rnd((acc + bias) * s) [+ rnd(identity * s_id)], bits), every constant per channel (cols
+// values), identity [rows, cols] contiguous or null, mode FLOOR or HALF_EVEN.
+void ivit_gemm_requant_f64(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
+                           int32_t* acc, i64 rows, i64 cols, const double* bias, const double* s, const void* ident,
+                           int id_t, const double* s_id, int bits, int mode, void* out, int out_t, int nthreads) {
+#if IVIT_VNNI
+    (void)acc;
+    const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
+    vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
+        requant_f64(c, ld, r0, r1, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, s, ident, id_t, s_id, bits, mode,
+                    out, out_t);
+    }, true);
+#else
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)s; (void)ident; (void)id_t; (void)s_id; (void)bits; (void)mode; (void)out; (void)out_t; (void)nthreads;
 #endif
 }
 
@@ -458,53 +407,23 @@ void ivit_attention(const int8_t* q, const i64* qs, const int8_t* k, const i64* 
                     i64 nb_, i64 nh, i64 n, i64 dh, i64 sm, int se, int sbits, int mode, const i64* table, i64 span,
                     int out_bits, i64 om, int oe, int obits, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    const i64 d4 = (dh + 3) / 4, n4 = (n + 3) / 4, nblk = (n + 15) / 16, dblk = (dh + 15) / 16;
-    parallel_rows(nb_ * nh, nthreads, [=](i64 t0, i64 t1) {
-        std::vector<int8_t> qa(n * 4 * d4), kp(nblk * 16 * 4 * d4), vp(dblk * 16 * 4 * n4);
-        std::vector<uint8_t> hi(n * 4 * n4), lo(n * 4 * n4);
-        std::vector<int32_t> sc(n * 16 * nblk), ohi(n * 16 * dblk), olo(n * 16 * dblk);
-        std::vector<i64> ksum(n), row(n);
-        const i64 mblocks = (n + VNNI_MR - 1) / VNNI_MR;
-        for (i64 t = t0; t < t1; ++t) {
-            const i64 b = t / nh, h = t % nh;
-            const int8_t* qh = q + b * qs[0] + h * qs[1];
-            const int8_t* kh = k + b * ks[0] + h * ks[1];
-            const int8_t* vh = v + b * vs[0] + h * vs[1];
-            for (i64 i = 0; i < n; ++i) {
-                i64 sum = 0;
-                for (i64 d = 0; d < 4 * d4; ++d) {
-                    qa[i * 4 * d4 + d] = d < dh ? qh[i * qs[2] + d * qs[3]] : 0;
-                    if (d < dh) sum += kh[i * ks[2] + d * ks[3]];
-                }
-                ksum[i] = sum;
-            }
-            pack_strided(kh, ks[2], ks[3], n, dh, kp.data());
-            pack_strided(vh, vs[3], vs[2], dh, n, vp.data());
-            vnni_gemm_blocks(qa.data(), 4 * d4, n, d4, kp.data(), nblk, 0x80808080u, sc.data(), 0, mblocks);
-            for (i64 i = 0; i < n; ++i) {
-                const int32_t* si = sc.data() + i * 16 * nblk;
-                for (i64 j = 0; j < n; ++j)
-                    row[j] = requant_any(false, static_cast<i64>(si[j]) - 128 * ksum[j], sm, se, mode, sbits);
-                shiftmax_row(row.data(), n, table, span, out_bits);
-                for (i64 j = 0; j < 4 * n4; ++j) {
-                    const i64 y = j < n ? row[j] : 0;
-                    hi[i * 4 * n4 + j] = static_cast<uint8_t>(y >> 8);
-                    lo[i * 4 * n4 + j] = static_cast<uint8_t>(y & 255);
-                }
-            }
-            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(hi.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
-                             ohi.data(), 0, mblocks);
-            vnni_gemm_blocks(reinterpret_cast<const int8_t*>(lo.data()), 4 * n4, n, n4, vp.data(), dblk, 0u,
-                             olo.data(), 0, mblocks);
-            const i64 base = t * n * dh;
-            for (i64 i = 0; i < n; ++i)
-                for (i64 d = 0; d < dh; ++d) {
-                    const i64 idx = i * 16 * dblk + d;
-                    const i64 o = 256 * static_cast<i64>(ohi[idx]) + olo[idx];
-                    store(out, out_t, base + i * dh + d, requant_any(false, o, om, oe, mode, obits));
-                }
-        }
-    });
+    const AttnShape sh{n, dh, sm, se, sbits, table, span, out_bits, om, oe, obits};
+    // work items: (batch, head, block of query rows), enough blocks for every thread to get several
+    const i64 heads = nb_ * nh;
+    const i64 qblocks = std::min((n + VNNI_MR - 1) / VNNI_MR, std::max<i64>(1, (4 * nthreads + heads - 1) / heads));
+    const i64 qrows = (n + qblocks - 1) / qblocks;
+    auto item = [&](i64 it) {
+        const i64 t = it / qblocks, b = t / nh, h = t % nh, i0 = (it % qblocks) * qrows;
+        const i64 i1 = std::min(n, i0 + qrows);
+        if (i0 >= i1) return;
+        attention_rows(sh, q + b * qs[0] + h * qs[1], qs + 2, k + b * ks[0] + h * ks[1], ks + 2,
+                       v + b * vs[0] + h * vs[1], vs + 2, i0, i1, mode, out, out_t, t * n * dh);
+    };
+    if (nthreads <= 1) {
+        for (i64 it = 0; it < heads * qblocks; ++it) item(it);
+    } else {
+        ivit::Pool::get().run(heads * qblocks, nthreads, item);
+    }
 #else
     (void)q; (void)qs; (void)k; (void)ks; (void)v; (void)vs; (void)nb_; (void)nh; (void)n; (void)dh; (void)sm;
     (void)se; (void)sbits; (void)mode; (void)table; (void)span; (void)out_bits; (void)om; (void)oe; (void)obits;
@@ -523,12 +442,9 @@ void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, in
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
             if (fast) {
-                if (mode == FLOOR)
-                    layernorm_row_in<FLOOR>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
-                else if (mode == HALF_UP)
-                    layernorm_row_in<HALF_UP>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
-                else
-                    layernorm_row_in<HALF_EVEN>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                with_mode(mode, [&](auto md) {
+                    layernorm_row_in<decltype(md)::value>(x, x_t, r, c, bias, iters, k0, m, e, bits, out, out_t);
+                });
                 continue;
             }
             i64 xsum = 0;
@@ -558,6 +474,13 @@ void ivit_layernorm(const void* x, int x_t, i64 rows, i64 c, const i64* bias, in
 void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, i64* zmax, int nthreads) {
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
         for (i64 r = r0; r < r1; ++r) {
+            if (x_t == I8 && !ztab) {  // typed: vectorises
+                const int8_t* xr = static_cast<const int8_t*>(x) + r * n;
+                int8_t m8 = INT8_MIN;
+                for (i64 j = 0; j < n; ++j) m8 = std::max(m8, xr[j]);
+                zmax[r] = n ? m8 : INT64_MIN;
+                continue;
+            }
             i64 mx = INT64_MIN;
             for (i64 j = 0; j < n; ++j) {
                 const i64 xv = load(x, x_t, r * n + j);
@@ -574,31 +497,60 @@ void ivit_gelu_rowmax(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, 
 void ivit_gelu(const void* x, int x_t, i64 rows, i64 n, const i64* ztab, i64 zlo, const i64* zmax, const i64* em,
                const i64* table, i64 span, int sig_shift, i64 m, int e, int bits, int mode, int wide, void* out,
                int out_t, int nthreads) {
-    const bool fast = x_t == I8 && !ztab && !wide && (out_t == I8 || out_t == I16);  // the typed rows
+    // g of d = z - zmax[r] depends on the row only through zmax[r] (em[r] is ShiftExp(-zmax[r])), so
+    // for int8 x the output is a function of (zmax[r], x): a 256-entry table per distinct zmax, filled
+    // for the x values met (the same formula, once per value instead of once per element)
+    auto g_of = [=](i64 d, i64 emr) {
+        const i64 ev = table[d + span];
+        const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
+        const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
+        return (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+    };
+    auto value = [=](i64 xv, i64 r) {
+        const i64 z = ztab ? ztab[xv - zlo] : xv;
+        return requant_any(wide, xv * g_of(z - zmax[r], em[r]), m, e, mode, bits);
+    };
     parallel_rows(rows, nthreads, [=](i64 r0, i64 r1) {
-        std::vector<i64> gtab(span + 1);  // g for every d of the row (the ops' per-row table path)
+        if (x_t != I8) {
+            for (i64 r = r0; r < r1; ++r)
+                for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, value(load(x, x_t, r * n + j), r));
+            return;
+        }
+        std::unordered_map<i64, size_t> slot;  // zmax -> its table
+        std::vector<int32_t> lut;
+        std::vector<uint8_t> have;
         for (i64 r = r0; r < r1; ++r) {
-            const i64 mx = zmax[r], emr = em[r];
-            for (i64 dd = 0; dd <= span; ++dd) {
-                const i64 ev = table[dd];
-                const i64 total = std::min(ev + emr, INT32_MAX_);  // in [0, 2^31 - 1]: a 32-bit division
-                const i64 f = total > 0 ? static_cast<uint32_t>(INT32_MAX_) / static_cast<uint32_t>(total) : 0;
-                gtab[dd] = (ev * f) >> sig_shift;  // total 0 only with ev 0: g is 0 then
+            auto [it, fresh] = slot.try_emplace(zmax[r], lut.size());
+            if (fresh) {
+                lut.resize(lut.size() + 256);
+                have.resize(have.size() + 256, 0);
             }
-            if (fast) {
-                const i64* g0 = gtab.data() + span - mx;  // g0[z] = g of d = z - mx
-                if (mode == FLOOR)
-                    gelu_row_i8<FLOOR>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                else if (mode == HALF_UP)
-                    gelu_row_i8<HALF_UP>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                else
-                    gelu_row_i8<HALF_EVEN>(static_cast<const int8_t*>(x) + r * n, n, g0, m, e, bits, out, out_t, r * n);
-                continue;
+            int32_t* L = lut.data() + it->second + 128;
+            uint8_t* H = have.data() + it->second + 128;
+            const int8_t* xr = static_cast<const int8_t*>(x) + r * n;
+            if (fresh && !ztab) {  // z = x: every x of such a row lies in [zmax - span, zmax]
+                for (i64 xv = std::max<i64>(-128, zmax[r] - span); xv <= std::min<i64>(127, zmax[r]); ++xv) {
+                    L[xv] = static_cast<int32_t>(value(xv, r));
+                    H[xv] = 1;
+                }
             }
-            for (i64 j = 0; j < n; ++j) {
-                const i64 xv = load(x, x_t, r * n + j);
-                const i64 z = ztab ? ztab[xv - zlo] : xv;
-                store(out, out_t, r * n + j, requant_any(wide, xv * gtab[z - mx + span], m, e, mode, bits));
+            if (ztab) {
+                for (i64 j = 0; j < n; ++j) {
+                    const int xv = xr[j];
+                    if (!H[xv]) {
+                        L[xv] = static_cast<int32_t>(value(xv, r));
+                        H[xv] = 1;
+                    }
+                }
+            }
+            if (out_t == I8) {
+                int8_t* o = static_cast<int8_t*>(out) + r * n;
+                for (i64 j = 0; j < n; ++j) o[j] = static_cast<int8_t>(L[xr[j]]);
+            } else if (out_t == I16) {
+                int16_t* o = static_cast<int16_t*>(out) + r * n;
+                for (i64 j = 0; j < n; ++j) o[j] = static_cast<int16_t>(L[xr[j]]);
+            } else {
+                for (i64 j = 0; j < n; ++j) store(out, out_t, r * n + j, L[xr[j]]);
             }
         }
     });
