@@ -46,7 +46,8 @@ def _add_quantize(p: argparse.ArgumentParser) -> None:
                    help=f"float model preset: {', '.join(PRESET_CHOICES)}")
     p.add_argument("--checkpoint", help="timm-style .pth/.pt/.safetensors state dict (random weights if omitted)")
     p.add_argument("--config", metavar="YAML", help="quantization options as YAML (softmax, gelu, layernorm, "
-                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef, patch_norm_bits (Swin))")
+                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef, patch_norm_bits (Swin), "
+                   "dyadic_bits (requantize multiplier precision, 8..31; 17 fits one 18x18 multiplier))")
     p.add_argument("--calib", required=True, metavar="SOURCE",
                    help="calibration images: 'digits', a .npy of uint8 [N,C,H,W] or a class-per-folder tree")
     p.add_argument("--max-calib", type=int, default=None, metavar="N",
