@@ -57,7 +57,8 @@ def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator"
                                        tb_inputs=str(Path(tmp) / "images.npy")))
     man = read_manifest(out)
     t1 = time.perf_counter()
-    log(f"[demo] RTL top: rendered the whole model ({par}: {man['multipliers']} GEMM multipliers) into {out}; "
+    log(f"[demo] RTL top: rendered the whole model ({par}: {man['multipliers']} GEMM multipliers, "
+        f"{man.get('dsp')} MULT18X18D in all) into {out}; "
         f"cocotb on {sim} with {len(images)} test images")
     base = {"simulator": sim, "images": int(len(images)), "parallelism": par, "folder": str(out)}
     try:
@@ -70,6 +71,7 @@ def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator"
     util = utilisation(man, interval)
     return {**base, "ok": res["failed"] == 0, "passed": res["passed"], "failed": res["failed"],
             "latency": timing.get("latency"), "interval": interval, "multipliers": man["multipliers"],
+            "dsp": man.get("dsp"),
             "mac_utilisation": util, "fmax_mhz": fmax, "fmax_source": source,
             "images_per_s": fmax * 1e6 / interval if fmax and interval else None,
             "render_seconds": round(t1 - t0, 1), "simulate_seconds": round(time.perf_counter() - t1, 1)}

@@ -214,7 +214,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
-                           "multipliers": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"], "acc_bits": g["wacc"]})
+                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"],
+                           "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
         net.modules[f"{mod}.v"] = render_unit(view)
@@ -222,8 +223,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         if any(p.get("tuser") for p in row["ports"]["in"]):
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
-        net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1,
-                           "multipliers": lane_pieces(graph, n),
+        net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
+                           "dsp": lane_pieces(graph, n),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
                       "ins": ins, "out": out})

@@ -145,6 +145,8 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
                             "tensor": out_tensor}},
             "golden_trace": GOLDEN_TRACE, "trace": traced,
             "samples": int(len(xs)), "macs_per_image": int(macs), "multipliers": int(mults),
+            # hard multipliers (MULT18X18D) of the whole top: GEMM lanes and units (dsp_count)
+            "dsp": int(sum(r["dsp"] for r in layer_rows)),
             "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
 
 
