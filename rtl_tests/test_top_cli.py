@@ -84,3 +84,14 @@ def test_demo_top_step_renders_and_reports(tmp_path, digits_graph_m17, monkeypat
     assert round(100 * res["mac_utilisation"], 1) == 74.3
     assert json.loads((tmp_path / "report.json").read_text())["rtl_top"]["interval"] == 69632.0
     assert "## RTL model top" in (tmp_path / "report.md").read_text()
+
+
+def test_demo_top_step_refuses_a_top_that_does_not_fit(tmp_path, digits_graph):
+    """With 31-bit multipliers the digits top needs more than the ECP5-85k's 156 MULT18X18D even at one lane
+    per GEMM: the step reports the plan's one line instead of rendering."""
+    import ivit_hw.codegen.verilog.demo_top_step as step
+
+    save_graph(digits_graph, tmp_path / "model.ivit")
+    res = step.rtl_top_demo_step(tmp_path / "model.ivit", np.zeros((1, 1, 8, 8), dtype=np.int64), tmp_path / "top")
+    assert "budget:156: dsp_budget 156 is below the" in res["error"] and not (tmp_path / "top").exists()
+    assert step.summary_line(res).startswith("RTL model top: not verified (--parallelism budget:156")
