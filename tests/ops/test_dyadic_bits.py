@@ -70,3 +70,12 @@ def test_quant_config_dyadic_bits():
     for bad in (32, 7, "17", 17.5):
         with pytest.raises(UserValueError, match="dyadic_bits"):
             QuantConfig.from_dict({"dyadic_bits": bad})
+
+
+def test_scale_claim_tolerance_follows_the_stored_multiplier():
+    from ivit_hw.ir.scale_rules import DYADIC_RTOL, dyadic_rtol
+
+    # twice the rounding error 1/(2|m|) of the smallest nonzero |m|: 2^16 -> 2^-16; never below 2^-30
+    assert dyadic_rtol(np.array([2**16, -(2**17 - 1), 0])) == 2.0**-16
+    assert dyadic_rtol(np.array([2**30, 2**31 - 1])) == DYADIC_RTOL == 2.0**-30
+    assert dyadic_rtol(np.array([0, 0])) == DYADIC_RTOL
