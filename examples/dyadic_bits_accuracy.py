@@ -1,9 +1,10 @@
 """Integer test accuracy of the digits model with 31-bit (default) and narrower requantize multipliers.
 
 Trains the float digits model once (the quick recipe of ``ivit_hw.frontend.synthetic``, or with
-``--demo`` the demo's float recipe followed by its QAT, as ``make demo`` does), quantizes it at every ``--bits`` (the quantizer's ``dyadic_bits``), runs the
-golden executor on the 450-image test split and prints accuracy and agreement with the 31-bit graph.
-``--save DIR`` writes each graph to ``DIR/digits_m<bits>.ivit``.
+``--demo`` the demo's float recipe followed by its QAT, as ``make demo`` does), quantizes it at every
+``--bits`` (the quantizer's ``dyadic_bits``), runs the golden executor on the 450-image test
+split and prints accuracy and agreement with the first setting's graph. ``--save DIR``
+writes each graph to ``DIR/digits_m<bits>.ivit``.
 
     PYTHONPATH=. .venv/bin/python examples/dyadic_bits_accuracy.py --bits 31 17 --save out
 """
