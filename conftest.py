@@ -11,3 +11,13 @@ def digits_graph():
     from ivit_hw.frontend.synthetic import quick_digits_graph
 
     return quick_digits_graph()
+
+
+@pytest.fixture(scope="session")
+def digits_graph_m17():
+    """The same digits model quantized with 17-bit requantize multipliers (``dyadic_bits: 17``, as the demo
+    does): the graph whose model top fits the ECP5-85k's 156 multipliers (reuses the float training)."""
+    from ivit_hw.frontend.qconfig import QuantConfig
+    from ivit_hw.frontend.synthetic import quick_digits_graph
+
+    return quick_digits_graph(cfg=QuantConfig(dyadic_bits=17))

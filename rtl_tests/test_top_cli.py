@@ -57,26 +57,41 @@ def test_top_bad_input(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_demo_top_step_renders_and_reports(tmp_path, digits_graph, monkeypatch):
-    """make demo's model-top step: the top rendered at budget:156 from the demo folder's graph, the simulation's
-    figures in report.json and report.md (the simulation itself is faked here; the Verilator tests run it)."""
+def test_demo_top_step_renders_and_reports(tmp_path, digits_graph_m17, monkeypatch):
+    """make demo's model-top step: the top rendered at budget:156 from the demo folder's graph (17-bit
+    multipliers, as the demo quantizes), the simulation's figures in report.json and report.md (the simulation
+    itself is faked here; the Verilator tests run it)."""
     import json
 
     import ivit_hw.codegen.verilog.demo_top_step as step
 
-    save_graph(digits_graph, tmp_path / "model.ivit")
+    save_graph(digits_graph_m17, tmp_path / "model.ivit")
     (tmp_path / "report.md").write_text("# demo\n")
     seen = {}
 
     def fake_run_top(out, man, sim, **kw):
         seen.update(sim=sim, layers={r["node"]: r["parallelism"] for r in man["layers"] if r["macs"]},
                     golden=(out / man["golden_top"]).is_file(), samples=man["samples"])
-        return {"passed": 2, "failed": 0, "timing": {"latency": 1000, "interval": 34816.0}}
+        return {"passed": 2, "failed": 0, "timing": {"latency": 1000, "interval": 69632.0}}
 
     monkeypatch.setattr(step, "run_top", fake_run_top)
     res = step.run_rtl_top_demo(tmp_path, 2)
     assert seen["sim"] == "verilator" and seen["golden"] and seen["samples"] == 2
-    assert seen["layers"]["blocks.0.attn.qkv.acc"] == 7 and seen["layers"]["blocks.0.mlp.fc1.acc"] == 4
-    assert res["ok"] and res["multipliers"] == 78 and round(100 * res["mac_utilisation"], 1) == 87.7
-    assert json.loads((tmp_path / "report.json").read_text())["rtl_top"]["interval"] == 34816.0
+    # 108 MULT18X18D in the units leave 48 of the 156 for GEMM lanes: P = 4 qkv, 2 fc1 and fc2, 1 elsewhere
+    # (46 lanes); 2,380,928 MACs / 46 / 69,632 clocks = 74.3 %
+    assert seen["layers"]["blocks.0.attn.qkv.acc"] == 4 and seen["layers"]["blocks.0.mlp.fc1.acc"] == 2
+    assert res["ok"] and res["multipliers"] == 46 and res["dsp"] == 154
+    assert round(100 * res["mac_utilisation"], 1) == 74.3
+    assert json.loads((tmp_path / "report.json").read_text())["rtl_top"]["interval"] == 69632.0
     assert "## RTL model top" in (tmp_path / "report.md").read_text()
+
+
+def test_demo_top_step_refuses_a_top_that_does_not_fit(tmp_path, digits_graph):
+    """With 31-bit multipliers the digits top needs more than the ECP5-85k's 156 MULT18X18D even at one lane
+    per GEMM: the step reports the plan's one line instead of rendering."""
+    import ivit_hw.codegen.verilog.demo_top_step as step
+
+    save_graph(digits_graph, tmp_path / "model.ivit")
+    res = step.rtl_top_demo_step(tmp_path / "model.ivit", np.zeros((1, 1, 8, 8), dtype=np.int64), tmp_path / "top")
+    assert "budget:156: dsp_budget 156 is below the" in res["error"] and not (tmp_path / "top").exists()
+    assert step.summary_line(res).startswith("RTL model top: not verified (--parallelism budget:156")

@@ -267,3 +267,21 @@ def test_dp16kd_rom_packing_puts_word_i_at_bits_20_i_of_its_initval_row():
     assert all(v == "320'h" + "0" * 80 for v in lo[2:] + hi[2:])
     with pytest.raises(ValueError):
         dp16kd_initvals([0] * 1025, 8)
+
+
+def test_hierarchical_synthesis_counts_every_module_instance(tmp_path):
+    """``synth_design(..., hierarchical=True)`` (what ``synth`` does for a model top: synth_ecp5 -noflatten)
+    reads the whole design's counts: two instances of a registered 8 x 8 multiplier are 2 MULT18X18D, 32 FF."""
+    from ivit_hw.eda.synth import synth_design
+
+    src = tmp_path / "h.v"
+    src.write_text(
+        "module mac8 (input wire clk, input wire signed [7:0] a, input wire signed [7:0] b,\n"
+        "             output reg signed [15:0] p);\n    always @(posedge clk) p <= a * b;\nendmodule\n"
+        "module htop (input wire clk, input wire signed [7:0] a, input wire signed [7:0] b,\n"
+        "             input wire signed [7:0] c, output wire signed [15:0] p, output wire signed [15:0] q);\n"
+        "    mac8 u0 (.clk(clk), .a(a), .b(b), .p(p));\n    mac8 u1 (.clk(clk), .a(c), .b(b), .p(q));\nendmodule\n")
+    row = synth_design([src], "htop", "ecp5-85k", work=tmp_path / "w", place_route=False, hierarchical=True,
+                       cache=Path(".cache") / "yowasp")
+    assert row["dsp"] == 2 and row["ff"] == 32, row
+    assert "synth_ecp5 -noflatten" in (tmp_path / "w" / "synth.ys").read_text()

@@ -74,15 +74,15 @@ def ibert_gelu_b() -> Graph:
 
 
 def _requant(shape, acc_bits: int, iv: Interval, ratios, out_bits: int, rounding: str, identity: bool,
-             name: str) -> Graph:
+             name: str, bits: int = 31, id_ratio: float = 0.37) -> Graph:
     b = GraphBuilder(f"requantize_{name}")
     acc = b.input("acc", shape, IntType(acc_bits), 1.0, iv)
-    m, e = ops.dyadic(np.asarray(ratios, dtype=np.float64))
+    m, e = ops.dyadic(np.asarray(ratios, dtype=np.float64), bits)
     ins = {"acc": acc, "m": b.const(f"{name}.m", np.asarray(m), IntType(32)),
            "e": b.const(f"{name}.e", np.asarray(e), IntType(8, signed=False))}
     if identity:
         ins["identity"] = b.input("identity", shape, IntType(16), 1.0, Interval(-32768, 32767))
-        m2, e2 = ops.dyadic(0.37)
+        m2, e2 = ops.dyadic(id_ratio, bits)
         ins["m_id"] = b.const(f"{name}.m_id", np.asarray(m2), IntType(32))
         ins["e_id"] = b.const(f"{name}.e_id", np.asarray(e2), IntType(8, signed=False))
     scale = 2.0 ** np.asarray(e, dtype=np.float64) / np.asarray(m, dtype=np.float64)  # S_acc = 1
@@ -110,6 +110,13 @@ def requantize_c() -> Graph:
     """Floor rounding, exact-tie multipliers (ratio 2^-k)."""
     return _requant((2, 8), 16, Interval(-32768, 32767), [0.25, 0.5, 0.125, 0.0625, 0.25, 0.5, 0.125, 0.03125],
                     8, "floor", False, "rq_c")
+
+
+def requantize_d() -> Graph:
+    """17-bit multipliers (``dyadic_bits`` 17), all scalar: both terms are shifted-digit sums in the fabric
+    (no hard multiplier), a negative m on the identity term, a 24-bit accumulator proven to 20 bits."""
+    return _requant((2, 16), 24, Interval(-(2**19), 2**19 - 1), [0.0137], 16, "half_even", True, "rq_d", 17,
+                    -0.61)
 
 
 def shiftgelu_a() -> Graph:
@@ -143,7 +150,7 @@ CONFIGS = {
     "ibert_softmax": (ibert_softmax_a, ibert_softmax_b),
     "log_int_softmax": (log_int_softmax_a, log_int_softmax_b),
     "ibert_gelu": (ibert_gelu_a, ibert_gelu_b),
-    "requantize": (requantize_a, requantize_b, requantize_c),
+    "requantize": (requantize_a, requantize_b, requantize_c, requantize_d),
     "shiftgelu": (shiftgelu_a, shiftgelu_b, shiftgelu_deit),
 }
 

@@ -122,8 +122,10 @@ def critical_path(log: str) -> list[str]:
     return [nets[0], nets[-1]] if nets else []
 
 
-def _yosys(work: Path, names: list[str], top: str, dev: Device, env: dict[str, str]) -> dict[str, int]:
-    synth = (f"synth_ecp5 -top {top} -json {top}.json" if dev.family == "ecp5"
+def _yosys(work: Path, names: list[str], top: str, dev: Device, env: dict[str, str],
+           hierarchical: bool = False) -> dict[str, int]:
+    keep = " -noflatten" if hierarchical else ""
+    synth = (f"synth_ecp5{keep} -top {top} -json {top}.json" if dev.family == "ecp5"
              else f"synth_xilinx -top {top} -family xc7")
     # IVIT_ECP5 selects the hard-macro forms (MULT18X18D, DP16KD with their own registers) in the library
     define = "-DIVIT_ECP5 " if dev.family == "ecp5" else ""
@@ -164,7 +166,7 @@ def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env:
 
 def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *, work: Path | None = None,
                  freq_mhz: float = 150.0, place_route: bool = True, seed: int = 1,
-                 cache: Path = CACHE) -> dict[str, Any]:
+                 cache: Path = CACHE, hierarchical: bool = False) -> dict[str, Any]:
     """Synthesise module ``top`` from the Verilog files ``sources`` for ``device`` (see :data:`DEVICES`).
 
     Work files go to ``work`` (default ``.cache/synth/<device>/<top>``). Returns ``{"top", "device",
@@ -172,7 +174,10 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     cell counts from yosys ``stat``; on ECP5 with ``place_route`` nextpnr's Fmax after place and route
     at ``freq_mhz`` (seed ``seed``), ``meets`` = Fmax >= freq_mhz and the first and last net of the
     critical path (``pnr_error`` instead when nextpnr failed, e.g. a design too big for the part);
-    ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). UnknownDevice for a name
+    ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). ``hierarchical`` keeps the
+    module hierarchy through ECP5 synthesis (``synth_ecp5 -noflatten``: ABC maps each module on its own;
+    a flat whole-model top kept ABC9 busy for over 95 minutes); nextpnr flattens the netlist when it
+    places it, so Fmax is still the whole design's. UnknownDevice for a name
     :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
     """
     dev = resolve_device(device)
@@ -185,7 +190,7 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
             shutil.copyfile(src, work / src.name)
         names.append(src.name)
     env = _env(cache)
-    counts = _yosys(work, names, top, dev, env)
+    counts = _yosys(work, names, top, dev, env, hierarchical)
     row: dict[str, Any] = {"top": top, "device": dev.name}
     row.update({k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[dev.family].items()})
     row.update(fmax_mhz=None, meets=None, critical_path=[], capacity=dict(dev.capacity))

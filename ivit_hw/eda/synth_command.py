@@ -86,8 +86,10 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         if progress:
             progress(f"synth {unit['module']} ({unit['op']}) for {dev.name} ...")
         files = [out_dir / f for f in unit["sources"]] if "sources" in unit else lib + [out_dir / unit["file"]]
+        # a model or block top keeps its hierarchy through synthesis (see synth_design)
         res = synth_design(files, unit["module"], dev.name,
-                           work=out_dir / f"synth_{dev.name}" / unit["module"], freq_mhz=freq, cache=CACHE)
+                           work=out_dir / f"synth_{dev.name}" / unit["module"], freq_mhz=freq, cache=CACHE,
+                           hierarchical=unit["op"] == "top")
         row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"], **res,
                "latency_cycles": unit["latency_cycles"], "elements_per_cycle": unit["elements_per_cycle"],
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}

@@ -46,7 +46,8 @@ def _add_quantize(p: argparse.ArgumentParser) -> None:
                    help=f"float model preset: {', '.join(PRESET_CHOICES)}")
     p.add_argument("--checkpoint", help="timm-style .pth/.pt/.safetensors state dict (random weights if omitted)")
     p.add_argument("--config", metavar="YAML", help="quantization options as YAML (softmax, gelu, layernorm, "
-                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef, patch_norm_bits (Swin))")
+                   "act_bits, observer, ema_momentum, percentile, rounding, gelu_coef, patch_norm_bits (Swin), "
+                   "dyadic_bits (requantize multiplier precision, 8..31; 17 fits one 18x18 multiplier))")
     p.add_argument("--calib", required=True, metavar="SOURCE",
                    help="calibration images: 'digits', a .npy of uint8 [N,C,H,W] or a class-per-folder tree")
     p.add_argument("--max-calib", type=int, default=None, metavar="N",
@@ -106,6 +107,9 @@ def _quantize(args: argparse.Namespace) -> int:
 def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the float model's init, data order and QAT")
+    p.add_argument("--dyadic-bits", type=int, default=None, metavar="B",
+                   help="precision of the requantize multipliers (quantize config dyadic_bits, 8..31; default "
+                        "17: 18-bit signed m, so the model top fits the ECP5-85k's multipliers)")
     p.add_argument("--no-hls", action="store_true", help="skip the HLS step (whole model, g++ C-simulation)")
     p.add_argument("--no-rtl", action="store_true", help="skip the RTL step (Verilog units, cocotb)")
     p.add_argument("--no-swin", action="store_true",
@@ -123,6 +127,10 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 def _demo(args: argparse.Namespace) -> int:
     """The digits flow, then (unless skipped) the HLS C-sim, Swin and RTL steps; 0 when every check passed."""
     check_output_folder(args.out, "--out", marker="report.json")
+    from .demo import DEMO_DYADIC_BITS
+    from .qconfig import QuantConfig
+
+    cfg = QuantConfig(dyadic_bits=DEMO_DYADIC_BITS if args.dyadic_bits is None else args.dyadic_bits)
     _positive("--rtl-images", args.rtl_images)
     _positive("--swin-epochs", args.swin_epochs)
     # the tools the later steps need are checked before the model is trained
@@ -149,7 +157,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise UserValueError(f"{exc} (or skip the RTL steps: --no-rtl, --no-rtl-top)") from None
     from .demo import run_demo
 
-    report = run_demo(args.out, seed=args.seed, progress=not args.quiet)
+    report = run_demo(args.out, seed=args.seed, progress=not args.quiet, cfg=cfg)
     print(f"float {100 * report['fp_accuracy']:.2f} % | integer {100 * report['int_accuracy']:.2f} % | "
           f"export wiring exact {report['export_wiring_exact']} | independent forward exact "
           f"{report['independent_forward_exact']} | {report['seconds']:.0f} s | {args.out}/report.md")

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserValueError
+from ..ops.requant import DYADIC_BITS, DYADIC_BITS_RANGE
 
 SOFTMAX_CHOICES = ("shiftmax", "ibert_softmax", "log_int_softmax")
 GELU_CHOICES = ("shiftgelu", "ibert_gelu")
@@ -28,6 +29,9 @@ class QuantConfig:
     ``patch_norm_bits`` (Swin only) is the width of ``patch_embed.norm``'s input: 16 (default, the
     residual width) or 8 (I-ViT's; its small sums of squares put the 10-step Newton root off the
     integer root, docs/accuracy.md "The patch-norm weak spot").
+    ``dyadic_bits`` is the precision of every requantize multiplier (spec section 2:
+    2^(bits-1) <= |m| <= 2^bits - 1): 31 (default, 32-bit m) or fewer, e.g. 17 (18-bit signed m, one
+    18x18 hard multiplier digit; docs/hardware.md "Requantize multipliers").
     """
 
     softmax: str = "shiftmax"
@@ -40,6 +44,7 @@ class QuantConfig:
     rounding: str = "half_even"
     gelu_coef: str = "scale"
     patch_norm_bits: int = 16
+    dyadic_bits: int = DYADIC_BITS
 
     def __post_init__(self) -> None:
         checks = {
@@ -50,7 +55,7 @@ class QuantConfig:
             "rounding": ("half_even", "half_up", "floor"),
             "gelu_coef": ("scale", "shift"),
         }
-        for key in ("act_bits", "patch_norm_bits"):
+        for key in ("act_bits", "patch_norm_bits", "dyadic_bits"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise UserValueError(f"quant config: {key} must be an integer, got {value!r} "
@@ -65,6 +70,9 @@ class QuantConfig:
         for key in ("act_bits", "patch_norm_bits"):
             if getattr(self, key) not in (8, 16):
                 raise UserValueError(f"quant config: {key} must be 8 or 16, got {getattr(self, key)!r}")
+        lo, hi = DYADIC_BITS_RANGE
+        if not lo <= self.dyadic_bits <= hi:
+            raise UserValueError(f"quant config: dyadic_bits must be in [{lo}, {hi}], got {self.dyadic_bits!r}")
         if not 0.0 <= self.ema_momentum < 1.0:
             raise UserValueError(f"quant config: ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
         if not 50.0 < self.percentile <= 100.0:
@@ -97,9 +105,14 @@ class QuantConfig:
         return cls.from_dict(data, str(p))
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain mapping (for reports and graph metadata)."""
-        return asdict(self)
+        """Plain mapping (for reports and graph metadata); ``dyadic_bits`` only when it is not the
+        default, so graphs quantized before the option existed keep their metadata."""
+        out = asdict(self)
+        if out["dyadic_bits"] == DYADIC_BITS:
+            del out["dyadic_bits"]
+        return out
 
     def label(self) -> str:
         """Short name of the op choices, e.g. ``shiftmax+shiftgelu+ilayernorm``."""
-        return f"{self.softmax}+{self.gelu}+{self.layernorm}" + ("" if self.act_bits == 16 else "+all8")
+        return (f"{self.softmax}+{self.gelu}+{self.layernorm}" + ("" if self.act_bits == 16 else "+all8")
+                + ("" if self.dyadic_bits == DYADIC_BITS else f"+m{self.dyadic_bits}"))

@@ -4,6 +4,7 @@ benchmarks and the GPU validation script (nothing here reads a hub)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -43,10 +44,19 @@ def synthetic_graph(preset: str, seed: int = 0, n_calib: int = 4, cfg: QuantConf
     return run.graph
 
 
-def quick_digits_graph(seed: int = 0, cfg: QuantConfig | None = None) -> Graph:
-    """The digits model after a short float training and calibration on the train split (no QAT)."""
+@functools.lru_cache(maxsize=2)
+def _quick_float(seed: int) -> tuple[torch.nn.Module, Any]:
+    """The quick float digits model of ``seed`` and the split, trained once per process (quantize_and_export
+    calibrates a copy, so the cached model is never changed)."""
     split = load_digits_split()
     model, _, _ = train_digits_float(split, seed, progress=False, recipe=QUICK_DIGITS_RECIPE)
+    return model, split
+
+
+def quick_digits_graph(seed: int = 0, cfg: QuantConfig | None = None) -> Graph:
+    """The digits model after a short float training and calibration on the train split (no QAT); the float
+    training runs once per process and seed (graphs of other quantization configs reuse it)."""
+    model, split = _quick_float(seed)
     run = quantize_and_export(model, cfg or QuantConfig(), split.train_images, "vit_digits", seed=seed,
                               progress=False, meta={"preset": "vit_digits", "training": "quick (3 epochs)"})
     assert run.graph is not None

@@ -165,9 +165,9 @@ class QuantViT(nn.Module):
         acc_max: int | None = ACC_MAX,
     ) -> Any:
         """A requantize of ``acc`` by ``ratio`` (per channel) to ``bits``; ``acc_max`` bounds |acc|
-        (None where the accumulator is wider than 32 bits: a ratio below 2^-32 is then refused)."""
-        try:  # a dead channel (ratio below 2^-32) gets the exact multiplier 0 or is refused, naming it
-            m, e = dyadic_or_zero(ratio, acc_max, self.cfg.rounding)
+        (None where the accumulator is wider than 32 bits: a ratio below the dyadic's smallest is then refused)."""
+        try:  # a dead channel (ratio below 2^-32 at 31 bits) gets the exact multiplier 0 or is refused, naming it
+            m, e = dyadic_or_zero(ratio, acc_max, self.cfg.rounding, self.cfg.dyadic_bits)
         except ValueError as exc:
             raise UserValueError(f"{name}: {exc}") from None
         if np.ndim(ratio) == 0:
@@ -178,7 +178,7 @@ class QuantViT(nn.Module):
             "e": em.const(f"{name}.e", np.asarray(e), SHIFT_T),
         }
         if identity is not None:
-            m_id, e_id = dyadic(id_ratio)
+            m_id, e_id = dyadic(id_ratio, self.cfg.dyadic_bits)
             ins.update(
                 identity=identity,
                 m_id=em.const(f"{name}.m_id", np.asarray(m_id), I32),

@@ -7,7 +7,9 @@ splits its output row of N instead: ``cycles = outputs / N * ceil(N / P) * K``. 
 handles ``lanes`` elements per clock of its row (the last axis): ``cycles = rows * ceil(cols / lanes)``,
 each pass of a row op (max, exp and sum, normalise) being its own pipelined stage, so the passes of
 consecutive rows overlap and a pipelined divider's latency is paid once, not per row. Multipliers
-per lane are :data:`MULT_PER_LANE`.
+per lane are :data:`MULT_PER_LANE`: one abstract multiplier per product, whatever its widths (the HLS
+plan's count). A renderer that knows its operand widths passes exact hard-multiplier counts instead
+(``plan_layers(..., pieces=...)``; the Verilog top counts MULT18X18D with :func:`.dsp.dsp_pieces`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ exist and :mod:`.memory` for how blocks are counted.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..ir.graph import Graph, Node
@@ -189,7 +189,8 @@ def _lanes_balanced(works: list[Work], budget: int, element_lanes: bool) -> dict
     floor = max([w.cycles(w.cols) for w in free] + [w.cycles(1) for w in fixed] + [1])
     hi = max([w.cycles(1) for w in works] + [floor])
     if cost(hi) > budget:
-        raise PlanError(f"dsp_budget {budget} is below the {cost(hi)} multipliers of one lane per layer")
+        units = f" ({fixed_cost} of them in the one-lane element units)" if fixed_cost else ""
+        raise PlanError(f"dsp_budget {budget} is below the {cost(hi)} multipliers of one lane per layer{units}")
     lo = floor
     while lo < hi:
         mid = (lo + hi) // 2
@@ -246,10 +247,16 @@ def _overfit(totals: dict[str, int], part: Part) -> tuple[str, ...]:
                  for what, need, have, unit in checks if need > have)
 
 
-def plan_layers(graph: Graph, config: PlanConfig, nodes: Sequence[Node] | None = None) -> list[LayerPlan]:
+def plan_layers(graph: Graph, config: PlanConfig, nodes: Sequence[Node] | None = None,
+                pieces: Callable[[Node], int] | None = None) -> list[LayerPlan]:
     """Per layer (of ``nodes``, default every node) its MACs, lanes (from the config, or balanced
-    under ``dsp_budget``), cycles and multipliers in the streaming architecture."""
-    works = [node_work(graph, n) for n in (graph.nodes if nodes is None else nodes)]
+    under ``dsp_budget``), cycles and multipliers in the streaming architecture. ``pieces(node)``, when
+    given, is the hard multipliers one lane of ``node`` takes (a renderer that knows its operand widths
+    counts them with :func:`~ivit_hw.hwplan.dsp.dsp_pieces`); without it :data:`~.costs.MULT_PER_LANE`."""
+    chosen = list(graph.nodes if nodes is None else nodes)
+    works = [node_work(graph, n) for n in chosen]
+    if pieces is not None:
+        works = [replace(w, mult_per_lane=int(pieces(n))) for w, n in zip(works, chosen, strict=True)]
     if config.dsp_budget is not None:
         lanes = _lanes_balanced(works, config.dsp_budget, config.element_lanes)
     else:

@@ -19,9 +19,18 @@ from ..ops.params import IBERT_ERF_A, IBERT_ERF_K
 from .registry import ScaleClaim, ScaleInputs
 from .types import IRError
 
-#: A dyadic multiplier m (2^30 <= |m| <= 2^31, rounded half up) is within a
-#: relative 2^-31 of its ratio; twice that leaves room for float64 rounding.
+#: A dyadic multiplier m (2^30 <= |m| <= 2^31 at the default 31 bits, rounded half up) is within a
+#: relative 2^-31 of its ratio; twice that leaves room for float64 rounding. A narrower m (the
+#: quantizer's ``dyadic_bits``) is within 1/(2|m|): :func:`dyadic_rtol` gives the bound of a node.
 DYADIC_RTOL = 2.0**-30
+
+
+def dyadic_rtol(m: np.ndarray) -> float:
+    """The relative precision of the claims of multipliers ``m``: twice the rounding error 1/(2|m|) of
+    the smallest nonzero |m|, and never below :data:`DYADIC_RTOL` (a 31-bit m)."""
+    nz = np.abs(np.asarray(m, dtype=np.float64))
+    nz = nz[nz > 0]
+    return max(DYADIC_RTOL, 1.0 / float(nz.min())) if nz.size else DYADIC_RTOL
 #: Claims that repeat the export's own float64 formula, possibly associated
 #: differently (s_q * s_k * c vs s_q * (s_k * c)): a few ulps.
 FLOAT_RTOL = 1e-12
@@ -77,12 +86,12 @@ def _dyadic(s_in: np.ndarray | None, m: np.ndarray, e: np.ndarray, si: ScaleInpu
     # a channel with m = 0 outputs 0 at any scale (an exporter's dead channel): NaN, no claim there
     with np.errstate(divide="ignore", invalid="ignore"):
         claim = np.where(m == 0, np.nan, s_in * np.ldexp(1.0, np.asarray(e, dtype=np.int64)) / m)
-    return [ScaleClaim(claim, DYADIC_RTOL, why)]
+    return [ScaleClaim(claim, dyadic_rtol(m), why)]
 
 
 def requantize(si: ScaleInputs) -> Claims:
     """m / 2^e ~= S_acc / S_out (spec section 2), so S_out ~= S_acc * 2^e / m per channel
-    (m, e along the last axis), to the dyadic's precision (:data:`DYADIC_RTOL`). With an
+    (m, e along the last axis), to the dyadic's precision (:func:`dyadic_rtol`). With an
     identity term the same holds for S_identity * 2^e_id / m_id: both terms land on S_out."""
     c = si.consts
     claims = _dyadic(si.scales.get("acc"), c["m"], c["e"], si, "S_acc * 2^e / m")

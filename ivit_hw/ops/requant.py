@@ -10,24 +10,32 @@ from .intmath import as_int64, check_rounding, clamp_signed, max_abs, mul_round_
 from .xp import NP, ArrayOps
 
 MAX_SHIFT = 62  # a 32-bit accumulator times a 31-bit multiplier must fit 64 bits
+DYADIC_BITS = 31  # the default precision: 2^30 <= |m| <= 2^31 - 1
+DYADIC_BITS_RANGE = (8, 31)  # the precisions the quantizer accepts
 
 
-def dyadic(ratio: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | int]:
-    """Turn a real ratio into ``(m, e)`` with ``ratio ~= m / 2**e`` and 2^30 <= |m| <= 2^31.
+def dyadic(ratio: float | np.ndarray, bits: int = DYADIC_BITS) -> tuple[np.ndarray | int, np.ndarray | int]:
+    """Turn a real ratio into ``(m, e)`` with ``ratio ~= m / 2**e`` and 2^(bits-1) <= |m| <= 2^bits - 1.
 
-    Accepts a scalar (returns Python ints) or an array (returns int64 arrays
-    of the same shape, e.g. per-channel multipliers). A zero ratio gives
-    ``(0, 0)``. Raises ValueError for NaN/inf, for ratios >= 2^31 (they would
-    need e < 0) and for ratios so small that e would exceed 62.
+    ``bits`` is the precision of |m| (the quantizer's ``dyadic_bits``; 31 by default, so m is a signed
+    32-bit integer; 17 makes it an 18-bit one, one hard multiplier digit). m is rounded half up, so m / 2^e is
+    within a relative 2^-bits of the ratio. Accepts a scalar (returns Python ints) or an array (returns
+    int64 arrays of the same shape, e.g. per-channel multipliers). A zero ratio gives ``(0, 0)``. Raises
+    ValueError for NaN/inf, for a ``bits`` outside :data:`DYADIC_BITS_RANGE`, for ratios >= 2^bits (they
+    would need e < 0) and for ratios so small that e would exceed 62.
     """
+    lo_bits, hi_bits = DYADIC_BITS_RANGE
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not lo_bits <= bits <= hi_bits:
+        raise ValueError(f"dyadic: bits must be an integer in [{lo_bits}, {hi_bits}], got {bits!r}")
+    bits = int(bits)
     r = np.asarray(ratio, dtype=np.float64)
     if not np.all(np.isfinite(r)):
         raise ValueError(f"dyadic: ratio must be finite, got {ratio!r}")
     mant, ex = np.frexp(np.abs(r))
-    m = np.floor(mant * 2.0**31 + 0.5).astype(np.int64)  # round half up, exact in float64
-    e = 31 - ex.astype(np.int64)
-    full = m == 2**31
-    m = np.where(full, 2**30, m)
+    m = np.floor(mant * 2.0**bits + 0.5).astype(np.int64)  # round half up, exact in float64
+    e = bits - ex.astype(np.int64)
+    full = m == 2**bits
+    m = np.where(full, 2 ** (bits - 1), m)
     e = np.where(full, e - 1, e)
     zero = r == 0
     m = np.where(zero, 0, m)
@@ -44,28 +52,36 @@ def dyadic(ratio: float | np.ndarray) -> tuple[np.ndarray | int, np.ndarray | in
     return m, e
 
 
-TINY_RATIO = 2.0**-32  # a ratio below this needs a shift above MAX_SHIFT
+def tiny_ratio(bits: int = DYADIC_BITS) -> float:
+    """The smallest ratio a ``bits``-bit dyadic holds (2^-32 at 31 bits): below it e would exceed 62."""
+    return 2.0 ** (bits - MAX_SHIFT - 1)
 
 
-def dyadic_or_zero(ratio: float | np.ndarray, acc_max: int | None, rounding: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel :func:`dyadic`, except that a nonzero ratio below 2^-32 (no dyadic holds it) gives
-    ``(0, 0)`` when that is exact: with |acc| <= ``acc_max`` and ``|acc * ratio| < 1/2``, rounding to
-    nearest gives 0 for every accumulator, which is what ``m = 0`` computes (a channel that always
-    outputs 0). Raises ValueError naming the channel when it is not exact (floor rounding, where a
-    negative accumulator floors to -1, an accumulator that wide, or ``acc_max`` None: no bound known).
-    Returns int64 arrays.
+TINY_RATIO = tiny_ratio()  # a ratio below this needs a shift above MAX_SHIFT (31-bit multipliers)
+
+
+def dyadic_or_zero(ratio: float | np.ndarray, acc_max: int | None, rounding: str,
+                   bits: int = DYADIC_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel :func:`dyadic` at ``bits``, except that a nonzero ratio below :func:`tiny_ratio` (no
+    dyadic holds it) gives ``(0, 0)`` when that is exact: with |acc| <= ``acc_max`` and
+    ``|acc * ratio| < 1/2``, rounding to nearest gives 0 for every accumulator, which is what ``m = 0``
+    computes (a channel that always outputs 0). Raises ValueError naming the channel when it is not exact
+    (floor rounding, where a negative accumulator floors to -1, an accumulator that wide, or ``acc_max``
+    None: no bound known). Returns int64 arrays.
     """
     r = np.atleast_1d(np.asarray(ratio, dtype=np.float64))
-    tiny = np.isfinite(r) & (r != 0) & (np.abs(r) < TINY_RATIO)
+    tiny_r = tiny_ratio(bits)
+    tiny = np.isfinite(r) & (r != 0) & (np.abs(r) < tiny_r)
     if tiny.any():
         c = int(np.flatnonzero(tiny)[0])
         why = ("floor rounding would give -1 for a negative accumulator" if rounding == "floor"
                else "the accumulator has no 32-bit bound" if acc_max is None
                else f"an accumulator of up to {acc_max} would round to a nonzero output")
         if rounding == "floor" or acc_max is None or acc_max * abs(float(r[c])) >= 0.5:
-            raise ValueError(f"channel {c}: ratio {float(r[c]):.3g} is below 2^-32, the smallest a dyadic "
-                             f"multiplier holds, and a multiplier of 0 is not exact ({why})")
-    m, e = dyadic(np.where(tiny, 0.0, r))
+            raise ValueError(f"channel {c}: ratio {float(r[c]):.3g} is below 2^{bits - MAX_SHIFT - 1}, the "
+                             f"smallest a {bits}-bit dyadic multiplier holds, and a multiplier of 0 is not exact "
+                             f"({why})")
+    m, e = dyadic(np.where(tiny, 0.0, r), bits)
     return np.asarray(m, dtype=np.int64), np.asarray(e, dtype=np.int64)
 
 

@@ -166,8 +166,8 @@ def test_ablation_summary_over_several_seeds():
 def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_path):
     calls = []
 
-    def fake_demo(out, seed=0, progress=True, rtl=False):
-        calls.append(("demo", out, seed, progress))
+    def fake_demo(out, seed=0, progress=True, rtl=False, cfg=None):
+        calls.append(("demo", out, seed, progress, cfg.dyadic_bits))
         return {"fp_accuracy": 0.9876, "int_accuracy": 0.97, "export_wiring_exact": True,
                 "independent_forward_exact": True, "seconds": 12.4}
 
@@ -183,10 +183,16 @@ def test_demo_and_ablation_commands_pass_their_options(capsys, monkeypatch, tmp_
     assert out.strip() == (f"float 98.76 % | integer 97.00 % | export wiring exact True | independent forward "
                            f"exact True | 12 s | {tmp_path / 'x'}/report.md")
     assert cli.main(["ablation", "--out", str(tmp_path / "y"), "--seeds", "4", "5"]) == 0
-    assert calls == [("demo", str(tmp_path / "x"), 3, False),
+    assert calls == [("demo", str(tmp_path / "x"), 3, False, 17),  # the demo's 17-bit multipliers by default
                      ("ablation", str(tmp_path / "y"), (4, 5), True, "vit_digits")]
+    assert cli.main(["demo", "--out", str(tmp_path / "z"), "--dyadic-bits", "31", "--quiet", "--no-hls", "--no-rtl",
+                     "--no-swin", "--no-rtl-top"]) == 0
+    assert calls[-1][-1] == 31
     assert cli.main(["demo", "--seed", "x"]) == 2
     assert "invalid int value" in capsys.readouterr().err
+    assert cli.main(["demo", "--out", str(tmp_path / "w"), "--dyadic-bits", "40"]) == 2
+    err = capsys.readouterr().err
+    assert "dyadic_bits must be in [8, 31], got 40" in err and len(err.strip().splitlines()) == 1
 
 
 def test_demo_writes_its_fidelity_report_from_the_saved_files(demo):

@@ -26,6 +26,7 @@ import numpy as np
 from ...eda import EdaMissing
 from ...frontend.data import load_digits_split
 from ...frontend.demo_report import add_to_report
+from ...ir.types import IRError
 from ..commands import cmd_codegen
 from ..targets import read_manifest
 from .top_verify import run_top, utilisation
@@ -34,9 +35,9 @@ DEMO_TOP_IMAGES = 3
 DEMO_TOP_PAR = "budget:156"
 TITLE = "RTL model top"
 # nextpnr-ecp5 --85k Fmax of the digits top at budget:156, {"fmax_mhz": ..., "source": ...}, once there is one:
-# none yet, the top needs 299 MULT18X18D (221 in the units) and the LFE5U-85F has 156 (docs/hardware.md)
+# none yet (with 17-bit multipliers the top fits: 154 of the 156 MULT18X18D; docs/hardware.md)
 MEASURED_FMAX: dict[str, Any] | None = None
-NO_FMAX = "no place-and-route Fmax: the top needs more multipliers than the ECP5-85k has, see docs/hardware.md"
+NO_FMAX = "no place-and-route Fmax of the whole top yet, see docs/hardware.md"
 
 
 def synth_fmax() -> tuple[float | None, str]:
@@ -50,16 +51,20 @@ def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator"
                       log: Callable[[str], None] = print) -> dict[str, Any]:
     """Render the model top into ``out`` and verify it on ``images``; a summary."""
     t0 = time.perf_counter()
+    base = {"simulator": sim, "images": int(len(images)), "parallelism": par, "folder": str(out)}
     with tempfile.TemporaryDirectory(prefix="ivit_rtl_top_demo") as tmp:
         np.save(Path(tmp) / "images.npy", np.asarray(images))
-        cmd_codegen(argparse.Namespace(graph_dir=str(graph_dir), target="verilog", output=str(out), config=None,
-                                       nodes=None, cases=None, top="model", parallelism=par, samples=None,
-                                       tb_inputs=str(Path(tmp) / "images.npy")))
+        try:
+            cmd_codegen(argparse.Namespace(graph_dir=str(graph_dir), target="verilog", output=str(out), config=None,
+                                           nodes=None, cases=None, top="model", parallelism=par, samples=None,
+                                           tb_inputs=str(Path(tmp) / "images.npy")))
+        except IRError as exc:  # e.g. a graph with 31-bit multipliers: its top does not fit budget:156
+            return {**base, "error": str(exc)}
     man = read_manifest(out)
     t1 = time.perf_counter()
-    log(f"[demo] RTL top: rendered the whole model ({par}: {man['multipliers']} GEMM multipliers) into {out}; "
+    log(f"[demo] RTL top: rendered the whole model ({par}: {man['multipliers']} GEMM multipliers, "
+        f"{man.get('dsp')} MULT18X18D in all) into {out}; "
         f"cocotb on {sim} with {len(images)} test images")
-    base = {"simulator": sim, "images": int(len(images)), "parallelism": par, "folder": str(out)}
     try:
         res = run_top(out, man, sim)
     except EdaMissing as exc:
@@ -70,6 +75,7 @@ def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator"
     util = utilisation(man, interval)
     return {**base, "ok": res["failed"] == 0, "passed": res["passed"], "failed": res["failed"],
             "latency": timing.get("latency"), "interval": interval, "multipliers": man["multipliers"],
+            "dsp": man.get("dsp"),
             "mac_utilisation": util, "fmax_mhz": fmax, "fmax_source": source,
             "images_per_s": fmax * 1e6 / interval if fmax and interval else None,
             "render_seconds": round(t1 - t0, 1), "simulate_seconds": round(time.perf_counter() - t1, 1)}

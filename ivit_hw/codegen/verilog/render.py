@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from ...hwplan.dsp import dsp_digits
 from ...ir.graph import Graph, Node
 from .units_common import UnitView, UnsupportedError
 from .units_elementwise import ibert_gelu_view, requantize_view
@@ -47,8 +48,10 @@ def template_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     """One environment (templates compiled once per process)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals["dsp_digits"] = dsp_digits  # the pmul macro's digit counts: the plan's formula
+    return env
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -22,6 +22,7 @@ from ...ir.graph import Graph, Node
 from ...ir.registry import get_op
 from ...ir.structure import layout_views
 from .addressing import Walk, access_kind, counters, patch_indices, view_indices
+from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, gemm_view, ubits
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
 from .units_common import UnsupportedError, tdata_bits
@@ -213,7 +214,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
-                           "multipliers": g["p"], "cycles": g["cycles"], "acc_bits": g["wacc"]})
+                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"],
+                           "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
         net.modules[f"{mod}.v"] = render_unit(view)
@@ -222,6 +224,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
+                           "dsp": lane_pieces(graph, n),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
                       "ins": ins, "out": out})

@@ -48,18 +48,22 @@ def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
 
 def parallelism_of(graph: Graph, nodes: list, text: str | None):
     """``node -> P`` for ``--parallelism``: ``P[,GLOB=P...]`` (an explicit per-layer P must divide K), or
-    ``budget:N``: the shared hardware plan's (:mod:`ivit_hw.hwplan`) balance of layer cycles under N multipliers."""
+    ``budget:N``: the shared hardware plan's (:mod:`ivit_hw.hwplan`) balance of layer cycles under N hard
+    multipliers (MULT18X18D), the units' counted with the GEMM lanes' (:mod:`.dsp_count`)."""
     import fnmatch
 
     from .gemm import gemm_shape
 
     if text is not None and str(text).startswith("budget:"):
         from ...hwplan import PlanConfig, plan_layers
+        from .dsp_count import lane_pieces
 
         try:
             budget = int(str(text).partition(":")[2])
+            # every lane costs its hard multipliers (units and GEMM lanes alike), so N binds the whole top
             lanes = {lp.node: lp.parallelism for lp in plan_layers(
-                graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes)}
+                graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes,
+                pieces=lambda node: lane_pieces(graph, node))}
         except ValueError as exc:  # PlanError is a ValueError
             raise IRError(f"--parallelism {text}: {exc}") from None
         return lambda node: lanes[node.name]
@@ -141,6 +145,8 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
                             "tensor": out_tensor}},
             "golden_trace": GOLDEN_TRACE, "trace": traced,
             "samples": int(len(xs)), "macs_per_image": int(macs), "multipliers": int(mults),
+            # hard multipliers (MULT18X18D) of the whole top: GEMM lanes and units (dsp_count)
+            "dsp": int(sum(r["dsp"] for r in layer_rows)),
             "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
 
 

@@ -106,7 +106,8 @@ def verify_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | 
         util = utilisation(manifest, t.get("interval"))
         iv = f"{t['interval']:.0f}" if t.get("interval") else "n/a (one image)"
         print(f"cycles/image: latency {t['latency']} (first in to last out), interval {iv}; "
-              f"{manifest['macs_per_image']} MACs/image on {manifest['multipliers']} multipliers"
+              f"{manifest['macs_per_image']} MACs/image on {manifest['multipliers']} GEMM multipliers"
+              + (f" ({manifest['dsp']} MULT18X18D in all)" if manifest.get("dsp") else "")
               + (f", MAC utilisation {100 * util:.1f} %" if util else ""))
     if not ok:
         print(f"  log: {res['log']}")

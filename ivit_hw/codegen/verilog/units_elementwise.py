@@ -6,6 +6,7 @@ import numpy as np
 
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
+from .constmul import fabric_stages
 from .units_common import (
     DMUL_LAT,
     UnitView,
@@ -43,8 +44,12 @@ def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: 
     e_min = min(e_vals)
     wprod = sbits(prod)
     span = max(e_vals) - e_min
+    # one multiplier for every channel: shifted terms added in the fabric, no hard multiplier
+    fabric = fabric_stages(f"{prefix}_prod", f"{prefix}_ax", m_vals[0], DMUL_LAT) if len(m_vals) == 1 else None
     # the shift splits into a constant part (e_min) and a narrow variable part (e - e_min < 2^ds)
     return {"name": role, "p": prefix, "port": role, "win": bits, "wm": sbits(ms), "wprod": wprod,
+            # the multiplier's operand: the input's proven width (the declared one may be wider)
+            "wmul": min(bits, sbits(rg[role])), "fabric": fabric,
             "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y, "e_min": e_min,
             "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2),
             # DP16KD contents of the per-channel ROMs (used under IVIT_ECP5 for 64..1024 channels)
