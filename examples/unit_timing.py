@@ -11,10 +11,12 @@ its load.
     python examples/unit_timing.py out/ut out/digits.ivit --ops shiftmax ilayernorm --device ecp5-85k
     python examples/unit_timing.py out/unit_timing out/digits.ivit out/deit_tiny.ivit --report   # table only
 
-Each finished unit is appended to ``OUT/<graph>/sweep.jsonl`` as it completes (the run can be
-stopped and restarted: units already there are skipped unless ``--again``), and progress with the
-time and load goes to stdout. The worst-looking kinds run first: Shiftmax and I-LayerNorm at their
-shortest rows, ShiftGELU at its longest, then requantize by its widest bus. Each nextpnr run takes
+Each finished unit is appended to ``OUT/<graph>.sweep.jsonl`` as it completes, with a hash of the
+Verilog it was measured on (its file and the library): the run can be stopped and restarted, and
+``--render`` renders the graphs again with the current code and places only the configurations
+whose text changed (``--again``: all of them). Progress with the time and load goes to stdout.
+The worst-looking kinds run first: Shiftmax and I-LayerNorm at their shortest rows, ShiftGELU at
+its longest, then requantize by its widest bus. Each nextpnr run takes
 minutes on a loaded 2-core machine; ``--ops`` and ``--units`` narrow the run.
 
 The digits graph: ``ivit-hw demo``'s ``out/demo/model.ivit`` or ``quick_digits_graph()``; a
@@ -25,6 +27,7 @@ saved with ``ivit_hw.ir.serialize.save_graph``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -74,9 +77,11 @@ def load_done(log: Path) -> dict[str, dict[str, Any]]:
     return {r["module"]: r for r in rows}
 
 
-def plan(graph_dir: str, rtl: Path, ops: list[str] | None, nodes: list[str] | None) -> list[dict[str, Any]]:
-    """Render the graph's units into ``rtl`` (once) and return its distinct configurations, worst first."""
-    if not (rtl / "manifest.yaml").exists():
+def plan(graph_dir: str, rtl: Path, ops: list[str] | None, nodes: list[str] | None,
+         render: bool = False) -> list[dict[str, Any]]:
+    """Render the graph's units into ``rtl`` (if absent or ``render``) and return its distinct
+    configurations, worst first, each with the hash of its Verilog and the library's."""
+    if render or not (rtl / "manifest.yaml").exists():
         pick = []
         if ops:
             pick = ["--nodes", *[n.name for n in load_graph(graph_dir).nodes if n.op in ops]]
@@ -87,15 +92,22 @@ def plan(graph_dir: str, rtl: Path, ops: list[str] | None, nodes: list[str] | No
     if nodes:
         distinct = [u for u in distinct if set(u["same_as"]) & set(nodes)]
     texts = {u["module"]: (rtl / u["file"]).read_text(encoding="utf-8") for u in distinct}
+    lib = "".join((rtl / "rtl" / n).read_text(encoding="utf-8") for n in LIB_FILES)
     for u in distinct:
+        u["sha"] = hashlib.sha256((lib + texts[u["module"]]).encode()).hexdigest()[:16]
         u["widths"] = widths_of(u)
         u["bus"] = widest_bus(texts[u["module"]])
         u["priority"] = priority(u, texts[u["module"]])
     return sorted(distinct, key=lambda u: u["priority"])
 
 
+def log_path(rtl: Path) -> Path:
+    """The sweep log of a graph's folder: beside it, so rendering again keeps it."""
+    return rtl.parent / f"{rtl.name}.sweep.jsonl"
+
+
 def sweep(todo: list[tuple[str, Path, dict[str, Any]]], device: str, jobs: int) -> None:
-    """Place and route each ``(label, rtl, unit)``, appending one JSON line per unit to ``rtl/sweep.jsonl``."""
+    """Place and route each ``(label, rtl, unit)``, appending one JSON line per unit to its log."""
     lock = threading.Lock()
 
     def one(item: tuple[str, Path, dict[str, Any]]) -> None:
@@ -104,15 +116,15 @@ def sweep(todo: list[tuple[str, Path, dict[str, Any]]], device: str, jobs: int) 
         print(f"[{time.strftime('%H:%M:%S')}] {label} {unit['node']} ({unit['op']}, row {unit['row']}) ...", flush=True)
         try:
             res = synth_design([*(rtl / "rtl" / n for n in LIB_FILES), rtl / unit["file"]], unit["module"], device,
-                               work=rtl / f"synth_{device}" / unit["module"])
+                               work=rtl.parent / f"{rtl.name}_synth_{device}" / unit["module"])
         except RuntimeError as exc:  # a yosys failure: logged, the sweep goes on
             res = {"error": str(exc)[:400], "fmax_mhz": None, "lut": None, "ff": None, "dsp": None, "bram": None}
         row = {"graph": label, "node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"],
-               "widths": unit["widths"], "bus": unit["bus"], "units": len(unit["same_as"]),
+               "widths": unit["widths"], "bus": unit["bus"], "units": len(unit["same_as"]), "sha": unit["sha"],
                "same_as": unit["same_as"], "seconds": round(time.perf_counter() - t), **res,
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": cpu_summary().split("; ")[-1]}
         with lock:
-            with (rtl / "sweep.jsonl").open("a", encoding="utf-8") as f:
+            with log_path(rtl).open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
         why = row.get("error") or row.get("pnr_error")
         fm = f"{row['fmax_mhz']} MHz" if row.get("fmax_mhz") else f"no Fmax ({why})"
@@ -161,12 +173,14 @@ def plot(rows: list[dict[str, Any]], path: Path, device: str, freq: float) -> bo
     return True
 
 
-def report(out: Path, labels: list[str], planned: dict[str, int], device: str, freq: float) -> None:
-    """Write ``OUT/unit_timing.md`` and ``.png`` from the sweep logs and print the table."""
-    rows = slowest_first([r for lab in labels for r in load_done(out / lab / "sweep.jsonl").values()])
+def report(out: Path, labels: list[str], planned: dict[str, dict[str, str]], device: str, freq: float) -> None:
+    """Write ``OUT/unit_timing.md`` and ``.png`` from the sweep logs (the rows measured on the planned
+    units' current text) and print the table."""
+    rows = slowest_first([r for lab in labels for r in load_done(log_path(out / lab)).values()
+                          if planned[lab].get(r["module"]) == r.get("sha")])
     below = [f"{r['graph']} {r['node']} {r['fmax_mhz']}" for r in rows if r.get("fmax_mhz") is not None
              and r["fmax_mhz"] < freq]
-    counts = ", ".join(f"{lab}: {sum(r['graph'] == lab for r in rows)} of {planned[lab]}" for lab in labels)
+    counts = ", ".join(f"{lab}: {sum(r['graph'] == lab for r in rows)} of {len(planned[lab])}" for lab in labels)
     md = "\n".join([f"# Unit Fmax at the models' widths ({device}, place and route at {freq:g} MHz)", "",
                     f"Placed and routed: {counts}. Below {freq:g} MHz: {', '.join(below) or 'none'}.",
                     f"Report written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cpu_summary()}", "",
@@ -185,12 +199,13 @@ def run(a: argparse.Namespace) -> int:
     labels, planned, todo = [], {}, []
     for graph_dir in a.graphs:
         label = Path(graph_dir).stem
-        units = plan(graph_dir, out / label, a.ops, a.units)
+        units = plan(graph_dir, out / label, a.ops, a.units, a.render)
         labels.append(label)
-        planned[label] = len(units)
-        done = {} if a.again else load_done(out / label / "sweep.jsonl")
-        todo += [(label, out / label, u) for u in units if u["module"] not in done]
-        print(f"{label}: {len(units)} distinct configuration(s), {len(units) - len(done)} to place and route")
+        planned[label] = {u["module"]: u["sha"] for u in units}
+        done = {} if a.again else load_done(log_path(out / label))
+        new = [u for u in units if done.get(u["module"], {}).get("sha") != u["sha"]]
+        todo += [(label, out / label, u) for u in new]
+        print(f"{label}: {len(units)} distinct configuration(s), {len(new)} to place and route")
     if not a.report:
         todo.sort(key=lambda item: item[2]["priority"])
         sweep(todo, a.device, a.jobs)
@@ -206,6 +221,7 @@ if __name__ == "__main__":
     ap.add_argument("--units", nargs="+", metavar="NODE", help="only the configurations of these nodes")
     ap.add_argument("--device", default="ecp5-25k")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--render", action="store_true", help="render the graphs again with the current code")
     ap.add_argument("--again", action="store_true", help="place and route units already in the sweep log again")
     ap.add_argument("--report", action="store_true", help="only write the table and PNG from the sweep logs")
     sys.exit(run(ap.parse_args()))
