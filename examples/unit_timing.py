@@ -157,15 +157,20 @@ def plot(rows: list[dict[str, Any]], path: Path, device: str, freq: float) -> bo
     except ImportError:
         return False
     placed = [r for r in rows if r.get("fmax_mhz") is not None]
+    if not placed:
+        return False
     colors = {"shiftmax": "tab:blue", "ilayernorm": "tab:green", "shiftgelu": "tab:purple", "requantize": "tab:gray"}
     fig, ax = plt.subplots(figsize=(8, 0.22 * len(placed) + 1.5))
     labels = [f"{r['graph']} {r['node']} (row {r['row']}, {r['widths']})" for r in placed][::-1]
     ax.barh(labels, [r["fmax_mhz"] for r in placed][::-1],
             color=[colors.get(r["op"], "tab:orange") for r in placed][::-1])
     ax.axvline(freq, color="red", linestyle="--", label=f"{freq:g} MHz target")
+    for op in sorted({r["op"] for r in placed}):
+        ax.barh([labels[0]], [0], color=colors.get(op, "tab:orange"), label=op)  # legend entries only
+    ax.set_xlim(0, max([freq, *(r["fmax_mhz"] for r in placed)]) * 1.35)
     ax.set_xlabel(f"Fmax after place and route, {device} (MHz)")
     ax.tick_params(axis="y", labelsize=6)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=7)
     ax.set_title("ivit-hw Verilog units at the models' real widths, slowest at the top")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
