@@ -12,33 +12,34 @@ import pytest
 from ivit_hw.eda.rom_hex import rom_initials_to_hex
 
 DUT = """module rom_dump;
-    reg signed [5:0] b_rom [0:2];
+    reg signed [4:0] s_rom [0:3];
+    reg [35:0] h_rom [0:1];
     initial begin
-        b_rom[0] = 6'sd5;
-        b_rom[1] = -6'sd1;
-        b_rom[2] = -6'sd32;
+        s_rom[0] = -5'sd16;
+        s_rom[1] = 5'sd15;
+        s_rom[2] = -5'sd3;
+        s_rom[3] = 5'sd0;
     end
-    reg [39:0] w_rom [0:1];
     initial begin
-        w_rom[0] = 40'h00FF_0000_01;
-        w_rom[1] = 40'hABCDEF0123;
+        h_rom[0] = 36'h8_0000_0001;
+        h_rom[1] = 36'h123456789;
     end
     integer i;
     initial begin
         #1;
-        for (i = 0; i < 3; i = i + 1) $display("b %0d %h", i, b_rom[i]);
-        for (i = 0; i < 2; i = i + 1) $display("w %0d %h", i, w_rom[i]);
+        for (i = 0; i < 4; i = i + 1) $display("s %0d %h", i, s_rom[i]);
+        for (i = 0; i < 2; i = i + 1) $display("h %0d %h", i, h_rom[i]);
     end
 endmodule
 """
-EXPECTED = ["b 0 05", "b 1 3f", "b 2 20", "w 0 00ff000001", "w 1 abcdef0123"]
+EXPECTED = ["s 0 10", "s 1 0f", "s 2 1d", "s 3 00", "h 0 800000001", "h 1 123456789"]
 
 
 def _dump(folder, text: str) -> list[str]:
     (folder / "rom_dump.v").write_text(text)
     subprocess.run(["iverilog", "-o", "sim", "rom_dump.v"], cwd=folder, check=True)
     out = subprocess.run(["vvp", "-n", "sim"], cwd=folder, check=True, capture_output=True, text=True).stdout
-    return [line.strip() for line in out.splitlines() if line[:2] in ("b ", "w ")]
+    return [line.strip() for line in out.splitlines() if line[:2] in ("s ", "h ")]
 
 
 def test_readmemh_copy_dumps_the_same_words_as_the_initial_blocks(tmp_path):
