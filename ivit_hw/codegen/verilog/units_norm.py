@@ -26,6 +26,7 @@ from .units_common import tdata_bits as _tdata
 from .widths import sbits
 
 PASS_C_STAGES = 2 + DMUL_LAT  # pass C registers before the output FIFO (operands, DSP multiplier, + bias)
+SP_HANDOVER = 7  # clocks a spread engine spends per row beyond its divisions (take, registered free, push)
 MEAN_STAGES = 3  # registered stages between the mean divider and fifo_mean (rounding bit, magnitude, sign)
 TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNorm (baseline)",
           "l1_layernorm": "L1 LayerNorm (baseline)"}
@@ -66,7 +67,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     # engines in turn (the spread engines ``<module>_sp``, ``ivit_rrdiv`` for the mean)
     steps = dnw
     spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
-    sp_engines = engines_for(spread_cycles + 6, c)
+    sp_engines = engines_for(spread_cycles + SP_HANDOVER, c)
     xsum_w = sbits(xsum)
     b_stages = 2 if variant == "l1" else 1 + DMUL_LAT  # pass B: y = x - mean, then |y| or y^2 (DSP)
     mean_cycles = xsum_w + 4 + MEAN_STAGES
@@ -88,11 +89,11 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "bias": bias_vals, "aw_x": aw_for(c + mean_cycles + 16), "aw_y": aw_for(c + spread_cycles + 16),
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
-         "min_row": max(math.ceil((spread_cycles + 6) / sp_engines), math.ceil((xsum_w + 8) / mean_engines)),
+         "min_row": max(math.ceil((spread_cycles + SP_HANDOVER) / sp_engines), math.ceil((xsum_w + 8) / mean_engines)),
          "b_stages": b_stages,
          "bias_init": dp16kd_initvals(bias_vals, w["bias"]) if len(bias_vals) > 1 and 64 <= c <= 1024 else None,
          "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,
-         "latency": c + mean_cycles + spread_cycles + 17 + b_stages + PASS_C_STAGES + OUT_FIFO_CLOCKS}
+         "latency": c + mean_cycles + spread_cycles + 18 + b_stages + PASS_C_STAGES + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],
              "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("norm_row.v.j2", u, w, ports)
