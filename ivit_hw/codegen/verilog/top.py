@@ -28,6 +28,9 @@ from .units_common import UnsupportedError, tdata_bits
 
 LAYOUT_OPS = ("reshape", "transpose", "slice", "gather")
 STREAM_OPS = ("concat",)
+# a buffer reader's prefetch queue: 8 words, more than its credit loop (issue, read, register, queue,
+# pop, credit, room: 6 clocks), so a view streams one word a clock
+READ_QUEUE_AW = 3
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -158,7 +161,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, **io}
     return view, net.modules, net.layers
 
 
