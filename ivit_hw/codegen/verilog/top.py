@@ -31,6 +31,7 @@ STREAM_OPS = ("concat",)
 # a buffer reader's prefetch queue: 8 words, more than its credit loop (issue, read, register, queue,
 # pop, credit, room: 6 clocks), so a view streams one word a clock
 READ_QUEUE_AW = 3
+SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -215,10 +216,12 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         ins = [("a", wants[(n.name, "a" if n.op == "matmul" else "x")])]
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
+        skid = False
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
+        skid = view.template == SKID_TEMPLATE
         net.modules[f"{mod}.v"] = render_unit(view)
         row = unit_entry(n, view, f"rtl/{mod}.v")
         if any(p.get("tuser") for p in row["ports"]["in"]):
@@ -226,5 +229,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
+    # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
+    # a register slice after it keeps every ready path inside one unit
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
-                      "ins": ins, "out": out})
+                      "ins": ins, "out": out, "skid": skid, "w": net.streams[out]["w"]})
