@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph, Node
-from .units_common import UnsupportedError, tdata_bits
+from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
 
 GEMM_OPS = ("linear", "patch_embed", "matmul")
 MUL_CLOCKS = 2  # ivit_mul18: its input register, then its product register
 MUL18 = 18  # operand bits of one hard multiplier (MULT18X18D)
+ROM_BLOCK_WORDS = 1024  # words of one DP16KD as a 1024 x 18 ROM (ivit_rom18)
 
 
 def ubits(n: int) -> int:
@@ -95,8 +96,11 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         lanes = padded.reshape(n * kb, p) % (1 << wb)
         shifts = [1 << (wb * lane) for lane in range(p)]
         digits = math.ceil(p * wb / 4)
-        g["weights"] = [format(sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)), f"0{digits}X")
-                        for row in lanes]
+        words = [sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)) for row in lanes]
+        g["weights"] = [format(word, f"0{digits}X") for word in words]
+        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block
+        g["rom_tiles"] = [dp16kd_initvals(words[t:t + ROM_BLOCK_WORDS], p * wb)
+                          for t in range(0, len(words), ROM_BLOCK_WORDS)]
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)

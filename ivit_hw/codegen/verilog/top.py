@@ -190,7 +190,18 @@ def _wire_source(net: _Net, src: str, sid: int, group: list[tuple[str, Any, int,
             readers = [{"out": t, "what": f"{wh} <- {src}", "walk": _walk_view(wk, rw, size, True)}
                        for _, wk, rw, t, wh in buffered]
             net.insts.append({"kind": "buffer", "src": feed, "readers": readers, "w": w, "size": size,
-                              "sw": ubits(size - 1), "what": src})
+                              "sw": ubits(size - 1), "what": src, "bram": bram_tiles(w, ubits(size - 1) + 1)})
+
+
+def bram_tiles(w: int, aw: int) -> dict[str, Any]:
+    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits: the block shape (18 x 1024,
+    9 x 2048 or 4 x 4096: the narrowest that holds w in one column, else 18 bits), ``cols`` blocks side
+    by side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
+    block address from the aw-bit ``sig``."""
+    dw, baw = (4, 12) if w <= 4 else (9, 11) if w <= 9 else (18, 10)
+    def lo(sig: str) -> str:
+        return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
+    return {"dw": dw, "aw": baw, "cols": -(-w // dw), "tiles": 1 << max(aw - baw, 0), "lo": lo}
 
 
 def _alias(net: _Net, a: int, b: int) -> None:
