@@ -21,7 +21,9 @@ from ivit_hw.eda.cocotb_run import SIMULATORS
 # (graph, parallelism, simulator): P = 4 pads K = 13 and K = 18 to whole blocks and clamps K = 3 and 4;
 # one Verilator build of the small tops (patch_matmul at P = 4 holds every engine form)
 SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("patch_matmul", "1", "icarus"),
-         ("cls_slice", "1", "icarus"), ("patch_matmul", "4", "verilator")]
+         ("cls_slice", "1", "icarus"), ("patch_matmul", "4", "verilator"),
+         ("linear_extremes", "13", "icarus"),  # 13 lanes: an odd adder tree (terms passed on a level)
+         ("cls_concat", "2", "icarus")]  # constant streams (class token, position embedding) from ROMs
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 

@@ -61,6 +61,29 @@ def cls_slice() -> Graph:
     return infer_ranges(b.finish([y]))
 
 
+def cls_concat() -> Graph:
+    """x[3, 4] i8 -> linear(4) -> requantize with a constant identity (a position embedding: a ROM
+    stream) -> concat after a constant class token (a ROM stream, then the patches) -> linear(3)."""
+    rng = np.random.default_rng(11)
+    b = GraphBuilder("cls_cat")
+    x = b.input("x", (3, 4), I8, 0.05, Interval(-128, 127))
+    w = b.const("pe.weight", rng.integers(-128, 128, (4, 4)), I8, 0.01)
+    acc = b.node("linear", {"x": x, "weight": w}, "pe.acc", I32, 0.0005)
+    pos = b.const("pos", rng.integers(-3000, 3000, (3, 4)), I16, 0.01)
+    m, e = ops.dyadic(0.0005 / 0.01)
+    m_id, e_id = ops.dyadic(1.0)
+    q = b.node("requantize", {"acc": acc, "identity": pos, "m": b.const("pe.q.m", np.asarray(m), I32),
+                              "e": b.const("pe.q.e", np.asarray(e), U8),
+                              "m_id": b.const("pe.q.m_id", np.asarray(m_id), I32),
+                              "e_id": b.const("pe.q.e_id", np.asarray(e_id), U8)},
+               "pe.q", I16, 0.01, {"out_bits": 16})
+    cls = b.const("cls", rng.integers(-3000, 3000, (1, 4)), I16, 0.01)
+    cat = b.node("concat", {"a": cls, "b": q}, "embed", I16, 0.01, {"axis": 0})
+    hw = b.const("h.weight", rng.integers(-128, 128, (3, 4)), I8, 0.1)
+    y = b.node("linear", {"x": cat, "weight": hw}, "h.acc", I32, 0.001)
+    return infer_ranges(b.finish([y]))
+
+
 def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
     """Samples of the graph's input: all at the low end, all at the high end, alternating, random."""
     spec = graph.tensor(graph.inputs[0])
@@ -73,4 +96,5 @@ def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
     return np.concatenate([np.stack([lo, hi, alt]), rand]).astype(np.int64)
 
 
-TOP_GRAPHS = {"linear_extremes": linear_extremes, "patch_matmul": patch_matmul, "cls_slice": cls_slice}
+TOP_GRAPHS = {"linear_extremes": linear_extremes, "patch_matmul": patch_matmul, "cls_slice": cls_slice,
+              "cls_concat": cls_concat}

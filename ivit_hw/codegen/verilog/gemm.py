@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph, Node
-from .units_common import UnsupportedError, tdata_bits
+from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
 
 GEMM_OPS = ("linear", "patch_embed", "matmul")
-OUT_QUEUE_AW = 3  # output queue of 8 words: more than the 4 clocks from issue to queue
+MUL_CLOCKS = 2  # ivit_mul18: its input register, then its product register
+MUL18 = 18  # operand bits of one hard multiplier (MULT18X18D)
+ROM_BLOCK_WORDS = 1024  # words of one DP16KD as a 1024 x 18 ROM (ivit_rom18)
 
 
 def ubits(n: int) -> int:
@@ -34,14 +36,6 @@ def _ext(sig: str, wf: int, wt: int) -> str:
     if wt < wf:
         return f"{sig}[{wt - 1}:0]"
     return "{{" + str(wt - wf) + "{" + sig + "[" + str(wf - 1) + "]}}, " + sig + "}"
-
-
-def _zext(sig: str, wf: int, wt: int) -> str:
-    if wt == wf:
-        return sig
-    if wt < wf:
-        return f"{sig}[{wt - 1}:0]"
-    return "{" + str(wt - wf) + "'d0, " + sig + "}"
 
 
 def operand(graph: Graph, tensor: str) -> tuple[int, int, bool]:
@@ -90,7 +84,7 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     wacc = sbits(node_ranges(graph, node)["out"])
     wa, tda, a_signed = operand(graph, s["a"])
     g: dict[str, Any] = dict(module=module, node=node.name, op=node.op, k=k, n=n, m=m, p=p, kb=kb, wa=wa, tda=tda,
-                             rom=s["rom"], transpose_b=s["transpose_b"], wacc=wacc, fd=OUT_QUEUE_AW,
+                             rom=s["rom"], transpose_b=s["transpose_b"], wacc=wacc,
                              tdy=tdata_bits(graph.tensor(node.output).dtype.bits), bias=None,
                              a_expr=_in_expr("a", graph.tensor(s["a"]).dtype.bits, a_signed))
     if s["rom"]:
@@ -102,28 +96,67 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         lanes = padded.reshape(n * kb, p) % (1 << wb)
         shifts = [1 << (wb * lane) for lane in range(p)]
         digits = math.ceil(p * wb / 4)
-        g["weights"] = [format(sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)), f"0{digits}X")
-                        for row in lanes]
+        words = [sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)) for row in lanes]
+        g["weights"] = [format(word, f"0{digits}X") for word in words]
+        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block
+        g["rom_tiles"] = [dp16kd_initvals(words[t:t + ROM_BLOCK_WORDS], p * wb)
+                          for t in range(0, len(words), ROM_BLOCK_WORDS)]
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)
             g["bias"] = [f"{'-' if v < 0 else ''}{wbias}'sd{abs(int(v))}" for v in bias]
-            g["bias_to_acc"] = _ext("s2_bias", wbias, wacc)
+            g["bias_to_acc"] = _ext("s_bias0", wbias, wacc)
     else:
         wb, tdb, b_signed = operand(graph, s["b"])
         g.update(wb=wb, tdb=tdb, b_expr=_in_expr("b", graph.tensor(s["b"]).dtype.bits, b_signed))
     g["wp"] = wp = wa + g["wb"]
     g["last_lanes"] = k - (kb - 1) * p
     g.update(kw=ubits(max(k - 1, kb)), nw=ubits(n - 1), mw=ubits(m - 1), lw=ubits(p - 1),
-             aaw=ubits(2 * kb - 1), baw=ubits(n * kb - 1))
-    g["zext_kb_to_aaw"] = _zext("c_kb", g["kw"], g["aaw"])
-    g["sum_expr"] = " + ".join(_ext(f"s2_p{lane}", wp, wacc) for lane in range(p))
+             kbw=ubits(kb - 1), baw=ubits(n * kb - 1))
+    g["tree"] = adder_tree(p, wp, wacc)
+    top = g["tree"][-1][0] if g["tree"] else {"name": "p_0", "w": wp}
+    g["sum_expr"] = _ext(top["name"], top["w"], wacc)
+    g["mul18"] = wa <= MUL18 and g["wb"] <= MUL18
+    if g["mul18"]:
+        g["a18"] = [_ext(f"m_a{lane}", wa, MUL18) for lane in range(p)]
+        g["b18"] = [_ext(f"r_b{lane}", g["wb"], MUL18) for lane in range(p)]
+    # issue -> lane reads (1; a ROM's output register 1 more) -> products (MUL_CLOCKS) -> one clock per
+    # tree level -> queue
+    g["depth"] = 1 + int(s["rom"]) + MUL_CLOCKS + len(g["tree"])
+    g["fd"] = queue_aw(g["depth"])
     g["y_expr"] = _ext("q_out", wacc + 1, g["tdy"]) if g["tdy"] < wacc + 1 else (
         "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
         if g["tdy"] > wacc else f"q_out[{wacc - 1}:0]")
     g["macs"] = s["rows"] * n * k
     g["cycles"] = s["rows"] * n * kb
     return g
+
+
+def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:
+    """The registered levels of the sum of P products ``p_l`` (``wp`` bits), one level a clock: level
+    ``i`` holds ``t{i}_{j}``, the sum of two terms of the level below (an odd one passes on). Each
+    level is 1 bit wider than the one below, up to ``wacc`` bits: below the cap a sum is exact, at
+    the cap it is kept modulo 2^wacc, which is exact for the final sum (its range is proven)."""
+    terms = [(f"p_{lane}", wp) for lane in range(p)]
+    levels: list[list[dict[str, Any]]] = []
+    while len(terms) > 1:
+        i = len(levels)
+        w = min(max(t[1] for t in terms) + 1, wacc)
+        level = []
+        for j in range(0, len(terms), 2):
+            pair = terms[j:j + 2]
+            expr = " + ".join(_ext(name, wt, w) for name, wt in pair)
+            level.append({"name": f"t{i}_{j // 2}", "w": w, "expr": expr})
+        levels.append(level)
+        terms = [(t["name"], w) for t in level]
+    return levels
+
+
+def queue_aw(depth: int) -> int:
+    """Address bits of the output queue behind a ``depth``-clock datapath: a credit is taken at issue
+    and given back at the pop, so the queue must hold more than the loop issue -> queue -> pop ->
+    credit (depth + 3 clocks) for one output a clock (at least 8 words)."""
+    return max(3, ubits(depth + 3))
 
 
 def sbits_of(values: np.ndarray) -> int:

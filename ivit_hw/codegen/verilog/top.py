@@ -29,6 +29,10 @@ from .units_common import UnsupportedError, tdata_bits
 
 LAYOUT_OPS = ("reshape", "transpose", "slice", "gather")
 STREAM_OPS = ("concat",)
+# a buffer reader's prefetch queue: 8 words, more than its credit loop (issue, read, register, queue,
+# pop, credit, room: 6 clocks), so a view streams one word a clock
+READ_QUEUE_AW = 3
+SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -159,7 +163,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, **io}
     return view, net.modules, net.layers
 
 
@@ -187,7 +191,18 @@ def _wire_source(net: _Net, src: str, sid: int, group: list[tuple[str, Any, int,
             readers = [{"out": t, "what": f"{wh} <- {src}", "walk": _walk_view(wk, rw, size, True)}
                        for _, wk, rw, t, wh in buffered]
             net.insts.append({"kind": "buffer", "src": feed, "readers": readers, "w": w, "size": size,
-                              "sw": ubits(size - 1), "what": src})
+                              "sw": ubits(size - 1), "what": src, "bram": bram_tiles(w, ubits(size - 1) + 1)})
+
+
+def bram_tiles(w: int, aw: int) -> dict[str, Any]:
+    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits: the block shape (18 x 1024,
+    9 x 2048 or 4 x 4096: the narrowest that holds w in one column, else 18 bits), ``cols`` blocks side
+    by side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
+    block address from the aw-bit ``sig``."""
+    dw, baw = (4, 12) if w <= 4 else (9, 11) if w <= 9 else (18, 10)
+    def lo(sig: str) -> str:
+        return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
+    return {"dw": dw, "aw": baw, "cols": -(-w // dw), "tiles": 1 << max(aw - baw, 0), "lo": lo}
 
 
 def _alias(net: _Net, a: int, b: int) -> None:
@@ -213,11 +228,13 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         ins = [("a", wants[(n.name, "a" if n.op == "matmul" else "x")])]
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
+        skid = False
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"],
                            "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
+        skid = view.template == SKID_TEMPLATE
         net.modules[f"{mod}.v"] = render_unit(view)
         row = unit_entry(n, view, f"rtl/{mod}.v")
         if any(p.get("tuser") for p in row["ports"]["in"]):
@@ -226,5 +243,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
                            "dsp": lane_pieces(graph, n),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
+    # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
+    # a register slice after it keeps every ready path inside one unit
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
-                      "ins": ins, "out": out})
+                      "ins": ins, "out": out, "skid": skid, "w": net.streams[out]["w"]})

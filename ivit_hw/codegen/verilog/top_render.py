@@ -20,7 +20,7 @@ from ..hls.project import select
 from .render import LIB_FILES, render_template, template_dir
 from .top import build_top
 
-TOP_LIB = (*LIB_FILES, "ivit_sfifo.v")
+TOP_LIB = (*LIB_FILES, "ivit_sfifo.v", "ivit_skid.v")
 GOLDEN_TOP = "golden/top.npz"
 GOLDEN_TRACE = "golden/trace.npz"
 DEFAULT_SAMPLES = 3

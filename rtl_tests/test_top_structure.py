@@ -1,0 +1,79 @@
+"""Timing structure of the rendered top that the ECP5 clock relies on (issue 15), checked on the text.
+
+No simulation: the small ``patch_matmul`` top (patch_embed, requantize units, buffered views, both
+matmul forms) and ``linear_extremes`` (13 lanes: an odd adder tree) are rendered and read back.
+- no ready path spans two units: every element-wise unit (ready combinational from its output's)
+  drives a register slice, and a buffer view's read issue never looks at its consumer's ready;
+- the GEMM engine multiplies in registered multipliers and sums at most two terms per register.
+The bit-exactness of the same RTL under stalls is ``test_top_cocotb.py``'s.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from top_graphs import TOP_GRAPHS
+
+from ivit_hw.codegen.verilog.top_render import write_top
+
+INST = re.compile(r"^\s*(\w+) (u\d+) \((.*?)\);", re.M | re.S)
+
+
+def _render(tmp_path: Path, name: str, par: str) -> tuple[str, dict[str, str]]:
+    write_top(TOP_GRAPHS[name](), tmp_path, "model", par, None, 1)
+    rtl = tmp_path / "rtl"
+    modules = {p.stem: p.read_text() for p in rtl.glob("*.v")}
+    return modules.pop("ivit_top"), modules
+
+
+def _port(conns: str, port: str) -> str:
+    m = re.search(rf"\.{port}\((\w+)\)", conns)
+    assert m, f"port {port} not connected in {conns!r}"
+    return m.group(1)
+
+
+def test_elementwise_units_drive_a_register_slice(tmp_path):
+    top, modules = _render(tmp_path, "patch_matmul", "4")
+    elementwise = {name for name, text in modules.items() if "Element-wise pipeline" in text}
+    insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in elementwise]
+    assert len(insts) == 2  # pe.q and s.q
+    for mod, conns in insts:
+        ready = _port(conns, "y_TREADY")
+        # the net is the in_ready output of an ivit_skid (a register), nothing else drives it
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.in_ready\({ready}\)", top, re.S)
+        assert skid, f"{mod}: y_TREADY ({ready}) is not a register slice's in_ready"
+        assert not re.search(rf"assign {ready}\b", top), f"{mod}: {ready} is also assigned"
+
+
+def test_buffer_reads_issue_on_credits(tmp_path):
+    top, _ = _render(tmp_path, "patch_matmul", "4")
+    issues = re.findall(r"assign (r\d+_\d+)_adv = (.*?);", top)
+    assert len(issues) >= 2  # the two views of t
+    for reader, expr in issues:
+        assert not re.search(r"\bs\d+_r\b", expr), f"{reader}: read issue waits on a consumer's ready: {expr}"
+        assert f"{reader}_q_room" in expr
+        # a synchronous read (block RAM), at {bank, address}: no adder in the read address
+        assert re.search(rf"if \({reader}_adv\) {reader}_d1 <= b\d+_mem\[\{{b\d+_rb, {reader}_addr\}}\];", top)
+
+
+@pytest.mark.parametrize("name,par,lanes", [("patch_matmul", "4", 4), ("linear_extremes", "13", 13)])
+def test_gemm_products_registered_and_tree_two_terms_per_level(tmp_path, name, par, lanes):
+    _, modules = _render(tmp_path, name, par)
+    gemms = {n: t for n, t in modules.items() if "GEMM engine for node" in t}
+    assert gemms
+    for n, text in gemms.items():
+        code = "\n".join(line.split("//")[0] for line in text.splitlines())
+        assert " * " not in code, f"{n}: a combinational product in the fabric"
+        p = min(lanes, int(re.search(r"P = (\d+) multiply", text).group(1)))
+        assert len(re.findall(r"^\s*ivit_mul18 mul\d+ ", code, re.M)) == p
+        tree = re.findall(r"always @\(posedge clk\) (t\d+_\d+) <= (.*?);", code)
+        regs, left = 0, p  # a binary tree, an odd term passed on in a register of its own
+        while left > 1:
+            left = (left + 1) // 2
+            regs += left
+        assert len(tree) == regs, f"{n}: {len(tree)} tree registers for {p} lanes"
+        for reg, expr in tree:
+            terms = set(re.findall(r"\b(?:p|t\d+)_\d+\b", expr))
+            assert len(terms) <= 2 and expr.count(" + ") <= 1, f"{n}: {reg} <= {expr}"
