@@ -46,7 +46,7 @@ def _fake_steps(monkeypatch, calls):
     import ivit_hw.frontend.demo as demo
     import ivit_hw.frontend.demo_swin as swin_step
 
-    def fake_demo(out, seed=0, progress=True):
+    def fake_demo(out, seed=0, progress=True, cfg=None):
         calls.append("model")
         return {"fp_accuracy": 0.9, "int_accuracy": 0.9, "export_wiring_exact": True,
                 "independent_forward_exact": True, "seconds": 1.0}

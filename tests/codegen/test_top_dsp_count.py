@@ -25,7 +25,9 @@ from ivit_hw.ir.types import IRError
 
 pytest.importorskip("torch")
 
-LANE = re.compile(r"^\s*always @\(posedge clk\) s2_p\d+ <= .*\*", re.M)
+# a GEMM lane's product: an ivit_mul18 named mul<l> (a MULT18X18D on ECP5) or a fabric product m_rp<l>
+LANE = re.compile(r"^\s*(?:ivit_mul18 mul\d+ \(|m_rp\d+ <= .*\*)", re.M)
+UNIT_MUL18 = re.compile(r"^\s*ivit_mul18 (?!mul\d+ \()\w+ \(", re.M)
 
 
 @pytest.fixture(scope="module", params=[17, 31], ids=["m17", "m31"])
@@ -39,12 +41,12 @@ def graph(request):
 
 
 def _instantiated(folder) -> tuple[int, int]:
-    """(ivit_mul18 instances, GEMM lane products) in the rendered RTL."""
+    """(the units' ivit_mul18 instances, GEMM lane products) in the rendered RTL."""
     mul18 = lanes = 0
     for f in sorted((folder / "rtl").glob("*.v")):
         text = f.read_text(encoding="utf-8")
         if f.name != "ivit_mul18.v":
-            mul18 += len(re.findall(r"^\s*ivit_mul18 \w+ \(", text, re.M))
+            mul18 += len(UNIT_MUL18.findall(text))
         lanes += len(LANE.findall(text))
     return mul18, lanes
 
