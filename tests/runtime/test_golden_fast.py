@@ -340,3 +340,18 @@ def test_blas_threads_are_stated_and_limited_per_run_and_change_no_value(monkeyp
     np.testing.assert_array_equal(GoldenExecutor(graph).run({"x": x}).outputs["y"], outs[0])
     with pytest.raises(ImportError, match="threadpoolctl"):
         GoldenExecutor(graph).run({"x": x}, threads=2)
+
+
+def test_golden_builders_read_through_to_the_spec_builders(monkeypatch):
+    # a builder patched or registered in node_builders.BUILDERS reaches the golden executor's table,
+    # whose own entries (the fast paths) stay in front
+    from ivit_hw.runtime.node_builders import BUILDERS
+
+    def sentinel(ctx):
+        raise AssertionError("never built")
+
+    monkeypatch.setitem(BUILDERS, "linear", sentinel)
+    monkeypatch.setitem(BUILDERS, "an_op_registered_later", sentinel)
+    assert golden_fast.GOLDEN_BUILDERS["linear"] is sentinel
+    assert golden_fast.GOLDEN_BUILDERS.get("an_op_registered_later") is sentinel
+    assert golden_fast.GOLDEN_BUILDERS["requantize"] is not BUILDERS["requantize"]
