@@ -19,9 +19,10 @@ from ..ir.graph import Graph, Node
 from ..ir.registry import get_op
 from ..ir.types import IRError
 from ..ops.xp import NP, ArrayOps
+from . import numpy_threads
 from .golden_fast import GOLDEN_BUILDERS, plain_plan
 from .node_builders import Builder, PlannedNode, plan_graph
-from .numpy_threads import keep_heap_pages, limited_blas_threads
+from .numpy_threads import limited_blas_threads
 
 
 @dataclass
@@ -134,14 +135,16 @@ class PlannedGraph:
 
 class GoldenExecutor(PlannedGraph):
     """The numpy golden executor of one graph. ``fast=False`` runs the spec path of every
-    kernel (no lookup tables, no float BLAS GEMM, none of :mod:`.golden_fast`)."""
+    kernel (no lookup tables, no float BLAS GEMM, none of :mod:`.golden_fast`). Building a fast one
+    sets glibc's heap thresholds for the whole process, once
+    (:func:`~ivit_hw.runtime.numpy_threads.keep_heap_pages`: a speed setting, no value depends on it)."""
 
     def __init__(self, graph: Graph, fast: bool = True) -> None:
         super().__init__(graph, NP, fast, GOLDEN_BUILDERS)
         #: the plan of plain runs (no trace, check or observer): :func:`~.golden_fast.plain_plan`
         self.plain_planned = plain_plan(self.graph, self.planned) if fast else self.planned
-        if fast:
-            keep_heap_pages()
+        if fast:  # process-wide, once (see numpy_threads); looked up on the module so a script can opt out
+            numpy_threads.keep_heap_pages()
 
     def run(self, inputs: Mapping[str, np.ndarray], trace: bool = False, check: bool = False,
             observe: Observer | None = None, threads: int | None = None) -> RunResult:

@@ -9,53 +9,46 @@ GEMM is one exact integer sum whichever thread computes it.
 
 :func:`keep_heap_pages` is a speed setting of glibc's allocator (Linux): numpy allocates a fresh
 array per step, megabytes each at ImageNet shapes, and glibc by default hands such blocks back to the
-kernel when they are freed, so the next array faults every page in again (measured: a linear layer
-plus requantize of deit_small, 9.3 ms -> 5.5 ms when freed memory stays in the process). It raises the
-mmap and trim thresholds so freed blocks are reused; the process keeps its peak heap.
+kernel when they are freed, so the next array faults every page in again (a linear layer plus
+requantize of deit_small, 9.3 ms -> 5.5 ms when freed memory stays in the process: docs/benchmarks.md,
+whose note says what that figure lacks). It raises the mmap and trim thresholds so freed blocks are
+reused; freed memory at the top of the heap stays mapped up to 2 x :data:`HEAP_KEEP_BYTES`. It is process-wide and
+permanent: the golden executor (``GoldenExecutor(graph)`` with ``fast=True``) calls it once, when the
+first one is built, not at import; importing the package changes nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 HEAP_KEEP_BYTES = 32 * 2**20  # blocks below this come from the heap, and up to 2x it stays mapped when freed
-_heap_done: list[bool] = []
 
 
+@functools.cache
 def keep_heap_pages() -> bool:
     """Make glibc keep freed blocks of up to :data:`HEAP_KEEP_BYTES` for reuse (once per process);
     returns whether the setting took (False off glibc)."""
-    if _heap_done:
-        return _heap_done[0]
-    ok = False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
-        mallopt = None
-    if mallopt is not None:
-        mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-        ok = bool(mallopt(_M_MMAP_THRESHOLD, HEAP_KEEP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 * HEAP_KEEP_BYTES))
-    _heap_done.append(ok)
-    return ok
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_KEEP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 * HEAP_KEEP_BYTES))
 
 
-_controllers: list = []
-
-
+@functools.cache
 def _controller():
     """threadpoolctl's controller of the loaded libraries (made once), or None without threadpoolctl."""
-    if not _controllers:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return None
-        _controllers.append(ThreadpoolController())
-    return _controllers[0]
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def blas_threads() -> int | None:
@@ -68,8 +61,9 @@ def blas_threads() -> int | None:
 
 
 #: the golden executor's BLAS threads when a run names none (where threadpoolctl is installed). One:
-#: on the 2-core machine under load, two BLAS threads made a deit_small run 7x slower (1.0 s -> 7.7 s,
-#: docs/benchmarks.md), and eval runs the golden executor beside its loader processes.
+#: on the 2-core machine under load (10-12), two BLAS threads made a deit_small run about 6x slower in
+#: wall time (0.92 s -> 5.49 s, docs/benchmarks.md "Golden executor fast paths", 2026-12-07), and eval
+#: runs the golden executor beside its loader processes.
 GOLDEN_BLAS_THREADS = 1
 
 

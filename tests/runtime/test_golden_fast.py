@@ -355,3 +355,17 @@ def test_golden_builders_read_through_to_the_spec_builders(monkeypatch):
     assert golden_fast.GOLDEN_BUILDERS["linear"] is sentinel
     assert golden_fast.GOLDEN_BUILDERS.get("an_op_registered_later") is sentinel
     assert golden_fast.GOLDEN_BUILDERS["requantize"] is not BUILDERS["requantize"]
+
+
+def test_the_heap_setting_is_made_by_a_fast_executor_only_and_can_be_replaced(monkeypatch):
+    # examples/bench_golden_ab.py --heap default replaces numpy_threads.keep_heap_pages: the executor
+    # must look it up there when it is built (a fast one only; the spec path leaves the process alone)
+    from ivit_hw.runtime import numpy_threads
+
+    calls = []
+    monkeypatch.setattr(numpy_threads, "keep_heap_pages", lambda: calls.append(1) or False)
+    graph = _one_node("shiftmax", {"x0": exp_x0(0.05)}, 3, 8, IntType(17))
+    GoldenExecutor(graph, fast=False)
+    assert calls == []
+    GoldenExecutor(graph)
+    assert calls == [1]
