@@ -34,6 +34,12 @@ def as_int64(x: np.ndarray | int, name: str = "input") -> np.ndarray:
     raise TypeError(f"{name}: expected an integer array, got dtype {arr.dtype}")
 
 
+def value_hull(x: np.ndarray) -> tuple[int, int]:
+    """``(min, max)`` of an integer array as Python ints; ``(0, 0)`` when it is empty."""
+    arr = np.asarray(x)
+    return (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+
+
 def max_abs(x: np.ndarray) -> int:
     """Largest ``|x|`` as a Python int (``np.abs`` would wrap at the int64 minimum)."""
     if not x.size:

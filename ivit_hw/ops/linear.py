@@ -14,13 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .intmath import as_int64
+from .intmath import as_int64, value_hull
 from .xp import NP, ArrayOps, Gemm
-
-
-def _hull(a: np.ndarray) -> tuple[int, int]:
-    """(min, max) of an array as Python ints ((0, 0) when empty)."""
-    return (int(a.min()), int(a.max())) if a.size else (0, 0)
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -31,7 +26,7 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     a = as_int64(a, "a")
     b = as_int64(b, "b")
-    return NP.gemm(_hull(a), _hull(b), a.shape[-1])(a, b)
+    return NP.gemm(value_hull(a), value_hull(b), a.shape[-1])(a, b)
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, xp: ArrayOps | None = None,
@@ -45,7 +40,7 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, xp: Arr
         x = as_int64(x, "x")
         w = as_int64(w, "weight")
         b = None if b is None else as_int64(b, "bias")
-        gemm = NP.gemm(_hull(x), _hull(w), x.shape[-1], w.T)
+        gemm = NP.gemm(value_hull(x), value_hull(w), x.shape[-1], w.T)
     acc = gemm(x)
     if b is not None:
         acc = acc + b
@@ -59,7 +54,7 @@ def matmul(a: np.ndarray, b: np.ndarray, transpose_b: bool = False, *, xp: Array
         xp = NP
         a = as_int64(a, "a")
         b = as_int64(b, "b")
-        gemm = NP.gemm(_hull(a), _hull(b), a.shape[-1])
+        gemm = NP.gemm(value_hull(a), value_hull(b), a.shape[-1])
     if transpose_b:
         nd = len(xp.shape(b))
         b = xp.permute(b, [*range(nd - 2), nd - 1, nd - 2])

@@ -26,6 +26,7 @@ from ..ir.registry import OpDef, get_op
 from ..ir.types import Interval, IRError
 from ..ops import tables
 from ..ops.baselines import LOG_WEIGHT_RANGE
+from ..ops.intmath import value_hull
 from ..ops.linear import check_patch_weight
 from ..ops.requant import plan_requantize
 from ..ops.shiftmax import exp_table
@@ -69,11 +70,6 @@ def analysed(graph: Graph) -> Graph:
     return infer_ranges(graph)
 
 
-def _hull(values: np.ndarray) -> tuple[int, int]:
-    arr = np.asarray(values)
-    return (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
-
-
 def node_context(graph: Graph, node: Node, xp: ArrayOps, fast: bool) -> NodeContext:
     """The :class:`NodeContext` of ``node`` in an analysed ``graph``."""
     opdef = get_op(node.op)
@@ -83,7 +79,7 @@ def node_context(graph: Graph, node: Node, xp: ArrayOps, fast: bool) -> NodeCont
         shapes[role] = spec.shape
         if spec.const:
             consts[role] = graph.constants[t]
-            ranges[role] = _hull(graph.constants[t])
+            ranges[role] = value_hull(graph.constants[t])
         else:
             iv = spec.range or Interval.of_type(spec.dtype)
             ranges[role] = (iv.lo, iv.hi)

@@ -36,3 +36,13 @@ def test_floor_div_with_array_denominators_equals_integer_floor_division():
     assert np.array_equal(floor_div(nums, den), np.floor_divide(nums, den))
     with pytest.raises(ZeroDivisionError):
         floor_div(5, np.array([1, 0]))
+
+
+def test_value_hull_is_min_and_max_as_python_ints():
+    from ivit_hw.ops.intmath import value_hull
+
+    assert value_hull(np.array([3, -2, 7])) == (-2, 7)
+    assert value_hull(np.array([[5]], dtype=np.int8)) == (5, 5)
+    assert value_hull(np.array([], dtype=np.int64)) == (0, 0)
+    lo, hi = value_hull(np.array([-(2**63), 2**63 - 1], dtype=np.int64))
+    assert (lo, hi) == (-(2**63), 2**63 - 1) and type(lo) is int and type(hi) is int

@@ -19,7 +19,7 @@ import torch
 
 from ... import ops
 from ...ir.graph import Graph
-from ...ops.intmath import INT32_MAX
+from ...ops.intmath import INT32_MAX, value_hull
 from ...ops.linear import im2col_patches
 from ...ops.shiftgelu import SIGMOID_SHIFT, gelu_coef_mul
 from ..int_gemm import FLOAT32_EXACT, choose_route, row_gemm
@@ -50,8 +50,7 @@ def _f64(t: torch.Tensor, n: int) -> torch.Tensor:
 def _range_any(graph: Graph, tensor: str) -> tuple[int, int] | None:
     """The proven range of a tensor, or a constant's value range."""
     if tensor in graph.constants:
-        v = np.asarray(graph.constants[tensor], dtype=np.int64)
-        return (int(v.min()), int(v.max())) if v.size else (0, 0)
+        return value_hull(graph.constants[tensor])
     return _range(graph, tensor)
 
 
