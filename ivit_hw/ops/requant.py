@@ -57,9 +57,6 @@ def tiny_ratio(bits: int = DYADIC_BITS) -> float:
     return 2.0 ** (bits - MAX_SHIFT - 1)
 
 
-TINY_RATIO = tiny_ratio()  # a ratio below this needs a shift above MAX_SHIFT (31-bit multipliers)
-
-
 def dyadic_or_zero(ratio: float | np.ndarray, acc_max: int | None, rounding: str,
                    bits: int = DYADIC_BITS) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel :func:`dyadic` at ``bits``, except that a nonzero ratio below :func:`tiny_ratio` (no

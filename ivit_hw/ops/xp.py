@@ -316,7 +316,6 @@ def numpy_gemm(a_max: int, b_max: int, k: int, b_const: np.ndarray | None = None
         return out if path == "int64" or keep_float else out.astype(np.int64)
 
     gemm.path = path  # type: ignore[attr-defined]
-    gemm.chunk = chunk  # type: ignore[attr-defined]
     return gemm
 
 

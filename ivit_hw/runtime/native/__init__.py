@@ -27,8 +27,8 @@ import torch
 from ..cpu_info import cpu_model
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
-#: every file the build reads (kernels.cpp includes the headers)
-SOURCES = (SOURCE, *(SOURCE.with_name(h) for h in ("pool.h", "vnni_gemm.h", "requant_f64.h", "attention.h")))
+#: every file the build reads: kernels.cpp and the headers beside it that it includes (the build key hashes them)
+SOURCES = (SOURCE, *sorted(SOURCE.parent.glob("*.h")))
 FLAGS = ("-O3", "-march=native", "-std=c++20", "-shared", "-fPIC", "-pthread")
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
 DTYPE_CODES = {torch.int8: 0, torch.uint8: 1, torch.int16: 2, torch.int32: 3, torch.int64: 4,
@@ -41,10 +41,9 @@ SIGNATURES = {
     "ivit_layernorm": [_P, _I, _L, _L, _P, _I, _L, _P, _L, _P, _L, _I, _I, _I, _P, _I, _I],
     "ivit_gelu_rowmax": [_P, _I, _L, _L, _P, _L, _P, _I],
     "ivit_attention": [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _I, _I, _I, _P, _L, _I, _L, _I, _I, _P, _I, _I],
-    "ivit_gemm_requant": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _L, _P, _L, _P, _I, _L, _P, _L,
+    "ivit_gemm_requant": [_P, _L, _L, _P, _L, ctypes.c_uint32, _L, _L, _P, _P, _L, _P, _L, _P, _I, _L, _P, _L,
                           _P, _L, _I, _I, _I, _P, _I, _I],
-    "ivit_gemm_requant_f64": [_P, _L, _L, _P, _L, ctypes.c_uint32, _P, _L, _L, _P, _P, _P, _I, _P, _I, _I, _P, _I,
-                              _I],
+    "ivit_gemm_requant_f64": [_P, _L, _L, _P, _L, ctypes.c_uint32, _L, _L, _P, _P, _P, _I, _P, _I, _I, _P, _I, _I],
     "ivit_has_vnni": [],
     "ivit_pack_b": [_P, _L, _L, _L, _P],
     "ivit_gemm_vnni": [_P, _L, _L, _L, _P, _L, ctypes.c_uint32, _P, _I],
@@ -199,8 +198,7 @@ class NativeKernels:
         rows = a.shape[0]
         out, args, _keep = self._requant_args(rows, b.n, m, e, out_bits, rounding, wide, out_dtype, bias, identity,
                                               m_id, e_id)
-        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, None,
-                                   *args)
+        self.lib.ivit_gemm_requant(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080, *args)
         return out
 
     def gemm_requant_f64(self, a: torch.Tensor, b: PackedB, bias: torch.Tensor, scale: torch.Tensor, out_bits: int,
@@ -216,7 +214,7 @@ class NativeKernels:
         if identity is not None:
             identity = identity.reshape(rows, b.n).contiguous()
         self.lib.ivit_gemm_requant_f64(a.data_ptr(), b.k, b.k, b.data.data_ptr(), b.blocks, 0x80808080,
-                                       None, rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
+                                       rows, b.n, bias.data_ptr(), scale.data_ptr(), _ptr(identity),
                                        0 if identity is None else _code(identity), _ptr(scale_id), out_bits,
                                        ROUNDING_CODES[rounding], out.data_ptr(), _code(out), self.threads())
         return out

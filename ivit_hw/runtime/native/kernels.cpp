@@ -249,13 +249,10 @@ static void requant_range(const void* acc, int acc_t, i64 acc_ld, i64 cols, i64 
                                             eid_step));
     if (fast) {
         const int32_t* a32 = static_cast<const int32_t*>(acc);
-        if (mode == FLOOR)
-            requant_i32_id<FLOOR>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
-        else if (mode == HALF_UP)
-            requant_i32_id<HALF_UP>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out, out_t);
-        else
-            requant_i32_id<HALF_EVEN>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id, bits, out,
-                                      out_t);
+        with_mode(mode, [&](auto md) {
+            requant_i32_id<decltype(md)::value>(a32, acc_ld, r0, r1, cols, c0, c1, bias, m, e, ident, id_t, m_id, e_id,
+                                                bits, out, out_t);
+        });
         return;
     }
     for (i64 r = r0; r < r1; ++r) {
@@ -343,42 +340,39 @@ void ivit_requant(const void* acc, int acc_t, i64 acc_ld, i64 rows, i64 cols, co
 }
 
 // ivit_gemm_vnni followed by ivit_requant of each work item while its accumulators are in cache (a
-// per-thread tile; acc is unused and may be null), in one parallel region (the GEMM step's epilogue;
-// arguments as there).
-void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a, int32_t* acc,
+// per-thread tile), in one parallel region (the GEMM step's epilogue; arguments as there).
+void ivit_gemm_requant(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
                        i64 rows, i64 cols, const i64* bias, const i64* m, i64 m_step, const i64* e, i64 e_step,
                        const void* ident, int id_t, i64 id_ld, const i64* m_id, i64 mid_step, const i64* e_id,
                        i64 eid_step, int bits, int mode, int wide, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    (void)acc;
     const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
     vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
         requant_range(c, I32, ld, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, m, m_step, e, e_step, ident, id_t,
                       id_ld, m_id, mid_step, e_id, eid_step, bits, mode, wide, out, out_t, r0, r1);
     }, true);
 #else
-    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)rows; (void)cols; (void)bias;
     (void)m; (void)m_step; (void)e; (void)e_step; (void)ident; (void)id_t; (void)id_ld; (void)m_id; (void)mid_step;
     (void)e_id; (void)eid_step; (void)bits; (void)mode; (void)wide; (void)out; (void)out_t; (void)nthreads;
 #endif
 }
 
-// ivit_gemm_requant (acc unused, may be null) with the float64 requantize (requant_f64.h; only where the plan
+// ivit_gemm_requant with the float64 requantize (requant_f64.h; only where the plan
 // proved it exact):
 // out = clamp(rnd((acc + bias) * s) [+ rnd(identity * s_id)], bits), every constant per channel (cols
 // values), identity [rows, cols] contiguous or null, mode FLOOR or HALF_EVEN.
 void ivit_gemm_requant_f64(const int8_t* a, i64 lda, i64 k, const int8_t* bp, i64 nblocks, uint32_t xor_a,
-                           int32_t* acc, i64 rows, i64 cols, const double* bias, const double* s, const void* ident,
+                           i64 rows, i64 cols, const double* bias, const double* s, const void* ident,
                            int id_t, const double* s_id, int bits, int mode, void* out, int out_t, int nthreads) {
 #if IVIT_VNNI
-    (void)acc;
     const VnniGemm g{a, lda, rows, k, bp, nblocks, xor_a, nullptr, 16 * nblocks};
     vnni_gemm_items(g, nthreads, [&](i64 r0, i64 r1, i64 nb0, i64 nb1, const int32_t* c, i64 ld) {
         requant_f64(c, ld, r0, r1, cols, 16 * nb0, std::min(cols, 16 * nb1), bias, s, ident, id_t, s_id, bits, mode,
                     out, out_t);
     }, true);
 #else
-    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)acc; (void)rows; (void)cols; (void)bias;
+    (void)a; (void)lda; (void)k; (void)bp; (void)nblocks; (void)xor_a; (void)rows; (void)cols; (void)bias;
     (void)s; (void)ident; (void)id_t; (void)s_id; (void)bits; (void)mode; (void)out; (void)out_t; (void)nthreads;
 #endif
 }
