@@ -26,6 +26,7 @@ from typing import Any
 
 from ..ir.types import IRError
 from . import EdaMissing
+from .rom_hex import synth_copies
 
 CACHE = Path(".cache") / "yowasp"
 
@@ -169,7 +170,9 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
                  cache: Path = CACHE, hierarchical: bool = False) -> dict[str, Any]:
     """Synthesise module ``top`` from the Verilog files ``sources`` for ``device`` (see :data:`DEVICES`).
 
-    Work files go to ``work`` (default ``.cache/synth/<device>/<top>``). Returns ``{"top", "device",
+    Work files go to ``work`` (default ``.cache/synth/<device>/<top>``); a source with whole-memory ROM
+    ``initial`` blocks is copied there with them as ``$readmemh`` files (:mod:`.rom_hex`: yosys reads
+    those in a blink, the blocks in a time quadratic in their words), the same ROM contents. Returns ``{"top", "device",
     "lut", "ff", "dsp", "bram", "lutram", "carry", "fmax_mhz", "meets", "critical_path", "capacity"}``:
     cell counts from yosys ``stat``; on ECP5 with ``place_route`` nextpnr's Fmax after place and route
     at ``freq_mhz`` (seed ``seed``), ``meets`` = Fmax >= freq_mhz and the first and last net of the
@@ -184,8 +187,7 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     work = Path(work) if work is not None else Path(".cache") / "synth" / dev.name / top
     work.mkdir(parents=True, exist_ok=True)
     names = []
-    for src in sources:
-        src = Path(src)
+    for src in synth_copies([Path(s) for s in sources], work):  # ROM initials as $readmemh (rom_hex)
         if src.resolve() != (work / src.name).resolve():
             shutil.copyfile(src, work / src.name)
         names.append(src.name)

@@ -22,7 +22,6 @@ from ..codegen.targets import read_manifest
 from ..codegen.verilog.render import LIB_FILES
 from ..ir.serialize import write_file_atomic
 from ..ir.types import IRError
-from .rom_hex import synth_copies
 from .synth import CACHE, known_devices, resolve_device, slowest_first, synth_design, tools_for
 
 DEFAULT_FREQ = 150.0
@@ -89,7 +88,7 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         files = [out_dir / f for f in unit["sources"]] if "sources" in unit else lib + [out_dir / unit["file"]]
         # a model or block top keeps its hierarchy through synthesis (see synth_design)
         work = out_dir / f"synth_{dev.name}" / unit["module"]
-        res = synth_design(synth_copies(files, work), unit["module"], dev.name, work=work, freq_mhz=freq,
+        res = synth_design(files, unit["module"], dev.name, work=work, freq_mhz=freq,
                            cache=CACHE, hierarchical=unit["op"] == "top")
         row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"], **res,
                "latency_cycles": unit["latency_cycles"], "elements_per_cycle": unit["elements_per_cycle"],

@@ -52,3 +52,26 @@ def test_synth_copies_rewrites_only_files_with_roms(tmp_path):
     assert got == [work / "rom.v", plain]
     assert (work / "rom_b_rom.hex").read_text() == "05\n3f\n20\n"
     assert "$readmemh" in (work / "rom.v").read_text() and rom.read_text() == ROM  # the source is untouched
+
+
+def test_synth_design_reads_roms_as_readmemh_whoever_calls_it(tmp_path, monkeypatch):
+    # the rewrite lives in synth_design itself, so every caller (synth, examples/unit_timing.py) gets it;
+    # yosys is stubbed: what it would read is the work folder as handed over
+    from ivit_hw.eda import synth
+
+    rom, plain = tmp_path / "rom.v", tmp_path / "plain.v"
+    rom.write_text(ROM)
+    plain.write_text("module p; endmodule\n")
+    seen = {}
+
+    def fake_yosys(work, names, top, dev, env, hierarchical=False):
+        seen.update({n: (work / n).read_text() for n in sorted(p.name for p in work.iterdir())})
+        seen["names"] = names
+        return {}
+
+    monkeypatch.setattr(synth, "_yosys", fake_yosys)
+    synth.synth_design([rom, plain], "m", "ecp5-25k", work=tmp_path / "w", place_route=False)
+    assert seen["names"] == ["rom.v", "plain.v"]
+    assert seen["rom_b_rom.hex"] == "05\n3f\n20\n" and seen["rom_w_rom.hex"] == "00ff000001\nabcdef0123\n"
+    assert '$readmemh("rom_b_rom.hex", b_rom)' in seen["rom.v"] and "b_rom[1] =" not in seen["rom.v"]
+    assert seen["plain.v"] == "module p; endmodule\n" and rom.read_text() == ROM
