@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Verilator models compiled at -O0 in tests: short simulations, so the build dominates (see
+# ivit_hw.eda.cocotb_run.VERILATOR_OPT_ENV); a user's `ivit-hw verify` keeps Verilator's -Os.
+os.environ.setdefault("IVIT_VERILATOR_OPT", "-O0")
 
 
 @pytest.fixture(scope="session")

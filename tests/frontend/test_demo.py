@@ -7,6 +7,7 @@ graph, the golden executor and the digits test split), not taken from the run.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 
 import numpy as np
@@ -90,16 +91,17 @@ def test_demo_markdown_and_plot(demo):
         assert im.format == "PNG" and im.size == (600, 384)  # 5 x 3.2 inches at 120 dpi
 
 
-def test_demo_run_again_overwrites_cleanly(tmp_path):
+def test_demo_run_again_overwrites_cleanly(tmp_path, demo):
+    """A second run into the folder of a first (the module's demo, copied) replaces every file it writes,
+    a stale graph folder whole, and leaves the user's own files."""
+    first_out, first = demo
     out = tmp_path / "d"
-    out.mkdir()
+    shutil.copytree(first_out, out)
     (out / "notes.txt").write_text("mine")
-    (out / "model.ivit").mkdir()  # a stale graph folder with an extra file is replaced whole
-    (out / "model.ivit" / "stale.bin").write_bytes(b"old")
+    (out / "model.ivit" / "stale.bin").write_bytes(b"old")  # a stale graph folder with an extra file is replaced whole
     (out / "report.json").write_text("{not json")
-    first = run_demo(out, seed=0, progress=False, float_recipe={"epochs": 1}, qat_recipe={"epochs": 1})
-    assert not (out / "model.ivit" / "stale.bin").exists()
     second = run_demo(out, seed=1, progress=False, float_recipe={"epochs": 1}, qat_recipe={"epochs": 1})
+    assert not (out / "model.ivit" / "stale.bin").exists()
     assert first["seed"] == 0 and second["seed"] == 1
     saved = json.loads((out / "report.json").read_text())
     assert saved["seed"] == 1 and saved["int_accuracy"] == second["int_accuracy"]
