@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph, Node
+from ...hwplan.memory import top_memory
 from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
 
@@ -113,6 +114,12 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     g["last_lanes"] = k - (kb - 1) * p
     g.update(kw=ubits(max(k - 1, kb)), nw=ubits(n - 1), mw=ubits(m - 1), lw=ubits(p - 1),
              kbw=ubits(kb - 1), baw=ubits(n * kb - 1))
+    # where each memory lives, by the hardware plan's rule (yosys reads the style attributes)
+    g["amem_style"] = ram_style(top_memory(2 ** (g["kbw"] + 1), wa))
+    if s["rom"]:
+        g["bias_style"] = ram_style(top_memory(n, g.get("wbias", 1), rom=True))
+    else:
+        g["bmem_style"] = ram_style(top_memory(n * kb, g["wb"]))
     g["tree"] = adder_tree(p, wp, wacc)
     top = g["tree"][-1][0] if g["tree"] else {"name": "p_0", "w": wp}
     g["sum_expr"] = _ext(top["name"], top["w"], wacc)
@@ -130,6 +137,11 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     g["macs"] = s["rows"] * n * k
     g["cycles"] = s["rows"] * n * kb
     return g
+
+
+def ram_style(memory: str) -> str:
+    """The yosys ``ram_style`` of a memory the plan places in ``memory`` (reg, lutram, lutrom or bram)."""
+    return {"bram": "block", "lutrom": "logic"}.get(memory, "distributed")
 
 
 def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:
