@@ -117,7 +117,7 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     # where each memory lives, by the hardware plan's rule (yosys reads the style attributes)
     g["amem_style"] = ram_style(top_memory(2 ** (g["kbw"] + 1), wa))
     if s["rom"]:
-        g["bias_style"] = ram_style(top_memory(n, g.get("wbias", 1), rom=True))
+        g["bias_style"] = ram_style(top_memory(n, g.get("wbias", 1), rom=True), rom=True)
     else:
         g["bmem_style"] = ram_style(top_memory(n * kb, g["wb"]))
     g["tree"] = adder_tree(p, wp, wacc)
@@ -139,9 +139,10 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     return g
 
 
-def ram_style(memory: str) -> str:
-    """The yosys ``ram_style`` of a memory the plan places in ``memory`` (reg, lutram, lutrom or bram)."""
-    return {"bram": "block", "lutrom": "logic"}.get(memory, "distributed")
+def ram_style(memory: str, rom: bool = False) -> str:
+    """The yosys ``ram_style`` of a memory the plan places in ``memory`` (reg, lutram, lutrom or bram):
+    ``block``, else ``logic`` for a ROM (yosys maps no ROM to LUT-RAM), ``distributed`` for a RAM."""
+    return "block" if memory == "bram" else "logic" if rom else "distributed"
 
 
 def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:

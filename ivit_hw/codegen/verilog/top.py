@@ -144,7 +144,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
                     vals = np.broadcast_to(vals, graph.tensor(n.output).shape)
                 w = net.streams[sid]["w"]
                 net.insts.append({"kind": "const", "out": sid, "what": src, "w": w, "vals": _hex(vals, w),
-                                  "style": ram_style(top_memory(vals.size, w, rom=True)),
+                                  "style": ram_style(top_memory(vals.size, w, rom=True), rom=True),
                                   "aw": ubits(vals.size - 1), "row": row, "rw": ubits(row - 1)})
                 continue
             if src not in produced:
