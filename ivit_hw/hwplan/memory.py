@@ -82,6 +82,21 @@ def dp16kd_tiles(width: int, aw: int) -> tuple[int, int, int, int]:
     return dw, baw, -(-width // dw), 1 << max(aw - baw, 0)
 
 
+def rom18_blocks(words: int, width: int) -> int:
+    """DP16KD blocks of a ROM as ``ivit_rom18`` tiles (1024 x 18 each): 1024-word tiles of ``width`` bits."""
+    return -(-words // 1024) * -(-width // 18)
+
+
+def fifo_blocks(width: int, aw: int) -> int:
+    """DP16KD blocks of an ``ivit_fifo`` of ``2^aw`` words of ``width`` bits: none where the plan's rule
+    keeps it in LUT-RAM or it is deeper than one block column (4096), else one column of the widest
+    shape that has the depth (1024 x 18, 2048 x 9, 4096 x 4) per ``dw`` bits."""
+    if aw > 12 or top_memory(1 << aw, width) != "bram":
+        return 0
+    dw = 18 if aw <= 10 else 9 if aw == 11 else 4
+    return -(-width // dw)
+
+
 def blocks_of(memory: str, depth: int, width: int, banks: int) -> int:
     """Blocks a buffer takes in ``memory`` (0 for reg, lutram and dram)."""
     if memory == "bram":
@@ -92,4 +107,5 @@ def blocks_of(memory: str, depth: int, width: int, banks: int) -> int:
 
 
 __all__ = ["BRAM18_SHAPES", "LUTRAM_MAX_BITS", "REG_MAX_DEPTH", "ROM_LUT_MAX_WORDS", "URAM_SHAPE", "bank_depth",
-           "blocks_of", "bram18_blocks", "dp16kd_tiles", "small_memory", "top_memory", "uram_blocks"]
+           "blocks_of", "bram18_blocks", "dp16kd_tiles", "fifo_blocks", "rom18_blocks", "small_memory", "top_memory",
+           "uram_blocks"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ...ir.graph import Graph, Node
 from ...hwplan.memory import top_memory
+from ...ir.graph import Graph, Node
 from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
 
@@ -99,9 +99,12 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         digits = math.ceil(p * wb / 4)
         words = [sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)) for row in lanes]
         g["weights"] = [format(word, f"0{digits}X") for word in words]
-        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block
+        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block, where the
+        # plan's rule puts the ROM in block RAM; else a ROM in the fabric (the same two clocks)
+        bram = top_memory(len(words), p * wb, rom=True) == "bram"
+        g["rom_style"] = "block" if bram else "logic"
         g["rom_tiles"] = [dp16kd_initvals(words[t:t + ROM_BLOCK_WORDS], p * wb)
-                          for t in range(0, len(words), ROM_BLOCK_WORDS)]
+                          for t in range(0, len(words), ROM_BLOCK_WORDS)] if bram else None
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)

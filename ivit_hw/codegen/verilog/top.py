@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from ...hwplan.memory import dp16kd_tiles, top_memory
 from ...ir.graph import Graph, Node
 from ...ir.registry import get_op
 from ...ir.structure import layout_views
-from ...hwplan.memory import dp16kd_tiles, top_memory
 from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
+from .bram_count import gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, gemm_view, ram_style, ubits
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
@@ -33,8 +34,8 @@ STREAM_OPS = ("concat",)
 # a buffer reader's prefetch queue: 8 words, more than its credit loop (issue, read, register, queue,
 # pop, credit, room: 6 clocks), so a view streams one word a clock
 READ_QUEUE_AW = 3
-SKID_TEMPLATE = "elementwise.v.j2"
-FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)  # units whose x_TREADY is combinational from y_TREADY
+SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
+FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -168,7 +169,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, "read_aw": READ_QUEUE_AW, **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts), **io}
     return view, net.modules, net.layers
 
 
@@ -251,8 +252,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
             ins.append(("b", wants[(n.name, "b")]))
         skid = False
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
-                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"],
-                           "acc_bits": g["wacc"]})
+                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
+                           "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
         skid = view.template == SKID_TEMPLATE
@@ -262,7 +263,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
-                           "dsp": lane_pieces(graph, n),
+                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
     # a register slice after it keeps every ready path inside one unit

@@ -13,8 +13,8 @@ from .units_common import (
     UnsupportedError,
     aw_for,
     data_width,
-    rom_init,
     out_width,
+    rom_init,
     row_len,
     tdata_bits,
 )

@@ -17,9 +17,9 @@ from .units_common import (
     UnsupportedError,
     aw_for,
     data_width,
-    rom_init,
     engines_for,
     out_width,
+    rom_init,
     row_len,
 )
 from .units_common import tdata_bits as _tdata
