@@ -18,6 +18,7 @@ import pytest
 from top_graphs import TOP_GRAPHS
 
 from ivit_hw.codegen.verilog.top_render import write_top
+from ivit_hw.hwplan.memory import LUTRAM_MAX_BITS
 from ivit_hw.ir.types import IRError
 
 FIFO = re.compile(r"ivit_fifo #\(\.W\(([^)]*)\), \.AW\(([^)]*)\)\)")
@@ -88,6 +89,11 @@ def test_plan_counts_the_block_rams_of_small_tops(tmp_path, name, par):
     man = write_top(TOP_GRAPHS[name](), tmp_path, "model", par, None, 1)
     assert man["bram"] == counted(tmp_path)
     assert man["bram"] == man["bram_top"] + sum(r["bram"] for r in man["layers"])
+
+
+def test_fifo_limit_is_the_plans():
+    lib = (Path(__file__).resolve().parents[1] / "ivit_hw/templates/verilog/lib/ivit_fifo.v").read_text()
+    assert _fifo_rule(lib) == LUTRAM_MAX_BITS
 
 
 def test_ecp5_text_drops_the_other_branch():

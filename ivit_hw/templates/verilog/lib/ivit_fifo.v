@@ -14,7 +14,9 @@
 module ivit_fifo #(
     parameter W = 8,
     parameter AW = 4,
-    parameter LUTRAM_BITS = 1024
+    /* verilator lint_off UNUSEDPARAM */
+    parameter LUTRAM_BITS = 1024  // read only under IVIT_ECP5
+    /* verilator lint_on UNUSEDPARAM */
 ) (
     input  wire         clk,
     input  wire         rst,
