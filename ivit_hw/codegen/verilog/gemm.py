@@ -130,9 +130,9 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     if g["mul18"]:
         g["a18"] = [_ext(f"m_a{lane}", wa, MUL18) for lane in range(p)]
         g["b18"] = [_ext(f"r_b{lane}", g["wb"], MUL18) for lane in range(p)]
-    # issue -> lane reads (1; a ROM's output register 1 more) -> products (MUL_CLOCKS) -> one clock per
-    # tree level -> queue
-    g["depth"] = 1 + int(s["rom"]) + MUL_CLOCKS + len(g["tree"])
+    # issue -> lane reads (2: the weight ROM's or the B memory's output register, the lane operand waiting
+    # beside it) -> products (MUL_CLOCKS) -> one clock per tree level -> queue
+    g["depth"] = 2 + MUL_CLOCKS + len(g["tree"])
     g["fd"] = queue_aw(g["depth"])
     g["y_expr"] = _ext("q_out", wacc + 1, g["tdy"]) if g["tdy"] < wacc + 1 else (
         "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
