@@ -23,7 +23,10 @@ from ivit_hw.eda.cocotb_run import SIMULATORS
 SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("patch_matmul", "1", "icarus"),
          ("cls_slice", "1", "icarus"), ("patch_matmul", "4", "verilator"),
          ("linear_extremes", "13", "icarus"),  # 13 lanes: an odd adder tree (terms passed on a level)
-         ("cls_concat", "2", "icarus")]  # constant streams (class token, position embedding) from ROMs
+         ("cls_concat", "2", "icarus"),  # constant streams (class token, position embedding) from ROMs
+         # views keeping a third of their source, a residual fork (P = 1: at P = 4 or 8 its qkv engine,
+         # K = 8 in 1-2 blocks, N = 24, is not bit-exact, on main too: an open engine bug)
+         ("attn_residual", "1", "icarus")]
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 

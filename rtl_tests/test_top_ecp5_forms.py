@@ -18,18 +18,40 @@ from top_graphs import TOP_GRAPHS, edge_samples
 from ivit_hw.codegen.verilog.top_render import write_top
 from ivit_hw.codegen.verilog.top_verify import run_top
 from ivit_hw.eda import cocotb_run
+from ivit_hw.hwplan import memory
 
 MODELS = Path(__file__).parent / "ecp5_models"
 
 
-def test_ecp5_forms_match_golden(tmp_path, monkeypatch):
+# patch_matmul by the plan's rule (the image view in DP16KD, the three views of pe.q in LUT-RAM, the weight
+# ROM in the fabric) and with the plan's LUT-RAM and ROM limits at 0 (every memory of more than two words in
+# block RAM: the weight ROM as ivit_rom18 blocks, every view); attn_residual: q, k and v views whose copies
+# keep a third of the qkv buffer (a write walk), in DP16KD, and a residual fork: the whole-image skip FIFO
+# in DP16KD, the short branch in LUT-RAM (at P = 1: its qkv engine at P = 4 or 8, K = 8, is not bit-exact
+# on main either; see test_top_cocotb)
+FORMS = [("patch_matmul", "4", False, {"ivit_top.v": "ivit_bram #("}),
+         ("patch_matmul", "4", True, {"ivit_pe_acc.v": "ivit_rom18 #(", "ivit_top.v": "ivit_bram #("}),
+         ("attn_residual", "1", False, {"ivit_top.v": "_wpos <= "})]
+
+
+@pytest.mark.parametrize("name,par,all_bram,marks", FORMS)
+def test_ecp5_forms_match_golden(tmp_path, monkeypatch, name, par, all_bram, marks):
     if shutil.which("iverilog") is None:
         pytest.fail("iverilog missing: 'make setup' installs it (apt-get install -y iverilog)")
-    graph = TOP_GRAPHS["patch_matmul"]()
-    man = write_top(graph, tmp_path, "model", "4", edge_samples(graph), 0)
+    if all_bram:
+        monkeypatch.setattr(memory, "LUTRAM_MAX_BITS", 0)
+        monkeypatch.setattr(memory, "ROM_LUT_MAX_WORDS", 0)
+    graph = TOP_GRAPHS[name]()
+    man = write_top(graph, tmp_path, "model", par, edge_samples(graph), 0)
     rtl = tmp_path / "rtl"
-    assert "ivit_rom18 #(" in (rtl / "ivit_pe_acc.v").read_text()
-    assert "ivit_bram #(" in (rtl / "ivit_top.v").read_text()
+    for file, mark in marks.items():
+        assert mark in (rtl / file).read_text(), f"{name}: {file} lacks {mark!r}"
+    top = (rtl / "ivit_top.v").read_text()
+    if name == "patch_matmul":  # the image view in DP16KD, the views of pe.q too when every memory is
+        assert top.count("ivit_bram #(") == (4 if all_bram else 1)
+    if name == "attn_residual":
+        assert top.count("ivit_bram #(") == 4  # q, k, v copies and the merge view: one block each
+        assert ".AW(7)) f0_" in top and ".AW(4)) f0_" in top  # skip FIFO (block RAM), short branch
     models = [str(p) for p in sorted(MODELS.glob("*.v"))]
     build = cocotb_run.build
 

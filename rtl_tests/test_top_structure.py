@@ -55,7 +55,8 @@ def test_buffer_reads_issue_on_credits(tmp_path):
         assert not re.search(r"\bs\d+_r\b", expr), f"{reader}: read issue waits on a consumer's ready: {expr}"
         assert f"{reader}_q_room" in expr
         # a synchronous read (block RAM), at {bank, address}: no adder in the read address
-        assert re.search(rf"if \({reader}_adv\) {reader}_d1 <= b\d+_mem\[\{{b\d+_rb, {reader}_addr\}}\];", top)
+        assert re.search(rf"wire \[\d+:0\] {reader}_ra = \{{b\d+_rb, {reader}_addr\}};", top)
+        assert re.search(rf"if \({reader}_adv\) {reader}_d1 <= {reader}_mem\[{reader}_ra\];", top)
 
 
 @pytest.mark.parametrize("name,par,lanes", [("patch_matmul", "4", 4), ("linear_extremes", "13", 13)])

@@ -84,6 +84,41 @@ def cls_concat() -> Graph:
     return infer_ranges(b.finish([y]))
 
 
+def attn_residual() -> Graph:
+    """x[9, 8] i8 -> qkv linear(24) -> requantize -> [9, 3, 2, 4] -> heads [3, 2, 9, 4] -> q, k, v (gathers:
+    each a third of the qkv buffer, so each view's copy keeps only its part) -> q @ k^T -> requantize ->
+    @ v -> requantize -> merge [9, 8] (a buffered view) -> proj linear(8) -> requantize with x as the
+    residual identity (a fork: a whole-image skip FIFO and a short one into qkv)."""
+    rng = np.random.default_rng(13)
+    b = GraphBuilder("attn_res")
+    x = b.input("x", (9, 8), I8, 0.05, Interval(-128, 127))
+
+    def requant(acc, name, s_in, s_out, identity=None, s_id=1.0):
+        m, e = ops.dyadic(s_in / s_out)
+        ins = {"acc": acc, "m": b.const(f"{name}.m", np.asarray(m), I32), "e": b.const(f"{name}.e", np.asarray(e), U8)}
+        if identity is not None:
+            m_id, e_id = ops.dyadic(s_id / s_out)
+            ins.update(identity=identity, m_id=b.const(f"{name}.m_id", np.asarray(m_id), I32),
+                       e_id=b.const(f"{name}.e_id", np.asarray(e_id), U8))
+        return b.node("requantize", ins, name, I8, s_out, {"out_bits": 8})
+
+    w = b.const("qkv.weight", rng.integers(-128, 128, (24, 8)), I8, 0.01)
+    qkv = requant(b.node("linear", {"x": x, "weight": w}, "qkv.acc", I32, 0.0005), "qkv.q", 0.0005, 0.5)
+    heads = b.node("reshape", {"x": qkv}, "qkv.split", I8, 0.5, {"shape": [9, 3, 2, 4]})
+    heads = b.node("transpose", {"x": heads}, "qkv.heads", I8, 0.5, {"perm": [1, 2, 0, 3]})
+    q, k, v = (b.node("gather", {"x": heads}, t, I8, 0.5, {"axis": 0, "index": j}) for j, t in enumerate("qkv"))
+    sc = b.node("matmul", {"a": q, "b": k}, "scores.acc", I32, 0.25, {"transpose_b": True})
+    sq = requant(sc, "scores.q", 0.25, 32.0)
+    o = b.node("matmul", {"a": sq, "b": v}, "o.acc", I32, 16.0, {"transpose_b": False})
+    oq = requant(o, "o.q", 16.0, 64.0)
+    ot = b.node("transpose", {"x": oq}, "o.tokens", I8, 64.0, {"perm": [1, 0, 2]})
+    om = b.node("reshape", {"x": ot}, "o.merged", I8, 64.0, {"shape": [9, 8]})
+    pw = b.const("proj.weight", rng.integers(-128, 128, (8, 8)), I8, 0.01)
+    p = b.node("linear", {"x": om, "weight": pw}, "proj.acc", I32, 0.64)
+    y = requant(p, "res", 0.64, 2.0, x, 0.05)
+    return infer_ranges(b.finish([y]))
+
+
 def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
     """Samples of the graph's input: all at the low end, all at the high end, alternating, random."""
     spec = graph.tensor(graph.inputs[0])
@@ -97,4 +132,4 @@ def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
 
 
 TOP_GRAPHS = {"linear_extremes": linear_extremes, "patch_matmul": patch_matmul, "cls_slice": cls_slice,
-              "cls_concat": cls_concat}
+              "cls_concat": cls_concat, "attn_residual": attn_residual}

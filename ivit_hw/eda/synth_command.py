@@ -95,6 +95,8 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}
         if "same_as" in unit:
             row["same_as"] = unit["same_as"]
+        if unit["op"] == "top":  # the plan's counts beside what yosys used
+            row["planned"] = {"dsp": manifest.get("dsp"), "bram": manifest.get("bram")}
         if progress:
             fm = f"{row['fmax_mhz']} MHz" if row.get("fmax_mhz") else "no Fmax"
             progress(f"  {unit['module']}: {row['lut']} LUT, {row['ff']} FF, {row['dsp']} DSP, "
@@ -119,6 +121,11 @@ def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
         lines.append(f"| {r['node']} | {r['op']} | {r['row']} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
                      f"{fm} | {r['latency_cycles']} | {r['elements_per_cycle']} |"
                      + (f" {len(r.get('same_as', [r['node']]))} |" if many else ""))
+    for r in rows:
+        if r.get("planned"):
+            p = r["planned"]
+            lines += ["", f"{r['node']}: planned {p['dsp']} multipliers and {p['bram']} block RAMs (the hardware "
+                      f"plan's rule), used {r['dsp']} DSP and {r['bram']} BRAM (yosys)."]
     if dev.pnr_args is None:
         lines += ["", "No open place and route exists for Xilinx 7-series: resource counts from yosys "
                   "synth_xilinx only, no Fmax."]

@@ -13,6 +13,12 @@ Rules (one place; ``docs/hls.md`` quotes them):
   A BRAM36 counts as two BRAM18s, so a 1K x 36 bank is two.
 - URAM (URAM288) is one 4096 x 72 shape: ``ceil(bank depth / 4096) * ceil(width / 72)`` per bank.
 - ``dram``: off chip, no block.
+
+The Verilog top (ECP5) places each of its memories with :func:`top_memory`: the same ``reg`` /
+``lutram`` rule for memories it writes; a ROM (constants) of at most :data:`ROM_LUT_MAX_WORDS` words is
+``lutrom``, fabric logic whatever its width (each output bit one 64-entry LUT tree, 4 LUT4 and 3 muxes);
+the rest is ``bram``: DP16KD blocks tiled by :func:`dp16kd_tiles` (the RTL instantiates exactly
+those blocks, so the plan's count is the design's).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ REG_MAX_DEPTH = 2
 LUTRAM_MAX_BITS = 1024
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM_SHAPE = (4096, 72)
+ROM_LUT_MAX_WORDS = 256
 
 
 def bank_depth(depth: int, banks: int) -> int:
@@ -55,6 +62,41 @@ def small_memory(depth: int, width: int, banks: int = 1) -> str | None:
     return None
 
 
+def top_memory(depth: int, width: int, rom: bool = False) -> str:
+    """Where the Verilog top keeps a memory of ``depth`` words of ``width`` bits (``rom``: constants):
+    ``reg``, ``lutram``, ``lutrom`` (a small ROM in the fabric) or ``bram``."""
+    small = small_memory(depth, width)
+    if small is not None:
+        return small
+    if rom and depth <= ROM_LUT_MAX_WORDS:
+        return "lutrom"
+    return "bram"
+
+
+def dp16kd_tiles(width: int, aw: int) -> tuple[int, int, int, int]:
+    """DP16KD tiling of a memory of ``2^aw`` words of ``width`` bits: ``(dw, baw, cols, tiles)``, the
+    block shape ``2^baw x dw`` (4096 x 4, 2048 x 9 or 1024 x 18: the narrowest that holds the word in
+    one column, else 18 bits), ``cols`` blocks side by side, ``tiles`` rows of them (the address bits
+    above the block's choose one). It takes ``cols * tiles`` blocks."""
+    dw, baw = (4, 12) if width <= 4 else (9, 11) if width <= 9 else (18, 10)
+    return dw, baw, -(-width // dw), 1 << max(aw - baw, 0)
+
+
+def rom18_blocks(words: int, width: int) -> int:
+    """DP16KD blocks of a ROM as ``ivit_rom18`` tiles (1024 x 18 each): 1024-word tiles of ``width`` bits."""
+    return -(-words // 1024) * -(-width // 18)
+
+
+def fifo_blocks(width: int, aw: int) -> int:
+    """DP16KD blocks of an ``ivit_fifo`` of ``2^aw`` words of ``width`` bits: none where the plan's rule
+    keeps it in LUT-RAM or it is deeper than one block column (4096), else one column of the widest
+    shape that has the depth (1024 x 18, 2048 x 9, 4096 x 4) per ``dw`` bits."""
+    if aw > 12 or top_memory(1 << aw, width) != "bram":
+        return 0
+    dw = 18 if aw <= 10 else 9 if aw == 11 else 4
+    return -(-width // dw)
+
+
 def blocks_of(memory: str, depth: int, width: int, banks: int) -> int:
     """Blocks a buffer takes in ``memory`` (0 for reg, lutram and dram)."""
     if memory == "bram":
@@ -64,5 +106,6 @@ def blocks_of(memory: str, depth: int, width: int, banks: int) -> int:
     return 0
 
 
-__all__ = ["BRAM18_SHAPES", "LUTRAM_MAX_BITS", "REG_MAX_DEPTH", "URAM_SHAPE", "bank_depth", "blocks_of",
-           "bram18_blocks", "small_memory", "uram_blocks"]
+__all__ = ["BRAM18_SHAPES", "LUTRAM_MAX_BITS", "REG_MAX_DEPTH", "ROM_LUT_MAX_WORDS", "URAM_SHAPE", "bank_depth",
+           "blocks_of", "bram18_blocks", "dp16kd_tiles", "fifo_blocks", "rom18_blocks", "small_memory", "top_memory",
+           "uram_blocks"]

@@ -65,6 +65,16 @@ ALIASES = {"kv260": "xck26", "k26": "xck26", "vck190": "xcvc1902", "ecp5-25k": "
            "lfe5um-45f": "lfe5u-45f", "lfe5um-85f": "lfe5u-85f"}
 
 
+DEFAULT_PART = "lfe5u-85f"  # the Verilog top's budget:N part
+BRAM_HEADROOM = 0.9  # a plan fills at most this share of a part's block RAM: the rest is the router's
+
+
+def bram_limit(part: Part) -> int:
+    """The block RAMs (18 kbit) a plan may use on ``part``: :data:`BRAM_HEADROOM` of them, the rest left
+    to the router (an ECP5-85k's 208 DP16KD: 187)."""
+    return int(part.bram18 * BRAM_HEADROOM)
+
+
 def part_key(name: str) -> str | None:
     """The table key of a part string: full Xilinx names (``xczu9eg-ffvb1156-2-e``), Lattice
     ordering codes (``LFE5U-85F-6BG381C``), board aliases (``kv260``, ``vck190``); None if unknown."""
@@ -95,4 +105,5 @@ def get_part(name: str) -> Part:
     return PARTS[key]
 
 
-__all__ = ["ALIASES", "PARTS", "Part", "PlanError", "get_part", "part_key"]
+__all__ = ["ALIASES", "BRAM_HEADROOM", "DEFAULT_PART", "PARTS", "Part", "PlanError", "bram_limit", "get_part",
+           "part_key"]

@@ -84,3 +84,27 @@ def test_config_key_masks_constants_and_module_name_but_not_widths():
     c = a.replace("[15:0] k = 16'sh1F3", "[16:0] k = 17'sh1F3")
     assert synth_command.config_key(a, "ivit_a") == synth_command.config_key(b, "ivit_b")
     assert synth_command.config_key(a, "ivit_a") != synth_command.config_key(c, "ivit_a")
+
+
+def test_synth_of_a_top_reports_the_planned_counts_beside_the_used(tmp_path, capsys, monkeypatch):
+    """A model top: synth.json and synth.md give the plan's multipliers and block RAMs (the manifest's) next
+    to yosys's counts."""
+    graph_dir, out = tmp_path / "g.ivit", tmp_path / "top"
+    save_graph(tiny_graph(), graph_dir)
+    code, printed, err = run_cli(capsys, "codegen", graph_dir, "--target", "verilog", "--top", "model", "-o", out)
+    assert code == 0, err
+    assert "planned: " in printed and " DP16KD" in printed
+
+    def fake(sources, top, device, **kw):
+        return {"top": top, "device": device, "lut": 10, "ff": 20, "dsp": 3, "bram": 7, "lutram": 0, "carry": 0,
+                "fmax_mhz": 160.0, "meets": True, "critical_path": [], "capacity": {}}
+
+    monkeypatch.setattr(synth_command, "synth_design", fake)
+    monkeypatch.setattr(synth_command, "tools_for", lambda device: None)
+    manifest = synth_command.read_manifest(out)
+    code, printed, err = run_cli(capsys, "synth", out, "--device", "ecp5-85k")
+    assert code == 0, err
+    row = json.loads((out / "synth.json").read_text())["units"][0]
+    assert row["planned"] == {"dsp": manifest["dsp"], "bram": manifest["bram"]}
+    assert (f"planned {manifest['dsp']} multipliers and {manifest['bram']} block RAMs" in printed
+            and "used 3 DSP and 7 BRAM" in printed)

@@ -79,7 +79,10 @@ def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
 
         images = load_samples(graph, getattr(args, "tb_inputs", None))
         samples = getattr(args, "samples", None) or (0 if images is not None else DEFAULT_SAMPLES)
-        return write_top(graph, tmp, top, getattr(args, "parallelism", None), images, samples)
+        man = write_top(graph, tmp, top, getattr(args, "parallelism", None), images, samples)
+        limit = f" (limit {man['bram_limit']} of the part's, for {man['parallelism']})" if man["bram_limit"] else ""
+        print(f"planned: {man['dsp']} MULT18X18D ({man['multipliers']} GEMM lanes), {man['bram']} DP16KD{limit}")
+        return man
     if getattr(args, "nodes", None):
         nodes = _named_nodes(graph, args.nodes)
     else:

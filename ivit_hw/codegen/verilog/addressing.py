@@ -102,3 +102,31 @@ def access_kind(idx: np.ndarray, source_size: int) -> str:
     if idx.size < 2 or bool(np.all(np.diff(idx) > 0)):
         return "filter"
     return "buffer"
+
+
+@dataclass(frozen=True)
+class ViewCopy:
+    """A buffered view's own copy of its source: only the ``words`` source elements it reads, in
+    source order (``write``: the nested counters of their source addresses, None when it reads every
+    element), and ``read``: the walk of the view over the copy's addresses."""
+
+    words: int
+    write: Walk | None
+    read: Walk
+
+
+def view_copy(idx: np.ndarray, source_size: int, what: str) -> ViewCopy:
+    """The copy a buffered view reads (see :class:`ViewCopy`): a view that reads part of its source
+    (q, k or v of the qkv output) keeps only that part. Where the part's addresses are not a nest of
+    strided loops the copy holds the whole source."""
+    idx = np.asarray(idx, dtype=np.int64)
+    part = np.unique(idx)
+    write = None
+    if part.size < source_size:
+        try:
+            write = counters(part, what)
+        except UnsupportedError:
+            part = np.arange(source_size, dtype=np.int64)
+    else:
+        part = np.arange(source_size, dtype=np.int64)
+    return ViewCopy(int(part.size), write, counters(np.searchsorted(part, idx), what))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ...hwplan.memory import top_memory
 from ...ir.graph import Graph, Node
 from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
@@ -98,9 +99,12 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         digits = math.ceil(p * wb / 4)
         words = [sum(int(v) * s_ for v, s_ in zip(row, shifts, strict=True)) for row in lanes]
         g["weights"] = [format(word, f"0{digits}X") for word in words]
-        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block
+        # the same words as DP16KD blocks (IVIT_ECP5): tiles of 1024 words, 18 bits a block, where the
+        # plan's rule puts the ROM in block RAM; else a ROM in the fabric (the same two clocks)
+        bram = top_memory(len(words), p * wb, rom=True) == "bram"
+        g["rom_style"] = "block" if bram else "logic"
         g["rom_tiles"] = [dp16kd_initvals(words[t:t + ROM_BLOCK_WORDS], p * wb)
-                          for t in range(0, len(words), ROM_BLOCK_WORDS)]
+                          for t in range(0, len(words), ROM_BLOCK_WORDS)] if bram else None
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)
@@ -113,6 +117,12 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     g["last_lanes"] = k - (kb - 1) * p
     g.update(kw=ubits(max(k - 1, kb)), nw=ubits(n - 1), mw=ubits(m - 1), lw=ubits(p - 1),
              kbw=ubits(kb - 1), baw=ubits(n * kb - 1))
+    # where each memory lives, by the hardware plan's rule (yosys reads the style attributes)
+    g["amem_style"] = ram_style(top_memory(2 ** (g["kbw"] + 1), wa))
+    if s["rom"]:
+        g["bias_style"] = ram_style(top_memory(n, g.get("wbias", 1), rom=True), rom=True)
+    else:
+        g["bmem_style"] = ram_style(top_memory(n * kb, g["wb"]))
     g["tree"] = adder_tree(p, wp, wacc)
     top = g["tree"][-1][0] if g["tree"] else {"name": "p_0", "w": wp}
     g["sum_expr"] = _ext(top["name"], top["w"], wacc)
@@ -120,9 +130,9 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     if g["mul18"]:
         g["a18"] = [_ext(f"m_a{lane}", wa, MUL18) for lane in range(p)]
         g["b18"] = [_ext(f"r_b{lane}", g["wb"], MUL18) for lane in range(p)]
-    # issue -> lane reads (1; a ROM's output register 1 more) -> products (MUL_CLOCKS) -> one clock per
-    # tree level -> queue
-    g["depth"] = 1 + int(s["rom"]) + MUL_CLOCKS + len(g["tree"])
+    # issue -> lane reads (2: the weight ROM's or the B memory's output register, the lane operand waiting
+    # beside it) -> products (MUL_CLOCKS) -> one clock per tree level -> queue
+    g["depth"] = 2 + MUL_CLOCKS + len(g["tree"])
     g["fd"] = queue_aw(g["depth"])
     g["y_expr"] = _ext("q_out", wacc + 1, g["tdy"]) if g["tdy"] < wacc + 1 else (
         "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
@@ -130,6 +140,12 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     g["macs"] = s["rows"] * n * k
     g["cycles"] = s["rows"] * n * kb
     return g
+
+
+def ram_style(memory: str, rom: bool = False) -> str:
+    """The yosys ``ram_style`` of a memory the plan places in ``memory`` (reg, lutram, lutrom or bram):
+    ``block``, else ``logic`` for a ROM (yosys maps no ROM to LUT-RAM), ``distributed`` for a RAM."""
+    return "block" if memory == "bram" else "logic" if rom else "distributed"
 
 
 def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:

@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from ...hwplan.memory import dp16kd_tiles, top_memory
 from ...ir.graph import Graph, Node
 from ...ir.registry import get_op
 from ...ir.structure import layout_views
-from .addressing import Walk, access_kind, counters, patch_indices, view_indices
+from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
+from .bram_count import gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
-from .gemm import GEMM_OPS, gemm_view, ubits
+from .gemm import GEMM_OPS, gemm_view, ram_style, ubits
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
 from .units_common import UnsupportedError, tdata_bits
 
@@ -33,6 +35,7 @@ STREAM_OPS = ("concat",)
 # pop, credit, room: 6 clocks), so a view streams one word a clock
 READ_QUEUE_AW = 3
 SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
+FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -142,12 +145,15 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
                     vals = np.broadcast_to(vals, graph.tensor(n.output).shape)
                 w = net.streams[sid]["w"]
                 net.insts.append({"kind": "const", "out": sid, "what": src, "w": w, "vals": _hex(vals, w),
+                                  "style": ram_style(top_memory(vals.size, w, rom=True), rom=True),
                                   "aw": ubits(vals.size - 1), "row": row, "rw": ubits(row - 1)})
                 continue
             if src not in produced:
                 raise UnsupportedError(f"{n.name}: input {role!r} ({src}) is produced outside the selection")
             kind = "direct" if idx is None else access_kind(idx, _size(graph, src))
-            walk = None if kind == "direct" else counters(idx, f"{n.name}: input {role!r}")
+            walk = None if kind in ("direct", "buffer") else counters(idx, f"{n.name}: input {role!r}")
+            if kind == "buffer":
+                walk = view_copy(idx, _size(graph, src), f"{n.name}: input {role!r}")
             taps.setdefault(src, []).append((kind, walk, row, sid, f"{n.name}.{role}"))
     if out_tensor not in produced:
         raise UnsupportedError(f"output {out_tensor} is not produced by a node with RTL")
@@ -163,7 +169,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, "read_aw": READ_QUEUE_AW, **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts), **io}
     return view, net.modules, net.layers
 
 
@@ -177,7 +183,11 @@ def _wire_source(net: _Net, src: str, sid: int, group: list[tuple[str, Any, int,
         outs = []
         for _ in branches:
             outs.append(net.stream(src, f"fork branch of {src}"))
-        net.insts.append({"kind": "fork", "src": sid, "outs": outs, "w": w, "aw": _fifo_aw(size), "size": size,
+        # a residual skip (the identity input of a requantize) holds a whole image while the other branch
+        # works; with one skip, the other branches need only a short FIFO (the skip never waits on them)
+        skips = [b[4].endswith(".identity") for b in branches]
+        aws = [_fifo_aw(size) if skip or sum(skips) != 1 else FORK_SHORT_AW for skip in skips]
+        net.insts.append({"kind": "fork", "src": sid, "outs": outs, "w": w, "aws": aws, "size": size,
                           "what": src})
     else:
         outs = [sid]
@@ -188,21 +198,33 @@ def _wire_source(net: _Net, src: str, sid: int, group: list[tuple[str, Any, int,
             net.insts.append({"kind": "filter", "src": feed, "out": tap, "what": f"{what} <- {src}",
                               "walk": _walk_view(walk, row, size, True), "size": size, "sw": ubits(size - 1)})
         else:
-            readers = [{"out": t, "what": f"{wh} <- {src}", "walk": _walk_view(wk, rw, size, True)}
-                       for _, wk, rw, t, wh in buffered]
+            readers = [_reader(t, f"{wh} <- {src}", copy, rw, size, w) for _, copy, rw, t, wh in buffered]
             net.insts.append({"kind": "buffer", "src": feed, "readers": readers, "w": w, "size": size,
-                              "sw": ubits(size - 1), "what": src, "bram": bram_tiles(w, ubits(size - 1) + 1)})
+                              "sw": ubits(size - 1), "what": src})
+
+
+def _reader(out: int, what: str, copy: ViewCopy, row: int, size: int, w: int) -> dict[str, Any]:
+    """A buffered view: its copy (two banks of ``copy.words``, bank b at {b, address}), the walk that
+    writes it (None: every element), the walk that reads it, and the memory the plan's rule gives the
+    copy (:func:`~ivit_hw.hwplan.memory.top_memory`): ``bram`` tiles or a fabric memory (None)."""
+    cw = ubits(copy.words - 1)
+    mem = top_memory(2 * copy.words, w)
+    return {"out": out, "what": what, "words": copy.words, "cw": cw,
+            "walk": _walk_view(copy.read, row, copy.words, True),
+            "wwalk": None if copy.write is None else _walk_view(copy.write, 1, size, True),
+            "bram": bram_tiles(w, cw + 1) if mem == "bram" else None, "memory": mem}
 
 
 def bram_tiles(w: int, aw: int) -> dict[str, Any]:
-    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits: the block shape (18 x 1024,
-    9 x 2048 or 4 x 4096: the narrowest that holds w in one column, else 18 bits), ``cols`` blocks side
-    by side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
+    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits (the plan's
+    :func:`~ivit_hw.hwplan.memory.dp16kd_tiles`): block shape ``dw`` x 2^``aw``, ``cols`` blocks side by
+    side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
     block address from the aw-bit ``sig``."""
-    dw, baw = (4, 12) if w <= 4 else (9, 11) if w <= 9 else (18, 10)
+    dw, baw, cols, tiles = dp16kd_tiles(w, aw)
+
     def lo(sig: str) -> str:
         return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
-    return {"dw": dw, "aw": baw, "cols": -(-w // dw), "tiles": 1 << max(aw - baw, 0), "lo": lo}
+    return {"dw": dw, "aw": baw, "cols": cols, "tiles": tiles, "lo": lo}
 
 
 def _alias(net: _Net, a: int, b: int) -> None:
@@ -230,8 +252,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
             ins.append(("b", wants[(n.name, "b")]))
         skid = False
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
-                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "cycles": g["cycles"],
-                           "acc_bits": g["wacc"]})
+                           "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
+                           "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n)
         skid = view.template == SKID_TEMPLATE
@@ -241,7 +263,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
-                           "dsp": lane_pieces(graph, n),
+                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
     # a register slice after it keeps every ready path inside one unit

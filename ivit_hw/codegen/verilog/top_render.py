@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...hwplan.parts import DEFAULT_PART, Part, bram_limit, get_part
 from ...ir.graph import Graph
 from ...ir.types import IRError
 from ...runtime.numpy_exec import run_graph
@@ -59,7 +60,7 @@ def parallelism_of(graph: Graph, nodes: list, text: str | None):
         from .dsp_count import lane_pieces
 
         try:
-            budget = int(str(text).partition(":")[2])
+            budget = parse_budget(str(text))[0]
             # every lane costs its hard multipliers (units and GEMM lanes alike), so N binds the whole top
             lanes = {lp.node: lp.parallelism for lp in plan_layers(
                 graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes,
@@ -78,6 +79,51 @@ def parallelism_of(graph: Graph, nodes: list, text: str | None):
                 return p
         return default
     return par_of
+
+
+def parse_budget(text: str) -> tuple[int, Part]:
+    """``budget:N`` or ``budget:N:PART``: N hard multipliers on PART (default the ECP5-85k), whose block RAM
+    the top must also fit (:func:`~ivit_hw.hwplan.parts.bram_limit`)."""
+    _, _, rest = text.partition(":")
+    n, _, part = rest.partition(":")
+    try:
+        return int(n), get_part(part or DEFAULT_PART)
+    except ValueError as exc:  # PlanError is a ValueError
+        raise IRError(f"--parallelism {text}: {exc}") from None
+
+
+def _fit_bram(graph: Graph, nodes: list, par: str, build) -> tuple[str, Any]:
+    """``(par, build(par_of))`` where ``par`` is ``budget:N[:PART]``: N when its top needs at most the part's
+    block RAM limit, else a smaller budget that fits, found by bisection (fewer lanes mostly mean fewer
+    blocks, not always: narrower ROM words fill the 18-bit blocks less); IRError when none is found."""
+    n, part = parse_budget(par)
+    limit = bram_limit(part)
+
+    def attempt(b: int):
+        out = build(parallelism_of(graph, nodes, f"budget:{b}"))
+        return out, out[0]["bram"] + sum(r["bram"] for r in out[2])
+
+    out, need = attempt(n)
+    first = need
+    if need <= limit:
+        return f"budget:{n}", out
+    lo, best = 1, None  # the smallest budget the plan accepts, found by the search below
+    hi = n - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        try:
+            cand, cneed = attempt(mid)
+        except IRError:  # below one lane per layer
+            lo = mid + 1
+            continue
+        if cneed <= limit:
+            best, lo = (mid, cand), mid + 1
+        else:
+            hi = mid - 1
+    if best is None:
+        raise IRError(f"--parallelism {par}: block RAM: the top needs {first} DP16KD at budget:{n} and no smaller "
+                      f"multiplier budget fits {part.name}'s {part.bram18} (limit {limit}: the rest is the router's)")
+    return f"budget:{best[0]}", best[1]
 
 
 def load_samples(graph: Graph, path: str | None) -> np.ndarray | None:
@@ -111,11 +157,19 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
     if len(graph.inputs) != 1:
         raise IRError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; the Verilog top takes one")
     sel = select(graph, top)
-    par_of = parallelism_of(graph, list(sel.nodes), par)
-
     module = "ivit_top"
     title = f"the {'whole model' if sel.kind == 'model' else top}"
-    view, modules, layer_rows = build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, par_of, module, title)
+
+    def build(par_of):
+        return build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, par_of, module, title)
+
+    planned, limit = par, None
+    if par is not None and str(par).startswith("budget:"):
+        # the multiplier budget also binds block RAM: the largest budget <= N whose memories fit the part
+        limit = bram_limit(parse_budget(str(par))[1])
+        planned, (view, modules, layer_rows) = _fit_bram(graph, list(sel.nodes), str(par), build)
+    else:
+        view, modules, layer_rows = build(parallelism_of(graph, list(sel.nodes), par))
     rtl = folder / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     for name in TOP_LIB:
@@ -147,6 +201,9 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
             "samples": int(len(xs)), "macs_per_image": int(macs), "multipliers": int(mults),
             # hard multipliers (MULT18X18D) of the whole top: GEMM lanes and units (dsp_count)
             "dsp": int(sum(r["dsp"] for r in layer_rows)),
+            # block RAMs (DP16KD) the plan's rule places: the engines' and the top's own (bram_count)
+            "bram": int(view["bram"] + sum(r["bram"] for r in layer_rows)), "bram_top": int(view["bram"]),
+            "bram_limit": limit, "parallelism": planned,
             "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
 
 

@@ -122,6 +122,17 @@ def ibert_exp_cfg(d: Interval, ranges: dict[str, Interval], x0: int, n: int, b: 
                 we=sbits(ranges["e"]), mul_lat=DMUL_LAT)
 
 
+def rom_init(values: list[int], w: int) -> list[list[str]] | None:
+    """DP16KD contents (:func:`dp16kd_initvals`) of a per-channel ROM the hardware plan puts in block RAM
+    (:func:`~ivit_hw.hwplan.memory.top_memory`: more than ROM_LUT_MAX_WORDS words, at most 1024), else
+    None: the ROM stays in the fabric, read in the same two clocks."""
+    from ...hwplan.memory import top_memory
+
+    if len(values) > 1024 or top_memory(len(values), w, rom=True) != "bram":
+        return None
+    return dp16kd_initvals(values, w)
+
+
 def dp16kd_initvals(values: list[int], w: int) -> list[list[str]]:
     """INITVAL_00..3F of the DP16KD blocks (1024 x 18 each, block b holding bits 18b..18b+17) of a
     ROM of ``w``-bit two's-complement ``values``: word i sits at bits 20*(i % 16) .. +17 of

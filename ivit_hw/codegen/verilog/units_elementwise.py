@@ -13,8 +13,8 @@ from .units_common import (
     UnsupportedError,
     aw_for,
     data_width,
-    dp16kd_initvals,
     out_width,
+    rom_init,
     row_len,
     tdata_bits,
 )
@@ -52,9 +52,9 @@ def _term(graph: Graph, node: Node, rg: dict[str, Interval], role: str, m_role: 
             "wmul": min(bits, sbits(rg[role])), "fabric": fabric,
             "wy": sbits(y), "m_values": m_vals, "e_values": e_vals, "y": y, "e_min": e_min,
             "ds": max(span.bit_length(), 1), "wu": max(wprod - e_min + 2, 2),
-            # DP16KD contents of the per-channel ROMs (used under IVIT_ECP5 for 64..1024 channels)
-            "m_init": dp16kd_initvals(m_vals, sbits(ms)) if 64 <= c <= 1024 and len(m_vals) > 1 else None,
-            "e_init": dp16kd_initvals(e_vals, 8) if 64 <= c <= 1024 and len(e_vals) > 1 else None}
+            # DP16KD contents of the per-channel ROMs the plan puts in block RAM (used under IVIT_ECP5)
+            "m_init": rom_init(m_vals, sbits(ms)) if len(m_vals) > 1 else None,
+            "e_init": rom_init(e_vals, 8) if len(e_vals) > 1 else None}
 
 
 def _sext(sig: str, wf: int, wt: int) -> str:

@@ -17,9 +17,9 @@ from .units_common import (
     UnsupportedError,
     aw_for,
     data_width,
-    dp16kd_initvals,
     engines_for,
     out_width,
+    rom_init,
     row_len,
 )
 from .units_common import tdata_bits as _tdata
@@ -91,7 +91,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "tdw_out": _tdata(out_width(graph, node)),
          "min_row": max(math.ceil((spread_cycles + SP_HANDOVER) / sp_engines), math.ceil((xsum_w + 8) / mean_engines)),
          "b_stages": b_stages,
-         "bias_init": dp16kd_initvals(bias_vals, w["bias"]) if len(bias_vals) > 1 and 64 <= c <= 1024 else None,
+         "bias_init": rom_init(bias_vals, w["bias"]) if len(bias_vals) > 1 else None,
          "c_stages": PASS_C_STAGES, "mul_lat": DMUL_LAT,
          "latency": c + mean_cycles + spread_cycles + 18 + b_stages + PASS_C_STAGES + OUT_FIFO_CLOCKS}
     ports = {"in": [{"name": "x", "tdata": u["tdw_in"], "bits": wx, "tuser": 0}],

@@ -6,13 +6,17 @@
 // passes one word per clock. in_ready is a register, from the last clock's fill level and
 // push (not its pop): it falls when the memory would be full, and a pop while full
 // reopens it one clock later, so it costs one clock only when the FIFO is full.
-// With IVIT_ECP5 defined and 6 <= AW <= 12 the memory is DP16KD blocks (1024 x 18,
+// With IVIT_ECP5 defined, AW <= 12 and more than LUTRAM_BITS bits (the hardware plan's
+// LUT-RAM limit, ivit_hw/hwplan/memory.py LUTRAM_MAX_BITS) the memory is DP16KD blocks (1024 x 18,
 // 2048 x 9 or 4096 x 4), instantiated with REGMODE_B = OUTREG (yosys maps inferred
-// memories without the output register);
-// otherwise an inferred memory with the same clocks.
+// memories without the output register); otherwise an inferred memory with the same clocks
+// (LUT-RAM: the plan's rule, so the plan counts the blocks the design has).
 module ivit_fifo #(
     parameter W = 8,
-    parameter AW = 4
+    parameter AW = 4,
+    /* verilator lint_off UNUSEDPARAM */
+    parameter LUTRAM_BITS = 1024  // read only under IVIT_ECP5
+    /* verilator lint_on UNUSEDPARAM */
 ) (
     input  wire         clk,
     input  wire         rst,
@@ -37,7 +41,7 @@ module ivit_fifo #(
 
     generate
 `ifdef IVIT_ECP5
-        if (AW >= 6 && AW <= 12) begin : g_dp16kd
+        if (AW <= 12 && (W << AW) > LUTRAM_BITS) begin : g_dp16kd
             // a DP16KD holds 1024 x 18, 2048 x 9 or 4096 x 4: the widest shape that has the depth
             localparam BW = (AW <= 10) ? 18 : ((AW == 11) ? 9 : 4);
             localparam BAW = (AW <= 10) ? 10 : AW;
