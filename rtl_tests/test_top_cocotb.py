@@ -26,7 +26,8 @@ SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("
          ("cls_concat", "2", "icarus"),  # constant streams (class token, position embedding) from ROMs
          # views keeping a third of their source, a residual fork; at P = 4 and 8 attn @ v (K = 9) pads its last
          # block: the B lanes past K, never written, are masked like the A lanes (else x out on Icarus)
-         ("attn_residual", "1", "icarus"), ("attn_residual", "4", "icarus"), ("attn_residual", "8", "icarus")]
+         ("attn_residual", "1", "icarus"), ("attn_residual", "4", "icarus"), ("attn_residual", "8", "icarus"),
+         ("patch_matmul", "2", "icarus")]  # q @ k^T form (B streamed [N, K]) at K = 3 in 2 blocks: padded too
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 
