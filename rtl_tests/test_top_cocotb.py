@@ -24,9 +24,10 @@ SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("
          ("cls_slice", "1", "icarus"), ("patch_matmul", "4", "verilator"),
          ("linear_extremes", "13", "icarus"),  # 13 lanes: an odd adder tree (terms passed on a level)
          ("cls_concat", "2", "icarus"),  # constant streams (class token, position embedding) from ROMs
-         # views keeping a third of their source, a residual fork (P = 1: at P = 4 or 8 its qkv engine,
-         # K = 8 in 1-2 blocks, N = 24, is not bit-exact, on main too: an open engine bug)
-         ("attn_residual", "1", "icarus")]
+         # views keeping a third of their source, a residual fork; at P = 4 and 8 attn @ v (K = 9) pads its last
+         # block: the B lanes past K, never written, are masked like the A lanes (else x out on Icarus)
+         ("attn_residual", "1", "icarus"), ("attn_residual", "4", "icarus"), ("attn_residual", "8", "icarus"),
+         ("patch_matmul", "2", "icarus")]  # q @ k^T form (B streamed [N, K]) at K = 3 in 2 blocks: padded too
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 

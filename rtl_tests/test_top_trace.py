@@ -12,7 +12,7 @@ import yaml
 from top_graphs import TOP_GRAPHS, edge_samples
 
 from ivit_hw.cli import main
-from ivit_hw.codegen.verilog.top_trace import TRACE_FILE, compare_trace
+from ivit_hw.codegen.verilog.top_trace import TRACE_FILE, compare_trace, read_trace
 from ivit_hw.ir.serialize import save_graph
 
 
@@ -37,9 +37,11 @@ def test_trace_clean(traced_top, capsys):
     text = capsys.readouterr().out
     assert "bit-exact on icarus" in text
     assert "trace: 5 of 5 node output streams bit-exact" in text
-    # the log holds every element of every traced stream: 3 images with stalls, then 3 unstalled
+    # the log holds every element of every traced stream: 3 images with stalls, then 3 unstalled, each test
+    # after a line at its reset
     lines = (traced_top / "sim_top_icarus" / TRACE_FILE).read_text().splitlines()
-    assert len(lines) == 2 * 3 * (24 + 24 + 32 + 32 + 24)
+    assert len(lines) == 2 * 3 * (24 + 24 + 32 + 32 + 24) + 2
+    assert lines[0] == "reset" and lines.count("reset") == 2
 
 
 def test_trace_names_tampered_golden(traced_top):
@@ -74,3 +76,21 @@ def test_trace_names_corrupted_rom(tmp_path, traced_top, capsys):
     text = capsys.readouterr().out
     assert "FAILED on icarus" in text
     assert "first that differs: tensor pe.acc: element 24 (image 1, index (0, 0))" in text
+
+
+def test_trace_first_test_only_and_wrong_value_first(tmp_path):
+    """A stalled test that ends at an x on b's stream (a later node), then the next test after a reset: only the
+    first test's transfers count (a's stream stopped, not continued by the next test's image 0), and the wrong
+    value on b is named first, before a's stopped stream. No simulation: a written log."""
+    np.savez(tmp_path / "g.npz", s1=np.array([[1, 2], [3, 4]]), s2=np.array([[5, -6], [7, 8]]))
+    man = {"golden_trace": "g.npz", "trace": [{"stream": 1, "tensor": "a", "w": 8, "shape": [2]},
+                                              {"stream": 2, "tensor": "b", "w": 8, "shape": [2]}]}
+    log = tmp_path / TRACE_FILE
+    log.write_text("reset\n1 01\n1 02\n2 05\n2 xx\nreset\n1 01\n1 02\n2 05\n2 fa\n1 03\n", encoding="ascii")
+    assert read_trace(log) == {1: [1, 2], 2: [5, -1]}
+    res = compare_trace(tmp_path, man, log, 2)
+    assert res["differ"] == ["a", "b"]
+    assert res["first"] == "tensor b: element 1 (image 0, index (1,)) = x/z, golden -6 (1 of 2 elements differ)"
+    # with no wrong value anywhere, the first stopped stream is named
+    log.write_text("reset\n1 01\n1 02\n2 05\n2 fa\nreset\n1 01\n", encoding="ascii")
+    assert compare_trace(tmp_path, man, log, 2)["first"] == "tensor a: 2 of 4 elements came out (the stream stopped)"

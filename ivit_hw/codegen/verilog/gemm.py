@@ -129,7 +129,7 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
     g["mul18"] = wa <= MUL18 and g["wb"] <= MUL18
     if g["mul18"]:
         g["a18"] = [_ext(f"m_a{lane}", wa, MUL18) for lane in range(p)]
-        g["b18"] = [_ext(f"r_b{lane}", g["wb"], MUL18) for lane in range(p)]
+        g["b18"] = [_ext(f"m_b{lane}", g["wb"], MUL18) for lane in range(p)]
     # issue -> lane reads (2: the weight ROM's or the B memory's output register, the lane operand waiting
     # beside it) -> products (MUL_CLOCKS) -> one clock per tree level -> queue
     g["depth"] = 2 + MUL_CLOCKS + len(g["tree"])

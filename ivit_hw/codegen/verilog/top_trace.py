@@ -19,11 +19,20 @@ TRACE_FILE = "ivit_trace.txt"
 TRACE_DEFINES = {"IVIT_TRACE": 1}
 
 
+RESET_LINE = "reset"  # the top writes it at each reset: a test's transfers end where the next test resets the top
+
+
 def read_trace(path: Path) -> dict[int, list[int]]:
-    """``{stream id: [TDATA as an unsigned integer, ...]}`` in transfer order, from the simulation's log."""
+    """``{stream id: [TDATA as an unsigned integer, ...]}`` in transfer order, from the simulation's log: the
+    transfers of the first test only (up to the first reset after a transfer), so a test that stopped early
+    is not continued by the next test's images."""
     streams: dict[int, list[int]] = {}
     with open(path, encoding="ascii") as fh:
         for line in fh:
+            if line.strip() == RESET_LINE:
+                if streams:
+                    break
+                continue
             sid, _, data = line.partition(" ")
             if not data.strip():
                 continue
@@ -43,11 +52,13 @@ def compare_trace(out_dir: Path, manifest: dict[str, Any], trace_file: Path, ima
     """Compare the first ``images`` images of every traced stream with the golden activations.
 
     Returns ``{"tensors": checked count, "differ": [tensor, ...] in graph order, "first": one line or None}``.
-    A stream with fewer transfers than the images need counts as differing (it stopped).
+    A stream with fewer transfers than the images need counts as differing (it stopped). ``first`` names the
+    first stream, in graph order, with a wrong value; only where none has one, the first that stopped (a
+    wrong value later in the graph stops the streams before it when the test ends at it).
     """
     got = read_trace(trace_file) if trace_file.exists() else {}
     differ: list[str] = []
-    first = None
+    first = stopped = None
     with np.load(out_dir / manifest["golden_trace"]) as npz:
         for t in manifest["trace"]:
             want = npz[f"s{t['stream']}"][:images]
@@ -60,12 +71,13 @@ def compare_trace(out_dir: Path, manifest: dict[str, Any], trace_file: Path, ima
                 shown = "x/z" if seen[i] < 0 else str(_signed(int(seen[i]), t["w"]))
                 line = (f"tensor {t['tensor']}: element {i} ({_where(i, per, tuple(t['shape']))}) = {shown}, golden "
                         f"{_signed(int(flat[i]), t['w'])} ({bad.size} of {seen.size} elements differ)")
+                first = first or line
             elif seen.size < flat.size:
                 line = f"tensor {t['tensor']}: {seen.size} of {flat.size} elements came out (the stream stopped)"
+                stopped = stopped or line
             if line:
                 differ.append(t["tensor"])
-                first = first or line
-    return {"tensors": len(manifest["trace"]), "differ": differ, "first": first}
+    return {"tensors": len(manifest["trace"]), "differ": differ, "first": first or stopped}
 
 
 def _signed(v: int, w: int) -> int:
