@@ -10,6 +10,7 @@ override, e.g. with fused kernels, through ``impls=``.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +23,10 @@ from .node_builders import BUILDERS, Builder
 from .numpy_exec import PlannedGraph, RunResult, check_input
 from .torch_namespace import TorchOps
 
-#: The default op -> builder table of the torch executor (the shared spec builders).
-TORCH_BUILDERS: dict[str, Builder] = dict(BUILDERS)
+#: The default op -> builder table of the torch executor: its own entries (none today) over the shared spec
+#: builders, read through, so a builder patched or registered in ``BUILDERS`` reaches it (as
+#: ``golden_fast.GOLDEN_BUILDERS`` does for the golden executor).
+TORCH_BUILDERS: ChainMap[str, Builder] = ChainMap({}, BUILDERS)
 
 
 def to_numpy(value: Any) -> np.ndarray:
