@@ -342,19 +342,26 @@ def test_blas_threads_are_stated_and_limited_per_run_and_change_no_value(monkeyp
         GoldenExecutor(graph).run({"x": x}, threads=2)
 
 
-def test_golden_builders_read_through_to_the_spec_builders(monkeypatch):
-    # a builder patched or registered in node_builders.BUILDERS reaches the golden executor's table,
-    # whose own entries (the fast paths) stay in front
+@pytest.mark.parametrize("module,table", [("ivit_hw.runtime.golden_fast", "GOLDEN_BUILDERS"),
+                                          ("ivit_hw.runtime.torch_exec", "TORCH_BUILDERS")])
+def test_executor_builder_tables_read_through_to_the_spec_builders(monkeypatch, module, table):
+    # a builder patched or registered in node_builders.BUILDERS reaches each executor's table (a dict copy
+    # made at import never saw it), whose own entries (the golden fast paths) stay in front
+    import importlib
+
     from ivit_hw.runtime.node_builders import BUILDERS
+
+    builders = getattr(importlib.import_module(module), table)
 
     def sentinel(ctx):
         raise AssertionError("never built")
 
     monkeypatch.setitem(BUILDERS, "linear", sentinel)
     monkeypatch.setitem(BUILDERS, "an_op_registered_later", sentinel)
-    assert golden_fast.GOLDEN_BUILDERS["linear"] is sentinel
-    assert golden_fast.GOLDEN_BUILDERS.get("an_op_registered_later") is sentinel
-    assert golden_fast.GOLDEN_BUILDERS["requantize"] is not BUILDERS["requantize"]
+    assert builders["linear"] is sentinel
+    assert builders.get("an_op_registered_later") is sentinel
+    if table == "GOLDEN_BUILDERS":
+        assert builders["requantize"] is not BUILDERS["requantize"]
 
 
 def test_the_heap_setting_is_made_by_a_fast_executor_only_and_can_be_replaced(monkeypatch):
