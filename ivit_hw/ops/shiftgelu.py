@@ -67,7 +67,7 @@ def shiftgelu(
 
 def _table_sigmoid(xp: ArrayOps, table: tables.ExpTable, d, em, trace: dict | None, z, m):
     """g by lookup: a per-row table over d (the fast path), with the same intermediates."""
-    tables.HITS["shiftgelu_table"] += 1
+    tables.count_hit("shiftgelu_table")
     rows = _sigmoid(xp, table.e, em)  # each [..., width]
     idx = d - table.lo
     g = xp.take_rows(rows[-1], idx)

@@ -9,6 +9,7 @@ a traced run takes the same path and records the same values.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 
@@ -21,6 +22,15 @@ LUT_MIN_ELEMENTS = 4096
 HITS: Counter = Counter()
 
 ExpFn = Callable[..., np.ndarray]
+
+
+def count_hit(key: str) -> None:
+    """Count one fast path taken, except while ``torch.compile`` traces the caller: a counter
+    changed inside a compiled region becomes a guard that fails on every call (a recompile per call)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.compiler.is_compiling():
+        return
+    HITS[key] += 1
 
 
 class ExpTable:
@@ -40,7 +50,7 @@ class ExpTable:
 
     def lookup(self, x: np.ndarray, trace: dict | None) -> np.ndarray:
         """ShiftExp of ``x`` (every value inside [lo, hi]); fills ``trace`` with the looked-up intermediates."""
-        HITS["shift_exp_table"] += 1
+        count_hit("shift_exp_table")
         idx = x - self.lo
         if trace is not None:
             for key, table in self.trace.items():
