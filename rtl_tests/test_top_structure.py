@@ -78,3 +78,29 @@ def test_gemm_products_registered_and_tree_two_terms_per_level(tmp_path, name, p
         for reg, expr in tree:
             terms = set(re.findall(r"\b(?:p|t\d+)_\d+\b", expr))
             assert len(terms) <= 2 and expr.count(" + ") <= 1, f"{n}: {reg} <= {expr}"
+
+
+def test_join_skip_input_through_a_register_slice(tmp_path):
+    """A residual join (a requantize with an identity input) takes its skip input from a register slice:
+    the unit's identity ready (combinational from its acc input's valid, the GEMM queue's) drives only
+    the slice's registers, never the skip FIFO's read enables (the routed critical path before)."""
+    top, modules = _render(tmp_path, "attn_residual", "4")
+    joins = [(mod, conns) for mod, _, conns in INST.findall(top) if ".identity_TREADY(" in conns]
+    assert len(joins) == 1  # res
+    for mod, conns in joins:
+        ready, valid = _port(conns, "identity_TREADY"), _port(conns, "identity_TVALID")
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.out_valid\({valid}\), "
+                         rf"\.out_ready\({ready}\)\);", top, re.S)
+        assert skid, f"{mod}: identity input ({valid}, {ready}) is not a register slice's output"
+        assert not re.search(rf"assign {ready}\b", top), f"{mod}: {ready} is also assigned"
+        # the skip FIFO's out_ready is the slice's in_ready (a register), through stream aliases only
+        src_ready = re.search(r"\.in_ready\((\w+)\)", skid.group(0)).group(1)
+        aliases = dict(re.findall(r"assign (s\d+_r) = (s\d+_r);", top))
+        seen = set()
+        for fifo in re.finditer(r"ivit_fifo #\(\.W\(\d+\), \.AW\((\d+)\)\) \w+ \((?:(?!\);).)*"
+                                r"\.out_ready\((\w+)\)\);", top, re.S):
+            net = fifo.group(2)
+            while net in aliases:
+                net = aliases[net]
+            seen.add((int(fifo.group(1)), net))
+        assert (max(aw for aw, _ in seen), src_ready) in seen, f"{mod}: the skip FIFO is not read by the slice"

@@ -36,6 +36,7 @@ STREAM_OPS = ("concat",)
 READ_QUEUE_AW = 3
 SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
+JOIN_SLICE_PORT = "identity"  # the input of a two-input unit (a residual join) that gets a register slice
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -266,6 +267,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
                            "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
-    # a register slice after it keeps every ready path inside one unit
+    # a register slice after it keeps every ready path inside one unit. A join (two inputs) makes each
+    # input's ready combinational from the other's valid: a register slice on its skip input keeps the
+    # one engine's valid out of the other's read enables (the skip FIFO's block RAM)
+    slices = [port for port, _ in ins if len(ins) == 2 and port == JOIN_SLICE_PORT]
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
-                      "ins": ins, "out": out, "skid": skid, "w": net.streams[out]["w"]})
+                      "ins": [(port, s, port in slices) for port, s in ins], "out": out, "skid": skid,
+                      "w": net.streams[out]["w"], "ws": {port: net.streams[s]["w"] for port, s in ins}})
