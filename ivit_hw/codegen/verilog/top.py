@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ...hwplan.memory import dp16kd_tiles, top_memory
+from ...hwplan.memory import top_memory
 from ...ir.graph import Graph, Node
 from ...ir.registry import get_op
 from ...ir.structure import layout_views
 from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
-from .bram_count import gemm_blocks, top_blocks, unit_blocks
+from .bram_count import bram_tiles, gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, gemm_view, ram_style, ubits
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
@@ -214,18 +214,6 @@ def _reader(out: int, what: str, copy: ViewCopy, row: int, size: int, w: int) ->
             "walk": _walk_view(copy.read, row, copy.words, True),
             "wwalk": None if copy.write is None else _walk_view(copy.write, 1, size, True),
             "bram": bram_tiles(w, cw + 1) if mem == "bram" else None, "memory": mem}
-
-
-def bram_tiles(w: int, aw: int) -> dict[str, Any]:
-    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits (the plan's
-    :func:`~ivit_hw.hwplan.memory.dp16kd_tiles`): block shape ``dw`` x 2^``aw``, ``cols`` blocks side by
-    side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
-    block address from the aw-bit ``sig``."""
-    dw, baw, cols, tiles = dp16kd_tiles(w, aw)
-
-    def lo(sig: str) -> str:
-        return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
-    return {"dw": dw, "aw": baw, "cols": cols, "tiles": tiles, "lo": lo}
 
 
 def _alias(net: _Net, a: int, b: int) -> None:
