@@ -108,14 +108,19 @@ def _fork_outputs(top: str) -> dict[str, str]:
 
 
 def test_fork_fifos_read_through_a_register_slice(tmp_path):
-    """Every fork FIFO (the whole-image skip in block RAM included) is read by a register slice beside it:
-    its out_ready is the slice's in_ready (a register), so a far consumer's ready never reaches the FIFO's
-    read enables (the routed critical path after the join slice: 6.45 ns of routing into a DP16KD CEB)."""
+    """Every fork FIFO (the whole-image skip in block RAM included) sits between two register slices: its
+    out_ready is the slice's in_ready (a register), so a far consumer's ready never reaches the FIFO's
+    read enables (the routed critical path after the join slice: 6.45 ns of routing into a DP16KD CEB),
+    and its in_valid is a slice's out_valid, so the far source's valid never pulls its count away."""
     top, _ = _render(tmp_path, "attn_residual", "4")
-    fifos = re.findall(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (\w+) \((?:(?!\);).)*"
-                       r"\.out_valid\((\w+)\), \.out_ready\((\w+)\)\);", top, re.S)
+    fifos = re.findall(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (\w+) \((?:(?!\);).)*\.in_valid\((\w+)\),\s*"
+                       r"\.in_ready\((\w+)\), (?:(?!\);).)*\.out_valid\((\w+)\), \.out_ready\((\w+)\)\);", top, re.S)
     assert len(fifos) == 2  # the skip and the short branch into qkv
-    for fifo, valid, ready in fifos:
+    for fifo, in_valid, in_ready, valid, ready in fifos:
+        # written from a register slice too: the source's valid never reaches the FIFO's count
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.out_valid\({in_valid}\), "
+                         rf"\.out_ready\({in_ready}\)\);", top, re.S)
+        assert skid, f"{fifo}: in_valid/in_ready ({in_valid}, {in_ready}) do not meet a register slice"
         skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.in_valid\({valid}\), "
                          rf"\.in_ready\({ready}\),", top, re.S)
         assert skid, f"{fifo}: out_valid/out_ready ({valid}, {ready}) do not meet a register slice"
