@@ -34,11 +34,16 @@ def _port(conns: str, port: str) -> str:
     return m.group(1)
 
 
-def test_elementwise_units_drive_a_register_slice(tmp_path):
+@pytest.mark.parametrize("kind,mark,count", [("element-wise", "Element-wise pipeline", 2),  # pe.q and s.q
+                                              ("GEMM", "GEMM engine for node", 3)])  # pe, s and o
+def test_units_and_engines_drive_a_register_slice(tmp_path, kind, mark, count):
+    """Element-wise units (ready combinational from their output's) and GEMM engines (whose queue pop and
+    issue credit a consumer's ready would reach: the routed critical path after the fork slices) drive
+    a register slice."""
     top, modules = _render(tmp_path, "patch_matmul", "4")
-    elementwise = {name for name, text in modules.items() if "Element-wise pipeline" in text}
-    insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in elementwise]
-    assert len(insts) == 2  # pe.q and s.q
+    marked = {name for name, text in modules.items() if mark in text}
+    insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in marked]
+    assert len(insts) == count, kind
     for mod, conns in insts:
         ready = _port(conns, "y_TREADY")
         # the net is the in_ready output of an ivit_skid (a register), nothing else drives it

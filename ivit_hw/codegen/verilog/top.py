@@ -239,7 +239,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         ins = [("a", wants[(n.name, "a" if n.op == "matmul" else "x")])]
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
-        skid = False
+        # a register slice after the engine's queue too: the consumer (an element-wise unit, whose ready is
+        # combinational from its output's) would otherwise run its ready on into the queue's pop and the
+        # issue credit (a routed critical path of the block top)
+        skid = True
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
                            "cycles": g["cycles"], "acc_bits": g["wacc"]})
