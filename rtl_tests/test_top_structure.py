@@ -34,11 +34,16 @@ def _port(conns: str, port: str) -> str:
     return m.group(1)
 
 
-def test_elementwise_units_drive_a_register_slice(tmp_path):
+@pytest.mark.parametrize("kind,mark,count", [("element-wise", "Element-wise pipeline", 2),  # pe.q and s.q
+                                              ("GEMM", "GEMM engine for node", 3)])  # pe, s and o
+def test_units_and_engines_drive_a_register_slice(tmp_path, kind, mark, count):
+    """Element-wise units (ready combinational from their output's) and GEMM engines (whose queue pop and
+    issue credit a consumer's ready would reach: the routed critical path after the fork slices) drive
+    a register slice."""
     top, modules = _render(tmp_path, "patch_matmul", "4")
-    elementwise = {name for name, text in modules.items() if "Element-wise pipeline" in text}
-    insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in elementwise]
-    assert len(insts) == 2  # pe.q and s.q
+    marked = {name for name, text in modules.items() if mark in text}
+    insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in marked]
+    assert len(insts) == count, kind
     for mod, conns in insts:
         ready = _port(conns, "y_TREADY")
         # the net is the in_ready output of an ivit_skid (a register), nothing else drives it
@@ -78,3 +83,50 @@ def test_gemm_products_registered_and_tree_two_terms_per_level(tmp_path, name, p
         for reg, expr in tree:
             terms = set(re.findall(r"\b(?:p|t\d+)_\d+\b", expr))
             assert len(terms) <= 2 and expr.count(" + ") <= 1, f"{n}: {reg} <= {expr}"
+
+
+def test_join_skip_input_through_a_register_slice(tmp_path):
+    """A residual join (a requantize with an identity input) takes its skip input from a register slice:
+    the unit's identity ready (combinational from its acc input's valid, the GEMM queue's) drives only
+    the slice's registers, never the skip FIFO's read enables (the routed critical path before)."""
+    top, modules = _render(tmp_path, "attn_residual", "4")
+    joins = [(mod, conns) for mod, _, conns in INST.findall(top) if ".identity_TREADY(" in conns]
+    assert len(joins) == 1  # res
+    for mod, conns in joins:
+        ready, valid = _port(conns, "identity_TREADY"), _port(conns, "identity_TVALID")
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.out_valid\({valid}\), "
+                         rf"\.out_ready\({ready}\)\);", top, re.S)
+        assert skid, f"{mod}: identity input ({valid}, {ready}) is not a register slice's output"
+        assert not re.search(rf"assign {ready}\b", top), f"{mod}: {ready} is also assigned"
+        # the join slice reads the skip FIFO's branch (through stream aliases)
+        src_valid = re.search(r"\.in_valid\((\w+)\)", skid.group(0)).group(1)
+        assert src_valid in _fork_outputs(top), f"{mod}: the identity slice does not read a fork branch"
+
+
+def _fork_outputs(top: str) -> dict[str, str]:
+    """Valid net of each fork branch's register slice (resolved through stream aliases) -> its FIFO."""
+    outs = {}
+    for skid in re.finditer(r"ivit_skid #\(\.W\(\d+\)\) (f\d+_\d+)_s \((?:(?!\);).)*\.out_valid\((\w+)\)", top, re.S):
+        outs[skid.group(2)] = skid.group(1)
+    aliases = dict(re.findall(r"assign (s\d+_v) = (s\d+_v);", top))
+    return {**outs, **{b: outs[a] for b, a in aliases.items() if a in outs}}
+
+
+def test_fork_fifos_read_through_a_register_slice(tmp_path):
+    """Every fork FIFO (the whole-image skip in block RAM included) sits between two register slices: its
+    out_ready is the slice's in_ready (a register), so a far consumer's ready never reaches the FIFO's
+    read enables (the routed critical path after the join slice: 6.45 ns of routing into a DP16KD CEB),
+    and its in_valid is a slice's out_valid, so the far source's valid never pulls its count away."""
+    top, _ = _render(tmp_path, "attn_residual", "4")
+    fifos = re.findall(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (\w+) \((?:(?!\);).)*\.in_valid\((\w+)\),\s*"
+                       r"\.in_ready\((\w+)\), (?:(?!\);).)*\.out_valid\((\w+)\), \.out_ready\((\w+)\)\);", top, re.S)
+    assert len(fifos) == 2  # the skip and the short branch into qkv
+    for fifo, in_valid, in_ready, valid, ready in fifos:
+        # written from a register slice too: the source's valid never reaches the FIFO's count
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.out_valid\({in_valid}\), "
+                         rf"\.out_ready\({in_ready}\)\);", top, re.S)
+        assert skid, f"{fifo}: in_valid/in_ready ({in_valid}, {in_ready}) do not meet a register slice"
+        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.in_valid\({valid}\), "
+                         rf"\.in_ready\({ready}\),", top, re.S)
+        assert skid, f"{fifo}: out_valid/out_ready ({valid}, {ready}) do not meet a register slice"
+        assert len(re.findall(rf"\b{ready}\b", top)) == 3, f"{fifo}: {ready} has another driver or reader"

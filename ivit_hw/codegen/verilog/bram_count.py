@@ -87,4 +87,16 @@ def top_blocks(insts: list[dict[str, Any]]) -> int:
     return n
 
 
-__all__ = ["gemm_blocks", "top_blocks", "unit_blocks"]
+def bram_tiles(w: int, aw: int) -> dict[str, Any]:
+    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits (the plan's
+    :func:`~ivit_hw.hwplan.memory.dp16kd_tiles`): block shape ``dw`` x 2^``aw``, ``cols`` blocks side by
+    side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
+    block address from the aw-bit ``sig``."""
+    dw, baw, cols, tiles = dp16kd_tiles(w, aw)
+
+    def lo(sig: str) -> str:
+        return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
+    return {"dw": dw, "aw": baw, "cols": cols, "tiles": tiles, "lo": lo}
+
+
+__all__ = ["bram_tiles", "gemm_blocks", "top_blocks", "unit_blocks"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...hwplan.memory import top_memory
 from ...ir.graph import Graph, Node
+from .bram_count import bram_tiles
 from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
 from .widths import node_ranges, sbits
 
@@ -119,10 +120,14 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
              kbw=ubits(kb - 1), baw=ubits(n * kb - 1))
     # where each memory lives, by the hardware plan's rule (yosys reads the style attributes)
     g["amem_style"] = ram_style(top_memory(2 ** (g["kbw"] + 1), wa))
+    # a lane memory in block RAM is, under IVIT_ECP5, ivit_bram blocks read through their output register
+    # (an inferred one is mapped without it: a 5.8 ns clock-to-output into the next register)
+    g["amem_bram"] = bram_tiles(wa, g["kbw"] + 1) if g["amem_style"] == "block" else None
     if s["rom"]:
         g["bias_style"] = ram_style(top_memory(n, g.get("wbias", 1), rom=True), rom=True)
     else:
         g["bmem_style"] = ram_style(top_memory(n * kb, g["wb"]))
+        g["bmem_bram"] = bram_tiles(g["wb"], g["baw"]) if g["bmem_style"] == "block" else None
     g["tree"] = adder_tree(p, wp, wacc)
     top = g["tree"][-1][0] if g["tree"] else {"name": "p_0", "w": wp}
     g["sum_expr"] = _ext(top["name"], top["w"], wacc)

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ...hwplan.memory import dp16kd_tiles, top_memory
+from ...hwplan.memory import top_memory
 from ...ir.graph import Graph, Node
 from ...ir.registry import get_op
 from ...ir.structure import layout_views
 from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
-from .bram_count import gemm_blocks, top_blocks, unit_blocks
+from .bram_count import bram_tiles, gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, gemm_view, ram_style, ubits
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
@@ -36,6 +36,7 @@ STREAM_OPS = ("concat",)
 READ_QUEUE_AW = 3
 SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
+JOIN_SLICE_PORT = "identity"  # the input of a two-input unit (a residual join) that gets a register slice
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -215,18 +216,6 @@ def _reader(out: int, what: str, copy: ViewCopy, row: int, size: int, w: int) ->
             "bram": bram_tiles(w, cw + 1) if mem == "bram" else None, "memory": mem}
 
 
-def bram_tiles(w: int, aw: int) -> dict[str, Any]:
-    """DP16KD tiling (``ivit_bram``) of a memory of 2^aw words of w bits (the plan's
-    :func:`~ivit_hw.hwplan.memory.dp16kd_tiles`): block shape ``dw`` x 2^``aw``, ``cols`` blocks side by
-    side, ``tiles`` rows of them chosen by the address bits above the block's, and ``lo(sig)``: the
-    block address from the aw-bit ``sig``."""
-    dw, baw, cols, tiles = dp16kd_tiles(w, aw)
-
-    def lo(sig: str) -> str:
-        return f"{sig}[{baw - 1}:0]" if aw >= baw else "{" + f"{baw - aw}'d0, {sig}" + "}"
-    return {"dw": dw, "aw": baw, "cols": cols, "tiles": tiles, "lo": lo}
-
-
 def _alias(net: _Net, a: int, b: int) -> None:
     """Join stream ``a`` (driven) to stream ``b`` (read by its consumer)."""
     net.insts.append({"kind": "alias", "a": a, "b": b})
@@ -250,7 +239,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         ins = [("a", wants[(n.name, "a" if n.op == "matmul" else "x")])]
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
-        skid = False
+        # a register slice after the engine's queue too: the consumer (an element-wise unit, whose ready is
+        # combinational from its output's) would otherwise run its ready on into the queue's pop and the
+        # issue credit (a routed critical path of the block top)
+        skid = True
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
                            "cycles": g["cycles"], "acc_bits": g["wacc"]})
@@ -266,6 +258,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
                            "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
                            "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
-    # a register slice after it keeps every ready path inside one unit
+    # a register slice after it keeps every ready path inside one unit. A join (two inputs) makes each
+    # input's ready combinational from the other's valid: a register slice on its skip input keeps the
+    # one engine's valid out of the other's read enables (the skip FIFO's block RAM)
+    slices = [port for port, _ in ins if len(ins) == 2 and port == JOIN_SLICE_PORT]
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
-                      "ins": ins, "out": out, "skid": skid, "w": net.streams[out]["w"]})
+                      "ins": [(port, s, port in slices) for port, s in ins], "out": out, "skid": skid,
+                      "w": net.streams[out]["w"], "ws": {port: net.streams[s]["w"] for port, s in ins}})
