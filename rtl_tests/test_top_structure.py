@@ -78,3 +78,15 @@ def test_gemm_products_registered_and_tree_two_terms_per_level(tmp_path, name, p
         for reg, expr in tree:
             terms = set(re.findall(r"\b(?:p|t\d+)_\d+\b", expr))
             assert len(terms) <= 2 and expr.count(" + ") <= 1, f"{n}: {reg} <= {expr}"
+
+
+@pytest.mark.parametrize("par,div", [("1", "ivit_stagediv #(.NW(31), .DW(31), .SW(36), .B(8), .LEAD(9))"),
+                                     ("4", "ivit_stagediv #(.NW(31), .DW(31), .SW(36), .B(2), .LEAD(9))"),
+                                     ("12", "ivit_pipediv #(.NW(31), .DW(31), .SW(36))")])
+def test_gelu_divider_matches_its_feed(tmp_path, par, div):
+    """Rate matching: fc1 (K = 12) emits one element every ceil(12 / P) clocks, 768 / 192 / 64 clocks per
+    image at P = 1 / 4 / 12; the GELU's 64 elements may then take 8 * 768 // (9 * 64) = 10 (8 bits per
+    stage: 4 stages of 8), 2 and 1 clocks each (the B = 1 form is the one-element-per-clock pipediv)."""
+    _, modules = _render(tmp_path, "linear_gelu", par)
+    assert div in modules["ivit_gelu"]
+    assert modules["ivit_gelu"].count("elem_div (") == 1

@@ -10,7 +10,8 @@ runs the cocotb testbench on every unit (``--units PATTERN ...``: only those).
 With ``--top model`` or ``--top block:NAME`` (the option the HLS target also
 reads) it renders one top module instead: GEMM engines, the units and the
 layout views joined by streams (:mod:`.top`), with ``--parallelism P``
-multiply-accumulates per clock per GEMM and ``--tb-inputs FILE.npy`` as the
+multiply-accumulates per clock per GEMM (default ``budget:156``: the largest plan
+that fits the ECP5-85k) and ``--tb-inputs FILE.npy`` as the
 golden samples; ``verify`` then drives those samples through the top
 (:mod:`.top_verify`).
 """
@@ -38,8 +39,10 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
 
 
     p.add_argument("--parallelism", metavar="P[,GLOB=P...]",
-                   help="verilog --top: multiply-accumulates per clock of every GEMM engine (default 1), "
-                        "optionally per node-name glob; an explicit P must divide that layer's K")
+                   help="verilog --top: multiply-accumulates per clock of every GEMM engine, optionally per "
+                        "node-name glob (an explicit P must divide that layer's K; 1: P = 1), or budget:N[:PART]: "
+                        "the layers balanced under N hard multipliers, fewer while the block RAM does not fit "
+                        "(default: budget:156, the largest plan that fits the ECP5-85k)")
     p.add_argument("--samples", type=int, default=None,
                    help="verilog --top: golden samples written for verify (default 3)")
 

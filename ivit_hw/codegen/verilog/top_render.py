@@ -27,6 +27,13 @@ GOLDEN_TRACE = "golden/trace.npz"
 DEFAULT_SAMPLES = 3
 
 
+def default_parallelism() -> str:
+    """``--parallelism`` when none is given for ``--top``: ``budget:N`` with N the default part's hard
+    multipliers (the ECP5-85k's 156), bisected down until the block RAM fits (:func:`_fit_bram`): the
+    largest plan that fits the part ``ivit-hw synth`` targets by default. ``--parallelism 1`` is P = 1."""
+    return f"budget:{get_part(DEFAULT_PART).dsp}"
+
+
 def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
     """``--parallelism 16`` or ``--parallelism 16,blocks.*.mlp.*=32``: default P and per-node-glob overrides."""
     if text is None:
@@ -163,13 +170,14 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
     def build(par_of):
         return build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, par_of, module, title)
 
+    par = default_parallelism() if par is None else par
     planned, limit = par, None
-    if par is not None and str(par).startswith("budget:"):
+    if str(par).startswith("budget:"):
         # the multiplier budget also binds block RAM: the largest budget <= N whose memories fit the part
         limit = bram_limit(parse_budget(str(par))[1])
         planned, (view, modules, layer_rows) = _fit_bram(graph, list(sel.nodes), str(par), build)
     else:
-        view, modules, layer_rows = build(parallelism_of(graph, list(sel.nodes), par))
+        view, modules, layer_rows = build(parallelism_of(graph, list(sel.nodes), str(par)))
     rtl = folder / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     for name in TOP_LIB:
