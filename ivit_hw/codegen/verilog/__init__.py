@@ -84,7 +84,10 @@ def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         samples = getattr(args, "samples", None) or (0 if images is not None else DEFAULT_SAMPLES)
         man = write_top(graph, tmp, top, getattr(args, "parallelism", None), images, samples)
         limit = f" (limit {man['bram_limit']} of the part's, for {man['parallelism']})" if man["bram_limit"] else ""
-        print(f"planned: {man['dsp']} MULT18X18D ({man['multipliers']} GEMM lanes), {man['bram']} DP16KD{limit}")
+        print(f"planned: {man['dsp']} MULT18X18D ({man['multipliers']} GEMM lanes), {man['bram']} DP16KD{limit}, "
+              f"estimated {man['ff']:,} FF and {man['lut']:,} LUT4")
+        for line in man["over_part"]:
+            print(f"warning: {line}: this top will not place there")
         return man
     if getattr(args, "nodes", None):
         nodes = _named_nodes(graph, args.nodes)

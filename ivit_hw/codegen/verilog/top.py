@@ -26,6 +26,7 @@ from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, vi
 from .bram_count import gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, gemm_cycles, gemm_view, ram_style, ubits
+from .logic_count import gemm_logic, top_logic, unit_logic
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
 from .units_common import UnsupportedError, input_interval, tdata_bits
 
@@ -173,7 +174,8 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts), **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts),
+            "logic": top_logic(len(net.streams)), **io}
     return view, net.modules, net.layers
 
 
@@ -255,9 +257,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         if n.op == "matmul":
             ins.append(("b", wants[(n.name, "b")]))
         skid = False
+        ff, lut = gemm_logic(g)
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
-                           "cycles": g["cycles"], "acc_bits": g["wacc"]})
+                           "ff": ff, "lut": lut, "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n, input_interval(net.interval, _size(graph, n.output)))
         skid = view.template == SKID_TEMPLATE
@@ -266,8 +269,9 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         if any(p.get("tuser") for p in row["ports"]["in"]):
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
+        ff, lut = unit_logic(n.op, view)
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
-                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
+                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view), "ff": ff, "lut": lut,
                            "cycles": _size(graph, n.output) * view.u.get("ii", 1), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
     # a register slice after it keeps every ready path inside one unit
