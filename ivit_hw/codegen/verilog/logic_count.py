@@ -18,7 +18,9 @@ from typing import Any
 from ...hwplan.parts import Part
 from .units_common import UnitView
 
-# (FF, LUT4) per engine kind and per scaling term, fitted to the digits top's yosys stat (2026-12-07)
+# (FF, LUT4) per engine kind and per scaling term, fitted to the digits top's yosys stat (2026-12-07: the
+# same 17-bit top at budget:156 before the rate matching, 69,200 FF and 69,926 LUT4 as counted here, and
+# after it, 43,219 and 49,696; the estimate gives 43,316 and 48,660 for the latter)
 GEMM_BASE, GEMM_LANE = (120, 260), (42, 78)
 REQUANT = {False: (300, 200), True: (550, 330)}  # without / with the identity (residual) stream
 GELU_BASE = (1178, 1422)
@@ -26,7 +28,9 @@ NORM_BASE, NORM_ENGINE = (1159, 1059), (185, 235)
 SOFTMAX_BASE, SOFTMAX_ENGINE = (648, 897), (102, 216)
 OTHER_UNIT = (600, 600)  # the baselines (I-BERT GELU, ...): not in the digits top, a round guess
 PER_STREAM = (17, 30)  # the top's own wiring: forks, register slices, buffer readers, per stream
-COMB_PER_LUT = 1.17  # nextpnr TRELLIS_COMB per estimated LUT4 (the digits top at budget:156: 81,680 / 69,926)
+# nextpnr TRELLIS_COMB per LUT4 counted as here (yosys LUT4 + 2 CCU2C + 2 DPR16X4): the digits top at
+# budget:156 81,680 / 69,926 = 1.17 before the rate matching, 59,878 / 49,696 = 1.205 after; the larger
+COMB_PER_LUT = 1.205
 LOGIC_HEADROOM = 0.8  # a plan fills at most this share of the part's logic cells: the rest is the placer's
 
 
