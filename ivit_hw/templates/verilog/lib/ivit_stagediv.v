@@ -35,13 +35,21 @@ module ivit_stagediv #(
     localparam [PW-1:0] LAST = LAST_I[PW-1:0];
     localparam [PW-1:0] AHEAD = AHEAD_I[PW-1:0];
 
-    reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
-    always @(posedge clk) begin
-        if (rst) ph <= {PW{1'b0}};
-        else if (en) ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
-    end
-    assign slot = (ph == {PW{1'b0}});
-    assign ahead = (ph == AHEAD);
+    generate
+        if (B == 1) begin : g_every
+            // one division per clock: every clock is a slot (no phase counter, no input selects)
+            assign slot = 1'b1;
+            assign ahead = 1'b1;
+        end else begin : g_phase
+            reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
+            always @(posedge clk) begin
+                if (rst) ph <= {PW{1'b0}};
+                else if (en) ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
+            end
+            assign slot = (ph == {PW{1'b0}});
+            assign ahead = (ph == AHEAD);
+        end
+    endgenerate
 
     reg [NP-1:0] nq [0:S-1];    // numerator bits left to shift in, quotient bits behind them
     reg [DW-1:0] part [0:S-1];  // partial remainder (< den)
