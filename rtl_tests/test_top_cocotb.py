@@ -30,7 +30,9 @@ SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("
          ("patch_matmul", "2", "icarus"),  # q @ k^T form (B streamed [N, K]) at K = 3 in 2 blocks: padded too
          # a GELU fed one element every 12 (P = 1) or 3 (P = 4) clocks: its divider rate-matched (B = 8, 2);
          # at P = 12 one a clock (ivit_pipediv, the B = 1 form)
-         ("linear_gelu", "1", "icarus"), ("linear_gelu", "4", "verilator"), ("linear_gelu", "12", "icarus")]
+         ("linear_gelu", "1", "icarus"), ("linear_gelu", "4", "verilator"), ("linear_gelu", "12", "icarus"),
+         # LayerNorm and Shiftmax rows every 10 clocks an element: fewer row engines (3 spread, 1 and 1 dividers)
+         ("linear_norm_softmax", "1", "icarus")]
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 

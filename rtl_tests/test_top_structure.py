@@ -90,3 +90,15 @@ def test_gelu_divider_matches_its_feed(tmp_path, par, div):
     _, modules = _render(tmp_path, "linear_gelu", par)
     assert div in modules["ivit_gelu"]
     assert modules["ivit_gelu"].count("elem_div (") == 1
+
+
+@pytest.mark.parametrize("par,spread,mean,row", [("1", 3, 1, 1), ("12", 25, 2, 3)])
+def test_row_engines_match_their_feed(tmp_path, par, spread, mean, row):
+    """At P = 1 fc (K = 12) takes 768 clocks per image, so the LayerNorm's and the Shiftmax's 64 elements
+    may take 8 * 768 // (9 * 64) = 10 clocks each: rows of 16 every 160 clocks. The spread work (11
+    divisions of 34 clocks, + 4 + 7 hand-over: 385 clocks a row) then needs 3 engines, the mean and the
+    row division one each; at P = 12 (one element a clock, rows every 16 clocks) 25, 2 and 3."""
+    _, modules = _render(tmp_path, "linear_norm_softmax", par)
+    assert modules["ivit_ln"].count("ivit_ln_sp spread") == spread
+    assert f"ivit_rrdiv #(.NW(12), .DW(5), .R(1), .K({mean}), .SW(1)) mean_div" in modules["ivit_ln"]
+    assert f"ivit_rrdiv #(.NW(31), .DW(31), .R(1), .K({row}), .SW(1)) row_div" in modules["ivit_sm"]
