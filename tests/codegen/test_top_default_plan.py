@@ -12,6 +12,9 @@ LayerNorm (rows of 64 elements, 1,088 per image: 38 clocks each) needs one sprea
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -67,18 +70,28 @@ def test_an_explicit_wide_plan_is_over_the_logic(tmp_path, graph):
     assert man["lut"] > write_top(graph, tmp_path / "d", "model", None, samples=1)["lut"]
 
 
-def test_budget_search_is_bound_by_the_logic(tmp_path, graph, monkeypatch):
-    """With a logic limit between the estimates of budget:140 and budget:156, budget:156 renders a
-    smaller budget whose estimate fits; a limit below every plan is one error line."""
-    hi = write_top(graph, tmp_path / "hi", "model", "budget:156", samples=1)
-    lo = write_top(graph, tmp_path / "lo", "model", "budget:140", samples=1)
+def test_budget_search_is_bound_by_the_logic(tmp_path, monkeypatch):
+    """tiny_graph (a linear, q @ q^T, two requantizes): with a logic limit between the estimates of
+    budget:10 and budget:20, budget:20 renders a smaller budget whose estimate fits, the largest such; a
+    limit below every plan is one error line and nothing written."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from tiny_graphs import tiny_graph
+
+    from ivit_hw.ir import infer_ranges
+
+    g = infer_ranges(tiny_graph())
+    hi = write_top(g, tmp_path / "hi", "model", "budget:20", samples=1)
+    lo = write_top(g, tmp_path / "lo", "model", "budget:10", samples=1)
     assert lo["lut"] < hi["lut"]
     limit = (lo["lut"] + hi["lut"]) // 2
-    monkeypatch.setattr(top_render, "logic_limits", lambda part: (10**9, limit))
-    man = write_top(graph, tmp_path / "fit", "model", "budget:156", samples=1)
+    with monkeypatch.context() as mp:
+        mp.setattr(top_render, "logic_limits", lambda part: (10**9, limit))
+        man = write_top(g, tmp_path / "fit", "model", "budget:20", samples=1)
     budget = int(man["parallelism"].split(":")[1])
-    assert 140 <= budget < 156 and man["lut"] <= limit
-    monkeypatch.setattr(top_render, "logic_limits", lambda part: (10**9, 1000))
-    with pytest.raises(IRError, match=r"budget:156: the top does not fit lfe5u-85f at budget:156 \(.*LUT4"):
-        write_top(graph, tmp_path / "none", "model", "budget:156", samples=1)
+    assert 10 <= budget < 20 and man["lut"] <= limit
+    above = write_top(g, tmp_path / "above", "model", f"budget:{budget + 1}", samples=1)  # the real limits
+    assert above["parallelism"] == f"budget:{budget + 1}" and above["lut"] > limit
+    monkeypatch.setattr(top_render, "logic_limits", lambda part: (10**9, 100))
+    with pytest.raises(IRError, match=r"budget:20: the top does not fit lfe5u-85f at budget:20 \(.*LUT4"):
+        write_top(g, tmp_path / "none", "model", "budget:20", samples=1)
     assert not (tmp_path / "none" / "rtl").exists()
