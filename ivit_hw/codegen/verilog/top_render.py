@@ -109,8 +109,7 @@ def parse_budget(text: str) -> tuple[int, Part]:
 
 def top_needs(out: tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]) -> dict[str, int]:
     """Hard multipliers (:mod:`.dsp_count`), block RAMs (the plan's rule, :mod:`.bram_count`) and the
-    estimated flip-flops and LUT4s
-    (:mod:`.logic_count`) of a built top ``(view, modules, layer rows)``."""
+    estimated flip-flops and LUT4s (:mod:`.logic_count`) of a built top ``(view, modules, layer rows)``."""
     view, _, rows = out
     return {"dsp": sum(r["dsp"] for r in rows), "bram": view["bram"] + sum(r["bram"] for r in rows),
             "ff": view["logic"][0] + sum(r["ff"] for r in rows), "lut": view["logic"][1] + sum(r["lut"] for r in rows)}
