@@ -27,7 +27,12 @@ SMALL = [("linear_extremes", "4", "icarus"), ("patch_matmul", "4", "icarus"), ("
          # views keeping a third of their source, a residual fork; at P = 4 and 8 attn @ v (K = 9) pads its last
          # block: the B lanes past K, never written, are masked like the A lanes (else x out on Icarus)
          ("attn_residual", "1", "icarus"), ("attn_residual", "4", "icarus"), ("attn_residual", "8", "icarus"),
-         ("patch_matmul", "2", "icarus")]  # q @ k^T form (B streamed [N, K]) at K = 3 in 2 blocks: padded too
+         ("patch_matmul", "2", "icarus"),  # q @ k^T form (B streamed [N, K]) at K = 3 in 2 blocks: padded too
+         # a GELU fed one element every 12 (P = 1) or 3 (P = 4) clocks: its divider rate-matched (B = 8, 2);
+         # at P = 12 one a clock (ivit_pipediv, the B = 1 form)
+         ("linear_gelu", "1", "icarus"), ("linear_gelu", "4", "verilator"), ("linear_gelu", "12", "icarus"),
+         # LayerNorm and Shiftmax rows every 10 clocks an element: fewer row engines (3 spread, 1 and 1 dividers)
+         ("linear_norm_softmax", "1", "icarus")]
 assert {s for *_, s in SMALL} == set(SIMULATORS)
 
 

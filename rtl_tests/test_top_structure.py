@@ -130,3 +130,27 @@ def test_fork_fifos_read_through_a_register_slice(tmp_path):
                          rf"\.in_ready\({ready}\),", top, re.S)
         assert skid, f"{fifo}: out_valid/out_ready ({valid}, {ready}) do not meet a register slice"
         assert len(re.findall(rf"\b{ready}\b", top)) == 3, f"{fifo}: {ready} has another driver or reader"
+
+
+@pytest.mark.parametrize("par,div", [("1", "ivit_stagediv #(.NW(31), .DW(31), .SW(36), .B(8), .LEAD(9))"),
+                                     ("4", "ivit_stagediv #(.NW(31), .DW(31), .SW(36), .B(2), .LEAD(9))"),
+                                     ("12", "ivit_pipediv #(.NW(31), .DW(31), .SW(36))")])
+def test_gelu_divider_matches_its_feed(tmp_path, par, div):
+    """Rate matching: fc1 (K = 12) emits one element every ceil(12 / P) clocks, 768 / 192 / 64 clocks per
+    image at P = 1 / 4 / 12; the GELU's 64 elements may then take 8 * 768 // (9 * 64) = 10 (8 bits per
+    stage: 4 stages of 8), 2 and 1 clocks each (the B = 1 form is the one-element-per-clock pipediv)."""
+    _, modules = _render(tmp_path, "linear_gelu", par)
+    assert div in modules["ivit_gelu"]
+    assert modules["ivit_gelu"].count("elem_div (") == 1
+
+
+@pytest.mark.parametrize("par,spread,mean,row", [("1", 3, 1, 1), ("12", 25, 2, 3)])
+def test_row_engines_match_their_feed(tmp_path, par, spread, mean, row):
+    """At P = 1 fc (K = 12) takes 768 clocks per image, so the LayerNorm's and the Shiftmax's 64 elements
+    may take 8 * 768 // (9 * 64) = 10 clocks each: rows of 16 every 160 clocks. The spread work (11
+    divisions of 34 clocks, + 4 + 7 hand-over: 385 clocks a row) then needs 3 engines, the mean and the
+    row division one each; at P = 12 (one element a clock, rows every 16 clocks) 25, 2 and 3."""
+    _, modules = _render(tmp_path, "linear_norm_softmax", par)
+    assert modules["ivit_ln"].count("ivit_ln_sp spread") == spread
+    assert f"ivit_rrdiv #(.NW(12), .DW(5), .R(1), .K({mean}), .SW(1)) mean_div" in modules["ivit_ln"]
+    assert f"ivit_rrdiv #(.NW(31), .DW(31), .R(1), .K({row}), .SW(1)) row_div" in modules["ivit_sm"]

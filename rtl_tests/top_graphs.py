@@ -7,6 +7,7 @@ import numpy as np
 
 from ivit_hw import ops
 from ivit_hw.ir import Graph, GraphBuilder, Interval, IntType, infer_ranges
+from ivit_hw.ops.params import exp_x0, gelu_x0
 
 I8, I16, I32 = IntType(8), IntType(16), IntType(32)
 U8 = IntType(8, signed=False)
@@ -119,6 +120,45 @@ def attn_residual() -> Graph:
     return infer_ranges(b.finish([y]))
 
 
+def linear_gelu() -> Graph:
+    """x[4, 12] i8 -> linear(16) -> requantize -> ShiftGELU (rows of 16): a unit fed by a GEMM that
+    emits one element every ceil(12 / P) clocks, so the top rate-matches its divider (at P = 1 eight
+    quotient bits per stage over eight clocks; at P = 4 two)."""
+    rng = np.random.default_rng(17)
+    b = GraphBuilder("lin_gelu")
+    x = b.input("x", (4, 12), I8, 0.05, Interval(-128, 127))
+    w = b.const("fc1.weight", rng.integers(-128, 128, (16, 12)), I8, 0.01)
+    acc = b.node("linear", {"x": x, "weight": w}, "fc1.acc", I32, 0.0005)
+    m, e = ops.dyadic(0.0005 / 0.05)
+    q = b.node("requantize", {"acc": acc, "m": b.const("fc1.q.m", np.asarray(m), I32),
+                              "e": b.const("fc1.q.e", np.asarray(e), U8)}, "fc1.q", I8, 0.05, {"out_bits": 8})
+    y = b.node("shiftgelu", {"x": q}, "gelu", I16, None, {"x0": gelu_x0(0.05)})
+    return infer_ranges(b.finish([y]))
+
+
+def linear_norm_softmax() -> Graph:
+    """x[4, 12] i8 -> linear(16) -> requantize -> I-LayerNorm (rows of 16, per-channel bias) -> requantize
+    -> Shiftmax (rows of 16): row units fed one element every ceil(12 / P) clocks. At P = 1 the top lets
+    them take 10 clocks an element: 3 LayerNorm spread engines instead of 25, 1 mean divider instead of 2
+    and 1 Shiftmax row divider instead of 3."""
+    rng = np.random.default_rng(19)
+    b = GraphBuilder("lin_norm_sm")
+    x = b.input("x", (4, 12), I8, 0.05, Interval(-128, 127))
+
+    def requant(acc, name, s_in, s_out):
+        m, e = ops.dyadic(s_in / s_out)
+        return b.node("requantize", {"acc": acc, "m": b.const(f"{name}.m", np.asarray(m), I32),
+                                     "e": b.const(f"{name}.e", np.asarray(e), U8)}, name, I8, s_out, {"out_bits": 8})
+
+    w = b.const("fc.weight", rng.integers(-128, 128, (16, 12)), I8, 0.01)
+    q = requant(b.node("linear", {"x": x, "weight": w}, "fc.acc", I32, 0.0005), "fc.q", 0.0005, 0.05)
+    bias = b.const("ln.bias_int", rng.integers(-3000, 3000, 16), I32)
+    ln = b.node("ilayernorm", {"x": q, "bias_int": bias}, "ln", I32, 0.001)
+    lq = requant(ln, "ln.q", 0.001, 0.1)
+    y = b.node("shiftmax", {"x": lq}, "sm", I16, 2.0**-15, {"x0": exp_x0(0.1)})
+    return infer_ranges(b.finish([y]))
+
+
 def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
     """Samples of the graph's input: all at the low end, all at the high end, alternating, random."""
     spec = graph.tensor(graph.inputs[0])
@@ -132,4 +172,5 @@ def edge_samples(graph: Graph, n_random: int = 3, seed: int = 0) -> np.ndarray:
 
 
 TOP_GRAPHS = {"linear_extremes": linear_extremes, "patch_matmul": patch_matmul, "cls_slice": cls_slice,
-              "cls_concat": cls_concat, "attn_residual": attn_residual}
+              "cls_concat": cls_concat, "attn_residual": attn_residual, "linear_gelu": linear_gelu,
+              "linear_norm_softmax": linear_norm_softmax}

@@ -10,7 +10,8 @@ runs the cocotb testbench on every unit (``--units PATTERN ...``: only those).
 With ``--top model`` or ``--top block:NAME`` (the option the HLS target also
 reads) it renders one top module instead: GEMM engines, the units and the
 layout views joined by streams (:mod:`.top`), with ``--parallelism P``
-multiply-accumulates per clock per GEMM and ``--tb-inputs FILE.npy`` as the
+multiply-accumulates per clock per GEMM (default ``budget:156``: the largest plan
+that fits the ECP5-85k) and ``--tb-inputs FILE.npy`` as the
 golden samples; ``verify`` then drives those samples through the top
 (:mod:`.top_verify`).
 """
@@ -38,8 +39,10 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
 
 
     p.add_argument("--parallelism", metavar="P[,GLOB=P...]",
-                   help="verilog --top: multiply-accumulates per clock of every GEMM engine (default 1), "
-                        "optionally per node-name glob; an explicit P must divide that layer's K")
+                   help="verilog --top: multiply-accumulates per clock of every GEMM engine, optionally per "
+                        "node-name glob (an explicit P must divide that layer's K; 1: P = 1), or budget:N[:PART]: "
+                        "the layers balanced under N hard multipliers, fewer while the block RAM does not fit "
+                        "(default: budget:156, the largest plan that fits the ECP5-85k)")
     p.add_argument("--samples", type=int, default=None,
                    help="verilog --top: golden samples written for verify (default 3)")
 
@@ -81,7 +84,10 @@ def _render(graph, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         samples = getattr(args, "samples", None) or (0 if images is not None else DEFAULT_SAMPLES)
         man = write_top(graph, tmp, top, getattr(args, "parallelism", None), images, samples)
         limit = f" (limit {man['bram_limit']} of the part's, for {man['parallelism']})" if man["bram_limit"] else ""
-        print(f"planned: {man['dsp']} MULT18X18D ({man['multipliers']} GEMM lanes), {man['bram']} DP16KD{limit}")
+        print(f"planned: {man['dsp']} MULT18X18D ({man['multipliers']} GEMM lanes), {man['bram']} DP16KD{limit}, "
+              f"estimated {man['ff']:,} FF and {man['lut']:,} LUT4")
+        for line in man["over_part"]:
+            print(f"warning: {line}: this top will not place there")
         return man
     if getattr(args, "nodes", None):
         nodes = _named_nodes(graph, args.nodes)

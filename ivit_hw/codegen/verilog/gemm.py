@@ -75,6 +75,12 @@ def gemm_shape(graph: Graph, node: Node) -> dict[str, Any]:
     raise UnsupportedError(f"{node.name}: op {node.op!r} has no GEMM engine (engines exist for {list(GEMM_OPS)})")
 
 
+def gemm_cycles(graph: Graph, node: Node, par: int) -> int:
+    """Clocks per image of ``node``'s engine at ``par`` lanes: rows x N x ceil(K / P)."""
+    s = gemm_shape(graph, node)
+    return s["rows"] * s["n"] * math.ceil(s["k"] / min(par, s["k"]))
+
+
 def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]:
     """The template variables of ``node``'s engine at ``par`` multiply-accumulates per clock."""
     if par < 1:
@@ -143,7 +149,7 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
         if g["tdy"] > wacc else f"q_out[{wacc - 1}:0]")
     g["macs"] = s["rows"] * n * k
-    g["cycles"] = s["rows"] * n * kb
+    g["cycles"] = gemm_cycles(graph, node, par)
     return g
 
 

@@ -24,7 +24,7 @@ from .units_norm import norm_view
 from .units_softmax import softmax_view
 from .widths import node_ranges
 
-LIB_FILES = ("ivit_fifo.v", "ivit_seqdiv.v", "ivit_rrdiv.v", "ivit_pipediv.v", "ivit_mul18.v")
+LIB_FILES = ("ivit_fifo.v", "ivit_seqdiv.v", "ivit_rrdiv.v", "ivit_pipediv.v", "ivit_stagediv.v", "ivit_mul18.v")
 BUILDERS = {
     "shiftmax": softmax_view,
     "ibert_softmax": softmax_view,
@@ -37,6 +37,9 @@ BUILDERS = {
     "requantize": requantize_view,
 }
 RTL_OPS = tuple(sorted(BUILDERS))
+# builders taking ``ii``: ShiftGELU's divider, the LayerNorm and softmax row dividers
+RATE_MATCHED = ("shiftgelu", "ilayernorm", "ibert_layernorm", "l1_layernorm", "shiftmax", "ibert_softmax",
+                "log_int_softmax")
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -64,12 +67,15 @@ def module_name(node: Node) -> str:
     return "ivit_" + _SAFE.sub("_", node.name)
 
 
-def unit_view(graph: Graph, node: Node) -> UnitView:
-    """The view-model of ``node``'s unit; UnsupportedError naming the node when there is none."""
+def unit_view(graph: Graph, node: Node, ii: int = 1) -> UnitView:
+    """The view-model of ``node``'s unit; UnsupportedError naming the node when there is none. ``ii``:
+    the clocks per element the unit may take (rate matching in a top; 1 alone), used by the units whose
+    dividers shrink with it (:data:`RATE_MATCHED`); the others keep one element per clock."""
     builder = BUILDERS.get(node.op)
     if builder is None:
         raise UnsupportedError(f"{node.name}: op {node.op!r} has no Verilog unit (units exist for {list(RTL_OPS)})")
-    return builder(graph, node, node_ranges(graph, node), module_name(node))
+    extra = {"ii": ii} if node.op in RATE_MATCHED and ii > 1 else {}
+    return builder(graph, node, node_ranges(graph, node), module_name(node), **extra)
 
 
 def render_unit(view: UnitView) -> str:

@@ -25,9 +25,10 @@ from ...ir.structure import layout_views
 from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
 from .bram_count import bram_tiles, gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
-from .gemm import GEMM_OPS, gemm_view, ram_style, ubits
+from .gemm import GEMM_OPS, gemm_cycles, gemm_view, ram_style, ubits
+from .logic_count import gemm_logic, top_logic, unit_logic
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
-from .units_common import UnsupportedError, tdata_bits
+from .units_common import UnsupportedError, input_interval, tdata_bits
 
 LAYOUT_OPS = ("reshape", "transpose", "slice", "gather")
 STREAM_OPS = ("concat",)
@@ -51,6 +52,7 @@ class _Net:
     insts: list[dict[str, Any]] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # file name -> text
     layers: list[dict[str, Any]] = field(default_factory=list)
+    interval: int = 1  # clocks per image of the slowest layer
 
     def stream(self, tensor: str, what: str) -> int:
         spec = self.graph.tensor(tensor)
@@ -162,6 +164,9 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     taps.setdefault(out_tensor, []).append(("direct", None, _row(graph, out_tensor), y, "top output"))
     for src, group in taps.items():
         _wire_source(net, src, produced[src], group)
+    # rate matching: the units may take the clocks per element that the slowest layer leaves them
+    net.interval = max([gemm_cycles(graph, n, par_of(n)) for n in compute if n.op in GEMM_OPS]
+                       + [_size(graph, n.output) for n in compute])
     for n in compute:
         _engine(net, n, wants, produced[n.output], par_of)
     io = {"x": x, "y": y, "tdx": net.streams[x]["w"], "tdy": net.streams[y]["w"],
@@ -170,7 +175,8 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
-            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts), **io}
+            "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts),
+            "logic": top_logic(len(net.streams)), **io}
     return view, net.modules, net.layers
 
 
@@ -243,20 +249,22 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         # combinational from its output's) would otherwise run its ready on into the queue's pop and the
         # issue credit (a routed critical path of the block top)
         skid = True
+        ff, lut = gemm_logic(g)
         net.layers.append({"node": n.name, "op": n.op, "macs": g["macs"], "parallelism": g["p"],
                            "multipliers": g["p"], "dsp": g["p"] * lane_pieces(graph, n), "bram": gemm_blocks(g),
-                           "cycles": g["cycles"], "acc_bits": g["wacc"]})
+                           "ff": ff, "lut": lut, "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
-        view = unit_view(graph, n)
+        view = unit_view(graph, n, input_interval(net.interval, _size(graph, n.output)))
         skid = view.template == SKID_TEMPLATE
         net.modules[f"{mod}.v"] = render_unit(view)
         row = unit_entry(n, view, f"rtl/{mod}.v")
         if any(p.get("tuser") for p in row["ports"]["in"]):
             raise UnsupportedError(f"{n.name}: masked {n.op} has no RTL in the top yet")
         ins = [(p["name"], wants[(n.name, p["name"])]) for p in row["ports"]["in"]]
+        ff, lut = unit_logic(n.op, view)
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
-                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view),
-                           "cycles": _size(graph, n.output), "latency": row["latency_cycles"]})
+                           "dsp": lane_pieces(graph, n), "bram": unit_blocks(view), "ff": ff, "lut": lut,
+                           "cycles": _size(graph, n.output) * view.u.get("ii", 1), "latency": row["latency_cycles"]})
     # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
     # a register slice after it keeps every ready path inside one unit. A join (two inputs) makes each
     # input's ready combinational from the other's valid: a register slice on its skip input keeps the

@@ -18,6 +18,7 @@ from ...ir.graph import Graph
 from ...ir.types import IRError
 from ...runtime.numpy_exec import run_graph
 from ..hls.project import select
+from .logic_count import logic_limits
 from .render import LIB_FILES, render_template, template_dir
 from .top import build_top
 
@@ -25,6 +26,14 @@ TOP_LIB = (*LIB_FILES, "ivit_sfifo.v", "ivit_skid.v")
 GOLDEN_TOP = "golden/top.npz"
 GOLDEN_TRACE = "golden/trace.npz"
 DEFAULT_SAMPLES = 3
+
+
+def default_parallelism() -> str:
+    """``--parallelism`` when none is given for ``--top``: ``budget:N`` with N the default part's hard
+    multipliers (the ECP5-85k's 156), lowered until the block RAM and the estimated logic fit
+    (:func:`_fit_part`): the largest plan that fits the part ``ivit-hw synth`` targets by default.
+    ``--parallelism 1`` is P = 1."""
+    return f"budget:{get_part(DEFAULT_PART).dsp}"
 
 
 def parse_par(text: str | None) -> tuple[int, tuple[tuple[str, int], ...]]:
@@ -56,17 +65,7 @@ def parallelism_of(graph: Graph, nodes: list, text: str | None):
     from .gemm import gemm_shape
 
     if text is not None and str(text).startswith("budget:"):
-        from ...hwplan import PlanConfig, plan_layers
-        from .dsp_count import lane_pieces
-
-        try:
-            budget = parse_budget(str(text))[0]
-            # every lane costs its hard multipliers (units and GEMM lanes alike), so N binds the whole top
-            lanes = {lp.node: lp.parallelism for lp in plan_layers(
-                graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes,
-                pieces=lambda node: lane_pieces(graph, node))}
-        except ValueError as exc:  # PlanError is a ValueError
-            raise IRError(f"--parallelism {text}: {exc}") from None
+        lanes = budget_lanes(graph, nodes, str(text))
         return lambda node: lanes[node.name]
     default, layers = parse_par(text)
 
@@ -81,6 +80,22 @@ def parallelism_of(graph: Graph, nodes: list, text: str | None):
     return par_of
 
 
+def budget_lanes(graph: Graph, nodes: list, text: str) -> dict[str, int]:
+    """``node name -> lanes`` of ``budget:N``: the shared hardware plan's balance of layer cycles under N
+    hard multipliers; IRError when N is below one lane per layer."""
+    from ...hwplan import PlanConfig, plan_layers
+    from .dsp_count import lane_pieces
+
+    try:
+        budget = parse_budget(text)[0]
+        # every lane costs its hard multipliers (units and GEMM lanes alike), so N binds the whole top
+        return {lp.node: lp.parallelism for lp in plan_layers(
+            graph, PlanConfig(dsp_budget=budget, element_lanes=False), nodes,
+            pieces=lambda node: lane_pieces(graph, node))}
+    except ValueError as exc:  # PlanError is a ValueError
+        raise IRError(f"--parallelism {text}: {exc}") from None
+
+
 def parse_budget(text: str) -> tuple[int, Part]:
     """``budget:N`` or ``budget:N:PART``: N hard multipliers on PART (default the ECP5-85k), whose block RAM
     the top must also fit (:func:`~ivit_hw.hwplan.parts.bram_limit`)."""
@@ -92,38 +107,50 @@ def parse_budget(text: str) -> tuple[int, Part]:
         raise IRError(f"--parallelism {text}: {exc}") from None
 
 
-def _fit_bram(graph: Graph, nodes: list, par: str, build) -> tuple[str, Any]:
-    """``(par, build(par_of))`` where ``par`` is ``budget:N[:PART]``: N when its top needs at most the part's
-    block RAM limit, else a smaller budget that fits, found by bisection (fewer lanes mostly mean fewer
-    blocks, not always: narrower ROM words fill the 18-bit blocks less); IRError when none is found."""
+def top_needs(out: tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]) -> dict[str, int]:
+    """Hard multipliers (:mod:`.dsp_count`), block RAMs (the plan's rule, :mod:`.bram_count`) and the
+    estimated flip-flops and LUT4s (:mod:`.logic_count`) of a built top ``(view, modules, layer rows)``."""
+    view, _, rows = out
+    return {"dsp": sum(r["dsp"] for r in rows), "bram": view["bram"] + sum(r["bram"] for r in rows),
+            "ff": view["logic"][0] + sum(r["ff"] for r in rows), "lut": view["logic"][1] + sum(r["lut"] for r in rows)}
+
+
+def over_part(need: dict[str, int], part: Part, dsp: bool = True) -> list[str]:
+    """What of ``need`` exceeds what a plan may use of ``part`` (block RAM and logic headroom left to
+    the router and placer; the hard multipliers unless ``dsp`` is False, as in a ``budget:N`` search,
+    where N bounds them); empty when it fits."""
+    ff_lim, lut_lim = logic_limits(part)
+    checks = ((("MULT18X18D", need["dsp"], part.dsp),) if dsp else ()) + (
+              ("DP16KD (block RAM)", need["bram"], bram_limit(part)), ("FF (estimated)", need["ff"], ff_lim),
+              ("LUT4 (estimated)", need["lut"], lut_lim))
+    return [f"{need_:,} {what} over the limit of {lim:,} on {part.name}" for what, need_, lim in checks if need_ > lim]
+
+
+def _fit_part(graph: Graph, nodes: list, par: str, build) -> tuple[str, Any]:
+    """``(par, build(par_of))`` where ``par`` is ``budget:N[:PART]``: the largest budget <= N whose top fits
+    the part (its block RAM limit and the estimated logic, :func:`over_part`). The budgets are tried
+    downwards, each distinct plan once (many budgets give the same lanes); not by bisection, as fewer
+    lanes do not always mean fewer blocks (narrower ROM words fill the 18-bit blocks less). IRError when
+    none down to one lane per layer fits."""
     n, part = parse_budget(par)
-    limit = bram_limit(part)
-
-    def attempt(b: int):
-        out = build(parallelism_of(graph, nodes, f"budget:{b}"))
-        return out, out[0]["bram"] + sum(r["bram"] for r in out[2])
-
-    out, need = attempt(n)
-    first = need
-    if need <= limit:
-        return f"budget:{n}", out
-    lo, best = 1, None  # the smallest budget the plan accepts, found by the search below
-    hi = n - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
+    first, seen = None, None
+    for b in range(n, 0, -1):
         try:
-            cand, cneed = attempt(mid)
+            lanes = budget_lanes(graph, nodes, f"budget:{b}")
         except IRError:  # below one lane per layer
-            lo = mid + 1
+            break
+        if lanes == seen:
             continue
-        if cneed <= limit:
-            best, lo = (mid, cand), mid + 1
-        else:
-            hi = mid - 1
-    if best is None:
-        raise IRError(f"--parallelism {par}: block RAM: the top needs {first} DP16KD at budget:{n} and no smaller "
-                      f"multiplier budget fits {part.name}'s {part.bram18} (limit {limit}: the rest is the router's)")
-    return f"budget:{best[0]}", best[1]
+        seen = lanes
+        out = build(lambda node, lanes=lanes: lanes[node.name])
+        over = over_part(top_needs(out), part, dsp=False)
+        if not over:
+            return f"budget:{b}", out
+        first = first or over
+    if first is None:  # N itself is below one lane per layer: that plan's error
+        budget_lanes(graph, nodes, par)
+    raise IRError(f"--parallelism {par}: the top does not fit {part.name} at budget:{n} ({'; '.join(first)}) "
+                  f"and no smaller multiplier budget fits")
 
 
 def load_samples(graph: Graph, path: str | None) -> np.ndarray | None:
@@ -153,7 +180,8 @@ def sample_inputs(graph: Graph, samples: int, seed: int, given: np.ndarray | Non
 
 def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.ndarray | None = None,
               samples: int = DEFAULT_SAMPLES, seed: int = 0) -> dict[str, Any]:
-    """Render the top named by ``top`` into ``folder``; returns the manifest body."""
+    """Render the top named by ``top`` into ``folder``; returns the manifest body. ``par`` None is
+    :func:`default_parallelism`."""
     if len(graph.inputs) != 1:
         raise IRError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; the Verilog top takes one")
     sel = select(graph, top)
@@ -163,13 +191,14 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
     def build(par_of):
         return build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, par_of, module, title)
 
+    par = default_parallelism() if par is None else par
     planned, limit = par, None
-    if par is not None and str(par).startswith("budget:"):
-        # the multiplier budget also binds block RAM: the largest budget <= N whose memories fit the part
+    if str(par).startswith("budget:"):
+        # the multiplier budget also binds block RAM and logic: the largest budget <= N that fits the part
         limit = bram_limit(parse_budget(str(par))[1])
-        planned, (view, modules, layer_rows) = _fit_bram(graph, list(sel.nodes), str(par), build)
+        planned, (view, modules, layer_rows) = _fit_part(graph, list(sel.nodes), str(par), build)
     else:
-        view, modules, layer_rows = build(parallelism_of(graph, list(sel.nodes), par))
+        view, modules, layer_rows = build(parallelism_of(graph, list(sel.nodes), str(par)))
     rtl = folder / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     for name in TOP_LIB:
@@ -189,6 +218,7 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
                "shape": list(graph.tensor(view["streams"][sid]["tensor"]).shape)} for sid in view["trace"]]
     np.savez(folder / GOLDEN_TRACE, **{f"s{t['stream']}": np.asarray(tensors[t["tensor"]], dtype=np.int64)
                                        .reshape(len(xs), -1) for t in traced})
+    need = top_needs((view, modules, layer_rows))
     macs = sum(r["macs"] for r in layer_rows)
     mults = sum(r["multipliers"] for r in layer_rows)
     files = [f"rtl/{n}" for n in (*TOP_LIB, *modules, f"{module}.v")]
@@ -203,7 +233,9 @@ def write_top(graph: Graph, folder: Path, top: str, par: str | None, images: np.
             "dsp": int(sum(r["dsp"] for r in layer_rows)),
             # block RAMs (DP16KD) the plan's rule places: the engines' and the top's own (bram_count)
             "bram": int(view["bram"] + sum(r["bram"] for r in layer_rows)), "bram_top": int(view["bram"]),
-            "bram_limit": limit, "parallelism": planned,
+            "bram_limit": limit, "parallelism": planned, "ff": need["ff"], "lut": need["lut"],
+            # what would not fit the default part (an explicit --parallelism is rendered all the same)
+            "over_part": over_part(need, get_part(DEFAULT_PART)),
             "predicted_interval": int(max(r["cycles"] for r in layer_rows)), "layers": layer_rows}
 
 

@@ -76,6 +76,20 @@ def engines_for(clocks: int, row: int) -> int:
     return max(1, math.ceil(clocks / max(row, 1)))
 
 
+def input_interval(interval: int, elements: int) -> int:
+    """Rate matching in a top: the clocks per element a unit of ``elements`` elements per image may take
+    and still keep up with the top's interval (the slowest layer's clocks per image), with an eighth
+    spare for its per-row overhead; 1 (one element per clock) for a unit alone."""
+    return max(1, (8 * interval) // (9 * max(elements, 1)))
+
+
+def stage_bits(ii: int, nw: int) -> int:
+    """Quotient bits (and clocks) per stage of a divider that takes one division every ``ii`` clocks
+    (``ivit_stagediv``; 1 is ``ivit_pipediv``): the fewest stages, their bits balanced."""
+    b = max(1, min(ii, nw))
+    return -(-nw // -(-nw // b))
+
+
 def shift_exp_cfg(d: Interval, p: Interval | None, q: Interval | None, r: Interval | None,
                   t: Interval | None, s: Interval | None, e: Interval | None,
                   x0: int, n: int, sat: bool = False) -> dict[str, int]:

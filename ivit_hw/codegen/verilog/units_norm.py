@@ -32,8 +32,10 @@ TITLES = {"ilayernorm": "I-ViT I-LayerNorm", "ibert_layernorm": "I-BERT LayerNor
           "l1_layernorm": "L1 LayerNorm (baseline)"}
 
 
-def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
-    """Widths, constants and divider engines of a LayerNorm unit for ``node``."""
+def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str, ii: int = 1) -> UnitView:
+    """Widths, constants and divider engines of a LayerNorm unit for ``node``; ``ii``: the clocks per
+    element its rows may take (a top's rate matching), so a row's division work has ``c * ii`` clocks
+    and fewer engines take it in turn."""
     op, a = node.op, node.attrs
     if op == "ilayernorm":
         variant = "iter" if a["sqrt"] == "iter" else "exact"
@@ -67,11 +69,11 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
     # engines in turn (the spread engines ``<module>_sp``, ``ivit_rrdiv`` for the mean)
     steps = dnw
     spread_cycles = divisions * (steps + 2) + (kb if variant == "exact" else 0) + 4
-    sp_engines = engines_for(spread_cycles + SP_HANDOVER, c)
+    sp_engines = engines_for(spread_cycles + SP_HANDOVER, c * ii)
     xsum_w = sbits(xsum)
     b_stages = 2 if variant == "l1" else 1 + DMUL_LAT  # pass B: y = x - mean, then |y| or y^2 (DSP)
     mean_cycles = xsum_w + 4 + MEAN_STAGES
-    mean_engines = engines_for(xsum_w + 8, c)
+    mean_engines = engines_for(xsum_w + 8, c * ii)
     bias = np.asarray(graph.constants[node.inputs["bias_int"]], dtype=np.int64).reshape(-1)
     if bias.size not in (1, c):
         raise UnsupportedError(f"{node.name}: bias_int has {bias.size} values; the unit takes 1 or {c}")
@@ -89,6 +91,7 @@ def norm_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) ->
          "bias": bias_vals, "aw_x": aw_for(c + mean_cycles + 16), "aw_y": aw_for(c + spread_cycles + 16),
          "aw_c": aw_for(c), "aw_o": out_fifo_aw(PASS_C_STAGES), "tdw_in": _tdata(wx),
          "tdw_out": _tdata(out_width(graph, node)),
+         "ii": ii,
          "min_row": max(math.ceil((spread_cycles + SP_HANDOVER) / sp_engines), math.ceil((xsum_w + 8) / mean_engines)),
          "b_stages": b_stages,
          "bias_init": rom_init(bias_vals, w["bias"]) if len(bias_vals) > 1 else None,

@@ -31,8 +31,9 @@ TITLES = {
 }
 
 
-def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
-    """Widths and constants of a softmax-family unit for ``node``."""
+def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str, ii: int = 1) -> UnitView:
+    """Widths and constants of a softmax-family unit for ``node``; ``ii``: the clocks per element its
+    rows may take (a top's rate matching), so fewer row dividers take the rows in turn."""
     op, a = node.op, node.attrs
     c = row_len(graph, node)
     wx_bits = data_width(graph, node, "x")
@@ -40,7 +41,7 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
     d = rg["d"]
     w = {"x": wx_bits, "d": sbits(d)}
     u = {"module": module, "node": node.name, "op": op, "title": TITLES[op], "c": c, "mask": mask,
-         "mask_in_max": mask and op == "shiftmax", "kind": op, "h": None,
+         "mask_in_max": mask and op == "shiftmax", "kind": op, "h": None, "ii": ii,
          "tdw_in": tdata_bits(wx_bits), "tdw_out": tdata_bits(out_width(graph, node))}
     if op == "shiftmax":
         u["exp"], u["exp_lat"] = "shift", SHIFT_EXP_LAT
@@ -89,7 +90,7 @@ def softmax_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str)
         # than that take engines in turn (ivit_rrdiv), each division's result in order into fifo_f
         steps = nw
         u["radix"] = 1
-        u["engines"] = engines_for(steps + 4, c)
+        u["engines"] = engines_for(steps + 4, c * ii)
         u["min_row"] = math.ceil((steps + 4) / u["engines"])
         u["aw_f"] = aw_for(u["engines"] + 4)
         u["mul_lat"] = DMUL_LAT

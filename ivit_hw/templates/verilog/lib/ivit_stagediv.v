@@ -1,0 +1,122 @@
+// ivit_stagediv: rate-matched pipelined unsigned restoring divider. S = ceil(NW / B) stages, each
+// holding one division for B clocks and retiring one quotient bit per clock, so a new division may
+// enter every B clocks (in the clock where slot is high) and costs about 1/B of ivit_pipediv's
+// registers (ivit_pipediv is the B = 1 case, one division per clock). The numerator is widened to
+// S * B bits with leading zeros, which leaves the quotient and remainder unchanged. Latency S * B
+// clocks: a division entering in a slot clock is out (out_valid, one clock) S * B clocks later.
+// A phase counter runs while en is high; ahead is high LEAD clocks before each slot (with en held
+// high), so a producer with a fixed LEAD-clock pipeline can time its entries.
+module ivit_stagediv #(
+    parameter NW = 32,
+    parameter DW = 16,
+    parameter SW = 1,
+    parameter B = 2,
+    parameter LEAD = 0
+) (
+    input  wire          clk,
+    input  wire          rst,
+    input  wire          en,
+    output wire          slot,
+    output wire          ahead,
+    input  wire          in_valid,
+    input  wire [NW-1:0] num,
+    input  wire [DW-1:0] den,
+    input  wire [SW-1:0] in_side,
+    output wire          out_valid,
+    output wire [NW-1:0] quo,
+    output wire [DW-1:0] rem,
+    output wire [SW-1:0] out_side
+);
+    localparam S = (NW + B - 1) / B;
+    localparam NP = S * B;
+    localparam PW = (B > 1) ? $clog2(B) : 1;
+    localparam integer LAST_I = B - 1;
+    localparam integer AHEAD_I = (B - (LEAD % B)) % B;
+    localparam [PW-1:0] LAST = LAST_I[PW-1:0];
+    localparam [PW-1:0] AHEAD = AHEAD_I[PW-1:0];
+
+    generate
+        if (B == 1) begin : g_every
+            // one division per clock: every clock is a slot (no phase counter, no input selects)
+            assign slot = 1'b1;
+            assign ahead = 1'b1;
+        end else begin : g_phase
+            reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
+            always @(posedge clk) begin
+                if (rst) ph <= {PW{1'b0}};
+                else if (en) ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
+            end
+            assign slot = (ph == {PW{1'b0}});
+            assign ahead = (ph == AHEAD);
+        end
+    endgenerate
+
+    reg [NP-1:0] nq [0:S-1];    // numerator bits left to shift in, quotient bits behind them
+    reg [DW-1:0] part [0:S-1];  // partial remainder (< den)
+    reg [DW-1:0] d [0:S-1];
+    reg [SW-1:0] side [0:S-1];
+    reg v [0:S-1];
+    // one step of each stage: on its own division, or (in a slot clock) on the one it takes over
+    reg [NP-1:0] in_nq [0:S-1];
+    reg [DW-1:0] in_part [0:S-1];
+    reg [DW-1:0] in_d [0:S-1];
+    reg [NP-1:0] src_nq;
+    reg [DW-1:0] src_part;
+    reg [DW-1:0] src_d;
+    reg [NP-1:0] nq_next [0:S-1];
+    reg [DW-1:0] part_next [0:S-1];
+    reg [DW:0] trial;
+    integer i;
+    always @* begin
+        in_nq[0] = {NP{1'b0}};
+        in_nq[0][NW-1:0] = num;
+        in_part[0] = {DW{1'b0}};
+        in_d[0] = den;
+        for (i = 1; i < S; i = i + 1) begin
+            in_nq[i] = nq[i - 1];
+            in_part[i] = part[i - 1];
+            in_d[i] = d[i - 1];
+        end
+        for (i = 0; i < S; i = i + 1) begin
+            src_nq = slot ? in_nq[i] : nq[i];
+            src_part = slot ? in_part[i] : part[i];
+            src_d = slot ? in_d[i] : d[i];
+            trial = {src_part, src_nq[NP-1]};
+            nq_next[i] = {src_nq[NP-2:0], 1'b0};
+            if (trial >= {1'b0, src_d}) begin
+                trial = trial - {1'b0, src_d};
+                nq_next[i][0] = 1'b1;
+            end
+            part_next[i] = trial[DW-1:0];
+        end
+    end
+
+    integer j;
+    always @(posedge clk) begin
+        if (rst) v[0] <= 1'b0;
+        else if (en && slot) v[0] <= in_valid;
+        if (en && slot) begin
+            d[0] <= den;
+            side[0] <= in_side;
+        end
+        for (j = 1; j < S; j = j + 1) begin
+            if (rst) v[j] <= 1'b0;
+            else if (en && slot) v[j] <= v[j - 1];
+            if (en && slot) begin
+                d[j] <= d[j - 1];
+                side[j] <= side[j - 1];
+            end
+        end
+        for (j = 0; j < S; j = j + 1) begin
+            if (en) begin
+                nq[j] <= nq_next[j];
+                part[j] <= part_next[j];
+            end
+        end
+    end
+
+    assign out_valid = v[S-1] && slot;
+    assign quo = nq[S-1][NW-1:0];
+    assign rem = part[S-1];
+    assign out_side = side[S-1];
+endmodule
