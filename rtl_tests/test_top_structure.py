@@ -154,3 +154,25 @@ def test_row_engines_match_their_feed(tmp_path, par, spread, mean, row):
     assert modules["ivit_ln"].count("ivit_ln_sp spread") == spread
     assert f"ivit_rrdiv #(.NW(12), .DW(5), .R(1), .K({mean}), .SW(1)) mean_div" in modules["ivit_ln"]
     assert f"ivit_rrdiv #(.NW(31), .DW(31), .R(1), .K({row}), .SW(1)) row_div" in modules["ivit_sm"]
+
+
+@pytest.mark.parametrize("name,par", [("patch_matmul", "4"), ("linear_extremes", "13")])
+def test_gemm_credit_returns_from_a_registered_pop(tmp_path, name, par):
+    """The GEMM's issue credit comes back from the pop a clock late (a register), never from the queue's
+    valid and ready in the same clock: the routed critical path of the block top ran from the output
+    queue's count through ``y_fire`` into the credit counter (the two sit apart in one engine)."""
+    _, modules = _render(tmp_path, name, par)
+    gemms = {n: t for n, t in modules.items() if "GEMM engine for node" in t}
+    assert gemms
+    for n, text in gemms.items():
+        code = "\n".join(line.split("//")[0] for line in text.splitlines())
+        conds = re.findall(r"if \(([^;]*?)\) credit <= credit", code)
+        assert len(conds) == 2, f"{n}: {conds}"
+        for cond in conds:
+            assert not re.search(r"\by_fire\b", cond), f"{n}: credit on the pop of this clock: {cond}"
+            assert re.search(r"\by_fired\b", cond), f"{n}: credit not on the registered pop: {cond}"
+        assert re.search(r"y_fired <= y_fire;", code), f"{n}: y_fired is not the pop registered"
+        # the queue holds the longer loop: more words than depth + 4 clocks
+        depth = int(re.search(r"Pipeline \((\d+) clocks from issue", text).group(1))
+        aw = int(re.search(r"ivit_sfifo #\(\.W\(\d+\), \.AW\((\d+)\)\) q ", code).group(1))
+        assert 2 ** aw > depth + 4, f"{n}: a queue of {2 ** aw} words for a {depth}-clock datapath"

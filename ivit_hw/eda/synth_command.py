@@ -59,6 +59,31 @@ def distinct_units(out_dir: Path, units: list[dict[str, Any]]) -> list[dict[str,
     return list(first.values())
 
 
+def measured_interval(out_dir: Path) -> tuple[float, str] | None:
+    """The steady-state interval ``ivit-hw verify`` measured on this folder's top (its last run on either
+    simulator, the newer first) and where it comes from; None when verify has not timed it."""
+    found = []
+    for sim in ("verilator", "icarus"):
+        result = out_dir / f"sim_top_{sim}" / "result.json"
+        if result.exists():
+            timing = json.loads(result.read_text(encoding="utf-8")).get("timing") or {}
+            if timing.get("interval"):
+                found.append((result.stat().st_mtime, float(timing["interval"]), f"measured by verify on {sim}"))
+    return max(found)[1:] if found else None
+
+
+def top_throughput(out_dir: Path, manifest: dict[str, Any], fmax_mhz: float | None) -> dict[str, Any]:
+    """Cycles per image of a top (the interval verify measured, else the plan's predicted one), images/s at
+    ``fmax_mhz`` (Fmax / interval) and MAC utilisation ((MACs per image / GEMM multipliers) / interval)."""
+    from ..codegen.verilog.top_verify import utilisation
+
+    interval, source = measured_interval(out_dir) or (float(manifest["predicted_interval"]),
+                                                       "predicted by the plan (verify measures it)")
+    return {"interval": interval, "interval_source": source, "macs_per_image": manifest.get("macs_per_image"),
+            "multipliers": manifest.get("multipliers"), "mac_utilisation": utilisation(manifest, interval),
+            "images_per_s": fmax_mhz * 1e6 / interval if fmax_mhz else None}
+
+
 def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: list[str] | None = None,
                progress=None, distinct: bool = False) -> list[dict[str, Any]]:
     """Synthesise the units of ``out_dir``; one result row per unit, slowest first."""
@@ -95,8 +120,9 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}
         if "same_as" in unit:
             row["same_as"] = unit["same_as"]
-        if unit["op"] == "top":  # the plan's counts beside what yosys used
+        if unit["op"] == "top":  # the plan's counts beside what yosys used, and the images/s at the Fmax
             row["planned"] = {"dsp": manifest.get("dsp"), "bram": manifest.get("bram")}
+            row.update(top_throughput(out_dir, manifest, row.get("fmax_mhz")))
         if progress:
             fm = f"{row['fmax_mhz']} MHz" if row.get("fmax_mhz") else "no Fmax"
             progress(f"  {unit['module']}: {row['lut']} LUT, {row['ff']} FF, {row['dsp']} DSP, "
@@ -126,6 +152,14 @@ def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
             p = r["planned"]
             lines += ["", f"{r['node']}: planned {p['dsp']} multipliers and {p['bram']} block RAMs (the hardware "
                       f"plan's rule), used {r['dsp']} DSP and {r['bram']} BRAM (yosys)."]
+        if r.get("interval"):
+            ips = (f"{r['images_per_s']:,.1f} images/s at the Fmax of {r['fmax_mhz']:.1f} MHz"
+                   if r.get("images_per_s") else "no images/s (no Fmax after place and route)")
+            util = (f"; MAC utilisation {100 * r['mac_utilisation']:.1f} % ({r['macs_per_image']:,} MACs/image on "
+                    f"{r['multipliers']} GEMM multipliers)" if r.get("mac_utilisation") else "")
+            lines += ["", f"{r['node']}: {r['interval']:,.0f} cycles/image ({r['interval_source']}); {ips}{util}."]
+        if r.get("pnr_error"):
+            lines += ["", f"{r['node']}: place and route gave no Fmax: {r['pnr_error']}"]
     if dev.pnr_args is None:
         lines += ["", "No open place and route exists for Xilinx 7-series: resource counts from yosys "
                   "synth_xilinx only, no Fmax."]

@@ -108,3 +108,18 @@ def test_synth_of_a_top_reports_the_planned_counts_beside_the_used(tmp_path, cap
     assert row["planned"] == {"dsp": manifest["dsp"], "bram": manifest["bram"]}
     assert (f"planned {manifest['dsp']} multipliers and {manifest['bram']} block RAMs" in printed
             and "used 3 DSP and 7 BRAM" in printed)
+    # the throughput figures at that Fmax: the plan's interval until verify has measured one
+    interval = manifest["predicted_interval"]
+    assert row["interval"] == interval and row["images_per_s"] == 160.0e6 / interval
+    assert f"{interval:,} cycles/image (predicted by the plan" in printed
+    assert f"{160.0e6 / interval:,.1f} images/s at the Fmax of 160.0 MHz" in printed
+    util = manifest["macs_per_image"] / manifest["multipliers"] / interval
+    assert f"MAC utilisation {100 * util:.1f} %" in printed
+
+    sim = out / "sim_top_verilator"
+    sim.mkdir()
+    (sim / "result.json").write_text(json.dumps({"timing": {"latency": 900, "interval": 2 * interval}}))
+    code, printed, err = run_cli(capsys, "synth", out, "--device", "ecp5-85k")
+    assert code == 0, err
+    assert f"{2 * interval:,} cycles/image (measured by verify on verilator)" in printed
+    assert f"{80.0e6 / interval:,.1f} images/s" in printed

@@ -181,9 +181,10 @@ def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:
 
 def queue_aw(depth: int) -> int:
     """Address bits of the output queue behind a ``depth``-clock datapath: a credit is taken at issue
-    and given back at the pop, so the queue must hold more than the loop issue -> queue -> pop ->
-    credit (depth + 3 clocks) for one output a clock (at least 8 words)."""
-    return max(3, ubits(depth + 3))
+    and given back a clock after the pop (from a register), so the queue must hold more than the loop
+    issue -> queue -> pop -> registered pop -> credit (depth + 4 clocks) for one output a clock (at
+    least 8 words)."""
+    return max(3, ubits(depth + 4))
 
 
 def sbits_of(values: np.ndarray) -> int:
