@@ -29,12 +29,15 @@ MODELS = Path(__file__).parent / "ecp5_models"
 # keep a third of the qkv buffer (a write walk), in DP16KD, and a residual fork: the whole-image skip FIFO
 # in DP16KD, the short branch in LUT-RAM; at P = 4 its attn @ v (K = 9) pads the last block, the lanes past
 # K masked on both operands before the MULT18X18D; with every memory in block RAM, the GEMM lane memories
-# (A rows, the matmuls' B operand) are ivit_bram blocks read through their output register too
+# (A rows, the matmuls' B operand) are ivit_bram blocks read through their output register too; cls_concat
+# with every memory in block RAM: its two constant streams read ivit_rom18 blocks
 FORMS = [("patch_matmul", "4", False, {"ivit_top.v": "ivit_bram #("}),
          ("patch_matmul", "4", True, {"ivit_pe_acc.v": "ivit_rom18 #(", "ivit_top.v": "ivit_bram #("}),
          ("attn_residual", "4", False, {"ivit_top.v": "_wpos <= ", "ivit_o_acc.v": "m_b3 = r_last ? "}),
          ("attn_residual", "4", True, {"ivit_o_acc.v": "ivit_bram #(.DW(9), .AW(11)) bm3_m0_0 ",
-                                       "ivit_qkv_acc.v": "ivit_bram #(.DW(9), .AW(11)) am0_m0_0 "})]
+                                       "ivit_qkv_acc.v": "ivit_bram #(.DW(9), .AW(11)) am0_m0_0 "}),
+         # the constant streams (position embedding, class token) as ivit_rom18 blocks, on credits
+         ("cls_concat", "2", True, {"ivit_top.v": "ivit_rom18 #("})]
 
 
 @pytest.mark.parametrize("name,par,all_bram,marks", FORMS)
@@ -52,6 +55,8 @@ def test_ecp5_forms_match_golden(tmp_path, monkeypatch, name, par, all_bram, mar
     top = (rtl / "ivit_top.v").read_text()
     if name == "patch_matmul":  # the image view in DP16KD, the views of pe.q too when every memory is
         assert top.count("ivit_bram #(") == (4 if all_bram else 1)
+    if name == "cls_concat":  # pos (12 words of 16 bits) and cls (4): one block each
+        assert top.count("ivit_rom18 #(") == 2
     if name == "attn_residual" and not all_bram:
         assert top.count("ivit_bram #(") == 4  # q, k, v copies and the merge view: one block each
         assert ".AW(7)) f0_" in top and ".AW(4)) f0_" in top  # skip FIFO (block RAM), short branch

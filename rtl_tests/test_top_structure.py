@@ -176,3 +176,22 @@ def test_gemm_credit_returns_from_a_registered_pop(tmp_path, name, par):
         depth = int(re.search(r"Pipeline \((\d+) clocks from issue", text).group(1))
         aw = int(re.search(r"ivit_sfifo #\(\.W\(\d+\), \.AW\((\d+)\)\) q ", code).group(1))
         assert 2 ** aw > depth + 4, f"{n}: a queue of {2 ** aw} words for a {depth}-clock datapath"
+
+
+def test_constant_streams_issue_on_credits(tmp_path):
+    """A constant stream (position embedding, class token) reads its ROM on credits into a queue: the
+    consumer's ready reaches only the queue (not the ROM's read enable or address), and the ROM's output
+    (a DP16KD's 5.8 ns clock-to-output without its output register) only a register."""
+    top, _ = _render(tmp_path, "cls_concat", "2")
+    consts = re.findall(r"// constant (\w+):", top)
+    assert sorted(consts) == ["cls", "pos"]
+    issues = re.findall(r"assign (c\d+)_adv = (.*?);", top)
+    assert len(issues) == 2
+    for cp, expr in issues:
+        assert expr == f"{cp}_q_room", f"{cp}: issue waits on more than its credit: {expr}"
+        # the consumer's ready: only at the queue's output (its out_ready, the pop that returns a credit)
+        before_queue = [line for line in top.splitlines() if f"{cp}_" in line
+                        and ".out_ready(" not in line and f"assign {cp}_pop" not in line]
+        assert not any(re.search(r"\bs\d+_r\b", line) for line in before_queue), f"{cp}: a ready before the queue"
+        assert re.search(rf"{cp}_d1 <= {cp}_rom\[{cp}_a\];", top) and re.search(rf"{cp}_d2r <= {cp}_d1;", top)
+        assert re.search(rf"\.in_data\(\{{{cp}_l2, {cp}_d2\}}\), \.in_valid\({cp}_v2\)", top)

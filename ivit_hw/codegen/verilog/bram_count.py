@@ -82,8 +82,8 @@ def top_blocks(insts: list[dict[str, Any]]) -> int:
             n += sum(r["bram"]["cols"] * r["bram"]["tiles"] for r in i["readers"] if r["bram"])
         elif i["kind"] == "fork":
             n += sum(fifo_blocks(i["w"] + 1, aw) for aw in i["aws"])
-        elif i["kind"] == "const":
-            n += _inferred(len(i["vals"]), i["w"], i["style"])
+        elif i["kind"] == "const":  # ivit_rom18 tiles where the plan's rule says bram
+            n += rom18_blocks(len(i["vals"]), i["w"]) if i["tiles"] else 0
     return n
 
 
