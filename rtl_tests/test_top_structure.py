@@ -195,3 +195,18 @@ def test_constant_streams_issue_on_credits(tmp_path):
         assert not any(re.search(r"\bs\d+_r\b", line) for line in before_queue), f"{cp}: a ready before the queue"
         assert re.search(rf"{cp}_d1 <= {cp}_rom\[{cp}_a\];", top) and re.search(rf"{cp}_d2r <= {cp}_d1;", top)
         assert re.search(rf"\.in_data\(\{{{cp}_l2, {cp}_d2\}}\), \.in_valid\({cp}_v2\)", top)
+
+
+@pytest.mark.parametrize("name", ["attn_residual", "patch_matmul"])
+def test_logic_estimate_counts_every_register_slice(tmp_path, name):
+    """The plan's logic estimate counts the register slices the template renders (their W's read back from
+    the text), so a plan that fits the part on paper fits it with its slices."""
+    from ivit_hw.codegen.verilog.top import build_top, slice_widths
+    from ivit_hw.codegen.verilog.top_render import select
+
+    top, _ = _render(tmp_path, name, "4")
+    rendered = sorted(int(w) for w in re.findall(r"ivit_skid #\(\.W\((\d+)\)\)", top))
+    graph = TOP_GRAPHS[name]()
+    sel = select(graph, "model")
+    view, _, _ = build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, lambda n: 4, "ivit_top", "t")
+    assert rendered and sorted(slice_widths(view["insts"])) == rendered

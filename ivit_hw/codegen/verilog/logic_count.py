@@ -20,14 +20,17 @@ from .units_common import UnitView
 
 # (FF, LUT4) per engine kind and per scaling term, fitted to the digits top's yosys stat (2026-12-07: the
 # same 17-bit top at budget:156 before the rate matching, 69,200 FF and 69,926 LUT4 as counted here, and
-# after it, 43,219 and 49,696; the estimate gives 43,316 and 48,660 for the latter)
+# after it, 43,219 and 49,696; the estimate gives 43,316 and 48,660 for the latter). The register slices
+# (:func:`slice_logic`) came after: with them yosys counts 46,417 FF and 51,476 LUT4 on that top, the
+# estimate 47,500 and 50,858
 GEMM_BASE, GEMM_LANE = (120, 260), (42, 78)
 REQUANT = {False: (300, 200), True: (550, 330)}  # without / with the identity (residual) stream
 GELU_BASE = (1178, 1422)
 NORM_BASE, NORM_ENGINE = (1159, 1059), (185, 235)
 SOFTMAX_BASE, SOFTMAX_ENGINE = (648, 897), (102, 216)
 OTHER_UNIT = (600, 600)  # the baselines (I-BERT GELU, ...): not in the digits top, a round guess
-PER_STREAM = (17, 30)  # the top's own wiring: forks, register slices, buffer readers, per stream
+PER_STREAM = (17, 30)  # the top's own wiring: forks, buffer readers, constant queues, per stream
+SLICE_LUT_EXTRA = 2  # LUT4s of a register slice beyond its W-bit select (its load and ready logic)
 # nextpnr TRELLIS_COMB per LUT4 counted as here (yosys LUT4 + 2 CCU2C + 2 DPR16X4): the digits top at
 # budget:156 81,680 / 69,926 = 1.17 before the rate matching, 59,878 / 49,696 = 1.205 after; the larger
 COMB_PER_LUT = 1.205
@@ -70,6 +73,12 @@ def unit_logic(op: str, view: UnitView) -> tuple[int, int]:
 def top_logic(streams: int) -> tuple[int, int]:
     """(FF, LUT4) of the top's own wiring between the engines."""
     return PER_STREAM[0] * streams, PER_STREAM[1] * streams
+
+
+def slice_logic(widths: list[int]) -> tuple[int, int]:
+    """(FF, LUT4) of the top's register slices (``ivit_skid``) of the given ``W``s: the output and skid
+    registers (2 W), in_ready and out_valid; a 2:1 select per bit and the load logic."""
+    return sum(2 * w + 2 for w in widths), sum(w + SLICE_LUT_EXTRA for w in widths)
 
 
 def logic_limits(part: Part) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, vi
 from .bram_count import bram_tiles, gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
 from .gemm import GEMM_OPS, ROM_BLOCK_WORDS, gemm_cycles, gemm_view, ram_style, ubits
-from .logic_count import gemm_logic, top_logic, unit_logic
+from .logic_count import gemm_logic, slice_logic, top_logic, unit_logic
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
 from .units_common import UnsupportedError, dp16kd_initvals, input_interval, tdata_bits
 
@@ -181,7 +181,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
             "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts),
-            "logic": top_logic(len(net.streams)), **io}
+            "logic": _plus(top_logic(len(net.streams)), slice_logic(slice_widths(net.insts))), **io}
     return view, net.modules, net.layers
 
 
@@ -230,6 +230,22 @@ def _reader(out: int, what: str, copy: ViewCopy, row: int, size: int, w: int) ->
 def _alias(net: _Net, a: int, b: int) -> None:
     """Join stream ``a`` (driven) to stream ``b`` (read by its consumer)."""
     net.insts.append({"kind": "alias", "a": a, "b": b})
+
+
+def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
+    """``W`` of every register slice (``ivit_skid``) the template renders for ``insts``: one after each engine
+    marked ``skid``, one on each join's sliced input, two around each fork FIFO (a word and its last flag)."""
+    widths = []
+    for i in insts:
+        if i["kind"] in ("gemm", "unit"):
+            widths += [i["w"] + 1] * bool(i["skid"]) + [i["ws"][port] + 1 for port, _, sliced in i["ins"] if sliced]
+        elif i["kind"] == "fork":
+            widths += [i["w"] + 1] * (2 * len(i["outs"]))
+    return widths
+
+
+def _plus(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
 
 
 def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par_of: Any) -> None:
