@@ -35,18 +35,32 @@ module ivit_stagediv #(
     localparam [PW-1:0] LAST = LAST_I[PW-1:0];
     localparam [PW-1:0] AHEAD = AHEAD_I[PW-1:0];
 
+    wire [S-1:0] slot_s;  // slot, one copy per stage: each drives only its stage's input selects
     generate
         if (B == 1) begin : g_every
             // one division per clock: every clock is a slot (no phase counter, no input selects)
             assign slot = 1'b1;
+            assign slot_s = {S{1'b1}};
             assign ahead = 1'b1;
         end else begin : g_phase
             reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
+            // slot (ph == 0) kept in registers, set in the clock ph wraps: the selects of every stage's
+            // compare-subtract start at a register, not at a compare of the phase counter
+            (* keep *) reg slot_o;
+            (* keep *) reg [S-1:0] slot_q;
             always @(posedge clk) begin
-                if (rst) ph <= {PW{1'b0}};
-                else if (en) ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
+                if (rst) begin
+                    ph <= {PW{1'b0}};
+                    slot_o <= 1'b1;
+                    slot_q <= {S{1'b1}};
+                end else if (en) begin
+                    ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
+                    slot_o <= (ph == LAST);
+                    slot_q <= {S{ph == LAST}};
+                end
             end
-            assign slot = (ph == {PW{1'b0}});
+            assign slot = slot_o;
+            assign slot_s = slot_q;
             assign ahead = (ph == AHEAD);
         end
     endgenerate
@@ -78,9 +92,9 @@ module ivit_stagediv #(
             in_d[i] = d[i - 1];
         end
         for (i = 0; i < S; i = i + 1) begin
-            src_nq = slot ? in_nq[i] : nq[i];
-            src_part = slot ? in_part[i] : part[i];
-            src_d = slot ? in_d[i] : d[i];
+            src_nq = slot_s[i] ? in_nq[i] : nq[i];
+            src_part = slot_s[i] ? in_part[i] : part[i];
+            src_d = slot_s[i] ? in_d[i] : d[i];
             trial = {src_part, src_nq[NP-1]};
             nq_next[i] = {src_nq[NP-2:0], 1'b0};
             if (trial >= {1'b0, src_d}) begin
