@@ -35,6 +35,7 @@ STREAM_OPS = ("concat",)
 # a buffer reader's prefetch queue: 8 words, more than its credit loop (issue, read, register, queue,
 # pop, credit, room: 6 clocks), so a view streams one word a clock
 READ_QUEUE_AW = 3
+SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
 JOIN_SLICE_PORT = "identity"  # the input of a two-input unit (a residual join) that gets a register slice
 
@@ -275,7 +276,7 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
                            "ff": ff, "lut": lut, "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n, input_interval(net.interval, _size(graph, n.output)))
-        skid = False  # every unit's ready is a register (its credit), its output an ivit_fifo's registers
+        skid = view.template == SKID_TEMPLATE
         net.modules[f"{mod}.v"] = render_unit(view)
         row = unit_entry(n, view, f"rtl/{mod}.v")
         if any(p.get("tuser") for p in row["ports"]["in"]):
@@ -285,9 +286,10 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
         net.layers.append({"node": n.name, "op": n.op, "macs": 0, "parallelism": 1, "multipliers": 0,
                            "dsp": lane_pieces(graph, n), "bram": unit_blocks(view), "ff": ff, "lut": lut,
                            "cycles": _size(graph, n.output) * view.u.get("ii", 1), "latency": row["latency_cycles"]})
-    # a join (two inputs) makes each input's ready combinational from the other's valid: a register slice
-    # on its skip input keeps the one engine's valid out of the other's read enables (the skip FIFO's
-    # block RAM)
+    # an element-wise unit's ready is combinational from its output's (one stall enable for its pipeline):
+    # a register slice after it keeps every ready path inside one unit. A join (two inputs) makes each
+    # input's ready combinational from the other's valid: a register slice on its skip input keeps the
+    # one engine's valid out of the other's read enables (the skip FIFO's block RAM)
     slices = [port for port, _ in ins if len(ins) == 2 and port == JOIN_SLICE_PORT]
     net.insts.append({"kind": "gemm" if n.op in GEMM_OPS else "unit", "node": n.name, "op": n.op, "module": mod,
                       "ins": [(port, s, port in slices) for port, s in ins], "out": out, "skid": skid,
