@@ -33,7 +33,7 @@ MODELS = Path(__file__).parent / "ecp5_models"
 # with every memory in block RAM: its two constant streams read ivit_rom18 blocks
 FORMS = [("patch_matmul", "4", False, {"ivit_top.v": "ivit_bram #("}),
          ("patch_matmul", "4", True, {"ivit_pe_acc.v": "ivit_rom18 #(", "ivit_top.v": "ivit_bram #("}),
-         ("attn_residual", "4", False, {"ivit_top.v": "_wpos <= ", "ivit_o_acc.v": "m_b3 = r_last ? "}),
+         ("attn_residual", "4", False, {"ivit_top.v": "_wpos <= ", "ivit_o_acc.v": "k_b3 = r_last ? "}),
          ("attn_residual", "4", True, {"ivit_o_acc.v": "ivit_bram #(.DW(9), .AW(11)) bm3_m0_0 ",
                                        "ivit_qkv_acc.v": "ivit_bram #(.DW(9), .AW(11)) am0_m0_0 "}),
          # the constant streams (position embedding, class token) as ivit_rom18 blocks, on credits

@@ -210,3 +210,28 @@ def test_logic_estimate_counts_every_register_slice(tmp_path, name):
     sel = select(graph, "model")
     view, _, _ = build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, lambda n: 4, "ivit_top", "t")
     assert rendered and sorted(slice_widths(view["insts"])) == rendered
+
+
+@pytest.mark.parametrize("name,par", [("patch_matmul", "4"), ("linear_extremes", "13")])
+def test_gemm_operands_reach_the_multiplier_through_registers(tmp_path, name, par):
+    """Each lane's operands travel from the lane reads (block RAM outputs, the weight ROM's tile select) to
+    the multiplier through OPERAND_CLOCKS fabric registers: the whole digits top's routed critical path was
+    one hop from a weight ROM to a multiplier the placer had put across the die (7.5 ns of routing)."""
+    from ivit_hw.codegen.verilog.gemm import OPERAND_CLOCKS
+
+    assert OPERAND_CLOCKS >= 2
+    _, modules = _render(tmp_path, name, par)
+    gemms = {n: t for n, t in modules.items() if "GEMM engine for node" in t}
+    for n, text in gemms.items():
+        code = "\n".join(line.split("//")[0] for line in text.splitlines())
+        lanes = len(re.findall(r"^\s*ivit_mul18 mul\d+ ", code, re.M))
+        assert lanes
+        for l in range(lanes):
+            for op in "ab":
+                chain = [f"k_{op}{l}"] + [f"o{c}_{op}{l}" for c in range(1, OPERAND_CLOCKS + 1)]
+                for src, dst in zip(chain, chain[1:]):
+                    assert re.search(rf"\b{dst} <= {src};", code), f"{n}: {dst} <= {src} missing"
+                assert re.search(rf"wire signed \[\d+:0\] m_{op}{l} = {chain[-1]};", code), f"{n}: m_{op}{l}"
+            # the multiplier's operands are those registers' (sign-extended), nothing else
+            mul = re.search(rf"ivit_mul18 mul{l} \((.*?)\);", code).group(1)
+            assert re.search(rf"\.a\((?:\{{\{{\d+\{{m_a{l}\[\d+\]\}}\}}, )?m_a{l}\}}?\)", mul), mul

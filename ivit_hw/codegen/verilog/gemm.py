@@ -22,6 +22,11 @@ from .widths import node_ranges, sbits
 
 GEMM_OPS = ("linear", "patch_embed", "matmul")
 MUL_CLOCKS = 2  # ivit_mul18: its input register, then its product register
+# fabric registers carrying each operand from its memory to the multiplier: with nearly every MULT18X18D
+# of the part in use the placer scatters an engine's multipliers, and one hop from a block RAM to a far
+# multiplier was the whole digits top's routed critical path (7.5 ns of routing); two registers let the
+# timing-driven placer split the way
+OPERAND_CLOCKS = 2
 MUL18 = 18  # operand bits of one hard multiplier (MULT18X18D)
 ROM_BLOCK_WORDS = 1024  # words of one DP16KD as a 1024 x 18 ROM (ivit_rom18)
 
@@ -142,8 +147,10 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         g["a18"] = [_ext(f"m_a{lane}", wa, MUL18) for lane in range(p)]
         g["b18"] = [_ext(f"m_b{lane}", g["wb"], MUL18) for lane in range(p)]
     # issue -> lane reads (2: the weight ROM's or the B memory's output register, the lane operand waiting
-    # beside it) -> products (MUL_CLOCKS) -> one clock per tree level -> queue
-    g["depth"] = 2 + MUL_CLOCKS + len(g["tree"])
+    # beside it) -> operand registers (OPERAND_CLOCKS) -> products (MUL_CLOCKS) -> one clock per tree
+    # level -> queue
+    g["depth"] = 2 + OPERAND_CLOCKS + MUL_CLOCKS + len(g["tree"])
+    g["operand_clocks"] = OPERAND_CLOCKS
     g["fd"] = queue_aw(g["depth"])
     g["y_expr"] = _ext("q_out", wacc + 1, g["tdy"]) if g["tdy"] < wacc + 1 else (
         "{{" + str(g["tdy"] - wacc) + "{q_out[" + str(wacc - 1) + "]}}, q_out[" + str(wacc - 1) + ":0]}"
