@@ -38,8 +38,10 @@ LOGIC_HEADROOM = 0.8  # a plan fills at most this share of the part's logic cell
 
 
 def gemm_logic(g: dict[str, Any]) -> tuple[int, int]:
-    """(FF, LUT4) of one GEMM engine of ``g["p"]`` lanes."""
-    return GEMM_BASE[0] + GEMM_LANE[0] * g["p"], GEMM_BASE[1] + GEMM_LANE[1] * g["p"]
+    """(FF, LUT4) of one GEMM engine of ``g["p"]`` lanes (each lane's operand registers on their way to the
+    multiplier counted beside the fitted per-lane cost)."""
+    operands = g["operand_clocks"] * (g["wa"] + g["wb"])
+    return GEMM_BASE[0] + (GEMM_LANE[0] + operands) * g["p"], GEMM_BASE[1] + GEMM_LANE[1] * g["p"]
 
 
 def _gelu_divider(view: UnitView) -> tuple[int, int]:

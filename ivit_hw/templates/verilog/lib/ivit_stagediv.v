@@ -35,32 +35,25 @@ module ivit_stagediv #(
     localparam [PW-1:0] LAST = LAST_I[PW-1:0];
     localparam [PW-1:0] AHEAD = AHEAD_I[PW-1:0];
 
-    wire [S-1:0] slot_s;  // slot, one copy per stage: each drives only its stage's input selects
     generate
         if (B == 1) begin : g_every
             // one division per clock: every clock is a slot (no phase counter, no input selects)
             assign slot = 1'b1;
-            assign slot_s = {S{1'b1}};
             assign ahead = 1'b1;
         end else begin : g_phase
             reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
-            // slot (ph == 0) kept in registers, set in the clock ph wraps: the selects of every stage's
-            // compare-subtract start at a register, not at a compare of the phase counter
-            (* keep *) reg slot_o;
-            (* keep *) reg [S-1:0] slot_q;
+            // slot (ph == 0) kept in a register, set in the clock ph wraps, not a compare of the phase counter
+            reg slot_o;
             always @(posedge clk) begin
                 if (rst) begin
                     ph <= {PW{1'b0}};
                     slot_o <= 1'b1;
-                    slot_q <= {S{1'b1}};
                 end else if (en) begin
                     ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
                     slot_o <= (ph == LAST);
-                    slot_q <= {S{ph == LAST}};
                 end
             end
             assign slot = slot_o;
-            assign slot_s = slot_q;
             assign ahead = (ph == AHEAD);
         end
     endgenerate
@@ -70,38 +63,41 @@ module ivit_stagediv #(
     reg [DW-1:0] d [0:S-1];
     reg [SW-1:0] side [0:S-1];
     reg v [0:S-1];
-    // one step of each stage: on its own division, or (in a slot clock) on the one it takes over
-    reg [NP-1:0] in_nq [0:S-1];
-    reg [DW-1:0] in_part [0:S-1];
-    reg [DW-1:0] in_d [0:S-1];
-    reg [NP-1:0] src_nq;
-    reg [DW-1:0] src_part;
-    reg [DW-1:0] src_d;
+    // One restoring step: {the numerator shifted left with the new quotient bit in, the partial remainder}.
+    function [NP+DW-1:0] step;
+        input [NP-1:0] nq_in;
+        input [DW-1:0] part_in;
+        input [DW-1:0] d_in;
+        reg [DW:0] trial;
+        reg [NP-1:0] q;
+        begin
+            trial = {part_in, nq_in[NP-1]};
+            q = {nq_in[NP-2:0], 1'b0};
+            if (trial >= {1'b0, d_in}) begin
+                trial = trial - {1'b0, d_in};
+                q[0] = 1'b1;
+            end
+            step = {q, trial[DW-1:0]};
+        end
+    endfunction
+
+    // each stage steps its own division and (for a slot clock) the one it takes over from the stage before,
+    // both at once; slot only chooses between the two results, so it starts no compare-subtract (with B = 1
+    // every clock is a slot and the own step is never chosen: no logic)
     reg [NP-1:0] nq_next [0:S-1];
     reg [DW-1:0] part_next [0:S-1];
-    reg [DW:0] trial;
+    reg [NP+DW-1:0] own, taken;
+    reg [NP-1:0] num_p;  // the numerator widened to NP bits with leading zeros
     integer i;
     always @* begin
-        in_nq[0] = {NP{1'b0}};
-        in_nq[0][NW-1:0] = num;
-        in_part[0] = {DW{1'b0}};
-        in_d[0] = den;
-        for (i = 1; i < S; i = i + 1) begin
-            in_nq[i] = nq[i - 1];
-            in_part[i] = part[i - 1];
-            in_d[i] = d[i - 1];
-        end
+        num_p = {NP{1'b0}};
+        num_p[NW-1:0] = num;
         for (i = 0; i < S; i = i + 1) begin
-            src_nq = slot_s[i] ? in_nq[i] : nq[i];
-            src_part = slot_s[i] ? in_part[i] : part[i];
-            src_d = slot_s[i] ? in_d[i] : d[i];
-            trial = {src_part, src_nq[NP-1]};
-            nq_next[i] = {src_nq[NP-2:0], 1'b0};
-            if (trial >= {1'b0, src_d}) begin
-                trial = trial - {1'b0, src_d};
-                nq_next[i][0] = 1'b1;
-            end
-            part_next[i] = trial[DW-1:0];
+            own = step(nq[i], part[i], d[i]);
+            if (i == 0) taken = step(num_p, {DW{1'b0}}, den);
+            else taken = step(nq[i - 1], part[i - 1], d[i - 1]);
+            nq_next[i] = slot ? taken[NP+DW-1:DW] : own[NP+DW-1:DW];
+            part_next[i] = slot ? taken[DW-1:0] : own[DW-1:0];
         end
     end
 
