@@ -35,7 +35,9 @@ def test_digits_model_top(tmp_path, digits_graph, digits_images):
     res = run_top(tmp_path, man, "verilator")
     assert res["failed"] == 0 and res["passed"] == 2, f"digits top on verilator: see {res['log']}"
     assert res["checked_images"] == 2
-    assert res["timing"]["interval"] >= man["predicted_interval"]
+    # the steady-state interval is the slowest layer's cycle count; measured between two images' last
+    # outputs it may differ by a clock (the first image's end carries the pipelines' start-up phase)
+    assert abs(res["timing"]["interval"] - man["predicted_interval"]) <= 1
 
 
 def test_one_block_model_top_on_icarus(tmp_path, digits_images):
