@@ -64,20 +64,17 @@ module ivit_stagediv #(
     reg [SW-1:0] side [0:S-1];
     reg v [0:S-1];
     // One restoring step: {the numerator shifted left with the new quotient bit in, the partial remainder}.
+    // One subtraction: its borrow is the compare (trial < d), so one carry chain per step.
     function [NP+DW-1:0] step;
         input [NP-1:0] nq_in;
         input [DW-1:0] part_in;
         input [DW-1:0] d_in;
         reg [DW:0] trial;
-        reg [NP-1:0] q;
+        reg [DW+1:0] diff;  // {borrow, trial - d}
         begin
             trial = {part_in, nq_in[NP-1]};
-            q = {nq_in[NP-2:0], 1'b0};
-            if (trial >= {1'b0, d_in}) begin
-                trial = trial - {1'b0, d_in};
-                q[0] = 1'b1;
-            end
-            step = {q, trial[DW-1:0]};
+            diff = {1'b0, trial} - {2'b00, d_in};
+            step = {nq_in[NP-2:0], !diff[DW+1], diff[DW+1] ? trial[DW-1:0] : diff[DW-1:0]};
         end
     endfunction
 
