@@ -209,7 +209,7 @@ def test_logic_estimate_counts_every_register_slice(tmp_path, name):
     graph = TOP_GRAPHS[name]()
     sel = select(graph, "model")
     view, _, _ = build_top(graph, list(sel.nodes), sel.inputs, sel.outputs, lambda n: 4, "ivit_top", "t")
-    assert rendered and sorted(slice_widths(view["insts"])) == rendered
+    assert rendered and sorted(slice_widths(view["insts"]) + view["io_slice_widths"]) == rendered
 
 
 @pytest.mark.parametrize("name,par", [("patch_matmul", "4"), ("linear_extremes", "13")])
@@ -235,3 +235,17 @@ def test_gemm_operands_reach_the_multiplier_through_registers(tmp_path, name, pa
             # the multiplier's operands are those registers' (sign-extended), nothing else
             mul = re.search(rf"ivit_mul18 mul{l} \((.*?)\);", code).group(1)
             assert re.search(rf"\.a\((?:\{{\{{\d+\{{m_a{l}\[\d+\]\}}\}}, )?m_a{l}\}}?\)", mul), mul
+
+
+def test_ports_pass_register_slices(tmp_path):
+    """x and y pass IO_SLICES register slices each between the port and the engines: the whole top's routed
+    critical path was the output slice's own ready-to-data select stretched between the logits unit and the
+    output pins (14.6 ns of routing)."""
+    from ivit_hw.codegen.verilog.top import IO_SLICES
+
+    top, _ = _render(tmp_path, "cls_concat", "2")
+    for port, p in (("x", "xi"), ("y", "yo")):
+        chain = re.findall(rf"ivit_skid #\(\.W\(\d+\)\) {p}(\d+)_s \(", top)
+        assert [int(k) for k in chain] == list(range(IO_SLICES)), port
+    assert "assign x_TREADY = xi0_r;" in top and f"assign y_TVALID = yo{IO_SLICES}_v;" in top
+    assert f"assign yo{IO_SLICES}_r = y_TREADY;" in top

@@ -37,6 +37,11 @@ STREAM_OPS = ("concat",)
 READ_QUEUE_AW = 3
 SKID_TEMPLATE = "elementwise.v.j2"  # units whose x_TREADY is combinational from y_TREADY
 FORK_SHORT_AW = 4  # a fork branch that is not a residual skip: 16 words (LUT-RAM)
+# register slices on each port of the top (x in, y out): the pins, or the on-chip producer and consumer of a
+# larger design, may sit far from the engines (the whole digits top's routed critical path was the output
+# slice's own ready-to-data select spread over 14.6 ns of routing between the logits unit and the pins);
+# a chain lets the placer cover the way in short hops
+IO_SLICES = 4
 JOIN_SLICE_PORT = "identity"  # the input of a two-input unit (a residual join) that gets a register slice
 
 
@@ -174,14 +179,16 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
                        + [_size(graph, n.output) for n in compute])
     for n in compute:
         _engine(net, n, wants, produced[n.output], par_of)
-    io = {"x": x, "y": y, "tdx": net.streams[x]["w"], "tdy": net.streams[y]["w"],
+    io = {"x": x, "y": y, "tdx": net.streams[x]["w"], "tdy": net.streams[y]["w"], "io_slices": IO_SLICES,
+          "io_slice_widths": [net.streams[x]["w"] + 1] * IO_SLICES + [net.streams[y]["w"] + 1] * IO_SLICES,
           "in_count": _size(graph, inputs[0]), "out_count": _size(graph, out_tensor),
           "in_row": _row(graph, inputs[0]), "out_row": _row(graph, out_tensor)}
     # with IVIT_TRACE defined, every node's output stream is logged (``verify --trace``)
     trace = [produced[n.output] for n in compute]
     view = {"module": module, "title": title, "graph": graph.name, "streams": net.streams, "insts": net.insts,
             "trace": trace, "read_aw": READ_QUEUE_AW, "bram": top_blocks(net.insts),
-            "logic": _plus(top_logic(len(net.streams)), slice_logic(slice_widths(net.insts))), **io}
+            "logic": _plus(top_logic(len(net.streams)), slice_logic(slice_widths(net.insts) + io["io_slice_widths"])),
+            **io}
     return view, net.modules, net.layers
 
 
