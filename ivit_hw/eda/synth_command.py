@@ -75,13 +75,13 @@ def measured_interval(out_dir: Path) -> tuple[float, str] | None:
 def top_throughput(out_dir: Path, manifest: dict[str, Any], fmax_mhz: float | None) -> dict[str, Any]:
     """Cycles per image of a top (the interval verify measured, else the plan's predicted one), images/s at
     ``fmax_mhz`` (Fmax / interval) and MAC utilisation ((MACs per image / GEMM multipliers) / interval)."""
-    from ..codegen.verilog.top_verify import utilisation
+    from ..codegen.verilog.top_verify import images_per_second, utilisation
 
     interval, source = measured_interval(out_dir) or (float(manifest["predicted_interval"]),
                                                        "predicted by the plan (verify measures it)")
     return {"interval": interval, "interval_source": source, "macs_per_image": manifest.get("macs_per_image"),
             "multipliers": manifest.get("multipliers"), "mac_utilisation": utilisation(manifest, interval),
-            "images_per_s": fmax_mhz * 1e6 / interval if fmax_mhz else None}
+            "images_per_s": images_per_second(fmax_mhz, interval)}
 
 
 def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: list[str] | None = None,

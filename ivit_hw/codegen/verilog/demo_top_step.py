@@ -29,7 +29,7 @@ from ...frontend.demo_report import add_to_report
 from ...ir.types import IRError
 from ..commands import cmd_codegen
 from ..targets import read_manifest
-from .top_verify import run_top, utilisation
+from .top_verify import images_per_second, run_top, utilisation
 
 DEMO_TOP_IMAGES = 3
 DEMO_TOP_PAR = "budget:156"
@@ -80,7 +80,7 @@ def rtl_top_demo_step(graph_dir: Path, images, out: Path, sim: str = "verilator"
             "latency": timing.get("latency"), "interval": interval, "multipliers": man["multipliers"],
             "dsp": man.get("dsp"),
             "mac_utilisation": util, "fmax_mhz": fmax, "fmax_source": source,
-            "images_per_s": fmax * 1e6 / interval if fmax and interval else None,
+            "images_per_s": images_per_second(fmax, interval),
             "render_seconds": round(t1 - t0, 1), "simulate_seconds": round(time.perf_counter() - t1, 1)}
 
 

@@ -85,6 +85,11 @@ def utilisation(manifest: dict[str, Any], interval: float | None) -> float | Non
     return manifest["macs_per_image"] / manifest["multipliers"] / interval
 
 
+def images_per_second(fmax_mhz: float | None, interval: float | None) -> float | None:
+    """Fmax / interval: images a second at ``fmax_mhz``; None without either."""
+    return fmax_mhz * 1e6 / interval if fmax_mhz and interval else None
+
+
 def verify_top(out_dir: Path, manifest: dict[str, Any], sim: str, images: int | None = None,
                trace: bool = False) -> int:
     """Run :func:`run_top`, print the verdict and the figures; 0 iff bit-exact (with ``trace``: every node's
