@@ -17,7 +17,7 @@ import numpy as np
 from ...hwplan.memory import top_memory
 from ...ir.graph import Graph, Node
 from .bram_count import bram_tiles
-from .units_common import UnsupportedError, dp16kd_initvals, tdata_bits
+from .units_common import UnsupportedError, rom18_tiles, tdata_bits
 from .widths import node_ranges, sbits
 
 GEMM_OPS = ("linear", "patch_embed", "matmul")
@@ -28,7 +28,6 @@ MUL_CLOCKS = 2  # ivit_mul18: its input register, then its product register
 # timing-driven placer split the way
 OPERAND_CLOCKS = 2
 MUL18 = 18  # operand bits of one hard multiplier (MULT18X18D)
-ROM_BLOCK_WORDS = 1024  # words of one DP16KD as a 1024 x 18 ROM (ivit_rom18)
 
 
 def ubits(n: int) -> int:
@@ -115,8 +114,7 @@ def gemm_view(graph: Graph, node: Node, module: str, par: int) -> dict[str, Any]
         # plan's rule puts the ROM in block RAM; else a ROM in the fabric (the same two clocks)
         bram = top_memory(len(words), p * wb, rom=True) == "bram"
         g["rom_style"] = "block" if bram else "logic"
-        g["rom_tiles"] = [dp16kd_initvals(words[t:t + ROM_BLOCK_WORDS], p * wb)
-                          for t in range(0, len(words), ROM_BLOCK_WORDS)] if bram else None
+        g["rom_tiles"] = rom18_tiles(words, p * wb) if bram else None
         if "bias" in node.inputs:
             bias = np.asarray(graph.constants[node.inputs["bias"]], dtype=np.int64).reshape(-1)
             g["wbias"] = wbias = max(sbits_of(bias), 2)

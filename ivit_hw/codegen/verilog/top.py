@@ -25,10 +25,10 @@ from ...ir.structure import layout_views
 from .addressing import ViewCopy, Walk, access_kind, counters, patch_indices, view_copy, view_indices
 from .bram_count import bram_tiles, gemm_blocks, top_blocks, unit_blocks
 from .dsp_count import lane_pieces
-from .gemm import GEMM_OPS, ROM_BLOCK_WORDS, gemm_cycles, gemm_view, ram_style, ubits
+from .gemm import GEMM_OPS, gemm_cycles, gemm_view, ram_style, ubits
 from .logic_count import gemm_logic, slice_logic, top_logic, unit_logic
 from .render import BUILDERS, module_name, render_template, render_unit, unit_entry, unit_view
-from .units_common import UnsupportedError, dp16kd_initvals, input_interval, tdata_bits
+from .units_common import UnsupportedError, input_interval, rom18_tiles, tdata_bits
 
 LAYOUT_OPS = ("reshape", "transpose", "slice", "gather")
 STREAM_OPS = ("concat",)
@@ -155,8 +155,7 @@ def build_top(graph: Graph, nodes: list[Node], inputs: tuple[str, ...], outputs:
                 style = ram_style(top_memory(vals.size, w, rom=True), rom=True)
                 flat = [int(v) for v in vals.reshape(-1)]
                 # in block RAM: ivit_rom18 tiles of 1024 words (IVIT_ECP5), read through their output register
-                tiles = ([dp16kd_initvals(flat[t:t + ROM_BLOCK_WORDS], w) for t in range(0, len(flat), ROM_BLOCK_WORDS)]
-                         if style == "block" else None)
+                tiles = rom18_tiles(flat, w) if style == "block" else None
                 net.insts.append({"kind": "const", "out": sid, "what": src, "w": w, "vals": _hex(vals, w),
                                   "style": style, "tiles": tiles,
                                   "aw": ubits(vals.size - 1), "row": row, "rw": ubits(row - 1)})

@@ -147,6 +147,12 @@ def rom_init(values: list[int], w: int) -> list[list[str]] | None:
     return dp16kd_initvals(values, w)
 
 
+def rom18_tiles(values: list[int], w: int) -> list[list[list[str]]]:
+    """The INITVALs of a ROM of ``w``-bit ``values`` as ``ivit_rom18`` tiles: one :func:`dp16kd_initvals` per
+    1024 words (the ``rom_tiles`` macro of ``_bram.v.j2`` picks the tile by the address bits above 10)."""
+    return [dp16kd_initvals(values[t:t + 1024], w) for t in range(0, len(values), 1024)]
+
+
 def dp16kd_initvals(values: list[int], w: int) -> list[list[str]]:
     """INITVAL_00..3F of the DP16KD blocks (1024 x 18 each, block b holding bits 18b..18b+17) of a
     ROM of ``w``-bit two's-complement ``values``: word i sits at bits 20*(i % 16) .. +17 of
