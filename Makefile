@@ -23,7 +23,11 @@ $(AP_TYPES): | $(STAMP)
 	$(PY) -m pip download -q --no-deps hls4ml==1.3.0 -d .cache/wheels
 	$(PY) -m ivit_hw.codegen.hls.extract_headers .cache/wheels/hls4ml-1.3.0-py3-none-any.whl .cache/ap_types
 
+# the installed venv takes about 2.5 GB (triton 1.0, torch 0.7, the yowasp tools 0.25): say so before pip runs out of disk
+VENV_MB := 2600
 $(STAMP): pyproject.toml requirements.lock
+	@free_mb=$$(df -Pm . | awk 'NR == 2 {print $$4}'); [ "$$free_mb" -ge $(VENV_MB) ] || \
+		echo "make setup: .venv/ needs about $(VENV_MB) MB of disk, $$free_mb MB are free here" >&2
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .

@@ -214,7 +214,8 @@ def _wire_source(net: _Net, src: str, sid: int, group: list[tuple[str, Any, int,
             _alias(net, feed, tap)
         elif kind == "filter":
             net.insts.append({"kind": "filter", "src": feed, "out": tap, "what": f"{what} <- {src}",
-                              "walk": _walk_view(walk, row, size, True), "size": size, "sw": ubits(size - 1)})
+                              "walk": _walk_view(walk, row, size, True), "size": size, "sw": ubits(size - 1),
+                              "w": w})
         else:
             readers = [_reader(t, f"{wh} <- {src}", copy, rw, size, w) for _, copy, rw, t, wh in buffered]
             net.insts.append({"kind": "buffer", "src": feed, "readers": readers, "w": w, "size": size,
@@ -240,13 +241,16 @@ def _alias(net: _Net, a: int, b: int) -> None:
 
 def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
     """``W`` of every register slice (``ivit_skid``) the template renders for ``insts``: one after each engine
-    marked ``skid``, one on each join's sliced input, two around each fork FIFO (a word and its last flag)."""
+    marked ``skid``, one on each join's sliced input, two around each fork FIFO, one after each stream filter
+    (a word and its last flag)."""
     widths = []
     for i in insts:
         if i["kind"] in ("gemm", "unit"):
             widths += [i["w"] + 1] * bool(i["skid"]) + [i["ws"][port] + 1 for port, _, sliced in i["ins"] if sliced]
         elif i["kind"] == "fork":
             widths += [i["w"] + 1] * (2 * len(i["outs"]))
+        elif i["kind"] == "filter":
+            widths.append(i["w"] + 1)
     return widths
 
 
