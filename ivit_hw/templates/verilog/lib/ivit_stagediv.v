@@ -1,4 +1,4 @@
-// ivit_stagediv: rate-matched pipelined unsigned restoring divider. S = ceil(NW / B) stages, each
+// ivit_stagediv: rate-matched pipelined unsigned non-restoring divider. S = ceil(NW / B) stages, each
 // holding one division for B clocks and retiring one quotient bit per clock, so a new division may
 // enter every B clocks (in the clock where slot is high) and costs about 1/B of ivit_pipediv's
 // registers (ivit_pipediv is the B = 1 case, one division per clock). The numerator is widened to
@@ -59,22 +59,25 @@ module ivit_stagediv #(
     endgenerate
 
     reg [NP-1:0] nq [0:S-1];    // numerator bits left to shift in, quotient bits behind them
-    reg [DW-1:0] part [0:S-1];  // partial remainder (< den)
+    reg [DW:0] part [0:S-1];    // partial remainder r, two's complement, in [-d, d) (non-restoring)
     reg [DW-1:0] d [0:S-1];
     reg [SW-1:0] side [0:S-1];
     reg v [0:S-1];
-    // One restoring step: {the numerator shifted left with the new quotient bit in, the partial remainder}.
-    // One subtraction: its borrow is the compare (trial < d), so one carry chain per step.
-    function [NP+DW-1:0] step;
+    // One non-restoring step: {the numerator shifted left with the new quotient bit in, the next r}. With the
+    // next numerator bit b, the next r is 2r + b - d where r >= 0 and 2r + b + d where r < 0: one adder whose
+    // operand is d or ~d by r's sign (a register), the carry-in riding on an extra low bit, and nothing
+    // after the carry chain but the stage's result select. The quotient bit (next r >= 0) is a restoring
+    // divider's; the remainder is the last r, plus d where it is negative (at the output).
+    function [NP+DW:0] step;
         input [NP-1:0] nq_in;
-        input [DW-1:0] part_in;
+        input [DW:0] part_in;
         input [DW-1:0] d_in;
-        reg [DW:0] trial;
-        reg [DW+1:0] diff;  // {borrow, trial - d}
+        reg inv;                  // r >= 0: subtract d (add ~d and a carry-in)
+        reg [DW+1:0] sum;         // {2r + b, 1} + {d or ~d, carry-in}; the next r is sum >> 1
         begin
-            trial = {part_in, nq_in[NP-1]};
-            diff = {1'b0, trial} - {2'b00, d_in};
-            step = {nq_in[NP-2:0], !diff[DW+1], diff[DW+1] ? trial[DW-1:0] : diff[DW-1:0]};
+            inv = !part_in[DW];
+            sum = {part_in[DW-1:0], nq_in[NP-1], 1'b1} + {{1'b0, d_in} ^ {(DW + 1){inv}}, inv};
+            step = {nq_in[NP-2:0], !sum[DW+1], sum[DW+1:1]};
         end
     endfunction
 
@@ -82,8 +85,8 @@ module ivit_stagediv #(
     // both at once; slot only chooses between the two results, so it starts no compare-subtract (with B = 1
     // every clock is a slot and the own step is never chosen: no logic)
     reg [NP-1:0] nq_next [0:S-1];
-    reg [DW-1:0] part_next [0:S-1];
-    reg [NP+DW-1:0] own, taken;
+    reg [DW:0] part_next [0:S-1];
+    reg [NP+DW:0] own, taken;
     reg [NP-1:0] num_p;  // the numerator widened to NP bits with leading zeros
     integer i;
     always @* begin
@@ -91,10 +94,10 @@ module ivit_stagediv #(
         num_p[NW-1:0] = num;
         for (i = 0; i < S; i = i + 1) begin
             own = step(nq[i], part[i], d[i]);
-            if (i == 0) taken = step(num_p, {DW{1'b0}}, den);
+            if (i == 0) taken = step(num_p, {(DW + 1){1'b0}}, den);
             else taken = step(nq[i - 1], part[i - 1], d[i - 1]);
-            nq_next[i] = slot ? taken[NP+DW-1:DW] : own[NP+DW-1:DW];
-            part_next[i] = slot ? taken[DW-1:0] : own[DW-1:0];
+            nq_next[i] = slot ? taken[NP+DW:DW+1] : own[NP+DW:DW+1];
+            part_next[i] = slot ? taken[DW:0] : own[DW:0];
         end
     end
 
@@ -124,6 +127,6 @@ module ivit_stagediv #(
 
     assign out_valid = v[S-1] && slot;
     assign quo = nq[S-1][NW-1:0];
-    assign rem = part[S-1];
+    assign rem = part[S-1][DW] ? part[S-1][DW-1:0] + d[S-1] : part[S-1][DW-1:0];
     assign out_side = side[S-1];
 endmodule
