@@ -26,6 +26,7 @@ from typing import Any
 
 from ..ir.types import IRError
 from . import EdaMissing
+from .harness import HARNESS, write_harness
 from .rom_hex import synth_copies
 
 CACHE = Path(".cache") / "yowasp"
@@ -170,7 +171,8 @@ def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env:
 
 def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *, work: Path | None = None,
                  freq_mhz: float = 150.0, place_route: bool = True, seed: int = 1,
-                 cache: Path = CACHE, hierarchical: bool = False) -> dict[str, Any]:
+                 cache: Path = CACHE, hierarchical: bool = False,
+                 harness: tuple[int, int] | None = None) -> dict[str, Any]:
     """Synthesise module ``top`` from the Verilog files ``sources`` for ``device`` (see :data:`DEVICES`).
 
     Work files go to ``work`` (default ``.cache/synth/<device>/<top>``); a source with whole-memory ROM
@@ -186,6 +188,9 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     places it, so Fmax is still the whole design's, and routes it with ``router2`` (:data:`TOP_ROUTER`: nextpnr's
     router1 stalled on congestion with the whole digits top placed at 71 % of the 85k's logic cells). UnknownDevice for a name
     :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
+    ``harness=(x bits, y bits)`` places and routes a top with AXI-Stream ports inside the on-chip harness of
+    :mod:`.harness` (three pins; its counts include the harness's few registers): the Fmax of the top as a
+    core, not of its port registers pulled towards scattered pins.
     """
     dev = resolve_device(device)
     work = Path(work) if work is not None else Path(".cache") / "synth" / dev.name / top
@@ -195,13 +200,19 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
         if src.resolve() != (work / src.name).resolve():
             shutil.copyfile(src, work / src.name)
         names.append(src.name)
+    placed = top
+    if harness is not None:
+        names.append(write_harness(work, top, *harness).name)
+        placed = HARNESS
     env = _env(cache)
-    counts = _yosys(work, names, top, dev, env, hierarchical)
+    counts = _yosys(work, names, placed, dev, env, hierarchical)
     row: dict[str, Any] = {"top": top, "device": dev.name}
+    if harness is not None:
+        row["harness"] = HARNESS
     row.update({k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[dev.family].items()})
     row.update(fmax_mhz=None, meets=None, critical_path=[], capacity=dict(dev.capacity))
     if dev.pnr_args is not None and place_route:
-        row.update(_nextpnr(work, top, dev, freq_mhz, seed, env, TOP_ROUTER if hierarchical else "router1"))
+        row.update(_nextpnr(work, placed, dev, freq_mhz, seed, env, TOP_ROUTER if hierarchical else "router1"))
         row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq_mhz
     return row
 

@@ -113,8 +113,10 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         files = [out_dir / f for f in unit["sources"]] if "sources" in unit else lib + [out_dir / unit["file"]]
         # a model or block top keeps its hierarchy through synthesis (see synth_design)
         work = out_dir / f"synth_{dev.name}" / unit["module"]
-        res = synth_design(files, unit["module"], dev.name, work=work, freq_mhz=freq,
-                           cache=CACHE, hierarchical=unit["op"] == "top")
+        top = unit["op"] == "top"  # placed and routed inside the on-chip harness (.harness): three pins
+        ports = manifest["ports"] if top else None
+        res = synth_design(files, unit["module"], dev.name, work=work, freq_mhz=freq, cache=CACHE, hierarchical=top,
+                           harness=(ports["x"]["tdata"], ports["y"]["tdata"]) if ports else None)
         row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"], **res,
                "latency_cycles": unit["latency_cycles"], "elements_per_cycle": unit["elements_per_cycle"],
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}
@@ -158,6 +160,9 @@ def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
             util = (f"; MAC utilisation {100 * r['mac_utilisation']:.1f} % ({r['macs_per_image']:,} MACs/image on "
                     f"{r['multipliers']} GEMM multipliers)" if r.get("mac_utilisation") else "")
             lines += ["", f"{r['node']}: {r['interval']:,.0f} cycles/image ({r['interval_source']}); {ips}{util}."]
+        if r.get("harness") and r.get("fmax_mhz") is not None:
+            lines += ["", f"{r['node']}: placed and routed as a core inside {r['harness']} (on-chip stimulus and "
+                      "an XOR fold of its outputs; three pins: clock, reset, the fold), counts included."]
         if r.get("pnr_error"):
             lines += ["", f"{r['node']}: place and route gave no Fmax: {r['pnr_error']}"]
     if dev.pnr_args is None:
