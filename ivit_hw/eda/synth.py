@@ -185,9 +185,9 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). ``hierarchical`` keeps the
     module hierarchy through ECP5 synthesis (``synth_ecp5 -noflatten``: ABC maps each module on its own;
     a flat whole-model top kept ABC9 busy for over 95 minutes); nextpnr flattens the netlist when it
-    places it, so Fmax is still the whole design's, and routes it with ``router2`` (:data:`TOP_ROUTER`: nextpnr's
-    router1 stalled on congestion with the whole digits top placed at 71 % of the 85k's logic cells). UnknownDevice for a name
-    :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
+    places it, so Fmax is still the whole design's, and routes it with ``router2`` (:data:`TOP_ROUTER`:
+    nextpnr's router1 stalled on congestion with the whole digits top placed at 71 % of the 85k's logic
+    cells). UnknownDevice for a name :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
     ``harness=(x bits, y bits)`` places and routes a top with AXI-Stream ports inside the on-chip harness of
     :mod:`.harness` (three pins; its counts include the harness's few registers): the Fmax of the top as a
     core, not of its port registers pulled towards scattered pins.
