@@ -226,15 +226,15 @@ def test_gemm_operands_reach_the_multiplier_through_registers(tmp_path, name, pa
         code = "\n".join(line.split("//")[0] for line in text.splitlines())
         lanes = len(re.findall(r"^\s*ivit_mul18 mul\d+ ", code, re.M))
         assert lanes
-        for l in range(lanes):
+        for lane in range(lanes):
             for op in "ab":
-                chain = [f"k_{op}{l}"] + [f"o{c}_{op}{l}" for c in range(1, OPERAND_CLOCKS + 1)]
-                for src, dst in zip(chain, chain[1:]):
+                chain = [f"k_{op}{lane}"] + [f"o{c}_{op}{lane}" for c in range(1, OPERAND_CLOCKS + 1)]
+                for src, dst in zip(chain, chain[1:], strict=False):
                     assert re.search(rf"\b{dst} <= {src};", code), f"{n}: {dst} <= {src} missing"
-                assert re.search(rf"wire signed \[\d+:0\] m_{op}{l} = {chain[-1]};", code), f"{n}: m_{op}{l}"
+                assert re.search(rf"wire signed \[\d+:0\] m_{op}{lane} = {chain[-1]};", code), f"{n}: m_{op}{lane}"
             # the multiplier's operands are those registers' (sign-extended), nothing else
-            mul = re.search(rf"ivit_mul18 mul{l} \((.*?)\);", code).group(1)
-            assert re.search(rf"\.a\((?:\{{\{{\d+\{{m_a{l}\[\d+\]\}}\}}, )?m_a{l}\}}?\)", mul), mul
+            mul = re.search(rf"ivit_mul18 mul{lane} \((.*?)\);", code).group(1)
+            assert re.search(rf"\.a\((?:\{{\{{\d+\{{m_a{lane}\[\d+\]\}}\}}, )?m_a{lane}\}}?\)", mul), mul
 
 
 def test_ports_pass_register_slices(tmp_path):

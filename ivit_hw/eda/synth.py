@@ -187,7 +187,8 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     a flat whole-model top kept ABC9 busy for over 95 minutes); nextpnr flattens the netlist when it
     places it, so Fmax is still the whole design's, and routes it with ``router2`` (:data:`TOP_ROUTER`:
     nextpnr's router1 stalled on congestion with the whole digits top placed at 71 % of the 85k's logic
-    cells). UnknownDevice for a name :func:`resolve_device` does not know, EdaMissing when a tool is absent, RuntimeError when yosys fails.
+    cells). UnknownDevice for a name :func:`resolve_device` does not know, EdaMissing when a tool is
+    absent, RuntimeError when yosys fails.
     ``harness=(x bits, y bits)`` places and routes a top with AXI-Stream ports inside the on-chip harness of
     :mod:`.harness` (three pins; its counts include the harness's few registers): the Fmax of the top as a
     core, not of its port registers pulled towards scattered pins.
