@@ -22,7 +22,7 @@ from .logic_count import logic_limits
 from .render import LIB_FILES, render_template, template_dir
 from .top import build_top
 
-TOP_LIB = (*LIB_FILES, "ivit_sfifo.v", "ivit_skid.v")
+TOP_LIB = (*LIB_FILES, "ivit_sfifo.v")
 GOLDEN_TOP = "golden/top.npz"
 GOLDEN_TRACE = "golden/trace.npz"
 DEFAULT_SAMPLES = 3

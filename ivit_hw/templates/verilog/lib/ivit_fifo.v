@@ -3,7 +3,9 @@
 // and its output register, then a third register in the fabric holds out_data,
 // so neither the slow block-RAM clock-to-output nor its output routing ends in
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
-// passes one word per clock. in_ready is a register, from the last clock's fill level and
+// passes one word per clock. The fabric stage is a register slice (ivit_skid): out_ready
+// reaches only its registers, never the RAM's read enables (a routed critical path of the
+// block top ran from a consumer's ready through the refill chain to a DP16KD's OCE). in_ready is a register, from the last clock's fill level and
 // push (not its pop): it falls when the memory would be full, and a pop while full
 // reopens it one clock later, so it costs one clock only when the FIFO is full.
 // With IVIT_ECP5 defined, AW <= 12 and more than LUTRAM_BITS bits (the hardware plan's
@@ -23,8 +25,8 @@ module ivit_fifo #(
     input  wire [W-1:0] in_data,
     input  wire         in_valid,
     output reg          in_ready,
-    output reg  [W-1:0] out_data,
-    output reg          out_valid,
+    output wire [W-1:0] out_data,
+    output wire         out_valid,
     input  wire         out_ready
 );
     localparam [AW:0] DEPTH = {1'b1, {AW{1'b0}}};
@@ -35,7 +37,8 @@ module ivit_fifo #(
     reg v2;  // the RAM's output register holds a word
     wire [W-1:0] s2_data;  // the RAM's output register
     wire push = in_valid && in_ready;
-    wire ld3 = v2 && (!out_valid || out_ready);
+    wire s3_ready;  // the output slice takes a word (a register)
+    wire ld3 = v2 && s3_ready;
     wire ld2 = v1 && (!v2 || ld3);
     wire pop = (count != {(AW + 1){1'b0}}) && (!v1 || ld2);
 
@@ -72,7 +75,8 @@ module ivit_fifo #(
         end
     endgenerate
 
-    always @(posedge clk) if (ld3) out_data <= s2_data;
+    ivit_skid #(.W(W)) s3 (.clk(clk), .rst(rst), .in_data(s2_data), .in_valid(v2), .in_ready(s3_ready),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready));
 
     always @(posedge clk) begin
         if (rst) begin
@@ -81,7 +85,6 @@ module ivit_fifo #(
             count <= {(AW + 1){1'b0}};
             v1 <= 1'b0;
             v2 <= 1'b0;
-            out_valid <= 1'b0;
             in_ready <= 1'b1;
         end else begin
             in_ready <= (count != DEPTH) && !(push && count == DEPTH - 1'b1);
@@ -93,8 +96,6 @@ module ivit_fifo #(
             else if (ld2) v1 <= 1'b0;
             if (ld2) v2 <= 1'b1;
             else if (ld3) v2 <= 1'b0;
-            if (ld3) out_valid <= 1'b1;
-            else if (out_ready) out_valid <= 1'b0;
         end
     end
 endmodule
