@@ -146,7 +146,8 @@ def test_ecp5_fifos_map_to_dp16kd_in_the_widest_shape_with_their_depth(tmp_path)
                    + "\n".join(body) + "\nendmodule\n")
     lib = Path(__file__).parents[1] / "ivit_hw" / "templates" / "verilog" / "lib"
     work = tmp_path / "synth"
-    row = synth_unit(work, [lib / "ivit_fifo.v", lib / "ivit_skid.v", top], "fifo_top", "ecp5", 150.0, Path(".cache") / "yowasp", place_route=False)
+    row = synth_unit(work, [lib / "ivit_fifo.v", lib / "ivit_skid.v", top], "fifo_top", "ecp5", 150.0,
+                     Path(".cache") / "yowasp", place_route=False)
     assert row["bram"] == 2 + 1 + 3, row
     modules = json.loads((work / "fifo_top.json").read_text())["modules"]
     # each ivit_bram shape is its own (kept) module holding one DP16KD; count the instances of each
