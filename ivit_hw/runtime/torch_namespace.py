@@ -128,7 +128,9 @@ def _prepared_gemm(route: str, chunk: int, b_const: np.ndarray | None, offset: i
     ``offset * colsum(b)`` is added back in int64."""
     rows = row_gemm(route, chunk)
     dtype = torch.int8 if route == "int_mm" else ROUTE_DTYPES[route]
-    b_t = None if b_const is None else torch.as_tensor(np.ascontiguousarray(np.asarray(b_const, dtype=np.int64).T),
+    # a copy (np.array), writable even where the graph's constant is a read-only array whose transpose is
+    # already contiguous (torch warns on a non-writable array)
+    b_t = None if b_const is None else torch.as_tensor(np.array(np.asarray(b_const, dtype=np.int64).T, order="C"),
                                                        device=device).to(dtype).contiguous()
     corr = None
     if offset and b_const is not None:
