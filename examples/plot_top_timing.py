@@ -35,12 +35,13 @@ def plot(tables: dict[str, list[dict[str, str]]], path: Path, goal_mhz: float = 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
-    for (title, rows), colour in zip(tables.items(), ("#4c72b0", "#c44e52"), strict=False):
+    # the first table's labels above its points, the second's below (the lines may cross)
+    for (title, rows), colour, dy in zip(tables.items(), ("#4c72b0", "#c44e52"), (8, -22), strict=False):
         fmax = [float(r["Fmax (MHz)"]) for r in rows]
         ax.plot(range(len(rows)), fmax, "o-", color=colour, label=title)
         for i, r in enumerate(rows):
             ax.annotate(f"{r['step']}\n{float(r['Fmax (MHz)']):.1f}", (i, fmax[i]), textcoords="offset points",
-                        xytext=(0, 8), ha="center", fontsize=7, color=colour,
+                        xytext=(0, dy), ha="center", fontsize=7, color=colour,
                         fontweight="bold" if r["ports"] == "harness" else "normal")
     ax.axhline(goal_mhz, ls="--", color="grey", lw=1)
     ax.text(0, goal_mhz + 2, f"goal {goal_mhz:g} MHz", fontsize=8, color="grey")
