@@ -3,7 +3,6 @@ on disk, inspectable, and run by the CLI exactly as the ops called by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -19,18 +18,10 @@ from ivit_hw.ops import params as P
 from ivit_hw.runtime import run_graph
 from ivit_hw.runtime.golden import load_golden_case
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "build_block.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
+from load_example import load_example  # noqa: E402
 
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("ivit_example_build_block", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bb = _load_script()
+bb = load_example("build_block")
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,17 @@ of the record fails here), and the plot is drawn from them."""
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
+from load_example import load_example  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "plot_top_timing.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("ivit_example_plot_top_timing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("plot_top_timing")
 
 
 def test_reader_takes_each_table_row_by_row():

@@ -4,7 +4,6 @@ places only what changed, and the report lists the rows slowest first and names 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -12,16 +11,12 @@ from pathlib import Path
 from ivit_hw.ir.serialize import save_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
+from load_example import load_example  # noqa: E402
 from tiny_graphs import tiny_graph  # noqa: E402
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "unit_timing.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("ivit_example_unit_timing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("unit_timing")
 
 
 def test_widest_bus_and_priority_order():
