@@ -272,8 +272,8 @@ def test_stream_filters_end_in_a_register_slice(tmp_path):
 
 def test_element_wise_readies_from_registers_in_the_top(tmp_path):
     """An element-wise unit's inputs are ready when its stall enable is high (and, joining two streams, the
-    other input is valid): the top recomputes that enable from the unit's output valid and its register
-    slice's in_ready, both registers, so the inputs' ready is not the enable net the unit fans out to its
+    other input is valid): the top recomputes that enable (an ivit_stall, the unit's own formula) from the
+    unit's output valid and its register slice's in_ready, both registers, so the inputs' ready is not the enable net the unit fans out to its
     whole pipeline (the block top's routed critical path: 5.3 ns of that net before the join's ready)."""
     top, modules = _render(tmp_path, "attn_residual", "4")
     marked = {name for name, text in modules.items() if "Element-wise pipeline" in text}
@@ -288,7 +288,8 @@ def test_element_wise_readies_from_registers_in_the_top(tmp_path):
             own = _port(conns, f"{p}_TREADY")
             assert own == f"{u}_{p}_r" and len(re.findall(rf"\b{own}\b", top)) == 2, f"{mod}: {own} is read"
         y_valid, y_ready = _port(conns, "y_TVALID"), _port(conns, "y_TREADY")
-        assert re.search(rf"wire e{ui} = !{y_valid} \|\| {y_ready};", top), f"{mod}: no enable from its registers"
+        assert re.search(rf"ivit_stall e{ui}_st \(\.valid\({y_valid}\), \.ready\({y_ready}\), \.en\(e{ui}\)\);", top), \
+            f"{mod}: no enable from its registers"
         # y_TREADY is the output slice's in_ready (a register)
         assert re.search(rf"\.in_valid\({y_valid}\), \.in_ready\({y_ready}\)", top), mod
         for port, valid in ins:

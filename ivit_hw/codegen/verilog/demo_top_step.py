@@ -34,8 +34,8 @@ from .top_verify import images_per_second, run_top, utilisation
 DEMO_TOP_IMAGES = 3
 DEMO_TOP_PAR = "budget:156"
 TITLE = "RTL model top"
-# nextpnr-ecp5 --85k Fmax after routing of the digits top at budget:156 (docs/hardware.md, "The whole top routed"):
-# the newest routed figure and the RTL it was measured on
+# nextpnr-ecp5 --85k Fmax after routing of the digits top at budget:156 (docs/top_timing.md, row w4: the command,
+# the machine and the graph): the newest routed figure and the RTL it was measured on
 MEASURED_FMAX: dict[str, Any] | None = {
     "fmax_mhz": 95.7,
     "source": "nextpnr-ecp5 --85k router2, the 17-bit digits top at budget:156 placed as a core in the on-chip "

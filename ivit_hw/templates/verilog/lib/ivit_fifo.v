@@ -5,9 +5,10 @@
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. The fabric stage is a register slice (ivit_skid): out_ready
 // reaches only its registers, never the RAM's read enables (a routed critical path of the
-// block top ran from a consumer's ready through the refill chain to a DP16KD's OCE). in_ready is a register, from the last clock's fill level and
-// push (not its pop): it falls when the memory would be full, and a pop while full
-// reopens it one clock later, so it costs one clock only when the FIFO is full.
+// block top ran from a consumer's ready through the refill chain to a DP16KD's OCE).
+// in_ready is a register, from the last clock's fill level and push (not its pop): it
+// falls when the memory would be full, and a pop while full reopens it one clock later,
+// so it costs one clock only when the FIFO is full.
 // With IVIT_ECP5 defined, AW <= 12 and more than LUTRAM_BITS bits (the hardware plan's
 // LUT-RAM limit, ivit_hw/hwplan/memory.py LUTRAM_MAX_BITS) the memory is DP16KD blocks (1024 x 18,
 // 2048 x 9 or 4096 x 4), instantiated with REGMODE_B = OUTREG (yosys maps inferred
