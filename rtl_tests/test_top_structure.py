@@ -273,8 +273,9 @@ def test_stream_filters_end_in_a_register_slice(tmp_path):
 def test_element_wise_readies_from_registers_in_the_top(tmp_path):
     """An element-wise unit's inputs are ready when its stall enable is high (and, joining two streams, the
     other input is valid): the top recomputes that enable (an ivit_stall, the unit's own formula) from the
-    unit's output valid and its register slice's in_ready, both registers, so the inputs' ready is not the enable net the unit fans out to its
-    whole pipeline (the block top's routed critical path: 5.3 ns of that net before the join's ready)."""
+    unit's output valid and its register slice's in_ready, both registers, so the inputs' ready is not the
+    enable net the unit fans out to its whole pipeline (the block top's routed critical path: 5.3 ns of that
+    net before the join's ready)."""
     top, modules = _render(tmp_path, "attn_residual", "4")
     marked = {name for name, text in modules.items() if "Element-wise pipeline" in text}
     insts = [(mod, u, conns) for mod, u, conns in INST.findall(top) if mod in marked]
