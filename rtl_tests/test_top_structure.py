@@ -34,14 +34,24 @@ def _port(conns: str, port: str) -> str:
     return m.group(1)
 
 
-@pytest.mark.parametrize("kind,mark,count", [("element-wise", "Element-wise pipeline", 2),  # pe.q and s.q
-                                              ("GEMM", "GEMM engine for node", 3)])  # pe, s and o
-def test_units_and_engines_drive_a_register_slice(tmp_path, kind, mark, count):
-    """Element-wise units (ready combinational from their output's) and GEMM engines (whose queue pop and
-    issue credit a consumer's ready would reach: the routed critical path after the fork slices) drive
-    a register slice."""
+def _stalled(text: str) -> bool:
+    """An element-wise unit of the stalled form (one stall enable; no output FIFO)."""
+    return "Element-wise pipeline" in text and "fifo_o" not in text
+
+
+def _on_credit(text: str) -> bool:
+    """An element-wise unit of the credit form (free-running pipeline, output FIFO)."""
+    return "Element-wise pipeline" in text and "fifo_o" in text
+
+
+@pytest.mark.parametrize("kind,is_kind,count", [("element-wise, stalled", _stalled, 1),  # s.q (pe.q is on credit)
+                                                ("GEMM", lambda text: "GEMM engine for node" in text, 3)])  # pe, s, o
+def test_units_and_engines_drive_a_register_slice(tmp_path, kind, is_kind, count):
+    """Stalled element-wise units (ready combinational from their output's) and GEMM engines (whose queue
+    pop and issue credit a consumer's ready would reach: the routed critical path after the fork slices)
+    drive a register slice."""
     top, modules = _render(tmp_path, "patch_matmul", "4")
-    marked = {name for name, text in modules.items() if mark in text}
+    marked = {name for name, text in modules.items() if is_kind(text)}
     insts = [(mod, conns) for mod, _, conns in INST.findall(top) if mod in marked]
     assert len(insts) == count, kind
     for mod, conns in insts:
@@ -98,26 +108,36 @@ def test_join_skip_input_through_a_register_slice(tmp_path):
                          rf"\.out_ready\((\w+)\)\);", top, re.S)
         assert skid, f"{mod}: identity input ({valid}) is not a register slice's output"
         ready = skid.group(1)
-        assert len(re.findall(rf"assign {ready} = ", top)) == 1, f"{mod}: {ready} not assigned once"
+        # driven once: by the top's recomputed enable (a stalled unit) or by the unit's own port (on credit)
+        drivers = len(re.findall(rf"assign {ready} = ", top)) + (_port(conns, "identity_TREADY") == ready)
+        assert drivers == 1, f"{mod}: {ready} has {drivers} drivers"
         # the join slice reads the skip FIFO's branch (through stream aliases)
         src_valid = re.search(r"\.in_valid\((\w+)\)", skid.group(0)).group(1)
         assert src_valid in _fork_outputs(top), f"{mod}: the identity slice does not read a fork branch"
 
 
 def _fork_outputs(top: str) -> dict[str, str]:
-    """Valid net of each fork branch's register slice (resolved through stream aliases) -> its FIFO."""
+    """Valid net of each fork branch's FIFO (resolved through stream aliases) -> that FIFO."""
     outs = {}
-    for skid in re.finditer(r"ivit_skid #\(\.W\(\d+\)\) (f\d+_\d+)_s \((?:(?!\);).)*\.out_valid\((\w+)\)", top, re.S):
-        outs[skid.group(2)] = skid.group(1)
+    for fifo in re.finditer(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (f\d+_\d+) \((?:(?!\);).)*\.out_valid\((\w+)\)", top, re.S):
+        outs[fifo.group(2)] = fifo.group(1)
     aliases = dict(re.findall(r"assign (s\d+_v) = (s\d+_v);", top))
     return {**outs, **{b: outs[a] for b, a in aliases.items() if a in outs}}
 
 
 def test_fork_fifos_read_through_a_register_slice(tmp_path):
-    """Every fork FIFO (the whole-image skip in block RAM included) sits between two register slices: its
-    out_ready is the slice's in_ready (a register), so a far consumer's ready never reaches the FIFO's
-    read enables (the routed critical path after the join slice: 6.45 ns of routing into a DP16KD CEB),
-    and its in_valid is a slice's out_valid, so the far source's valid never pulls its count away."""
+    """Every fork FIFO (the whole-image skip in block RAM included) is written from a register slice (its
+    in_valid is a slice's out_valid, so the far source's valid never pulls its count away) and read through
+    its own output stage, a register slice inside ``ivit_fifo``, so a far consumer's ready never reaches
+    the FIFO's read enables (the routed critical path after the join slice: 6.45 ns of routing into a
+    DP16KD CEB). The top puts no second slice after it (2 W registers a branch for nothing)."""
+    from ivit_hw.codegen.verilog.render import template_dir
+
+    lib = "\n".join(line.split("//")[0] for line in (template_dir() / "lib" / "ivit_fifo.v").read_text().splitlines())
+    assert re.search(r"ivit_skid #\(\.W\(W\)\) s3 \((?:(?!\);).)*\.out_data\(out_data\), \.out_valid\(out_valid\), "
+                     r"\.out_ready\(out_ready\)\);", lib, re.S), "ivit_fifo's output is not its register slice's"
+    # its declaration, and the slice port it connects: nothing else reads it
+    assert len(re.findall(r"\bout_ready\b", lib)) == 3, "out_ready reaches more than the output slice"
     top, _ = _render(tmp_path, "attn_residual", "4")
     fifos = re.findall(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (\w+) \((?:(?!\);).)*\.in_valid\((\w+)\),\s*"
                        r"\.in_ready\((\w+)\), (?:(?!\);).)*\.out_valid\((\w+)\), \.out_ready\((\w+)\)\);", top, re.S)
@@ -127,10 +147,10 @@ def test_fork_fifos_read_through_a_register_slice(tmp_path):
         skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.out_valid\({in_valid}\), "
                          rf"\.out_ready\({in_ready}\)\);", top, re.S)
         assert skid, f"{fifo}: in_valid/in_ready ({in_valid}, {in_ready}) do not meet a register slice"
-        skid = re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.in_valid\({valid}\), "
-                         rf"\.in_ready\({ready}\),", top, re.S)
-        assert skid, f"{fifo}: out_valid/out_ready ({valid}, {ready}) do not meet a register slice"
-        assert len(re.findall(rf"\b{ready}\b", top)) == 3, f"{fifo}: {ready} has another driver or reader"
+        # read by the branch's consumer itself: its stream's valid and ready, no slice between
+        assert re.fullmatch(r"s\d+_v", valid) and ready == valid[:-1] + "r", f"{fifo}: out {valid}, {ready}"
+        assert not re.search(rf"ivit_skid #\(\.W\(\d+\)\) \w+ \((?:(?!\);).)*\.in_valid\({valid}\)", top, re.S), \
+            f"{fifo}: a register slice after it"
 
 
 @pytest.mark.parametrize("par,div", [("1", "ivit_stagediv #(.NW(31), .DW(31), .SW(36), .B(8), .LEAD(9))"),
@@ -277,9 +297,9 @@ def test_element_wise_readies_from_registers_in_the_top(tmp_path):
     enable net the unit fans out to its whole pipeline (the block top's routed critical path: 5.3 ns of that
     net before the join's ready)."""
     top, modules = _render(tmp_path, "attn_residual", "4")
-    marked = {name for name, text in modules.items() if "Element-wise pipeline" in text}
+    marked = {name for name, text in modules.items() if _stalled(text)}
     insts = [(mod, u, conns) for mod, u, conns in INST.findall(top) if mod in marked]
-    assert len(insts) == 4  # qkv.q, s.q, o.q and the join res
+    assert len(insts) == 2  # s.q and o.q (qkv.q and the join res, per-channel, are on credit)
     for mod, u, conns in insts:
         ui = u[1:]
         ports = re.findall(r"\.(\w+)_TVALID\((\w+)\)", conns)
@@ -306,8 +326,8 @@ def test_element_wise_stall_enable_in_copies(tmp_path):
     instances, which a hierarchical synthesis keeps apart), shared out round robin: one net fanned out to a
     whole pipeline was the block top's routed critical path (3.9 ns)."""
     _, modules = _render(tmp_path, "attn_residual", "4")
-    units = [text for text in modules.values() if "Element-wise pipeline" in text]
-    assert len(units) == 4
+    units = [text for text in modules.values() if _stalled(text)]
+    assert len(units) == 2
     for text in units:
         copies = int(re.search(r"wire \[(\d+):0\] enc;", text).group(1)) + 1
         assert copies > 1 and re.search(r"ivit_stall st \(\.valid\(v\d+\), \.ready\(y_TREADY\), \.en\(enc\[ek\]\)\);",
@@ -316,3 +336,36 @@ def test_element_wise_stall_enable_in_copies(tmp_path):
         per_copy = [uses.count(k) for k in range(copies)]
         assert min(per_copy) >= 1, per_copy  # every copy enables some registers
         assert not re.search(r"if \(en\)", text), "a register enabled by the base enable"
+
+
+def test_element_wise_units_with_a_dsp_multiplier_run_on_credit(tmp_path):
+    """An element-wise unit with a MULT18X18D (a per-channel requantize) runs free: no stall enable reaches a
+    multiplier's clock enable (the whole top's routed critical path: a stall-enable copy -> 4.76 ns -> a
+    MULT18X18D's CE0 across the die, 96 % of the multipliers in use). Its inputs' ready is its credit flag
+    (a register; joining two streams, and the other input's valid), its output an output FIFO the top reads
+    directly; the units whose product is in the fabric keep the stall enable."""
+    top, modules = _render(tmp_path, "attn_residual", "4")
+    credit = {name: text for name, text in modules.items() if _on_credit(text)}
+    stalled = {name: text for name, text in modules.items() if _stalled(text)}
+    assert len(credit) == 2 and len(stalled) == 2  # qkv.q and res; s.q and o.q
+    for name, text in credit.items():
+        code = "\n".join(line.split("//")[0] for line in text.splitlines())
+        assert "ivit_stall" not in code and "enc[" not in code, name
+        assert re.search(r"wire en = 1'b1;", code), name
+        muls = re.findall(r"ivit_mul18 \w+ \(\.clk\(clk\), \.ce\((\w+)\)", code)
+        assert muls and set(muls) == {"en"}, f"{name}: multiplier enables {muls}"
+        # no input of the pipeline's registers waits on y_TREADY: it reaches only the output FIFO
+        assert len(re.findall(r"\by_TREADY\b", code)) == 3, f"{name}: y_TREADY read elsewhere"
+        assert re.search(r"\.out_ready\(y_TREADY\)\);", code) and "assign fo_pop = fo_valid && y_TREADY;" in code
+        ins = re.findall(r"assign (\w+)_TREADY = (.*?);", code)
+        assert ins and all(expr.split(" && ")[0] == "in_ok" for _, expr in ins), ins
+        assert "wire in_ok = c_room;" in code and re.search(r"c_room <= \(c_cred < ", code), name
+    for name, text in stalled.items():
+        assert all(" * " not in line.split("//")[0] for line in text.splitlines()), name
+        assert "ivit_mul18" not in text, f"{name}: a stalled unit with a DSP multiplier"
+    # the top: no register slice after a unit on credit (its FIFO's output is one); its inputs read its ready
+    for mod, u, conns in INST.findall(top):
+        if mod in credit:
+            ready = _port(conns, "y_TREADY")
+            assert re.fullmatch(r"s\d+_r", ready), f"{mod}: y_TREADY is {ready}, not its stream's"
+            assert not re.search(rf"ivit_stall e{u[1:]}_st", top), f"{mod}: the top recomputes a stall enable"

@@ -39,10 +39,11 @@ def _rom(values: list[Any], width: int) -> int:
 def unit_blocks(view: UnitView) -> int:
     """DP16KD blocks of one unit (its row FIFOs, output FIFO and per-channel ROMs)."""
     t, u, w = view.template, view.u, view.w
-    if t == "elementwise.v.j2":
+    if t == "elementwise.v.j2":  # the output FIFO of the credit form (data and last flag), per-channel ROMs
+        fifo = fifo_blocks((u["out_bits"] if u["op"] == "requantize" else w["out"]) + 1, u["aw_o"]) if u["credit"] else 0
         if u["op"] != "requantize":
-            return 0
-        return sum(_rom(term["m_values"], term["wm"]) + _rom(term["e_values"], 8) for term in u["terms"])
+            return fifo
+        return fifo + sum(_rom(term["m_values"], term["wm"]) + _rom(term["e_values"], 8) for term in u["terms"])
     if t == "norm_row.v.j2":
         return (sum(_fifo(view, *f) for f in FIFO_FORMS[t]) + _rom(u["bias"], w["bias"])
                 + fifo_blocks(w["out"] + 1, u["aw_o"]))

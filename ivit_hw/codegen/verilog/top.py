@@ -241,14 +241,14 @@ def _alias(net: _Net, a: int, b: int) -> None:
 
 def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
     """``W`` of every register slice (``ivit_skid``) the template renders for ``insts``: one after each engine
-    marked ``skid``, one on each join's sliced input, two around each fork FIFO, one after each stream filter
+    marked ``skid``, one on each join's sliced input, one before each fork FIFO, one after each stream filter
     (a word and its last flag)."""
     widths = []
     for i in insts:
         if i["kind"] in ("gemm", "unit"):
             widths += [i["w"] + 1] * bool(i["skid"]) + [i["ws"][port] + 1 for port, _, sliced in i["ins"] if sliced]
         elif i["kind"] == "fork":
-            widths += [i["w"] + 1] * (2 * len(i["outs"]))
+            widths += [i["w"] + 1] * len(i["outs"])
         elif i["kind"] == "filter":
             widths.append(i["w"] + 1)
     return widths
@@ -286,7 +286,8 @@ def _engine(net: _Net, n: Node, wants: dict[tuple[str, str], int], out: int, par
                            "ff": ff, "lut": lut, "cycles": g["cycles"], "acc_bits": g["wacc"]})
     else:
         view = unit_view(graph, n, input_interval(net.interval, _size(graph, n.output)))
-        skid = view.template == SKID_TEMPLATE
+        # a stalled element-wise unit's ready is combinational from its output's; one on credit has a register
+        skid = view.template == SKID_TEMPLATE and not view.u["credit"]
         net.modules[f"{mod}.v"] = render_unit(view)
         row = unit_entry(n, view, f"rtl/{mod}.v")
         if any(p.get("tuser") for p in row["ports"]["in"]):

@@ -7,6 +7,7 @@ import numpy as np
 from ...ir.graph import Graph, Node
 from ...ir.types import Interval
 from .constmul import fabric_stages
+from .credit import OUT_FIFO_CLOCKS, out_fifo_aw
 from .units_common import (
     DMUL_LAT,
     UnitView,
@@ -64,6 +65,15 @@ def _sext(sig: str, wf: int, wt: int) -> str:
     return "{{" + str(wt - wf) + "{" + sig + "[" + str(wf - 1) + "]}}, " + sig + "}"
 
 
+def _flow(lat: int, credit: bool) -> dict:
+    """The flow-control keys of an element-wise unit's view: ``credit`` (its pipeline runs free and takes an
+    element on credit into an output FIFO: the units with a DSP multiplier, so no stall enable reaches a
+    MULT18X18D's clock enable), its ``latency`` and the output FIFO's address bits ``aw_o``."""
+    if not credit:
+        return {"credit": False, "latency": lat}
+    return {"credit": True, "latency": lat + OUT_FIFO_CLOCKS, "aw_o": out_fifo_aw(lat)}
+
+
 def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: str) -> UnitView:
     """Per-channel dyadic requantize with an optional identity stream (the residual add)."""
     a = node.attrs
@@ -80,7 +90,7 @@ def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     # two operand registers (the ROMs' read, then the fabric), the DSP multiplier, three rounding stages, the sum
     lat = 2 + DMUL_LAT + 4
     u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": lat,
-         "latency": lat, "mul_lat": DMUL_LAT, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
+         **_flow(lat, any(t["fabric"] is None for t in terms)), "mul_lat": DMUL_LAT, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
          "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("elementwise.v.j2", u, w, ports)
@@ -106,7 +116,7 @@ def ibert_gelu_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     # |x|, min and + b, the DSP square, + c, sign, + one, then x * g on a DSP multiplier
     lat = 5 + 2 * DMUL_LAT
     u = {"module": module, "node": node.name, "op": node.op, "title": "I-BERT i-GELU (baseline)",
-         "c": row_len(graph, node), "lat": lat, "latency": lat, "mul_lat": DMUL_LAT, "x_delay": lat - DMUL_LAT,
+         "c": row_len(graph, node), "lat": lat, **_flow(lat, True), "mul_lat": DMUL_LAT, "x_delay": lat - DMUL_LAT,
          "inputs": inputs, "b": b, "c_int": c_int, "one": one,
          "tdw_out": tdata_bits(ob)}
     u["c"] = row_len(graph, node)
