@@ -119,7 +119,8 @@ def test_join_skip_input_through_a_register_slice(tmp_path):
 def _fork_outputs(top: str) -> dict[str, str]:
     """Valid net of each fork branch's FIFO (resolved through stream aliases) -> that FIFO."""
     outs = {}
-    for fifo in re.finditer(r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (f\d+_\d+) \((?:(?!\);).)*\.out_valid\((\w+)\)", top, re.S):
+    fifo_out = r"ivit_fifo #\(\.W\(\d+\), \.AW\(\d+\)\) (f\d+_\d+) \((?:(?!\);).)*\.out_valid\((\w+)\)"
+    for fifo in re.finditer(fifo_out, top, re.S):
         outs[fifo.group(2)] = fifo.group(1)
     aliases = dict(re.findall(r"assign (s\d+_v) = (s\d+_v);", top))
     return {**outs, **{b: outs[a] for b, a in aliases.items() if a in outs}}

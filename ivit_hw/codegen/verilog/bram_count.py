@@ -40,7 +40,8 @@ def unit_blocks(view: UnitView) -> int:
     """DP16KD blocks of one unit (its row FIFOs, output FIFO and per-channel ROMs)."""
     t, u, w = view.template, view.u, view.w
     if t == "elementwise.v.j2":  # the output FIFO of the credit form (data and last flag), per-channel ROMs
-        fifo = fifo_blocks((u["out_bits"] if u["op"] == "requantize" else w["out"]) + 1, u["aw_o"]) if u["credit"] else 0
+        out_bits = u["out_bits"] if u["op"] == "requantize" else w["out"]
+        fifo = fifo_blocks(out_bits + 1, u["aw_o"]) if u["credit"] else 0
         if u["op"] != "requantize":
             return fifo
         return fifo + sum(_rom(term["m_values"], term["wm"]) + _rom(term["e_values"], 8) for term in u["terms"])

@@ -90,7 +90,8 @@ def requantize_view(graph: Graph, node: Node, rg: dict[str, Interval], module: s
     # two operand registers (the ROMs' read, then the fabric), the DSP multiplier, three rounding stages, the sum
     lat = 2 + DMUL_LAT + 4
     u = {"module": module, "node": node.name, "op": node.op, "title": "dyadic requantize", "c": c, "lat": lat,
-         **_flow(lat, any(t["fabric"] is None for t in terms)), "mul_lat": DMUL_LAT, "inputs": inputs, "terms": terms, "rounding": rounding, "out_bits": ob,
+         **_flow(lat, any(t["fabric"] is None for t in terms)), "mul_lat": DMUL_LAT, "inputs": inputs,
+         "terms": terms, "rounding": rounding, "out_bits": ob,
          "tdw_out": tdata_bits(out_width(graph, node)), "aw": aw_for(c), "sum_expr": sum_expr}
     ports = {"in": inputs, "out": {"name": "y", "tdata": u["tdw_out"], "bits": out_width(graph, node)}}
     return UnitView("elementwise.v.j2", u, w, ports)
