@@ -377,20 +377,28 @@ def test_buffer_copies_write_from_registers(tmp_path, name):
     """Each reader's copy of a whole-image buffer writes from registers (enable, address, word, a clock after
     the push): the block top's routed critical path ran from the buffer's write address through the write
     walk's compare into a DP16KD's WEA across the die (2.7 ns of routing after three LUTs). The bank reads as
-    full a clock after its last push (b_fill), when that word is in every copy."""
+    full a clock after its last push (b_fill), when that word is in every copy. The buffer takes its input
+    through a register slice (the next path ran from the producer's output valid across the die into a write
+    walk's compare)."""
     top, _ = _render(tmp_path, name, "4")
     readers = sorted(set(re.findall(r"\b(r\d+_\d+)_we_q\b", top)))
     assert readers, f"{name}: no buffer copies"
     for rp in readers:
         assert re.search(rf"{rp}_we_q <= !rst && {rp}_we;", top) and re.search(rf"{rp}_wadr_q <= {rp}_wadr;", top)
-        assert re.search(rf"{rp}_wd_q <= s\d+_d;", top), rp
+        assert re.search(rf"{rp}_wd_q <= b\d+_d;", top), rp
         # the inferred memory and every DP16KD tile take the registered port only
         assert re.search(rf"if \({rp}_we_q\) {rp}_mem\[{rp}_wadr_q\] <= {rp}_wd_q;", top), rp
         tiles = re.findall(rf"ivit_bram #\(\.DW\(\d+\), \.AW\(\d+\)\) {rp}_m\d+_\d+ ", top)
         assert not tiles or re.search(rf"wire \[\d+:0\] {rp}_wd = (?:\{{\d+'d0, )?{rp}_wd_q\}}?;", top), rp
         for we in re.findall(rf"ivit_bram #\(\.DW\(\d+\), \.AW\(\d+\)\) {rp}_m\d+_\d+ \(\.clk\(clk\),\s*\.we\((.*?)\),", top):
             assert re.fullmatch(rf"{rp}_we_q(?: && {rp}_wadr_q\[\d+:\d+\] == \d+'d\d+)?", we), f"{rp}: we {we}"
-    for b in set(re.findall(r"\b(b\d+)_fill\b", top)):
+    buffers = set(re.findall(r"\b(b\d+)_fill\b", top))
+    assert buffers
+    for b in buffers:
+        # the buffer takes its words from a register slice of its own (push, word and the walks' compares)
+        assert re.search(rf"wire {b}_push = {b}_v && {b}_r;", top), b
+        assert re.search(rf"ivit_skid #\(\.W\(\d+\)\) {b}_s \((?:(?!\);).)*\.out_data\({b}_d\), "
+                         rf"\.out_valid\({b}_v\), \.out_ready\({b}_r\)\);", top, re.S), b
         sets = re.findall(rf"{b}_full\[(\w+)\] <= 1'b1;", top)
         assert sets == [f"{b}_fillb"], f"{b}: full set from {sets}"
         assert re.search(rf"{b}_fill <= {b}_push && {b}_wlast;", top), b

@@ -242,7 +242,7 @@ def _alias(net: _Net, a: int, b: int) -> None:
 def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
     """``W`` of every register slice (``ivit_skid``) the template renders for ``insts``: one after each engine
     marked ``skid``, one on each join's sliced input, one before each fork FIFO, one after each stream filter
-    (a word and its last flag)."""
+    (a word and its last flag), one before each whole-image buffer (a word)."""
     widths = []
     for i in insts:
         if i["kind"] in ("gemm", "unit"):
@@ -251,6 +251,8 @@ def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
             widths += [i["w"] + 1] * len(i["outs"])
         elif i["kind"] == "filter":
             widths.append(i["w"] + 1)
+        elif i["kind"] == "buffer":
+            widths.append(i["w"])
     return widths
 
 
