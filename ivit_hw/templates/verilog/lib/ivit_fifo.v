@@ -41,7 +41,8 @@ module ivit_fifo #(
     wire s3_ready;  // the output slice takes a word (a register)
     wire ld3 = v2 && s3_ready;
     wire ld2 = v1 && (!v2 || ld3);
-    wire pop = (count != {(AW + 1){1'b0}}) && (!v1 || ld2);
+    reg nz;  // the memory holds a word (count != 0) as a register: the pop is one LUT from registers
+    wire pop = nz && (!v1 || ld2);
 
     generate
 `ifdef IVIT_ECP5
@@ -86,8 +87,10 @@ module ivit_fifo #(
             count <= {(AW + 1){1'b0}};
             v1 <= 1'b0;
             v2 <= 1'b0;
+            nz <= 1'b0;
             in_ready <= 1'b1;
         end else begin
+            nz <= push || (|count[AW:1]) || (nz && !pop);
             in_ready <= (count != DEPTH) && !(push && count == DEPTH - 1'b1);
             if (push) wptr <= wptr + 1'b1;
             if (pop) rptr <= rptr + 1'b1;
