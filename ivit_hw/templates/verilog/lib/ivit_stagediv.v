@@ -32,8 +32,9 @@ module ivit_stagediv #(
     localparam PW = (B > 1) ? $clog2(B) : 1;
     localparam integer LAST_I = B - 1;
     localparam integer AHEAD_I = (B - (LEAD % B)) % B;
+    localparam integer BEFORE_I = (AHEAD_I + B - 1) % B;  // the phase before AHEAD's
     localparam [PW-1:0] LAST = LAST_I[PW-1:0];
-    localparam [PW-1:0] AHEAD = AHEAD_I[PW-1:0];
+    localparam [PW-1:0] BEFORE = BEFORE_I[PW-1:0];
 
     generate
         if (B == 1) begin : g_every
@@ -42,19 +43,23 @@ module ivit_stagediv #(
             assign ahead = 1'b1;
         end else begin : g_phase
             reg [PW-1:0] ph;  // clocks the current divisions have spent in their stages
-            // slot (ph == 0) kept in a register, set in the clock ph wraps, not a compare of the phase counter
+            // slot (ph == 0) and ahead (ph == AHEAD) kept in registers, set in the clock before, not compares
+            // of the phase counter (ahead's compare ran on into a producer's take and its FIFO's enables)
             reg slot_o;
+            reg ahead_o;
             always @(posedge clk) begin
                 if (rst) begin
                     ph <= {PW{1'b0}};
                     slot_o <= 1'b1;
+                    ahead_o <= (AHEAD_I == 0);
                 end else if (en) begin
                     ph <= (ph == LAST) ? {PW{1'b0}} : ph + 1'b1;
                     slot_o <= (ph == LAST);
+                    ahead_o <= (ph == BEFORE);
                 end
             end
             assign slot = slot_o;
-            assign ahead = (ph == AHEAD);
+            assign ahead = ahead_o;
         end
     endgenerate
 
