@@ -23,9 +23,10 @@ def _vectors(nw: int, dw: int, rng: np.random.Generator, n: int) -> list[tuple[i
     return [(a, d) for a, d in edge if d <= top_d] + rand
 
 
-def _bench(nw: int, dw: int, b: int, vecs: list[tuple[int, int]], rng: np.random.Generator) -> str:
+def _bench(nw: int, dw: int, b: int, vecs: list[tuple[int, int]], rng: np.random.Generator, lead: int = 0) -> str:
     """A testbench that offers vecs[k] in slot clocks (skipping some), with en low in random clocks, and
-    prints every result with the enabled clocks since its entry."""
+    prints every result with the enabled clocks since its entry, and the enabled clocks where slot
+    ("S") and ahead ("A") are high."""
     n = len(vecs)
     nums = "\n".join(f"        nums[{k}] = {nw}'d{a}; dens[{k}] = {dw}'d{d};" for k, (a, d) in enumerate(vecs))
     ens = "".join(str(int(v)) for v in rng.random(64 * n + 4096) > 0.25)
@@ -46,7 +47,7 @@ module tb;
     reg [{len(skips) - 1}:0] offers = {len(skips)}'b{skips};
     integer k = 0, t = 0, done = 0, clocks = 0;
     integer entered [0:{n - 1}];
-    ivit_stagediv #(.NW({nw}), .DW({dw}), .SW(16), .B({b}), .LEAD(0)) dut (
+    ivit_stagediv #(.NW({nw}), .DW({dw}), .SW(16), .B({b}), .LEAD({lead})) dut (
         .clk(clk), .rst(rst), .en(en), .slot(slot), .ahead(ahead), .in_valid(in_valid), .num(num), .den(den),
         .in_side(in_side), .out_valid(out_valid), .quo(quo), .rem(rem), .out_side(out_side));
     initial begin
@@ -65,6 +66,8 @@ module tb;
     always @(posedge clk) begin
         if (!rst && en) begin
             clocks = clocks + 1;
+            if (slot) $display("S %0d", clocks);
+            if (ahead) $display("A %0d", clocks);
             if (out_valid) begin
                 $display("R %0d %0d %0d %0d", out_side, quo, rem, clocks - entered[out_side]);
                 done = done + 1;
@@ -99,3 +102,22 @@ def test_stagediv_matches_divmod(tmp_path, nw, dw, b):
     for (a, d), (_k, q, r, lat) in zip(vecs, rows, strict=True):
         assert (int(q), int(r)) == divmod(a, d), (a, d)
         assert int(lat) == stages * b
+
+
+@pytest.mark.parametrize("b,lead", [(4, 0), (4, 3), (4, 9), (3, 5), (2, 1)])
+def test_stagediv_ahead_leads_each_slot(tmp_path, b, lead):
+    """ahead is high exactly LEAD enabled clocks before each slot (en low in random clocks between)."""
+    if shutil.which("iverilog") is None:
+        pytest.fail("iverilog missing: 'make setup' installs it (apt-get install -y iverilog)")
+    rng = np.random.default_rng(100 * b + lead)
+    vecs = _vectors(12, 6, rng, 12)
+    (tmp_path / "tb.v").write_text(_bench(12, 6, b, vecs, rng, lead), encoding="utf-8")
+    lib = template_dir() / "lib" / "ivit_stagediv.v"
+    subprocess.run(["iverilog", "-g2005", "-Wall", "-o", str(tmp_path / "sim"), str(tmp_path / "tb.v"), str(lib)],
+                   check=True, capture_output=True, text=True)
+    out = subprocess.run(["vvp", "-n", str(tmp_path / "sim")], check=True, capture_output=True, text=True).stdout
+    slots = {int(line.split()[1]) for line in out.splitlines() if line.startswith("S ")}
+    aheads = {int(line.split()[1]) for line in out.splitlines() if line.startswith("A ")}
+    last = max(slots | aheads)
+    assert len(slots) > 10 and all(c - b not in slots or c in slots for c in range(b + 1, last))  # every B clocks
+    assert {c + lead for c in aheads if c + lead <= last} == {c for c in slots if c > lead}
