@@ -241,14 +241,12 @@ def _alias(net: _Net, a: int, b: int) -> None:
 
 def slice_widths(insts: list[dict[str, Any]]) -> list[int]:
     """``W`` of every register slice (``ivit_skid``) the template renders for ``insts``: one after each engine
-    marked ``skid``, one on each join's sliced input, one before each fork FIFO, one after each stream filter
+    marked ``skid``, one on each join's sliced input, one after each stream filter
     (a word and its last flag), one before each whole-image buffer (a word)."""
     widths = []
     for i in insts:
         if i["kind"] in ("gemm", "unit"):
             widths += [i["w"] + 1] * bool(i["skid"]) + [i["ws"][port] + 1 for port, _, sliced in i["ins"] if sliced]
-        elif i["kind"] == "fork":
-            widths += [i["w"] + 1] * len(i["outs"])
         elif i["kind"] == "filter":
             widths.append(i["w"] + 1)
         elif i["kind"] == "buffer":
