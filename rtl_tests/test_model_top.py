@@ -35,9 +35,11 @@ def test_digits_model_top(tmp_path, digits_graph, digits_images):
     res = run_top(tmp_path, man, "verilator")
     assert res["failed"] == 0 and res["passed"] == 2, f"digits top on verilator: see {res['log']}"
     assert res["checked_images"] == 2
-    # the steady-state interval is the slowest layer's cycle count; measured between two images' last
-    # outputs it may differ by a clock (the first image's end carries the pipelines' start-up phase)
-    assert abs(res["timing"]["interval"] - man["predicted_interval"]) <= 1
+    # the steady-state interval is the slowest engine's busy clocks an image (the plan's): never more (a bubble
+    # in the schedule). Between the first images' last outputs it may be a clock less: the pipeline is about
+    # 13 images deep at P = 16 (latency 173,833, interval 13,056), so two or three images are not its steady
+    # state yet (measured 13,055 between the first and second and between the second and third, 2026-12-08)
+    assert man["predicted_interval"] - 1 <= res["timing"]["interval"] <= man["predicted_interval"]
 
 
 def test_one_block_model_top_on_icarus(tmp_path, digits_images):
