@@ -136,10 +136,15 @@ def test_fork_branches_on_credits(tmp_path):
     from ivit_hw.codegen.verilog.render import template_dir
 
     lib = "\n".join(line.split("//")[0] for line in (template_dir() / "lib" / "ivit_fifo.v").read_text().splitlines())
-    assert re.search(r"ivit_skid #\(\.W\(W\)\) s3 \((?:(?!\);).)*\.out_data\(out_data\), \.out_valid\(out_valid\), "
-                     r"\.out_ready\(out_ready\)\);", lib, re.S), "ivit_fifo's output is not its register slice's"
-    # its declaration, and the slice port it connects: nothing else reads it
-    assert len(re.findall(r"\bout_ready\b", lib)) == 3, "out_ready reaches more than the output slice"
+    # the output is slice s3's (in LUT-RAM) or, in block RAM, a second slice s4's after it
+    assert re.search(r"ivit_skid #\(\.W\(W\)\) s3 \((?:(?!\);).)*\.out_data\(s3_data\), \.out_valid\(s3_valid\), "
+                     r"\.out_ready\(s3_out_ready\)\);", lib, re.S), "ivit_fifo's output is not its register slice's"
+    assert re.search(r"ivit_skid #\(\.W\(W\)\) s4 \(\.clk\(clk\), \.rst\(rst\), \.in_data\(s3_data\), "
+                     r"\.in_valid\(s3_valid\),\s*\.in_ready\(s3_out_ready\), \.out_data\(out_data\), "
+                     r"\.out_valid\(out_valid\), \.out_ready\(out_ready\)\);", lib, re.S), "no second slice (block RAM)"
+    assert "assign s3_out_ready = out_ready;" in lib
+    # its declaration, the port names of s3 and s4, s4's connection and s3's in the LUT-RAM form: nothing else
+    assert len(re.findall(r"\bout_ready\b", lib)) == 5, "out_ready reaches more than the output slices"
     top, _ = _render(tmp_path, "attn_residual", "4")
     fifos = re.findall(r"ivit_fifo #\(\.W\(\d+\), \.AW\((\d+)\)\) ((f\d+)_\d+) \(\s*\.clk\(clk\), \.rst\(rst\), "
                        r"\.in_data\((\w+)\), \.in_valid\((\w+)\),\s*\.in_ready\((\w+)\), \.out_data\(\w+\), "

@@ -5,7 +5,8 @@
 // logic. Each register is refilled in the cycle it is emptied: a full FIFO
 // passes one word per clock. The fabric stage is a register slice (ivit_skid): out_ready
 // reaches only its registers, never the RAM's read enables (a routed critical path of the
-// block top ran from a consumer's ready through the refill chain to a DP16KD's OCE).
+// block top ran from a consumer's ready through the refill chain to a DP16KD's OCE); in
+// block RAM, two slices (the first beside the blocks, the second beside the consumer).
 // in_ready is a register, from the last clock's fill level and push (not its pop): it
 // falls when the memory would be full, and a pop while full reopens it one clock later,
 // so it costs one clock only when the FIFO is full.
@@ -39,6 +40,9 @@ module ivit_fifo #(
     wire [W-1:0] s2_data;  // the RAM's output register
     wire push = in_valid && in_ready;
     wire s3_ready;  // the output slice takes a word (a register)
+    wire [W-1:0] s3_data;
+    wire s3_valid;
+    wire s3_out_ready;
     wire ld3 = v2 && s3_ready;
     wire ld2 = v1 && (!v2 || ld3);
     reg nz;  // the memory holds a word (count != 0) as a register: the pop is one LUT from registers
@@ -78,7 +82,23 @@ module ivit_fifo #(
     endgenerate
 
     ivit_skid #(.W(W)) s3 (.clk(clk), .rst(rst), .in_data(s2_data), .in_valid(v2), .in_ready(s3_ready),
-        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready));
+        .out_data(s3_data), .out_valid(s3_valid), .out_ready(s3_out_ready));
+    generate
+`ifdef IVIT_ECP5
+        if (AW <= 12 && (W << AW) > LUTRAM_BITS) begin : g_out2
+            // block RAM: a second slice, so the first may sit beside the blocks and the second beside the
+            // consumer (a far consumer's slice ready ran 5 ns into the refill chain and the blocks' OCEB)
+            ivit_skid #(.W(W)) s4 (.clk(clk), .rst(rst), .in_data(s3_data), .in_valid(s3_valid),
+                .in_ready(s3_out_ready), .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready));
+        end else begin : g_out1
+`else
+        if (1) begin : g_out1
+`endif
+            assign out_data = s3_data;
+            assign out_valid = s3_valid;
+            assign s3_out_ready = out_ready;
+        end
+    endgenerate
 
     always @(posedge clk) begin
         if (rst) begin
