@@ -168,7 +168,11 @@ def adder_tree(p: int, wp: int, wacc: int) -> list[list[dict[str, Any]]]:
     """The registered levels of the sum of P products ``p_l`` (``wp`` bits), one level a clock: level
     ``i`` holds ``t{i}_{j}``, the sum of two terms of the level below (an odd one passes on). Each
     level is 1 bit wider than the one below, up to ``wacc`` bits: below the cap a sum is exact, at
-    the cap it is kept modulo 2^wacc, which is exact for the final sum (its range is proven)."""
+    the cap it is kept modulo 2^wacc, which is exact for the final sum (its range is proven). One lane
+    still gets one level, a plain register: a multiplier's product routed across the die straight into
+    the accumulator's carry chain was the whole digits top's path."""
+    if p == 1:
+        return [[{"name": "t0_0", "w": wp, "expr": "p_0"}]]
     terms = [(f"p_{lane}", wp) for lane in range(p)]
     levels: list[list[dict[str, Any]]] = []
     while len(terms) > 1:
