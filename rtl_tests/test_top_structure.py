@@ -419,3 +419,22 @@ def test_buffer_copies_write_from_registers(tmp_path, name):
         sets = re.findall(rf"{b}_full\[(\w+)\] <= 1'b1;", top)
         assert sets == [f"{b}_fillb"], f"{b}: full set from {sets}"
         assert re.search(rf"{b}_fill <= {b}_push && {b}_wlast;", top), b
+
+
+@pytest.mark.parametrize("name,module", [("linear_gelu", "ivit_gelu"), ("linear_norm_softmax", "ivit_sm")])
+def test_comparator_banks_read_register_copies(tmp_path, name, module):
+    """ShiftExp's comparator bank (``th[i] <= (p <= k*x0)``) reads ``p`` from ``ivit_preg`` copies, each
+    loaded from the same value and feeding at most 8 comparators: the block top's routed critical path was
+    one register fanned out to the digits ShiftGELU's 34 comparators."""
+    _, modules = _render(tmp_path, name, "12")
+    text = modules[module]
+    banks = set(re.findall(r"(\w+)_th\[\d+\] <=", text))
+    assert banks, module
+    for p in banks:
+        compares = re.findall(rf"{p}_th\[\d+\] <= \(\{{~(\w+)\[\d+\], \w+\[\d+:0\]\}} <=", text)
+        assert compares, p
+        copies = re.findall(rf"ivit_preg #\(\.W\(\d+\)\) {p}_pr\d+ \(\.clk\(clk\), \.en\((\w+)\), \.d\((\w+)\), "
+                            rf"\.q\((\w+)\)\);", text)
+        assert {q for *_, q in copies} == set(compares), f"{p}: a comparator reads something other than a copy"
+        assert len({(en, d) for en, d, _ in copies}) == 1, f"{p}: the copies load different values"
+        assert max(compares.count(q) for q in set(compares)) <= 8, p

@@ -25,7 +25,7 @@ from .units_softmax import softmax_view
 from .widths import node_ranges
 
 LIB_FILES = ("ivit_fifo.v", "ivit_skid.v", "ivit_stall.v", "ivit_seqdiv.v", "ivit_rrdiv.v", "ivit_pipediv.v",
-             "ivit_stagediv.v", "ivit_mul18.v")
+             "ivit_stagediv.v", "ivit_mul18.v", "ivit_preg.v")
 BUILDERS = {
     "shiftmax": softmax_view,
     "ibert_softmax": softmax_view,
