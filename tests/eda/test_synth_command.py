@@ -123,3 +123,65 @@ def test_synth_of_a_top_reports_the_planned_counts_beside_the_used(tmp_path, cap
     assert code == 0, err
     assert f"{2 * interval:,} cycles/image (measured by verify on verilator)" in printed
     assert f"{80.0e6 / interval:,.1f} images/s" in printed
+
+
+def test_seeds_reach_synthesis_and_a_top_runs_them_jobs_at_a_time(tmp_path, capsys, monkeypatch):
+    """``--seeds 3``: a top's synthesis gets seeds 1..3 and ``--jobs`` runs of them at a time; several units
+    run their seeds one at a time (the units already run ``--jobs`` at a time); the table's note names the
+    best seed and every run's Fmax."""
+    graph_dir, top, units = tmp_path / "g.ivit", tmp_path / "top", tmp_path / "units"
+    save_graph(tiny_graph(), graph_dir)
+    for args, out in (((), units), (("--top", "model"), top)):
+        code, _, err = run_cli(capsys, "codegen", graph_dir, "--target", "verilog", *args, "-o", out)
+        assert code == 0, err
+    seen = []
+
+    def fake(sources, top, device, **kw):
+        seen.append((list(kw["seeds"]), kw["seed_jobs"]))
+        return {"top": top, "device": device, "lut": 1, "ff": 2, "dsp": 0, "bram": 0, "lutram": 0, "carry": 0,
+                "fmax_mhz": 151.5, "meets": True, "critical_path": [], "capacity": {}, "seed": 2,
+                "fmax_by_seed": {1: 140.25, 2: 151.5, 3: None}}
+
+    monkeypatch.setattr(synth_command, "synth_design", fake)
+    monkeypatch.setattr(synth_command, "tools_for", lambda device: None)
+    code, printed, err = run_cli(capsys, "synth", top, "--device", "ecp5-85k", "--seeds", "3", "--jobs", "2")
+    assert code == 0, err
+    assert seen == [([1, 2, 3], 2)]
+    assert "best of 3 placement seeds (seed 1: 140.2, seed 2: 151.5, seed 3: - MHz); nextpnr.log is seed 2's" \
+        in printed
+    seen.clear()
+    code, _, err = run_cli(capsys, "synth", units, "--device", "ecp5", "--seeds", "2", "--jobs", "2")
+    assert code == 0, err
+    assert seen == [([1, 2], 1), ([1, 2], 1)]
+
+
+def test_seeds_below_one_is_one_line_exit_2_and_writes_nothing(rendered, capsys):
+    before = sorted(p.name for p in rendered.rglob("*"))
+    code, out, err = run_cli(capsys, "synth", rendered, "--device", "ecp5", "--seeds", "0")
+    assert_one_line_error(code, err, "--seeds 0", "at least 1")
+    assert out == "" and sorted(p.name for p in rendered.rglob("*")) == before
+
+
+def test_place_route_seeds_keeps_the_best_run_and_its_log(tmp_path, monkeypatch):
+    """Several seeds: the best Fmax wins (a run without one ranks last), its log and report become
+    nextpnr.log and report.json; one seed runs as before, without per-seed files."""
+    fmax = {1: 120.5, 2: None, 3: 131.0, 4: 99.0}
+
+    def fake(work, top, dev, freq, seed, env, router="router1", suffix=""):
+        (work / f"nextpnr{suffix}.log").write_text(f"log of seed {seed}")
+        (work / f"report{suffix}.json").write_text(f"report of seed {seed}")
+        row = {"fmax_mhz": fmax[seed], "critical_path": [f"n{seed}"]}
+        return row if fmax[seed] is not None else {**row, "pnr_error": "too big"}
+
+    monkeypatch.setattr(synth, "_nextpnr", fake)
+    dev = synth.resolve_device("ecp5-85k")
+    row = synth.place_route_seeds(tmp_path, "t", dev, 150.0, [1, 2, 3, 4], {}, "router2", jobs=2)
+    assert row["fmax_mhz"] == 131.0 and row["seed"] == 3 and row["critical_path"] == ["n3"]
+    assert row["fmax_by_seed"] == fmax
+    assert (tmp_path / "nextpnr.log").read_text() == "log of seed 3"
+    assert (tmp_path / "report.json").read_text() == "report of seed 3"
+    single = tmp_path / "one"
+    single.mkdir()
+    row = synth.place_route_seeds(single, "t", dev, 150.0, [4], {}, "router2")
+    assert row["fmax_mhz"] == 99.0 and row["seed"] == 4 and "fmax_by_seed" not in row
+    assert sorted(p.name for p in single.iterdir()) == ["nextpnr.log", "report.json"]
