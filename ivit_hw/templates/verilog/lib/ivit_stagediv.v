@@ -73,20 +73,15 @@ module ivit_stagediv #(
     // operand is d or ~d by r's sign (a register), the carry-in riding on an extra low bit, and nothing
     // after the carry chain but the stage's result select. The quotient bit (next r >= 0) is a restoring
     // divider's; the remainder is the last r, plus d where it is negative (at the output).
-    // r's sign comes in NC register copies (neg), each choosing 8 operand bits: one sign register fanned
-    // out to the whole 32-bit operand was the block top's routed critical path.
-    localparam NC = (DW + 8) / 8;
     function [NP+DW:0] step;
         input [NP-1:0] nq_in;
         input [DW:0] part_in;
         input [DW-1:0] d_in;
-        input [NC-1:0] neg;       // copies of part_in's sign
-        reg [DW:0] inv;           // r >= 0: subtract d (add ~d and a carry-in)
+        reg inv;                  // r >= 0: subtract d (add ~d and a carry-in)
         reg [DW+1:0] sum;         // {2r + b, 1} + {d or ~d, carry-in}; the next r is sum >> 1
-        integer b;
         begin
-            for (b = 0; b <= DW; b = b + 1) inv[b] = !neg[b / 8];
-            sum = {part_in[DW-1:0], nq_in[NP-1], 1'b1} + {{1'b0, d_in} ^ inv, inv[0]};
+            inv = !part_in[DW];
+            sum = {part_in[DW-1:0], nq_in[NP-1], 1'b1} + {{1'b0, d_in} ^ {(DW + 1){inv}}, inv};
             step = {nq_in[NP-2:0], !sum[DW+1], sum[DW+1:1]};
         end
     endfunction
@@ -98,35 +93,14 @@ module ivit_stagediv #(
     reg [DW:0] part_next [0:S-1];
     reg [NP+DW:0] own, taken;
     reg [NP-1:0] num_p;  // the numerator widened to NP bits with leading zeros
-    // the signs of part_next, registered with part in ivit_preg copies (kept apart by a hierarchical synthesis):
-    // sg_take[i] for stage i + 1's taken step, sg_own[i] for stage i's own step (B > 1 only)
-    wire [S*NC-1:0] sg_take, sg_own;
-    genvar gi, gc;
-    generate
-        for (gi = 0; gi < S; gi = gi + 1) begin : g_sign
-            wire sg_next = part_next[gi][DW];
-            for (gc = 0; gc < NC; gc = gc + 1) begin : g_copy
-                if (gi < S - 1) begin : g_take
-                    ivit_preg #(.W(1)) cp (.clk(clk), .en(en), .d(sg_next), .q(sg_take[gi*NC+gc]));
-                end else begin : g_none
-                    assign sg_take[gi*NC+gc] = 1'b0;
-                end
-                if (B > 1) begin : g_own
-                    ivit_preg #(.W(1)) cp (.clk(clk), .en(en), .d(sg_next), .q(sg_own[gi*NC+gc]));
-                end else begin : g_none_own
-                    assign sg_own[gi*NC+gc] = 1'b0;  // with B = 1 the own step is never chosen
-                end
-            end
-        end
-    endgenerate
     integer i;
     always @* begin
         num_p = {NP{1'b0}};
         num_p[NW-1:0] = num;
         for (i = 0; i < S; i = i + 1) begin
-            own = step(nq[i], part[i], d[i], sg_own[i*NC +: NC]);
-            if (i == 0) taken = step(num_p, {(DW + 1){1'b0}}, den, {NC{1'b0}});
-            else taken = step(nq[i - 1], part[i - 1], d[i - 1], sg_take[(i - 1)*NC +: NC]);
+            own = step(nq[i], part[i], d[i]);
+            if (i == 0) taken = step(num_p, {(DW + 1){1'b0}}, den);
+            else taken = step(nq[i - 1], part[i - 1], d[i - 1]);
             nq_next[i] = slot ? taken[NP+DW:DW+1] : own[NP+DW:DW+1];
             part_next[i] = slot ? taken[DW:0] : own[DW:0];
         end
