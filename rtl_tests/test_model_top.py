@@ -18,6 +18,9 @@ import pytest
 from ivit_hw.codegen.verilog.top_render import write_top
 from ivit_hw.codegen.verilog.top_verify import run_top
 
+# clocks by which one image's interval may differ from the plan's (see test_digits_model_top)
+INTERVAL_JITTER = 8
+
 
 @pytest.fixture(scope="module")
 def digits_images():
@@ -35,11 +38,14 @@ def test_digits_model_top(tmp_path, digits_graph, digits_images):
     res = run_top(tmp_path, man, "verilator")
     assert res["failed"] == 0 and res["passed"] == 2, f"digits top on verilator: see {res['log']}"
     assert res["checked_images"] == 2
-    # the steady-state interval is the slowest engine's busy clocks an image (the plan's): never more (a bubble
-    # in the schedule). Between the first images' last outputs it may be a clock less: the pipeline is about
-    # 13 images deep at P = 16 (latency 173,833, interval 13,056), so two or three images are not its steady
-    # state yet (measured 13,055 between the first and second and between the second and third, 2026-12-08)
-    assert man["predicted_interval"] - 1 <= res["timing"]["interval"] <= man["predicted_interval"]
+    # the steady-state interval is the slowest engine's busy clocks an image (the plan's, 13,056 at P = 16) on
+    # average; image by image the last outputs jitter by a few clocks round it, as engines of equal rate hand
+    # images over through their buffers. Measured 2026-12-08, 14 images back to back: on the AMD EPYC machine's
+    # graph 13,060, 13,055, 13,060, 13,055, 13,055, then a period of five (13,060 + 4 x 13,055 = 5 x 13,056);
+    # on the Intel Xeon machine's graph 13,055 between the first images and 449 x 13,056 over all 450 test
+    # images. The float training (and so the graph) differs between machines, so the test allows that jitter
+    # and no more: a bubble in the schedule costs at least a row of the slowest engine (17 clocks or more).
+    assert abs(res["timing"]["interval"] - man["predicted_interval"]) <= INTERVAL_JITTER
 
 
 def test_one_block_model_top_on_icarus(tmp_path, digits_images):
